@@ -1,0 +1,310 @@
+package dag
+
+import "context"
+
+// Agg describes an aggregation of records of type T into an accumulator A
+// with result O.
+//
+// Zero returns a fresh accumulator; Add folds a record into it; Merge
+// combines two accumulators (enables pre-aggregation before the shuffle
+// and is required by session windows); Result extracts the output. Add and
+// Merge may modify and return their first argument.
+type Agg[T, A, O any] struct {
+	Zero   func() A
+	Add    func(acc A, v T) A
+	Merge  func(a, b A) A
+	Result func(acc A) O
+}
+
+func (a Agg[T, A, O]) valid() bool { return a.Zero != nil && a.Add != nil && a.Result != nil }
+
+// combineFlushKeys bounds the keys a combiner holds before it flushes.
+const combineFlushKeys = 1 << 16
+
+// Aggregate continuously aggregates the records of each key.
+//
+// On a bounded input it emits the final result of every key when the input
+// ends. On an unbounded input it emits, after every input batch, the
+// updated result of each key that batch changed (mini-batch upserts).
+// When agg.Merge is set and an accumulator coder exists, records are
+// pre-aggregated in the producer subtask before the shuffle (a combiner),
+// so only one accumulator per key and flush crosses the network.
+func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], options ...Option) Stream[KV[K, O]] {
+	s := k.s
+	if !s.valid("Aggregate") {
+		return Stream[KV[K, O]]{}
+	}
+	o := collect(options)
+	if !agg.valid() {
+		v := s.g.addVertex("aggregate", "", o)
+		s.g.errorf("%w: %s: Agg needs Zero, Add and Result", ErrInvalid, vertexLabel(v))
+		return Stream[KV[K, O]]{}
+	}
+	useCombiner := agg.Merge != nil && CoderFor[KV[K, A]]() != nil && len(s.srcs) == 1
+	if !useCombiner {
+		v := s.g.addVertex("aggregate", "", o)
+		v.newOperator = func() Operator {
+			return &aggregateOp[K, T, A, O]{key: k.keyFn, add: agg.Add, agg: agg}
+		}
+		addPort[KV[K, O]](s.g, v, "out", o.coder)
+		connectKeyed(k, v, 0)
+		return outStream[KV[K, O]](s.g, v, 0)
+	}
+	// Local pre-aggregation chained to the producer.
+	co := opts{name: o.name + "-combine"}
+	if o.name == "" {
+		co.name = "combine"
+	}
+	src := s.srcs[0].v
+	if src.parSet {
+		co.parallelism, co.parSet = src.parallelism, true
+	}
+	cv := s.g.addVertex("combine", "", co)
+	cv.newOperator = func() Operator {
+		return &combineOp[K, T, A]{key: k.keyFn, agg: Agg[T, A, A]{Zero: agg.Zero, Add: agg.Add}}
+	}
+	addPort[KV[K, A]](s.g, cv, "out", nil)
+	fwd := s
+	fwd.props = edgeProps{mode: Pipelined, part: Forward}
+	connectAll(fwd, cv, 0, nil)
+	pre := Keyed[K, KV[K, A]]{
+		s:     outStream[KV[K, A]](s.g, cv, 0),
+		keyFn: func(kv KV[K, A]) K { return kv.Key },
+		hash:  k.hash,
+	}
+	pre.s.props = s.props // the user's exchange mode applies to the shuffle
+	pre.s.props.part = DefaultPartitioner
+	v := s.g.addVertex("aggregate", "", o)
+	v.newOperator = func() Operator {
+		return &aggregateOp[K, KV[K, A], A, O]{
+			key: func(kv KV[K, A]) K { return kv.Key },
+			add: func(acc A, kv KV[K, A]) A { return agg.Merge(acc, kv.Value) },
+			agg: Agg[KV[K, A], A, O]{Zero: agg.Zero, Result: agg.Result},
+		}
+	}
+	addPort[KV[K, O]](s.g, v, "out", o.coder)
+	connectKeyed(pre, v, 0)
+	return outStream[KV[K, O]](s.g, v, 0)
+}
+
+// Reduce continuously combines the records of each key with fn; like
+// Aggregate with the record type as accumulator. fn is never called with
+// a zero value that did not come from the input.
+func Reduce[K comparable, T any](k Keyed[K, T], fn func(a, b T) T, options ...Option) Stream[KV[K, T]] {
+	merge := func(a, b Optional[T]) Optional[T] {
+		switch {
+		case !a.Set:
+			return b
+		case !b.Set:
+			return a
+		}
+		return Optional[T]{V: fn(a.V, b.V), Set: true}
+	}
+	return Aggregate(k, Agg[T, Optional[T], T]{
+		Zero: func() Optional[T] { return Optional[T]{} },
+		Add: func(a Optional[T], v T) Optional[T] {
+			if !a.Set {
+				return Optional[T]{V: v, Set: true}
+			}
+			a.V = fn(a.V, v)
+			return a
+		},
+		Merge:  merge,
+		Result: func(a Optional[T]) T { return a.V },
+	}, options...)
+}
+
+// Optional is a value that may be absent; the accumulator of Reduce.
+type Optional[T any] struct {
+	V   T
+	Set bool
+}
+
+func (Optional[T]) coder() any {
+	c := CoderFor[T]()
+	if c == nil {
+		return (*optionalCoder[T])(nil)
+	}
+	return &optionalCoder[T]{c: c}
+}
+
+type optionalCoder[T any] struct{ c Coder[T] }
+
+func (c *optionalCoder[T]) Append(dst []byte, v Optional[T]) []byte {
+	if !v.Set {
+		return append(dst, 0)
+	}
+	return c.c.Append(append(dst, 1), v.V)
+}
+
+func (c *optionalCoder[T]) Decode(src []byte) (Optional[T], int, error) {
+	if len(src) == 0 || src[0] > 1 {
+		return Optional[T]{}, 0, ErrCorruptRecord
+	}
+	if src[0] == 0 {
+		return Optional[T]{}, 1, nil
+	}
+	v, n, err := c.c.Decode(src[1:])
+	if err != nil {
+		return Optional[T]{}, 0, err
+	}
+	return Optional[T]{V: v, Set: true}, n + 1, nil
+}
+
+// aggregateOp keeps one accumulator per key.
+type aggregateOp[K comparable, T, A, O any] struct {
+	key   func(T) K
+	clone func(K) K
+	add   func(A, T) A
+	agg   Agg[T, A, O]
+	oc    *OperatorContext
+	acc   map[K]A
+	maxTS map[K]int64
+	dirty map[K]struct{}
+	wm    int64
+	out   Batch[KV[K, O]]
+}
+
+func (op *aggregateOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
+	op.oc = oc
+	op.acc = make(map[K]A)
+	op.dirty = make(map[K]struct{})
+	op.wm = MinTime
+	op.clone = keyCloner[K]()
+	return nil
+}
+
+func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batch any) error {
+	in := batch.(*Batch[T])
+	for _, v := range in.Vals {
+		k := op.key(v)
+		a, ok := op.acc[k]
+		if !ok {
+			a = op.agg.Zero()
+			if op.clone != nil {
+				k = op.clone(k)
+			}
+		}
+		op.acc[k] = op.add(a, v)
+		if !op.oc.Bounded {
+			op.dirty[k] = struct{}{}
+		}
+	}
+	if op.oc.Bounded {
+		return nil
+	}
+	return op.flushDirty(ctx, op.wm)
+}
+
+// flushDirty emits the results of changed keys (unbounded inputs).
+func (op *aggregateOp[K, T, A, O]) flushDirty(ctx context.Context, ts int64) error {
+	op.out.Reset()
+	for k := range op.dirty {
+		op.out.Append(KV[K, O]{Key: k, Value: op.agg.Result(op.acc[k])}, ts)
+		if op.out.Len() >= op.oc.BatchSize {
+			if err := op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
+				return err
+			}
+			op.out.Reset()
+		}
+	}
+	clear(op.dirty)
+	if op.out.Len() > 0 {
+		return op.oc.Outputs[0].Emit(ctx, &op.out)
+	}
+	return nil
+}
+
+func (op *aggregateOp[K, T, A, O]) ProcessWatermark(ctx context.Context, wm int64) error {
+	op.wm = wm
+	return op.oc.Outputs[0].EmitWatermark(ctx, wm)
+}
+
+func (op *aggregateOp[K, T, A, O]) EndInput(ctx context.Context, _ int) error {
+	if !op.oc.Bounded {
+		return nil
+	}
+	op.out.Reset()
+	for k, a := range op.acc {
+		op.out.Append(KV[K, O]{Key: k, Value: op.agg.Result(a)}, MinTime)
+		if op.out.Len() >= op.oc.BatchSize {
+			if err := op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
+				return err
+			}
+			op.out.Reset()
+		}
+	}
+	if op.out.Len() > 0 {
+		return op.oc.Outputs[0].Emit(ctx, &op.out)
+	}
+	return nil
+}
+
+func (op *aggregateOp[K, T, A, O]) Close() error { return nil }
+
+// combineOp pre-aggregates per key in the producer subtask.
+type combineOp[K comparable, T, A any] struct {
+	key   func(T) K
+	clone func(K) K
+	agg   Agg[T, A, A]
+	oc    *OperatorContext
+	acc   map[K]A
+	out   Batch[KV[K, A]]
+	wm    int64
+}
+
+func (op *combineOp[K, T, A]) Open(_ context.Context, oc *OperatorContext) error {
+	op.oc = oc
+	op.acc = make(map[K]A)
+	op.wm = MinTime
+	op.clone = keyCloner[K]()
+	return nil
+}
+
+func (op *combineOp[K, T, A]) ProcessBatch(ctx context.Context, _ int, batch any) error {
+	in := batch.(*Batch[T])
+	for _, v := range in.Vals {
+		k := op.key(v)
+		a, ok := op.acc[k]
+		if !ok {
+			a = op.agg.Zero()
+			if op.clone != nil {
+				k = op.clone(k)
+			}
+		}
+		op.acc[k] = op.agg.Add(a, v)
+	}
+	if !op.oc.Bounded || len(op.acc) >= combineFlushKeys {
+		return op.flush(ctx)
+	}
+	return nil
+}
+
+func (op *combineOp[K, T, A]) flush(ctx context.Context) error {
+	op.out.Reset()
+	for k, a := range op.acc {
+		op.out.Append(KV[K, A]{Key: k, Value: a}, op.wm)
+		if op.out.Len() >= op.oc.BatchSize {
+			if err := op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
+				return err
+			}
+			op.out.Reset()
+		}
+	}
+	clear(op.acc)
+	if op.out.Len() > 0 {
+		return op.oc.Outputs[0].Emit(ctx, &op.out)
+	}
+	return nil
+}
+
+func (op *combineOp[K, T, A]) ProcessWatermark(ctx context.Context, wm int64) error {
+	op.wm = wm
+	if err := op.flush(ctx); err != nil {
+		return err
+	}
+	return op.oc.Outputs[0].EmitWatermark(ctx, wm)
+}
+
+func (op *combineOp[K, T, A]) EndInput(ctx context.Context, _ int) error { return op.flush(ctx) }
+func (op *combineOp[K, T, A]) Close() error                              { return nil }

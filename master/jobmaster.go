@@ -1,0 +1,467 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/scheduler"
+	"github.com/dagflow/dagflow/shuffle"
+	"github.com/dagflow/dagflow/worker"
+)
+
+// WorkerGateway is how the job master reaches one worker.
+type WorkerGateway interface {
+	Name() string
+	Slots() int
+	Deploy(ctx context.Context, dep worker.TaskDeployment) error
+	Cancel(job string, id worker.TaskID, attempt int)
+	Metrics(job string) []worker.VertexMetrics
+}
+
+// JobConfig tunes one job run.
+type JobConfig struct {
+	// ID is the job id (default: job name + start time).
+	ID string
+	// Restart is the restart strategy (default: 3 attempts, 200ms apart).
+	Restart *scheduler.RestartStrategy
+	// SlotWaitTimeout bounds waiting for slots a region needs.
+	SlotWaitTimeout time.Duration
+	// Progress, when set, is called about every ProgressInterval.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	Logger           *slog.Logger
+}
+
+// Progress is a snapshot of a running job.
+type Progress struct {
+	Elapsed    time.Duration
+	Splits     SplitProgress
+	RecordsIn  int64 // records read by sources
+	Throughput float64
+	Restarts   int
+}
+
+// VertexResult holds the final counters of a vertex.
+type VertexResult struct {
+	ID                                 int
+	Name, Kind                         string
+	Parallelism                        int
+	RecordsIn, RecordsOut, LateDropped int64
+}
+
+// JobResult is the outcome of a finished job.
+type JobResult struct {
+	Job       string
+	Duration  time.Duration
+	Vertices  []VertexResult
+	Restarts  int
+	Failovers []scheduler.Failover
+}
+
+// Vertex returns the result of the vertex with the given name.
+func (r *JobResult) Vertex(name string) (VertexResult, bool) {
+	for _, v := range r.Vertices {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return VertexResult{}, false
+}
+
+// ErrJobFailed wraps the reason of a failed job.
+var ErrJobFailed = errors.New("job failed")
+
+// execution is the current attempt of a task.
+type execution struct {
+	attempt int
+	worker  string
+}
+
+// JobMaster runs one job on a set of workers.
+type JobMaster struct {
+	plan    *dag.Plan
+	cfg     JobConfig
+	log     *slog.Logger
+	workers map[string]WorkerGateway
+	order   []string
+	splits  *SplitCoordinator
+	sched   *scheduler.Scheduler
+	exec    map[scheduler.TaskID]*execution
+	commits map[int]map[int][][]byte // sink vertex -> subtask -> committables
+
+	mu      sync.Mutex
+	reports []worker.TaskStatus
+	notify  chan struct{}
+	lost    []string
+}
+
+// NewJobMaster prepares a job: it enumerates source splits (failing fast
+// on bad inputs) and builds the scheduler.
+func NewJobMaster(ctx context.Context, plan *dag.Plan, workers []WorkerGateway, cfg JobConfig) (*JobMaster, error) {
+	if cfg.ID == "" {
+		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, time.Now().UnixNano())
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ProgressInterval == 0 {
+		cfg.ProgressInterval = time.Second
+	}
+	restart := scheduler.FixedDelay(3, 200*time.Millisecond)
+	if cfg.Restart != nil {
+		restart = *cfg.Restart
+	}
+	sched, err := scheduler.New(plan.Topology(), scheduler.Config{Restart: restart, SlotWaitTimeout: cfg.SlotWaitTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("master: schedule job %s: %w", plan.Job, err)
+	}
+	splits, err := NewSplitCoordinator(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	jm := &JobMaster{
+		plan: plan, cfg: cfg, log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
+		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
+		commits: make(map[int]map[int][][]byte), notify: make(chan struct{}, 1),
+	}
+	for _, w := range workers {
+		jm.workers[w.Name()] = w
+		jm.order = append(jm.order, w.Name())
+	}
+	sort.Strings(jm.order)
+	return jm, nil
+}
+
+// ID returns the job id.
+func (jm *JobMaster) ID() string { return jm.cfg.ID }
+
+// Splits returns the job's split coordinator (workers pull from it).
+func (jm *JobMaster) Splits() *SplitCoordinator { return jm.splits }
+
+// Report delivers a task outcome from a worker. It never blocks.
+func (jm *JobMaster) Report(st worker.TaskStatus) {
+	jm.mu.Lock()
+	jm.reports = append(jm.reports, st)
+	jm.mu.Unlock()
+	jm.wake()
+}
+
+// WorkerLost tells the job master that a worker is gone.
+func (jm *JobMaster) WorkerLost(name string) {
+	jm.mu.Lock()
+	jm.lost = append(jm.lost, name)
+	jm.mu.Unlock()
+	jm.wake()
+}
+
+func (jm *JobMaster) wake() {
+	select {
+	case jm.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Run executes the job until it finishes, fails or ctx is cancelled (which
+// cancels the job). Sink output is committed only when the job succeeded.
+func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
+	start := time.Now()
+	var actions []scheduler.Action
+	for _, name := range jm.order {
+		actions = append(actions, jm.sched.Step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: jm.workers[name].Slots()})...)
+	}
+	actions = append(actions, jm.sched.Start(time.Now())...)
+	progress := time.NewTicker(jm.cfg.ProgressInterval)
+	defer progress.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	canceled := false
+	for {
+		outcome, err := jm.execute(ctx, actions)
+		if outcome != nil || err != nil {
+			if outcome != nil {
+				outcome.Duration = time.Since(start)
+			}
+			return outcome, err
+		}
+		actions = nil
+		if t, ok := jm.sched.NextWakeup(); ok {
+			wake.Reset(time.Until(t))
+		} else {
+			wake.Reset(time.Hour)
+		}
+		var done <-chan struct{}
+		if !canceled {
+			done = ctx.Done()
+		}
+		select {
+		case <-jm.notify:
+		case <-wake.C:
+			actions = jm.sched.Step(scheduler.Tick{Now: time.Now()})
+		case <-done:
+			canceled = true
+			actions = jm.sched.Step(scheduler.CancelJob{Now: time.Now()})
+		case <-progress.C:
+			if jm.cfg.Progress != nil {
+				jm.cfg.Progress(jm.progress(start))
+			}
+			continue
+		}
+		jm.mu.Lock()
+		reports, lost := jm.reports, jm.lost
+		jm.reports, jm.lost = nil, nil
+		jm.mu.Unlock()
+		for _, name := range lost {
+			actions = append(actions, jm.sched.Step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
+		}
+		for _, st := range reports {
+			actions = append(actions, jm.onStatus(st)...)
+		}
+	}
+}
+
+func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
+	id := scheduler.TaskID{Vertex: st.ID.Task, Subtask: st.ID.Subtask}
+	now := time.Now()
+	switch {
+	case st.Err == nil:
+		for vid, c := range st.Committables {
+			if jm.commits[vid] == nil {
+				jm.commits[vid] = make(map[int][][]byte)
+			}
+			jm.commits[vid][st.ID.Subtask] = c
+		}
+		return jm.sched.Step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt})
+	case errors.Is(st.Err, context.Canceled):
+		return jm.sched.Step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
+	default:
+		if lost := lostProducer(st.Err); lost != nil {
+			if e, ok := jm.producerOf(*lost); ok {
+				out := jm.sched.Step(scheduler.ResultLost{Now: now, Task: e, Attempt: lost.Attempt})
+				return append(out, jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})...)
+			}
+		}
+		return jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})
+	}
+}
+
+// execute carries out actions. It returns a result or error when the job
+// ended.
+func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*JobResult, error) {
+	var deploys []scheduler.Deploy
+	for _, a := range actions {
+		if d, ok := a.(scheduler.Deploy); ok {
+			jm.exec[d.Task] = &execution{attempt: d.Attempt, worker: d.Worker}
+			deploys = append(deploys, d)
+		}
+	}
+	var failed []scheduler.Action
+	for _, a := range actions {
+		switch a := a.(type) {
+		case scheduler.Deploy:
+			jm.abortSinkAttempt(ctx, a.Task)
+			dep := jm.deployment(a)
+			w := jm.workers[a.Worker]
+			if err := w.Deploy(ctx, dep); err != nil {
+				failed = append(failed, jm.sched.Step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
+			}
+		case scheduler.Cancel:
+			if w, ok := jm.workers[a.Worker]; ok {
+				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
+			}
+		case scheduler.JobFinished:
+			if err := jm.commit(ctx); err != nil {
+				return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
+			}
+			return jm.result(), nil
+		case scheduler.JobFailed:
+			jm.abortAll()
+			return nil, fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, a.Reason)
+		case scheduler.JobCanceled:
+			jm.abortAll()
+			err := context.Cause(ctx)
+			if err == nil {
+				err = context.Canceled
+			}
+			return nil, fmt.Errorf("job %s canceled: %w", jm.plan.Job, err)
+		}
+	}
+	if len(failed) > 0 {
+		return jm.execute(ctx, failed)
+	}
+	return nil, nil
+}
+
+// deployment builds the descriptor of a deploy decision.
+func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
+	dep := worker.TaskDeployment{Job: jm.cfg.ID, ID: worker.TaskID{Task: d.Task.Vertex, Subtask: d.Task.Subtask}, Attempt: d.Attempt}
+	pt := jm.plan.Tasks[d.Task.Vertex]
+	for _, eid := range pt.Inputs {
+		e := jm.plan.Edges[eid]
+		prod := jm.plan.Tasks[jm.plan.Vertices[e.From].Task]
+		gate := worker.InputGate{Edge: eid, Input: e.Input}
+		addChannel := func(producer, sub int) {
+			ex := jm.exec[scheduler.TaskID{Vertex: prod.ID, Subtask: producer}]
+			ch := worker.InputChannel{From: sub, To: sub + 1}
+			ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: producer}
+			if ex != nil {
+				ch.Partition.Attempt, ch.Location = ex.attempt, ex.worker
+			}
+			gate.Channels = append(gate.Channels, ch)
+		}
+		if e.Partitioner == dag.Forward {
+			addChannel(d.Task.Subtask, 0)
+		} else {
+			for i := 0; i < prod.Parallelism; i++ {
+				addChannel(i, d.Task.Subtask)
+			}
+		}
+		dep.Inputs = append(dep.Inputs, gate)
+	}
+	for _, eid := range pt.Outputs {
+		e := jm.plan.Edges[eid]
+		subs := jm.plan.Vertices[e.To].Parallelism
+		if e.Partitioner == dag.Forward {
+			subs = 1
+		}
+		mode := shuffle.Pipelined
+		if e.Mode == dag.Blocking {
+			mode = shuffle.Blocking
+		}
+		dep.Outputs = append(dep.Outputs, worker.OutputPartition{
+			Edge: eid, Mode: mode, Subpartitions: subs,
+			Partition: shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: d.Task.Subtask, Attempt: d.Attempt},
+		})
+	}
+	return dep
+}
+
+func resultID(edge int) string { return fmt.Sprintf("e%d", edge) }
+
+// lostProducer extracts the partition a consumer could not read.
+func lostProducer(err error) *shuffle.PartitionID {
+	var pe *worker.InputError
+	if errors.As(err, &pe) && (errors.Is(err, shuffle.ErrNotExist) || errors.Is(err, shuffle.ErrCorrupt)) {
+		return &pe.Partition
+	}
+	return nil
+}
+
+// producerOf maps a partition to its producer task.
+func (jm *JobMaster) producerOf(p shuffle.PartitionID) (scheduler.TaskID, bool) {
+	var eid int
+	if _, err := fmt.Sscanf(p.Result, "e%d", &eid); err != nil || eid < 0 || eid >= len(jm.plan.Edges) {
+		return scheduler.TaskID{}, false
+	}
+	return scheduler.TaskID{Vertex: jm.plan.Vertices[jm.plan.Edges[eid].From].Task, Subtask: p.Producer}, true
+}
+
+// abortSinkAttempt discards the prepared output of a sink task that is
+// about to run again.
+func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID) {
+	for _, vid := range jm.plan.Tasks[id.Vertex].Vertices {
+		c, ok := jm.commits[vid][id.Subtask]
+		if !ok {
+			continue
+		}
+		delete(jm.commits[vid], id.Subtask)
+		if com, err := jm.plan.Committer(vid); err == nil && com != nil {
+			if err := com.Abort(ctx, c); err != nil {
+				jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
+			}
+		}
+	}
+}
+
+func (jm *JobMaster) commit(ctx context.Context) error {
+	for _, vid := range sortedKeys(jm.commits) {
+		com, err := jm.plan.Committer(vid)
+		if err != nil || com == nil {
+			continue
+		}
+		var all [][]byte
+		for _, sub := range sortedKeys(jm.commits[vid]) {
+			all = append(all, jm.commits[vid][sub]...)
+		}
+		var cerr error
+		for try := 0; try < 3; try++ { // commits are idempotent
+			if cerr = com.Commit(ctx, all); cerr == nil {
+				break
+			}
+			time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+		}
+		if cerr != nil {
+			return fmt.Errorf("vertex %d: %w", vid, cerr)
+		}
+	}
+	return nil
+}
+
+func (jm *JobMaster) abortAll() {
+	ctx := context.Background()
+	for vid, subs := range jm.commits {
+		com, err := jm.plan.Committer(vid)
+		if err != nil || com == nil {
+			continue
+		}
+		for _, c := range subs {
+			if err := com.Abort(ctx, c); err != nil {
+				jm.log.Warn("abort sink output", "vertex", vid, "err", err)
+			}
+		}
+	}
+	jm.commits = make(map[int]map[int][][]byte)
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func sortedKeys[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
+// metrics sums the counters of every worker per vertex.
+func (jm *JobMaster) metrics() []VertexResult {
+	res := make([]VertexResult, len(jm.plan.Vertices))
+	for i, v := range jm.plan.Vertices {
+		res[i] = VertexResult{ID: v.ID, Name: v.Name, Kind: v.Kind, Parallelism: v.Parallelism}
+	}
+	for _, name := range jm.order {
+		for _, m := range jm.workers[name].Metrics(jm.cfg.ID) {
+			if m.Vertex < 0 || m.Vertex >= len(res) {
+				continue
+			}
+			r := &res[m.Vertex]
+			r.RecordsIn += m.RecordsIn
+			r.RecordsOut += m.RecordsOut
+			r.LateDropped += m.LateDropped
+		}
+	}
+	return res
+}
+
+func (jm *JobMaster) progress(start time.Time) Progress {
+	p := Progress{Elapsed: time.Since(start), Splits: jm.splits.Progress(), Restarts: jm.sched.Restarts()}
+	for _, v := range jm.metrics() {
+		if v.Kind == "source" {
+			p.RecordsIn += v.RecordsOut
+		}
+	}
+	if s := p.Elapsed.Seconds(); s > 0 {
+		p.Throughput = float64(p.RecordsIn) / s
+	}
+	return p
+}
+
+func (jm *JobMaster) result() *JobResult {
+	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers()}
+}

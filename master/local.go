@@ -1,0 +1,234 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/shuffle"
+	"github.com/dagflow/dagflow/worker"
+)
+
+// LocalConfig configures an embedded mini-cluster.
+type LocalConfig struct {
+	// Workers is the number of in-process workers (default 2).
+	Workers int
+	// SlotsPerWorker is each worker's slot count (default 64: in-process
+	// slots are cheap, and a slot hosts one subtask of every task vertex).
+	SlotsPerWorker int
+	// Dir holds shuffle files (default: a temporary directory removed on
+	// Close).
+	Dir string
+	// SortBufferBytes bounds each blocking partition writer's memory.
+	SortBufferBytes int
+	// Logger receives logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// LocalCluster is the embedded runtime: a master, workers and their
+// shuffle services in one process, wired through the same interfaces a
+// distributed cluster uses.
+type LocalCluster struct {
+	cfg     LocalConfig
+	log     *slog.Logger
+	tempDir string
+
+	mu       sync.Mutex
+	workers  map[string]*worker.Worker
+	services map[string]shuffle.Service
+	jobs     map[string]*localJob
+}
+
+type localJob struct {
+	plan *dag.Plan
+	jm   *JobMaster
+}
+
+// NewLocalCluster starts an embedded cluster.
+func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.SlotsPerWorker <= 0 {
+		cfg.SlotsPerWorker = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &LocalCluster{cfg: cfg, log: cfg.Logger, workers: make(map[string]*worker.Worker),
+		services: make(map[string]shuffle.Service), jobs: make(map[string]*localJob)}
+	if cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "dagflow-local-")
+		if err != nil {
+			return nil, fmt.Errorf("master: local cluster dir: %w", err)
+		}
+		cfg.Dir, c.tempDir = dir, dir
+		c.cfg.Dir = dir
+	}
+	for i := 0; i < cfg.Workers; i++ {
+		name := fmt.Sprintf("worker-%d", i)
+		svc, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: filepath.Join(cfg.Dir, name), SortBufferBytes: cfg.SortBufferBytes})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("master: shuffle of %s: %w", name, err)
+		}
+		w := worker.New(worker.Config{Name: name, Slots: cfg.SlotsPerWorker, Logger: cfg.Logger},
+			svc, c, c, c, c.report)
+		c.workers[name] = w
+		c.services[name] = svc
+	}
+	return c, nil
+}
+
+// Resolve implements worker.ShuffleResolver.
+func (c *LocalCluster) Resolve(location string) (shuffle.Service, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[location]
+	if !ok {
+		return nil, fmt.Errorf("worker %q is gone: %w", location, shuffle.ErrNotExist)
+	}
+	return svc, nil
+}
+
+// NextSplit implements worker.SplitProvider.
+func (c *LocalCluster) NextSplit(ctx context.Context, job string, vertex, subtask, attempt int) (dag.Split, bool, error) {
+	j, err := c.job(job)
+	if err != nil {
+		return dag.Split{}, false, err
+	}
+	return j.jm.Splits().NextSplit(ctx, vertex, subtask, attempt)
+}
+
+// Plan implements worker.PlanSource.
+func (c *LocalCluster) Plan(job string) (*dag.Plan, error) {
+	j, err := c.job(job)
+	if err != nil {
+		return nil, err
+	}
+	return j.plan, nil
+}
+
+func (c *LocalCluster) job(id string) (*localJob, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.jobs[id]
+	if !ok {
+		return nil, fmt.Errorf("master: unknown job %q", id)
+	}
+	return j, nil
+}
+
+func (c *LocalCluster) report(st worker.TaskStatus) {
+	if j, err := c.job(st.Job); err == nil {
+		j.jm.Report(st)
+	}
+}
+
+// Workers returns the names of live workers, sorted.
+func (c *LocalCluster) Workers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for n := range c.workers {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	return names
+}
+
+// Run runs a job to completion on the cluster.
+func (c *LocalCluster) Run(ctx context.Context, plan *dag.Plan, cfg JobConfig) (*JobResult, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = c.log
+	}
+	c.mu.Lock()
+	var gws []WorkerGateway
+	for _, n := range sortedNames(c.workers) {
+		gws = append(gws, c.workers[n])
+	}
+	c.mu.Unlock()
+	jm, err := NewJobMaster(ctx, plan, gws, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if _, dup := c.jobs[jm.ID()]; dup {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("master: job %q already runs", jm.ID())
+	}
+	c.jobs[jm.ID()] = &localJob{plan: plan, jm: jm}
+	c.mu.Unlock()
+	res, err := jm.Run(ctx)
+	c.mu.Lock()
+	delete(c.jobs, jm.ID())
+	ws := make([]*worker.Worker, 0, len(c.workers))
+	for _, w := range c.workers {
+		ws = append(ws, w)
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, w := range ws {
+		errs = append(errs, w.ForgetJob(context.WithoutCancel(ctx), jm.ID()))
+	}
+	if rerr := errors.Join(errs...); rerr != nil {
+		c.log.Warn("release job data", "job", jm.ID(), "err", rerr)
+	}
+	return res, err
+}
+
+// KillWorker simulates the loss of a worker: its tasks stop, its shuffle
+// data is gone and running jobs are told it is lost.
+func (c *LocalCluster) KillWorker(name string) error {
+	c.mu.Lock()
+	w, ok := c.workers[name]
+	if !ok {
+		c.mu.Unlock()
+		return fmt.Errorf("master: no worker %q", name)
+	}
+	delete(c.workers, name)
+	delete(c.services, name)
+	jobs := make([]*localJob, 0, len(c.jobs))
+	for _, j := range c.jobs {
+		jobs = append(jobs, j)
+	}
+	c.mu.Unlock()
+	for _, j := range jobs {
+		j.jm.WorkerLost(name)
+	}
+	return w.Close()
+}
+
+// Close stops every worker and removes the cluster's temporary files.
+func (c *LocalCluster) Close() error {
+	c.mu.Lock()
+	ws := make([]*worker.Worker, 0, len(c.workers))
+	for _, w := range c.workers {
+		ws = append(ws, w)
+	}
+	c.workers = map[string]*worker.Worker{}
+	c.services = map[string]shuffle.Service{}
+	c.mu.Unlock()
+	var errs []error
+	for _, w := range ws {
+		errs = append(errs, w.Close())
+	}
+	if c.tempDir != "" {
+		errs = append(errs, os.RemoveAll(c.tempDir))
+	}
+	return errors.Join(errs...)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	return names
+}

@@ -1,0 +1,435 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scheduler is the deterministic state machine that decides which tasks run
+// where. It is not safe for concurrent use: the runtime owns the loop and
+// calls Start, Step and NextWakeup from one goroutine.
+type Scheduler struct {
+	cfg     Config
+	plan    *plan
+	tasks   []task   // by task index
+	regions []region // by region ID
+	workers map[string]*worker
+
+	clock     time.Time
+	job       JobState
+	reason    string
+	restarts  int
+	failovers []Failover
+}
+
+// task is the mutable state of one execution vertex.
+type task struct {
+	state   TaskState
+	attempt int // last deployed attempt, -1 before the first Deploy
+	worker  string
+	slot    int
+	result  result
+}
+
+// result is where a finished task's blocking result lives.
+type result struct {
+	available bool
+	external  bool
+	worker    string
+	attempt   int
+}
+
+// region is the mutable state of one region.
+type region struct {
+	state    RegionState
+	restarts int
+	// restartDue is when a restarting region may be redeployed; elapsed is
+	// set once the clock reached it.
+	restartDue time.Time
+	elapsed    bool
+	// slotWaitSince is when the region, ready to run, started waiting for a
+	// cluster big enough for it (zero when not waiting).
+	slotWaitSince time.Time
+}
+
+// New validates topo and cfg and returns a scheduler for one job, in
+// JobStateCreated. Workers may join before Start.
+func New(topo Topology, cfg Config) (*Scheduler, error) {
+	if err := topo.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := buildPlan(topo)
+	s := &Scheduler{
+		cfg:     cfg,
+		plan:    p,
+		tasks:   make([]task, len(p.ids)),
+		regions: make([]region, len(p.regions)),
+		workers: map[string]*worker{},
+	}
+	for i := range s.tasks {
+		s.tasks[i].attempt = -1
+	}
+	return s, nil
+}
+
+// Start starts the job at now: every region without blocking inputs that
+// fits in the free slots is deployed. Calling Start again does nothing.
+func (s *Scheduler) Start(now time.Time) []Action {
+	if s.job != JobStateCreated {
+		return nil
+	}
+	s.advance(now)
+	s.job = JobStateRunning
+	return s.react(nil)
+}
+
+// Step applies one event and returns the actions to carry out, in order.
+// Events about a stale attempt (not the task's current one, or for an attempt
+// that already reported a terminal state), unknown tasks or workers, and
+// duplicate registrations are ignored: they change nothing, not even the
+// clock, and return no actions. Once the job ended Step returns no actions.
+func (s *Scheduler) Step(ev Event) []Action {
+	if ev == nil {
+		return nil
+	}
+	if !s.accepts(ev) {
+		return nil
+	}
+	ended := s.job.Ended()
+	s.advance(ev.at())
+	var out []Action
+	switch e := ev.(type) {
+	case WorkerJoined:
+		s.workers[e.Worker] = &worker{name: e.Worker, slots: make([][]int, e.Slots)}
+	case WorkerLost:
+		out = s.onWorkerLost(e.Worker)
+	case TaskRunning:
+		if i, _ := s.index(e.Task); s.tasks[i].state == Deploying {
+			s.tasks[i].state = Running
+		}
+	case TaskFinished:
+		out = s.onTaskFinished(e)
+	case TaskFailed:
+		i, _ := s.index(e.Task)
+		cause := fmt.Sprintf("task %s attempt %d failed: %s", s.name(i), e.Attempt, e.Err)
+		out = s.onTaskStopped(i, Failed, cause, !e.Retriable)
+	case TaskCanceled:
+		i, _ := s.index(e.Task)
+		cause := fmt.Sprintf("task %s attempt %d canceled unexpectedly", s.name(i), e.Attempt)
+		out = s.onTaskStopped(i, Canceled, cause, false)
+	case ResultLost:
+		out = s.onResultLost(e)
+	case CancelJob:
+		out = s.onCancelJob()
+	case Tick:
+	}
+	out = s.react(out)
+	if ended {
+		return nil
+	}
+	return out
+}
+
+// NextWakeup returns the earliest pending timer (a restart delay or a slot
+// wait timeout); the runtime should send a Tick then. ok is false when no
+// timer is pending.
+func (s *Scheduler) NextWakeup() (time.Time, bool) {
+	if s.job != JobStateRunning {
+		return time.Time{}, false
+	}
+	var next time.Time
+	found := false
+	consider := func(t time.Time) {
+		if !found || t.Before(next) {
+			next, found = t, true
+		}
+	}
+	for r := range s.regions {
+		reg := &s.regions[r]
+		switch {
+		case reg.state == RegionRestarting && !reg.elapsed:
+			consider(reg.restartDue)
+		case reg.state == RegionCreated && !reg.slotWaitSince.IsZero():
+			consider(reg.slotWaitSince.Add(s.cfg.SlotWaitTimeout))
+		}
+	}
+	return next, found
+}
+
+// accepts reports whether ev refers to a known worker or to a task's current
+// live attempt, per the rules in Step's doc.
+func (s *Scheduler) accepts(ev Event) bool {
+	live := func(id TaskID, attempt int) bool {
+		i, ok := s.index(id)
+		return ok && s.tasks[i].attempt == attempt && s.tasks[i].state.Active()
+	}
+	switch e := ev.(type) {
+	case WorkerJoined:
+		_, known := s.workers[e.Worker]
+		return e.Worker != "" && e.Slots > 0 && !known
+	case WorkerLost:
+		_, known := s.workers[e.Worker]
+		return known
+	case TaskRunning:
+		return live(e.Task, e.Attempt)
+	case TaskFinished:
+		return live(e.Task, e.Attempt)
+	case TaskFailed:
+		return live(e.Task, e.Attempt)
+	case TaskCanceled:
+		return live(e.Task, e.Attempt)
+	case ResultLost:
+		i, ok := s.index(e.Task)
+		return ok && s.tasks[i].attempt == e.Attempt && s.tasks[i].state == Finished && s.tasks[i].result.available
+	case CancelJob:
+		return s.job == JobStateCreated || s.job == JobStateRunning
+	case Tick:
+		return true
+	}
+	return false
+}
+
+func (s *Scheduler) advance(now time.Time) {
+	if now.After(s.clock) {
+		s.clock = now
+	}
+}
+
+func (s *Scheduler) index(t TaskID) (int, bool) {
+	if t.Vertex < 0 || t.Vertex >= len(s.plan.topo.Vertices) ||
+		t.Subtask < 0 || t.Subtask >= s.plan.topo.Vertices[t.Vertex].Parallelism {
+		return 0, false
+	}
+	return s.plan.offset[t.Vertex] + t.Subtask, true
+}
+
+func (s *Scheduler) name(i int) string { return s.plan.topo.TaskName(s.plan.ids[i]) }
+
+// hasResult reports whether task i produces a blocking result.
+func (s *Scheduler) hasResult(i int) bool { return len(s.plan.consumers[i]) > 0 }
+
+func (s *Scheduler) onTaskFinished(e TaskFinished) []Action {
+	i, _ := s.index(e.Task)
+	t := &s.tasks[i]
+	s.vacate(i)
+	if t.state == Canceling {
+		t.state = Canceled
+		if s.hasResult(i) {
+			return []Action{DiscardResult{Task: e.Task, Attempt: e.Attempt, Worker: t.worker, External: e.External}}
+		}
+		return nil
+	}
+	t.state = Finished
+	t.result = result{available: s.hasResult(i), external: e.External, worker: t.worker, attempt: e.Attempt}
+	r := s.plan.regionOf[i]
+	for _, j := range s.plan.regions[r].tasks {
+		if s.tasks[j].state != Finished {
+			return nil
+		}
+	}
+	s.regions[r].state = RegionFinished
+	return nil
+}
+
+// onTaskStopped handles an attempt that stopped on its own (failed or
+// canceled). A Canceling task just completes its cancellation; otherwise the
+// job fails (fatal) or its region fails over.
+func (s *Scheduler) onTaskStopped(i int, state TaskState, cause string, fatal bool) []Action {
+	t := &s.tasks[i]
+	s.vacate(i)
+	if t.state == Canceling {
+		t.state = Canceled
+		return nil
+	}
+	t.state = state
+	if s.job != JobStateRunning {
+		return nil
+	}
+	if fatal {
+		return s.failJob(nil, fmt.Sprintf("%s (non-retriable)", cause))
+	}
+	return s.failover(nil, cause, []int{s.plan.regionOf[i]})
+}
+
+func (s *Scheduler) onWorkerLost(name string) []Action {
+	delete(s.workers, name)
+	var seeds []int
+	var lost []string
+	for i := range s.tasks {
+		t := &s.tasks[i]
+		if t.state.Active() && t.worker == name {
+			if t.state != Canceling {
+				seeds = append(seeds, s.plan.regionOf[i])
+				lost = append(lost, fmt.Sprintf("%s attempt %d", s.name(i), t.attempt))
+			}
+			t.state = Lost
+		}
+		if t.state == Finished && t.result.available && !t.result.external && t.result.worker == name {
+			t.result.available = false
+		}
+	}
+	if s.job != JobStateRunning {
+		return nil
+	}
+	seeds = append(seeds, s.lostNeededResults()...)
+	if len(seeds) == 0 {
+		return nil
+	}
+	cause := "worker " + name + " lost"
+	if len(lost) > 0 {
+		cause += fmt.Sprintf(" with task %s", lost[0])
+		if len(lost) > 1 {
+			cause += fmt.Sprintf(" and %d more", len(lost)-1)
+		}
+	}
+	return s.failover(nil, cause, sortedUnique(seeds))
+}
+
+func (s *Scheduler) onResultLost(e ResultLost) []Action {
+	i, _ := s.index(e.Task)
+	s.tasks[i].result.available = false
+	if s.job != JobStateRunning {
+		return nil
+	}
+	seeds := s.lostNeededResults()
+	if len(seeds) == 0 {
+		return nil
+	}
+	return s.failover(nil, fmt.Sprintf("result of task %s attempt %d lost", s.name(i), e.Attempt), seeds)
+}
+
+func (s *Scheduler) onCancelJob() []Action {
+	if s.job == JobStateCreated {
+		return s.endJob(nil, JobStateCanceled, "")
+	}
+	s.job = JobStateCanceling
+	out := s.cancelActive(nil)
+	return s.maybeCanceled(out)
+}
+
+// cancelActive emits a Cancel for every Deploying or Running task.
+func (s *Scheduler) cancelActive(out []Action) []Action {
+	for i := range s.tasks {
+		if st := s.tasks[i].state; st == Deploying || st == Running {
+			out = s.cancel(out, i)
+		}
+	}
+	return out
+}
+
+func (s *Scheduler) cancel(out []Action, i int) []Action {
+	t := &s.tasks[i]
+	t.state = Canceling
+	return append(out, Cancel{Task: s.plan.ids[i], Attempt: t.attempt, Worker: t.worker})
+}
+
+// maybeCanceled completes a cancellation once no task holds a slot.
+func (s *Scheduler) maybeCanceled(out []Action) []Action {
+	if s.job != JobStateCanceling {
+		return out
+	}
+	for i := range s.tasks {
+		if s.tasks[i].state.Active() {
+			return out
+		}
+	}
+	return s.endJob(out, JobStateCanceled, "")
+}
+
+// failJob cancels every running task and fails the job.
+func (s *Scheduler) failJob(out []Action, reason string) []Action {
+	out = s.cancelActive(out)
+	return s.endJob(out, JobStateFailed, reason)
+}
+
+func (s *Scheduler) endJob(out []Action, state JobState, reason string) []Action {
+	s.job, s.reason = state, reason
+	out = append(out, ReleaseResults{})
+	switch state {
+	case JobStateFinished:
+		return append(out, JobFinished{})
+	case JobStateFailed:
+		return append(out, JobFailed{Reason: reason})
+	default:
+		return append(out, JobCanceled{})
+	}
+}
+
+// react runs after every accepted event: it fires due restarts, deploys what
+// can be deployed, checks the slot wait timeout and detects the job's end.
+func (s *Scheduler) react(out []Action) []Action {
+	out = s.maybeCanceled(out)
+	if s.job != JobStateRunning {
+		return out
+	}
+	s.fireRestarts()
+	out = s.schedule(out)
+	if s.job != JobStateRunning {
+		return out
+	}
+	for r := range s.regions {
+		if s.regions[r].state != RegionFinished {
+			return out
+		}
+	}
+	return s.endJob(out, JobStateFinished, "")
+}
+
+// schedule deploys, in region ID order, every created region whose blocking
+// inputs are available and that fits in the free slots. A region that does
+// not fit is skipped, so smaller regions behind it may still run.
+func (s *Scheduler) schedule(out []Action) []Action {
+	for r := range s.regions {
+		reg := &s.regions[r]
+		if reg.state != RegionCreated || !s.inputsReady(r) {
+			reg.slotWaitSince = time.Time{}
+			continue
+		}
+		if s.fits(r) {
+			reg.slotWaitSince = time.Time{}
+			out = s.deploy(out, r)
+			continue
+		}
+		d, short := s.shortfall(r)
+		if !short {
+			reg.slotWaitSince = time.Time{}
+			continue
+		}
+		if reg.slotWaitSince.IsZero() {
+			reg.slotWaitSince = s.clock
+		}
+		if waited := s.clock.Sub(reg.slotWaitSince); waited >= s.cfg.SlotWaitTimeout {
+			return s.failJob(out, fmt.Sprintf(
+				"region %d cannot be deployed: vertex %s needs %d slots but the cluster has %d (waited %s)",
+				r, s.plan.topo.VertexName(d.vertex), d.count, s.totalSlots(), waited))
+		}
+	}
+	return out
+}
+
+// inputsReady reports whether every producer task of every blocking input of
+// region r finished and its result is available.
+func (s *Scheduler) inputsReady(r int) bool {
+	for _, p := range s.plan.regions[r].inputs {
+		if s.tasks[p].state != Finished || !s.tasks[p].result.available {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Scheduler) deploy(out []Action, r int) []Action {
+	s.regions[r].state = RegionRunning
+	for _, pl := range s.place(r) {
+		t := &s.tasks[pl.task]
+		t.attempt++
+		t.state = Deploying
+		t.result = result{}
+		out = append(out, Deploy{Task: s.plan.ids[pl.task], Attempt: t.attempt, Worker: pl.worker, Slot: pl.slot})
+	}
+	return out
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command: every package, then the concurrency-heavy
+# packages again under the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test -count=1 -timeout 15m ./...
+go test -count=1 -race -timeout 15m ./dag/... ./scheduler/... ./worker/... ./shuffle/... ./master/...

@@ -1,0 +1,555 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/shuffle"
+)
+
+// Runtime tuning shared by tasks.
+const (
+	// watermarkInterval is how often sources emit watermarks.
+	watermarkInterval = 200 * time.Millisecond
+	// bufferTimeout bounds how long encoded records wait in a partly
+	// filled pipelined buffer.
+	bufferTimeout = 100 * time.Millisecond
+)
+
+// PanicError is a task failure caused by a panic in user code.
+type PanicError struct {
+	Task  string
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic in task %s: %v\n%s", e.Task, e.Value, e.Stack)
+}
+
+// opNode is one operator of a task's chain.
+type opNode struct {
+	vid     int
+	name    string
+	op      dag.Operator // nil for a source head
+	pto     dag.ProcessingTimeOperator
+	sink    dag.SinkOperator
+	oc      *dag.OperatorContext
+	metrics *dag.Metrics
+}
+
+// task is one running task attempt.
+type task struct {
+	w      *Worker
+	plan   *dag.Plan
+	dep    TaskDeployment
+	pt     dag.PlanTask
+	name   string
+	nodes  []*opNode // topological order, head first
+	byVID  map[int]*opNode
+	source dag.SourceInstance
+	outs   []*netOutput
+	ptos   []*opNode
+	log    *slog.Logger
+}
+
+func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
+	if dep.ID.Task < 0 || dep.ID.Task >= len(plan.Tasks) {
+		return nil, fmt.Errorf("worker: deployment names task %d, plan has %d", dep.ID.Task, len(plan.Tasks))
+	}
+	pt := plan.Tasks[dep.ID.Task]
+	t := &task{
+		w: w, plan: plan, dep: dep, pt: pt,
+		name:  fmt.Sprintf("%s[%d]#%d", pt.Name, dep.ID.Subtask, dep.Attempt),
+		byVID: make(map[int]*opNode),
+	}
+	t.log = w.log.With("job", dep.Job, "task", t.name)
+	return t, nil
+}
+
+// build instantiates operators and wires outputs.
+func (t *task) build(ctx context.Context) error {
+	now := t.w.nowMillis
+	for i, vid := range t.pt.Vertices {
+		pv := t.plan.Vertices[vid]
+		n := &opNode{vid: vid, name: pv.Name, metrics: t.w.metricsFor(t.dep.Job, vid, t.dep.ID.Subtask)}
+		n.oc = &dag.OperatorContext{
+			Job: t.dep.Job, Vertex: vid, Name: pv.Name, Subtask: t.dep.ID.Subtask,
+			Parallelism: pv.Parallelism, MaxParallelism: t.plan.Config.MaxParallelism,
+			Attempt: t.dep.Attempt, BatchSize: t.plan.Config.BatchSize, Bounded: pv.Bounded,
+			Now: now, Metrics: n.metrics,
+		}
+		if i == 0 && pv.Kind == "source" {
+			src, err := t.plan.NewSourceInstance(vid)
+			if err != nil {
+				return err
+			}
+			t.source = src
+		} else {
+			op, err := t.plan.NewOperator(vid)
+			if err != nil {
+				return err
+			}
+			n.op = op
+			if p, ok := op.(dag.ProcessingTimeOperator); ok {
+				n.pto = p
+				t.ptos = append(t.ptos, n)
+			}
+			if s, ok := op.(dag.SinkOperator); ok {
+				n.sink = s
+			}
+		}
+		t.nodes = append(t.nodes, n)
+		t.byVID[vid] = n
+	}
+	// Network outputs.
+	netByEdge := make(map[int]*netOutput)
+	for _, op := range t.dep.Outputs {
+		pe := t.plan.Edges[op.Edge]
+		enc, err := t.plan.NewEncoder(op.Edge, dag.EncoderSpec{
+			Channels: op.Subpartitions, Subtask: t.dep.ID.Subtask, BufferSize: t.w.cfg.BufferSize,
+		})
+		if err != nil {
+			return err
+		}
+		if pe.Partitioner == dag.Forward {
+			enc, err = t.plan.NewEncoder(op.Edge, dag.EncoderSpec{Channels: 1, BufferSize: t.w.cfg.BufferSize})
+			if err != nil {
+				return err
+			}
+		}
+		w, err := t.w.shuffle.CreateWriter(ctx, op.Partition, shuffle.WriterOptions{Mode: op.Mode, Subpartitions: op.Subpartitions})
+		if err != nil {
+			return fmt.Errorf("create partition %s: %w", op.Partition, err)
+		}
+		no := &netOutput{spec: op, enc: enc, w: w, lastWM: dag.MinTime}
+		t.outs = append(t.outs, no)
+		netByEdge[op.Edge] = no
+	}
+	// Ports: fan out to chained consumers and network edges.
+	for _, n := range t.nodes {
+		pv := t.plan.Vertices[n.vid]
+		ports := len(pv.Ports)
+		n.oc.Outputs = make([]dag.Output, ports)
+		fans := make([]*fanout, ports)
+		for p := range fans {
+			fans[p] = &fanout{out: &n.metrics.RecordsOut}
+			n.oc.Outputs[p] = fans[p]
+		}
+		for _, eid := range pv.Outputs {
+			pe := t.plan.Edges[eid]
+			f := fans[pe.FromPort]
+			if pe.Chained {
+				f.chained = append(f.chained, chainTarget{node: t.byVID[pe.To], input: pe.Input})
+			} else if no, ok := netByEdge[eid]; ok {
+				f.net = append(f.net, no)
+			} else {
+				return fmt.Errorf("worker: deployment of %s has no partition for edge %d", t.name, eid)
+			}
+		}
+	}
+	// Open tail first so consumers are ready before producers emit.
+	for i := len(t.nodes) - 1; i >= 0; i-- {
+		n := t.nodes[i]
+		var err error
+		if n.op != nil {
+			err = n.op.Open(ctx, n.oc)
+		} else {
+			err = t.source.Open(ctx, n.oc)
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// run executes the task and returns its outcome.
+func (t *task) run(ctx context.Context) (committables map[int][][]byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
+		}
+		if err != nil {
+			t.abort(err)
+		}
+		if cerr := t.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := t.build(ctx); err != nil {
+		return nil, err
+	}
+	if t.source != nil {
+		err = t.runSource(ctx)
+	} else {
+		err = t.runGate(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// End of input: chained operators end in topological order.
+	for _, n := range t.nodes[1:] {
+		if err := n.op.EndInput(ctx, 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.name, err)
+		}
+	}
+	for _, o := range t.outs {
+		if err := o.flush(ctx); err != nil {
+			return nil, err
+		}
+		if err := o.w.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("commit partition %s: %w", o.spec.Partition, err)
+		}
+	}
+	for _, n := range t.nodes {
+		if n.sink == nil {
+			continue
+		}
+		c, err := n.sink.Prepare(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare sink %s: %w", n.name, err)
+		}
+		if committables == nil {
+			committables = make(map[int][][]byte)
+		}
+		committables[n.vid] = c
+	}
+	return committables, nil
+}
+
+func (t *task) abort(cause error) {
+	for _, o := range t.outs {
+		o.w.Abort(cause)
+	}
+	for _, n := range t.nodes {
+		if n.sink != nil {
+			if err := n.sink.Abort(context.WithoutCancel(context.Background())); err != nil {
+				t.log.Warn("abort sink", "vertex", n.name, "err", err)
+			}
+		}
+	}
+}
+
+func (t *task) close() error {
+	var errs []error
+	for _, n := range t.nodes {
+		if n.op != nil {
+			errs = append(errs, n.op.Close())
+		}
+	}
+	if t.source != nil {
+		errs = append(errs, t.source.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// timers fires due processing-time timers and returns the next one.
+func (t *task) timers(ctx context.Context) (int64, error) {
+	next := dag.MaxTime
+	if len(t.ptos) == 0 {
+		return next, nil
+	}
+	now := t.w.nowMillis()
+	for _, n := range t.ptos {
+		if due := n.pto.NextProcessingTimer(); due <= now {
+			if err := n.pto.OnProcessingTime(ctx, now); err != nil {
+				return 0, fmt.Errorf("%s: %w", n.name, err)
+			}
+		}
+		if due := n.pto.NextProcessingTimer(); due < next {
+			next = due
+		}
+	}
+	return next, nil
+}
+
+func (t *task) flushOutputs(ctx context.Context) error {
+	for _, o := range t.outs {
+		if o.spec.Mode == shuffle.Pipelined {
+			if err := o.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *task) markIdle(ctx context.Context) error {
+	for _, o := range t.outs {
+		if err := o.markIdle(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runSource reads splits until the source is exhausted.
+func (t *task) runSource(ctx context.Context) error {
+	head := t.nodes[0]
+	out := head.oc.Outputs[0]
+	exhausted := false
+	lastWM, lastTick := dag.MinTime, time.Now()
+	idle := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if t.source.OpenSplits() == 0 && !exhausted {
+			split, ok, err := t.w.splits.NextSplit(ctx, t.dep.Job, head.vid, t.dep.ID.Subtask, t.dep.Attempt)
+			if err != nil {
+				return fmt.Errorf("next split: %w", err)
+			}
+			if !ok {
+				exhausted = true
+			} else if err := t.source.AddSplit(ctx, split); err != nil {
+				return err
+			}
+		}
+		if t.source.OpenSplits() == 0 && exhausted {
+			break
+		}
+		n, finished, err := t.source.Poll(ctx)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", head.name, err)
+		}
+		head.metrics.RecordsIn.Add(int64(n))
+		now := time.Now()
+		if len(finished) > 0 || now.Sub(lastTick) >= watermarkInterval || n == 0 {
+			lastTick = now
+			wm, isIdle := t.source.Watermark(now.UnixMilli())
+			if wm > lastWM {
+				lastWM = wm
+				if err := out.EmitWatermark(ctx, wm); err != nil {
+					return err
+				}
+			} else if isIdle && !idle {
+				if err := t.markIdle(ctx); err != nil {
+					return err
+				}
+			}
+			idle = isIdle
+			if err := t.flushOutputs(ctx); err != nil {
+				return err
+			}
+			if _, err := t.timers(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	// The end of a bounded input: the final watermark fires everything.
+	return out.EmitWatermark(ctx, dag.MaxTime)
+}
+
+// gateMsg is one buffer (or the end) of an input channel.
+type gateMsg struct {
+	ch  *inChan
+	buf []byte
+	err error
+}
+
+type inChan struct {
+	gate    int // index in deployment Inputs
+	input   int
+	spec    InputChannel
+	r       shuffle.Reader
+	wm      int64
+	idle    bool
+	ended   bool
+	release chan struct{}
+}
+
+// runGate reads all network inputs until they end.
+func (t *task) runGate(ctx context.Context) error {
+	head := t.nodes[0]
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	decoders := make([]dag.EdgeDecoder, len(t.dep.Inputs))
+	remaining := make([]int, len(t.dep.Inputs))
+	var chans []*inChan
+	for gi, g := range t.dep.Inputs {
+		dec, err := t.plan.NewDecoder(g.Edge)
+		if err != nil {
+			return err
+		}
+		decoders[gi] = dec
+		for _, c := range g.Channels {
+			svc, err := t.w.resolver.Resolve(c.Location)
+			if err != nil {
+				for _, ch := range chans {
+					ch.r.Close()
+				}
+				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
+			}
+			r, err := svc.OpenReader(ctx, c.Partition, c.From, c.To)
+			if err != nil {
+				for _, ch := range chans {
+					ch.r.Close()
+				}
+				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
+			}
+			chans = append(chans, &inChan{gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{})})
+			remaining[gi]++
+		}
+	}
+	msgs := make(chan gateMsg, len(chans))
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	defer func() {
+		cancel()
+		close(done)
+		readers.Wait() // Next returns once ctx is cancelled
+		for _, ch := range chans {
+			ch.r.Close()
+		}
+	}()
+	for _, ch := range chans {
+		readers.Add(1)
+		go func(ch *inChan) {
+			defer readers.Done()
+			for {
+				buf, err := ch.r.Next(ctx)
+				select {
+				case msgs <- gateMsg{ch: ch, buf: buf, err: err}:
+				case <-done:
+					return
+				}
+				if err != nil {
+					return
+				}
+				select {
+				case <-ch.release:
+				case <-done:
+					return
+				}
+			}
+		}(ch)
+	}
+	// Gates with no channels end at once.
+	for gi, n := range remaining {
+		if n == 0 {
+			if err := head.op.EndInput(ctx, t.dep.Inputs[gi].Input); err != nil {
+				return err
+			}
+		}
+	}
+	open := len(chans)
+	curWM := dag.MinTime
+	flushTick := time.NewTicker(bufferTimeout)
+	defer flushTick.Stop()
+	var timer *time.Timer
+	for open > 0 {
+		var timerC <-chan time.Time
+		if next, err := t.timers(ctx); err != nil {
+			return err
+		} else if next != dag.MaxTime {
+			d := time.Duration(next-t.w.nowMillis()) * time.Millisecond
+			if timer == nil {
+				timer = time.NewTimer(d)
+				defer timer.Stop()
+			} else {
+				timer.Reset(d)
+			}
+			timerC = timer.C
+		}
+		var m gateMsg
+		select {
+		case m = <-msgs:
+		case <-flushTick.C:
+			if err := t.flushOutputs(ctx); err != nil {
+				return err
+			}
+			continue
+		case <-timerC:
+			continue
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		ch := m.ch
+		if m.err != nil {
+			if !errors.Is(m.err, io.EOF) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return &InputError{Partition: ch.spec.Partition, Location: ch.spec.Location, Err: m.err}
+			}
+			ch.ended, ch.wm = true, dag.MaxTime
+			open--
+			if err := t.advanceWatermark(ctx, chans, &curWM); err != nil {
+				return err
+			}
+			if remaining[ch.gate]--; remaining[ch.gate] == 0 {
+				if err := head.op.EndInput(ctx, ch.input); err != nil {
+					return fmt.Errorf("%s: %w", head.name, err)
+				}
+			}
+			continue
+		}
+		if err := t.handleBuffer(ctx, head, ch, decoders[ch.gate], m.buf, chans, &curWM); err != nil {
+			return err
+		}
+		ch.release <- struct{}{}
+	}
+	return nil
+}
+
+func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec dag.EdgeDecoder, buf []byte, chans []*inChan, curWM *int64) error {
+	if len(buf) == 0 {
+		return fmt.Errorf("worker: empty buffer on input %d", ch.input)
+	}
+	switch buf[0] {
+	case dag.FrameData:
+		b, err := dec.Decode(buf)
+		if err != nil {
+			return fmt.Errorf("decode input %d of %s: %w", ch.input, head.name, err)
+		}
+		ch.idle = false
+		n := b.(lener).Len()
+		head.metrics.RecordsIn.Add(int64(n))
+		return head.op.ProcessBatch(ctx, ch.input, b)
+	case dag.FrameWatermark:
+		wm, err := dag.DecodeWatermark(buf)
+		if err != nil {
+			return err
+		}
+		ch.idle = false
+		if wm > ch.wm {
+			ch.wm = wm
+		}
+		return t.advanceWatermark(ctx, chans, curWM)
+	case dag.FrameIdle:
+		ch.idle = true
+		return t.advanceWatermark(ctx, chans, curWM)
+	}
+	return fmt.Errorf("worker: unknown frame kind %q on input %d of %s", buf[0], ch.input, head.name)
+}
+
+// advanceWatermark recomputes the minimum watermark over active channels
+// and forwards it when it advanced.
+func (t *task) advanceWatermark(ctx context.Context, chans []*inChan, cur *int64) error {
+	min, active := dag.MaxTime, 0
+	for _, c := range chans {
+		if c.idle && !c.ended {
+			continue
+		}
+		active++
+		if c.wm < min {
+			min = c.wm
+		}
+	}
+	if active == 0 {
+		return t.markIdle(ctx)
+	}
+	if min > *cur {
+		*cur = min
+		return t.nodes[0].op.ProcessWatermark(ctx, min)
+	}
+	return nil
+}
