@@ -108,3 +108,25 @@ func readSplit[T any](ctx context.Context, src dag.Source[T], sp dag.Split, max 
 		}
 	}
 }
+
+func splitCtx(p int) dag.SplitContext { return dag.SplitContext{Parallelism: p} }
+
+func readerCtx() dag.ReaderContext { return dag.ReaderContext{} }
+
+// readAllFrom drains an open reader.
+func readAllFrom[T any](t testing.TB, r dag.SplitReader[T]) ([]T, error) {
+	t.Helper()
+	var out []T
+	var b dag.Batch[T]
+	for {
+		b.Reset()
+		_, err := r.ReadBatch(context.Background(), &b, 100)
+		out = append(out, b.Vals...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}

@@ -52,19 +52,19 @@ func (c Compression) Ext() string {
 type Option func(*config)
 
 type config struct {
-	reg           *filesystem.Registry
-	splitSize     int64 // 0 = automatic
-	bufSize       int
-	maxLine       int
-	delim         byte
-	comment       byte // 0 = none
-	skipHeader    bool
-	header        []string
-	maxBad        int // -1 unlimited; 0 = fail on first bad record
-	onBad         func(*RecordError)
-	rollSize      int64
-	compression   Compression
-	err           error
+	reg         *filesystem.Registry
+	splitSize   int64 // 0 = automatic
+	bufSize     int
+	maxLine     int
+	delim       byte
+	comment     byte // 0 = none
+	skipHeader  bool
+	header      []string
+	maxBad      int // -1 unlimited; 0 = fail on first bad record
+	onBad       func(*RecordError)
+	rollSize    int64
+	compression Compression
+	err         error
 }
 
 func newConfig(opts []Option) config {

@@ -3,7 +3,6 @@ package filesystem
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 )
@@ -129,9 +128,7 @@ func TestJoinBaseHidden(t *testing.T) {
 	}
 }
 
-var _ io.Closer = localFile{}
-
-func TestResolveUsesContextlessRegistry(t *testing.T) {
+func TestResolveThenUse(t *testing.T) {
 	// Resolve + a method call through the returned FileSystem works end to end.
 	dir := t.TempDir()
 	fs, p, err := NewRegistry().Resolve("file://" + dir)
