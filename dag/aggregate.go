@@ -300,8 +300,12 @@ func (op *combineOp[K, T, A]) flush(ctx context.Context) error {
 
 func (op *combineOp[K, T, A]) ProcessWatermark(ctx context.Context, wm int64) error {
 	op.wm = wm
-	if err := op.flush(ctx); err != nil {
-		return err
+	// A bounded aggregation emits only at the end of its input, so partial
+	// accumulators may wait; an unbounded one flushed after every batch.
+	if !op.oc.Bounded {
+		if err := op.flush(ctx); err != nil {
+			return err
+		}
 	}
 	return op.oc.Outputs[0].EmitWatermark(ctx, wm)
 }

@@ -120,7 +120,9 @@ func (BytesCoder) Decode(src []byte) ([]byte, int, error) {
 	if k <= 0 || uint64(len(src)-k) < n {
 		return nil, 0, fmt.Errorf("%w: bytes length", ErrCorruptRecord)
 	}
-	return append([]byte(nil), src[k:k+int(n)]...), k + int(n), nil
+	out := make([]byte, n)
+	copy(out, src[k:])
+	return out, k + int(n), nil
 }
 
 // BoolCoder encodes a bool as one byte.

@@ -16,8 +16,6 @@ import (
 
 // Runtime tuning shared by tasks.
 const (
-	// watermarkInterval is how often sources emit watermarks.
-	watermarkInterval = 200 * time.Millisecond
 	// bufferTimeout bounds how long encoded records wait in a partly
 	// filled pipelined buffer.
 	bufferTimeout = 100 * time.Millisecond
@@ -321,21 +319,23 @@ func (t *task) runSource(ctx context.Context) error {
 			return fmt.Errorf("source %s: %w", head.name, err)
 		}
 		head.metrics.RecordsIn.Add(int64(n))
+		// The watermark follows every batch, so event time advances the
+		// same way on every run over the same input.
 		now := time.Now()
-		if len(finished) > 0 || now.Sub(lastTick) >= watermarkInterval || n == 0 {
-			lastTick = now
-			wm, isIdle := t.source.Watermark(now.UnixMilli())
-			if wm > lastWM {
-				lastWM = wm
-				if err := out.EmitWatermark(ctx, wm); err != nil {
-					return err
-				}
-			} else if isIdle && !idle {
-				if err := t.markIdle(ctx); err != nil {
-					return err
-				}
+		wm, isIdle := t.source.Watermark(now.UnixMilli())
+		if wm > lastWM {
+			lastWM = wm
+			if err := out.EmitWatermark(ctx, wm); err != nil {
+				return err
 			}
-			idle = isIdle
+		} else if isIdle && !idle {
+			if err := t.markIdle(ctx); err != nil {
+				return err
+			}
+		}
+		idle = isIdle
+		if len(finished) > 0 || n == 0 || now.Sub(lastTick) >= bufferTimeout {
+			lastTick = now
 			if err := t.flushOutputs(ctx); err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,11 +22,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/dagflow/dagflow"
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/examples/wordcount/job"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
 )
@@ -96,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer os.RemoveAll(dir)
 		c.input = filepath.Join(dir, "sample.txt")
-		if err := WriteSample(c.input, c.sampleLines, 1); err != nil {
+		if err := job.WriteSample(c.input, c.sampleLines, 1); err != nil {
 			fmt.Fprintln(stderr, "wordcount:", err)
 			return 1
 		}
@@ -110,7 +109,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		c.output = dir
 	}
-	g := Build(c.input, c.output, dag.Config{Parallelism: c.parallelism, Mode: c.mode})
+	if c.output != "" {
+		if err := checkOutputEmpty(ctx, c.output); err != nil {
+			fmt.Fprintln(stderr, "wordcount:", err)
+			return 1
+		}
+	}
+	g := job.Build(c.input, c.output, dag.Config{Parallelism: c.parallelism, Mode: c.mode})
 	if c.explain != "" {
 		plan, err := g.Build()
 		if err != nil {
@@ -139,101 +144,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Build returns the wordcount graph: lines → words → count per word → text
-// files.
-func Build(input, output string, cfg dag.Config) *dag.Graph {
-	g := dag.New("wordcount", cfg)
-	lines := dag.FromSource(g, "lines", fileio.Lines(input), nil)
-	words := dag.FlatMap(lines, Tokenize, dag.Name("tokenize"))
-	counts := dag.Aggregate(dag.KeyBy(words, func(w string) string { return w }), dag.Agg[string, int64, int64]{
-		Zero:   func() int64 { return 0 },
-		Add:    func(n int64, _ string) int64 { return n + 1 },
-		Merge:  func(a, b int64) int64 { return a + b },
-		Result: func(n int64) int64 { return n },
-	}, dag.Name("count"))
-	dag.ToSink(counts, "output", fileio.TextSink(output, func(dst []byte, kv dag.KV[string, int64]) []byte {
-		dst = append(dst, kv.Key...)
-		dst = append(dst, '\t')
-		return strconv.AppendInt(dst, kv.Value, 10)
-	}))
-	return g
-}
-
-// Tokenize emits the maximal runs of non-whitespace characters of line.
-// Words are substrings of line: no allocation per word.
-func Tokenize(line string, emit func(string)) {
-	start := -1
-	for i := 0; i < len(line); {
-		c := line[i]
-		size, space := 1, false
-		if c < utf8.RuneSelf {
-			space = asciiSpace[c]
-		} else {
-			var r rune
-			r, size = utf8.DecodeRuneInString(line[i:])
-			space = unicode.IsSpace(r)
-		}
-		if space {
-			if start >= 0 {
-				emit(line[start:i])
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
-		}
-		i += size
-	}
-	if start >= 0 {
-		emit(line[start:])
-	}
-}
-
-var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
-
-// WriteSample writes a deterministic sample text of n lines with a
-// Zipf-distributed vocabulary.
-func WriteSample(path string, n int, seed uint64) error {
-	f, err := os.Create(path)
+// checkOutputEmpty refuses an output directory that already holds
+// committed part files: new results would be mixed with old ones.
+func checkOutputEmpty(ctx context.Context, dir string) error {
+	fs, path, err := filesystem.Default().Resolve(dir)
 	if err != nil {
 		return err
 	}
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	z := rand.NewZipf(r, 1.2, 1, 20000)
-	buf := make([]byte, 0, 1<<16)
-	for i := 0; i < n; i++ {
-		words := 4 + r.IntN(12)
-		for j := 0; j < words; j++ {
-			if j > 0 {
-				buf = append(buf, ' ')
-			}
-			buf = appendWord(buf, z.Uint64())
-		}
-		buf = append(buf, '\n')
-		if len(buf) > 1<<15 {
-			if _, err := f.Write(buf); err != nil {
-				f.Close()
-				return err
-			}
-			buf = buf[:0]
+	entries, err := fs.List(ctx, path)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !filesystem.Hidden(e.Path) {
+			return fmt.Errorf("output directory %s is not empty (holds %s); choose another or remove it", dir, filesystem.BaseName(e.Path))
 		}
 	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-var syllables = []string{"da", "ta", "flo", "w", "gr", "aph", "ne", "ko", "ri", "su", "me", "lo", "pi", "ra", "te", "ve"}
-
-func appendWord(dst []byte, n uint64) []byte {
-	for {
-		dst = append(dst, syllables[n%uint64(len(syllables))]...)
-		n /= uint64(len(syllables))
-		if n == 0 {
-			return dst
-		}
-	}
+	return nil
 }
 
 func topWords(ctx context.Context, dir string, k int) ([]string, error) {

@@ -1,0 +1,191 @@
+package dag
+
+import "context"
+
+// WindowJoin joins two keyed streams per event-time window: for every
+// tumbling or sliding window of a and every key, it calls fn for each pair
+// of a left and a right record of that key in that window (an inner join)
+// and emits the results when the window fires, with the timestamp
+// MaxTimestamp of the window. Records arriving after their windows fired
+// are dropped and counted as late. Session windows are not supported.
+func WindowJoin[K comparable, L, R, O any](left Keyed[K, L], right Keyed[K, R], a WindowAssigner, fn func(key K, l L, r R) O, options ...Option) Stream[O] {
+	if !left.s.valid("WindowJoin") || !right.s.valid("WindowJoin") {
+		return Stream[O]{}
+	}
+	g := left.s.g
+	o := collect(options)
+	v := g.addVertex("window-join", "", o)
+	if right.s.g != g {
+		g.errorf("%w: %s: the joined streams belong to different graphs", ErrInvalid, vertexLabel(v))
+		return Stream[O]{}
+	}
+	if err := a.validate(); err != nil {
+		g.errorf("%w: %s: %v", ErrInvalid, vertexLabel(v), err)
+	} else if a.kind == sessionWindows {
+		g.errorf("%w: %s: WindowJoin supports tumbling and sliding windows, not %v", ErrInvalid, vertexLabel(v), a)
+	}
+	if fn == nil {
+		g.errorf("%w: %s: nil join function", ErrInvalid, vertexLabel(v))
+	}
+	addPort[O](g, v, "out", o.coder)
+	connectKeyed(left, v, 0)
+	connectKeyed(right, v, 1)
+	keyL, keyR := left.keyFn, right.keyFn
+	v.newOperator = func() Operator {
+		return &windowJoinOp[K, L, R, O]{keyL: keyL, keyR: keyR, fn: fn, a: a}
+	}
+	return outStream[O](g, v, 0)
+}
+
+// joinCell buffers the records of one key in one window.
+type joinCell[L, R any] struct {
+	l []L
+	r []R
+}
+
+// windowJoinOp buffers both inputs per window start and key and joins
+// them when the window fires.
+type windowJoinOp[K comparable, L, R, O any] struct {
+	keyL func(L) K
+	keyR func(R) K
+	fn   func(K, L, R) O
+	a    WindowAssigner
+
+	oc      *OperatorContext
+	wm      int64
+	wins    map[int64]map[K]*joinCell[L, R]
+	pending minHeap[int64]
+	out     bufferedOut[O]
+	starts  []int64 // scratch
+	ended   int
+}
+
+func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *OperatorContext) error {
+	op.oc, op.wm = oc, MinTime
+	op.wins = make(map[int64]map[K]*joinCell[L, R])
+	op.pending.less = lessInt64
+	op.out.init(oc.Outputs[0], oc.BatchSize)
+	return nil
+}
+
+// cell returns the buffers of key k in the window starting at s, or nil
+// when the window has fired already.
+func (op *windowJoinOp[K, L, R, O]) cell(s int64, k K) *joinCell[L, R] {
+	m := op.wins[s]
+	if m == nil {
+		m = make(map[K]*joinCell[L, R])
+		op.wins[s] = m
+		op.pending.push(s)
+	}
+	c := m[k]
+	if c == nil {
+		c = &joinCell[L, R]{}
+		m[k] = c
+	}
+	return c
+}
+
+func (op *windowJoinOp[K, L, R, O]) ProcessBatch(_ context.Context, input int, batch any) error {
+	if input == 0 {
+		in := batch.(*Batch[L])
+		for i, v := range in.Vals {
+			starts, err := op.openWindows(in.TS[i])
+			if err != nil {
+				return err
+			}
+			if len(starts) > 0 {
+				k := op.keyL(v)
+				for _, s := range starts {
+					c := op.cell(s, k)
+					c.l = append(c.l, v)
+				}
+			}
+		}
+		return nil
+	}
+	in := batch.(*Batch[R])
+	for i, v := range in.Vals {
+		starts, err := op.openWindows(in.TS[i])
+		if err != nil {
+			return err
+		}
+		if len(starts) > 0 {
+			k := op.keyR(v)
+			for _, s := range starts {
+				c := op.cell(s, k)
+				c.r = append(c.r, v)
+			}
+		}
+	}
+	return nil
+}
+
+// openWindows returns the starts of the windows of ts that have not fired
+// (valid until the next call), and counts the record as late when it fits
+// no such window.
+func (op *windowJoinOp[K, L, R, O]) openWindows(ts int64) ([]int64, error) {
+	if ts < op.a.minTimestamp() {
+		return nil, errTimestamp(op.oc, op.a, ts)
+	}
+	size, slide := op.a.size, op.a.slide
+	op.starts = op.starts[:0]
+	for s := ts - op.a.startDistance(ts); ts-s < size; s -= slide {
+		if addSat(s, size)-1 <= op.wm {
+			break // this and every earlier window fired
+		}
+		op.starts = append(op.starts, s)
+	}
+	if len(op.starts) == 0 && ts <= op.wm && op.oc.Metrics != nil {
+		op.oc.Metrics.LateDropped.Add(1)
+	}
+	return op.starts, nil
+}
+
+// advance joins and purges every window whose MaxTimestamp <= wm.
+func (op *windowJoinOp[K, L, R, O]) advance(ctx context.Context, wm int64) error {
+	op.wm = wm
+	for op.pending.len() > 0 {
+		s := op.pending.peek()
+		end := addSat(s, op.a.size)
+		if end-1 > wm {
+			break
+		}
+		op.pending.pop()
+		for k, c := range op.wins[s] {
+			for _, l := range c.l {
+				for _, r := range c.r {
+					if err := op.out.add(ctx, op.fn(k, l, r), end-1); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		delete(op.wins, s)
+	}
+	return op.out.flush(ctx)
+}
+
+func (op *windowJoinOp[K, L, R, O]) ProcessWatermark(ctx context.Context, wm int64) error {
+	if wm <= op.wm {
+		return nil
+	}
+	if err := op.advance(ctx, wm); err != nil {
+		return err
+	}
+	return op.oc.Outputs[0].EmitWatermark(ctx, wm)
+}
+
+// EndInput joins what is left once both inputs ended, if they ended
+// without the final watermark.
+func (op *windowJoinOp[K, L, R, O]) EndInput(ctx context.Context, _ int) error {
+	op.ended++
+	if op.ended < 2 || op.wm == MaxTime {
+		return nil
+	}
+	return op.advance(ctx, MaxTime)
+}
+
+func (op *windowJoinOp[K, L, R, O]) Close() error {
+	op.wins = nil
+	return nil
+}
