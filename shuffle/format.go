@@ -36,7 +36,7 @@ func appendFileHeader(dst []byte, flags uint16) []byte {
 	return binary.LittleEndian.AppendUint16(dst, flags)
 }
 
-func checkFileHeader(b []byte) error {
+func checkFileHeader(b []byte, flags uint16) error {
 	if len(b) < fileHeaderSize {
 		return errors.New("file shorter than its header")
 	}
@@ -45,6 +45,9 @@ func checkFileHeader(b []byte) error {
 	}
 	if v := binary.LittleEndian.Uint16(b[4:]); v != formatVersion {
 		return fmt.Errorf("unsupported format version %d", v)
+	}
+	if f := binary.LittleEndian.Uint16(b[6:]); f != flags {
+		return fmt.Errorf("header flags %#x, want %#x", f, flags)
 	}
 	return nil
 }

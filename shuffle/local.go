@@ -1,10 +1,10 @@
 package shuffle
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -47,6 +47,8 @@ const (
 	DefaultReadSize           = 512 << 10
 	DefaultWriteBufferSize    = 1 << 20
 	DefaultBroadcastInlineMax = 256
+
+	sortChunkSize = 1 << 20 // allocation unit of sort buffers
 )
 
 // LocalConfig configures a Local service.
@@ -58,7 +60,7 @@ type LocalConfig struct {
 	// Compression of the data blocks; the zero value is S2.
 	Compression Compression
 	// SortBufferBytes bounds the memory a blocking partition writer uses to
-	// group buffers by subpartition (payload plus 12 bytes per buffer).
+	// group buffers by subpartition (payload plus 16 bytes per buffer).
 	// When full it is spilled as one region. Default 32 MiB, at most 1 GiB.
 	SortBufferBytes int
 	// BlockSize is the target uncompressed size of a block (a buffer
@@ -155,6 +157,8 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	}
 	codec, _ := cfg.Compression.codecID()
 	fb := &fileBackend{cfg: cfg, codec: codec, log: cfg.Logger, ownsDir: owns, jobDirs: make(map[string]struct{})}
+	fb.chunks.size = min(sortChunkSize, cfg.SortBufferBytes)
+	fb.chunks.max = cfg.SortBufferBytes / fb.chunks.size
 	return &Local{c: newCore(cfg.Pipelined, fb), fb: fb}, nil
 }
 
@@ -205,13 +209,15 @@ type fileBackend struct {
 	ownsDir bool
 	seq     atomic.Uint64 // makes temporary names unique
 
-	sortBufs  sync.Pool // *sortBuf
-	writeBufs sync.Pool // *bufio.Writer
-	readBufs  sync.Pool // *readBuf
+	chunks   chunkPool // sort buffer memory
+	sortBufs sync.Pool // *sortBuf
+	outBufs  sync.Pool // *[]byte, write buffers of the data file
+	readBufs sync.Pool // *readBuf
 
-	// createFile opens a new file for writing; tests replace it to inject
-	// disk errors.
+	// Test hooks: createFile opens a new file for writing (to inject disk
+	// errors); wrapReader wraps the data file readers use (to observe reads).
 	createFile func(name string) (writeFile, error)
+	wrapReader func(io.ReaderAt) io.ReaderAt
 
 	mu      sync.Mutex
 	jobDirs map[string]struct{}
@@ -315,19 +321,6 @@ func (b *fileBackend) close() error {
 	}
 	b.cs.close()
 	return errors.Join(errs...)
-}
-
-func (b *fileBackend) getWriteBuf(w writeFile) *bufio.Writer {
-	if bw, _ := b.writeBufs.Get().(*bufio.Writer); bw != nil {
-		bw.Reset(w)
-		return bw
-	}
-	return bufio.NewWriterSize(w, b.cfg.WriteBufferSize)
-}
-
-func (b *fileBackend) putWriteBuf(bw *bufio.Writer) {
-	bw.Reset(nil)
-	b.writeBufs.Put(bw)
 }
 
 // removeFiles deletes paths, ignoring the ones already gone.

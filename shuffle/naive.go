@@ -205,7 +205,7 @@ func (s *naiveSource) next() (segment, bool, error) {
 		s.f = f
 		var h [fileHeaderSize]byte
 		if _, err := f.ReadAt(h[:], 0); err == nil {
-			err = checkFileHeader(h[:])
+			err = checkFileHeader(h[:], flagFilePerSubpartition)
 		}
 		if err != nil {
 			return segment{}, false, fmt.Errorf("%w: partition %s: %s at offset 0: %v", ErrCorrupt, s.p.id, path, err)

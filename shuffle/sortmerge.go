@@ -1,11 +1,11 @@
 package shuffle
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,26 +13,33 @@ import (
 )
 
 // sortBuf is the in-memory sort buffer of a sort-merge writer: payloads
-// appended to one arena plus, per subpartition, a linked list of entries in
-// write order. Spilling walks the lists subpartition by subpartition, so
-// grouping costs O(buffers) and no sorting. Pooled per service.
+// copied into fixed-size chunks plus, per subpartition, a linked list of
+// entries in write order. Spilling walks the lists subpartition by
+// subpartition, so grouping costs O(buffers) and no sorting. Chunks come from
+// the service's chunk pool; the entry arrays are pooled with the sortBuf.
 type sortBuf struct {
-	arena []byte
-	ents  []sortEnt
-	heads []int32 // per list: first entry or -1; list subs is broadcast
-	tails []int32
+	chunks [][]byte
+	ents   []sortEnt
+	heads  []int32 // per list: first entry or -1; list subs is broadcast
+	tails  []int32
+	used   int // accounted bytes: chunk space consumed + entries
 }
 
 type sortEnt struct {
-	off, n uint32 // payload in arena
-	next   int32  // next entry of the same list or -1
+	chunk, off, n uint32 // payload in chunks[chunk][off:off+n]
+	next          int32  // next entry of the same list or -1
 }
 
-const sortEntSize = 12 // accounted bytes per entry
+const sortEntSize = 16 // accounted bytes per entry
 
-func (sb *sortBuf) reset(lists int) {
-	sb.arena = sb.arena[:0]
+func (sb *sortBuf) reset(lists int, cp *chunkPool) {
+	for _, c := range sb.chunks {
+		cp.put(c)
+	}
+	clear(sb.chunks)
+	sb.chunks = sb.chunks[:0]
 	sb.ents = sb.ents[:0]
+	sb.used = 0
 	if cap(sb.heads) < lists {
 		sb.heads = make([]int32, lists)
 		sb.tails = make([]int32, lists)
@@ -43,18 +50,71 @@ func (sb *sortBuf) reset(lists int) {
 	}
 }
 
-func (sb *sortBuf) used() int { return len(sb.arena) + sortEntSize*len(sb.ents) }
-
-func (sb *sortBuf) add(list int, buf []byte) {
+// add copies buf into the buffer; buf must fit in SortBufferBytes.
+func (sb *sortBuf) add(list int, buf []byte, cp *chunkPool) {
+	var c []byte
+	if n := len(sb.chunks); n > 0 {
+		c = sb.chunks[n-1]
+	}
+	if c == nil || cap(c)-len(c) < len(buf) {
+		if c != nil {
+			sb.used += cap(c) - len(c) // the unused tail is lost
+		}
+		if len(buf) > cp.size {
+			c = make([]byte, 0, len(buf)) // not pooled
+		} else {
+			c = cp.get()
+		}
+		sb.chunks = append(sb.chunks, c)
+	}
+	ci := len(sb.chunks) - 1
 	e := int32(len(sb.ents))
-	sb.ents = append(sb.ents, sortEnt{off: uint32(len(sb.arena)), n: uint32(len(buf)), next: -1})
-	sb.arena = append(sb.arena, buf...)
+	sb.ents = append(sb.ents, sortEnt{chunk: uint32(ci), off: uint32(len(c)), n: uint32(len(buf)), next: -1})
+	sb.chunks[ci] = append(c, buf...)
+	sb.used += len(buf) + sortEntSize
 	if t := sb.tails[list]; t >= 0 {
 		sb.ents[t].next = e
 	} else {
 		sb.heads[list] = e
 	}
 	sb.tails[list] = e
+}
+
+func (sb *sortBuf) payload(e sortEnt) []byte {
+	return sb.chunks[e.chunk][e.off : e.off+e.n]
+}
+
+// chunkPool recycles sort-buffer chunks. Unlike a sync.Pool it survives
+// garbage collections, keeping at most max idle chunks (one sort buffer's
+// worth): steady-state writers then allocate nothing.
+type chunkPool struct {
+	size int
+	max  int
+	mu   sync.Mutex
+	free [][]byte
+}
+
+func (cp *chunkPool) get() []byte {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if n := len(cp.free); n > 0 {
+		c := cp.free[n-1]
+		cp.free[n-1] = nil
+		cp.free = cp.free[:n-1]
+		return c
+	}
+	return make([]byte, 0, cp.size)
+}
+
+func (cp *chunkPool) put(c []byte) {
+	if cap(c) != cp.size {
+		return
+	}
+	cp.mu.Lock()
+	if len(cp.free) < cp.max {
+		cp.free = append(cp.free, c[:0])
+	}
+	cp.mu.Unlock()
 }
 
 // smWriter writes a sort-merge partition: a data file of regions and an
@@ -68,14 +128,13 @@ type smWriter struct {
 	dataPath, indexPath string
 	tmpData, tmpIndex   string
 	f                   writeFile
-	bw                  *bufio.Writer
-	off                 int64 // bytes written to the data file
+	off                 int64 // logical size of the data file (written + in out)
 	err                 error // sticky failure
 
 	sb    *sortBuf
-	bcast bool // the sort buffer holds a broadcast section
-	blk   []byte
-	out   []byte
+	bcast bool   // the sort buffer holds a broadcast section
+	blk   []byte // raw block being built
+	out   []byte // encoded blocks not yet written; written at WriteBufferSize
 	ib    indexBuilder
 
 	raw, buffers int64
@@ -94,40 +153,49 @@ func (b *fileBackend) newSortMergeWriter(id PartitionID, dir, stem string, subs 
 		return nil, ioErr("create", id, w.tmpData, err)
 	}
 	w.f = f
-	w.bw = b.getWriteBuf(f)
 	w.sb, _ = b.sortBufs.Get().(*sortBuf)
 	if w.sb == nil {
-		w.sb = &sortBuf{arena: make([]byte, 0, min(b.cfg.SortBufferBytes, 1<<20))}
+		w.sb = &sortBuf{}
 	}
-	w.sb.reset(subs + 1)
+	w.sb.reset(subs+1, &b.chunks)
+	if p, _ := b.outBufs.Get().(*[]byte); p != nil {
+		w.out = (*p)[:0]
+	} else {
+		w.out = make([]byte, 0, b.cfg.WriteBufferSize+b.cfg.BlockSize+1024)
+	}
 	w.blk = make([]byte, 0, b.cfg.BlockSize+binary.MaxVarintLen32)
-	w.emit(appendFileHeader(w.out[:0], 0))
-	return w, w.err
+	w.out = appendFileHeader(w.out, 0)
+	w.off = int64(len(w.out))
+	return w, nil
 }
 
-// emit writes encoded bytes to the data file.
-func (w *smWriter) emit(p []byte) {
-	if w.err != nil {
+// flushOut writes the encoded bytes collected in out to the data file.
+func (w *smWriter) flushOut() {
+	if w.err != nil || len(w.out) == 0 {
 		return
 	}
-	if _, err := w.bw.Write(p); err != nil {
+	if _, err := w.f.Write(w.out); err != nil {
 		w.err = ioErr("write", w.id, w.tmpData, err)
 		return
 	}
-	w.off += int64(len(p))
+	w.out = w.out[:0]
 }
 
 func (w *smWriter) flushBlock() {
 	if len(w.blk) == 0 || w.err != nil {
 		return
 	}
+	n := len(w.out)
 	var err error
-	w.out, err = w.b.cs.appendBlock(w.out[:0], w.b.codec, w.blk)
+	w.out, err = w.b.cs.appendBlock(w.out, w.b.codec, w.blk)
 	if err != nil {
 		w.err = fmt.Errorf("shuffle: partition %s: encode block: %w", w.id, err)
 		return
 	}
-	w.emit(w.out)
+	w.off += int64(len(w.out) - n)
+	if len(w.out) >= w.b.cfg.WriteBufferSize {
+		w.flushOut()
+	}
 	w.blk = w.blk[:0]
 	if cap(w.blk) > 4*w.b.cfg.BlockSize {
 		w.blk = make([]byte, 0, w.b.cfg.BlockSize+binary.MaxVarintLen32)
@@ -147,8 +215,7 @@ func (w *smWriter) writeList(list int) {
 	begin := w.off
 	sb := w.sb
 	for e := sb.heads[list]; e >= 0; e = sb.ents[e].next {
-		en := sb.ents[e]
-		w.addRecord(sb.arena[en.off : en.off+en.n])
+		w.addRecord(sb.payload(sb.ents[e]))
 	}
 	w.flushBlock()
 	w.ib.length(w.off - begin)
@@ -176,7 +243,7 @@ func (w *smWriter) spill() error {
 	}
 	w.b.log.Debug("shuffle: spilled region", "partition", w.id.String(), "region", w.ib.regions-1,
 		"broadcast", w.bcast, "buffers", len(w.sb.ents), "fileOffset", w.off)
-	w.sb.reset(w.subs + 1)
+	w.sb.reset(w.subs+1, &w.b.chunks)
 	return w.err
 }
 
@@ -190,7 +257,7 @@ func (w *smWriter) add(list int, buf []byte) error {
 		return fmt.Errorf("shuffle: partition %s: buffer of %d bytes exceeds the %d byte limit", w.id, len(buf), maxBufferLen)
 	}
 	bcast := list == w.subs
-	if bcast != w.bcast || w.sb.used()+len(buf)+sortEntSize > w.b.cfg.SortBufferBytes {
+	if bcast != w.bcast || w.sb.used+len(buf)+sortEntSize > w.b.cfg.SortBufferBytes {
 		if err := w.spill(); err != nil {
 			return err
 		}
@@ -219,7 +286,7 @@ func (w *smWriter) add(list int, buf []byte) error {
 		}
 		return w.err
 	}
-	w.sb.add(list, buf)
+	w.sb.add(list, buf, &w.b.chunks)
 	return nil
 }
 
@@ -245,12 +312,13 @@ func (w *smWriter) writeBroadcast(buf []byte) error {
 
 func (w *smWriter) releaseBuffers() {
 	if w.sb != nil {
+		w.sb.reset(0, &w.b.chunks)
 		w.b.sortBufs.Put(w.sb)
 		w.sb = nil
 	}
-	if w.bw != nil {
-		w.b.putWriteBuf(w.bw)
-		w.bw = nil
+	if w.out != nil && cap(w.out) <= 2*(w.b.cfg.WriteBufferSize+w.b.cfg.BlockSize) {
+		out := w.out[:0]
+		w.b.outBufs.Put(&out)
 	}
 	w.blk, w.out = nil, nil
 }
@@ -259,8 +327,7 @@ func (w *smWriter) finish(ctx context.Context) error {
 	if err := w.spill(); err != nil {
 		return err
 	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = ioErr("write", w.id, w.tmpData, err)
+	if w.flushOut(); w.err != nil {
 		return w.err
 	}
 	f := w.f
@@ -374,7 +441,7 @@ func (p *smPart) load() error {
 		_ = f.Close()
 		return p.corrupt(p.dataPath, 0, err)
 	}
-	if err := checkFileHeader(h[:]); err != nil {
+	if err := checkFileHeader(h[:], 0); err != nil {
 		_ = f.Close()
 		return p.corrupt(p.dataPath, 0, err)
 	}
@@ -393,14 +460,17 @@ func (p *smPart) open(_ context.Context, from, to int) (Reader, error) {
 			return nil, err
 		}
 	}
-	if to > p.idx.subs {
+	if subs := p.idx.subs; to > subs {
 		if p.refs == 0 {
 			p.unloadLocked()
 		}
-		return nil, fmt.Errorf("shuffle: partition %s: subpartitions [%d,%d) out of range (%d subpartitions)", p.id, from, to, p.idx.subs)
+		return nil, fmt.Errorf("shuffle: partition %s: subpartitions [%d,%d) out of range (%d subpartitions)", p.id, from, to, subs)
 	}
 	p.refs++
 	src := &smSource{p: p, f: p.f, idx: p.idx, sub: from, to: to}
+	if p.b.wrapReader != nil {
+		src.f = p.b.wrapReader(p.f)
+	}
 	return p.b.newFileReader(p.id, &p.gone, src), nil
 }
 
@@ -429,7 +499,7 @@ func (p *smPart) remove(err error) error {
 // each region in order (file-offset order within a subpartition).
 type smSource struct {
 	p       *smPart
-	f       *os.File
+	f       io.ReaderAt
 	idx     *fileIndex
 	sub, to int
 	region  int
