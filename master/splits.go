@@ -29,7 +29,7 @@ type sourceSplits struct {
 	attempt map[int]int
 	taken   map[int][]dag.Split
 	owner   map[string]int // unbounded: split id -> subtask
-	done    int // splits whose reader moved on
+	done    int            // splits whose reader moved on
 	doneW   int64
 }
 

@@ -109,4 +109,3 @@ func appendWord(dst []byte, n uint64) []byte {
 		}
 	}
 }
-
