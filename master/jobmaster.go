@@ -246,7 +246,7 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 				return append(out, jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})...)
 			}
 		}
-		return jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})
+		return jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: !dag.IsFatal(st.Err)})
 	}
 }
 

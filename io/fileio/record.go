@@ -99,3 +99,7 @@ func (b *badRecords) handle(e *RecordError) error {
 	}
 	return nil
 }
+
+// Fatal reports that retrying cannot fix a bad record: the engine fails
+// the job at once instead of restarting the task (see dag.IsFatal).
+func (e *RecordError) Fatal() bool { return true }
