@@ -232,3 +232,17 @@ func sortedNames[V any](m map[string]V) []string {
 	sortStrings(names)
 	return names
 }
+
+// BuffersInUse returns the exchange buffers queued in all workers'
+// pipelined partitions: bounded by back-pressure.
+func (c *LocalCluster) BuffersInUse() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, svc := range c.services {
+		if b, ok := svc.(interface{ BuffersInUse() int }); ok {
+			n += b.BuffersInUse()
+		}
+	}
+	return n
+}

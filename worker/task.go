@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"time"
 
@@ -372,7 +373,12 @@ func (t *task) runGate(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	decoders := make([]dag.EdgeDecoder, len(t.dep.Inputs))
-	remaining := make([]int, len(t.dep.Inputs))
+	// Channels still open per consumer input index: several gates (a
+	// union) may feed one input, which ends when all of them ended.
+	remaining := make(map[int]int)
+	for _, g := range t.dep.Inputs {
+		remaining[g.Input] += 0
+	}
 	var chans []*inChan
 	for gi, g := range t.dep.Inputs {
 		dec, err := t.plan.NewDecoder(g.Edge)
@@ -396,7 +402,7 @@ func (t *task) runGate(ctx context.Context) error {
 				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
 			}
 			chans = append(chans, &inChan{gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{})})
-			remaining[gi]++
+			remaining[g.Input]++
 		}
 	}
 	msgs := make(chan gateMsg, len(chans))
@@ -432,10 +438,10 @@ func (t *task) runGate(ctx context.Context) error {
 			}
 		}(ch)
 	}
-	// Gates with no channels end at once.
-	for gi, n := range remaining {
-		if n == 0 {
-			if err := head.op.EndInput(ctx, t.dep.Inputs[gi].Input); err != nil {
+	// Inputs with no channels end at once.
+	for _, input := range sortedInputs(remaining) {
+		if remaining[input] == 0 {
+			if err := head.op.EndInput(ctx, input); err != nil {
 				return err
 			}
 		}
@@ -485,7 +491,7 @@ func (t *task) runGate(ctx context.Context) error {
 			if err := t.advanceWatermark(ctx, chans, &curWM); err != nil {
 				return err
 			}
-			if remaining[ch.gate]--; remaining[ch.gate] == 0 {
+			if remaining[ch.input]--; remaining[ch.input] == 0 {
 				if err := head.op.EndInput(ctx, ch.input); err != nil {
 					return fmt.Errorf("%s: %w", head.name, err)
 				}
@@ -552,4 +558,13 @@ func (t *task) advanceWatermark(ctx context.Context, chans []*inChan, cur *int64
 		return t.nodes[0].op.ProcessWatermark(ctx, min)
 	}
 	return nil
+}
+
+func sortedInputs(m map[int]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
 }
