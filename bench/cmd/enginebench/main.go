@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -20,11 +19,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/dagflow/dagflow"
+	"github.com/dagflow/dagflow/bench"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/examples/wordcount/job"
 )
@@ -163,7 +162,7 @@ func wordcount(out io.Writer, dir string, sizeMB, par, rounds int) error {
 	}
 	var r runs
 	r.add("plain Go, 1 goroutine", func() (int64, string, error) {
-		return baselineWordCount(input, filepath.Join(dir, "wc-base.txt"))
+		return bench.BaselineWordCount(input, filepath.Join(dir, "wc-base.txt"))
 	})
 	for _, mode := range []dag.ExecutionMode{dag.StreamingMode, dag.BatchMode} {
 		outDir := filepath.Join(dir, "wc-"+mode.String())
@@ -189,41 +188,4 @@ func wordcount(out io.Writer, dir string, sizeMB, par, rounds int) error {
 	}
 	fmt.Fprintln(out)
 	return nil
-}
-
-// baselineWordCount is the plain Go program: read, tokenize, count, write.
-func baselineWordCount(input, output string) (int64, string, error) {
-	f, err := os.Open(input)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	counts := make(map[string]int64)
-	var lines int64
-	for sc.Scan() {
-		lines++
-		job.Tokenize(sc.Text(), func(w string) { counts[w]++ })
-	}
-	if err := sc.Err(); err != nil {
-		return 0, "", err
-	}
-	o, err := os.Create(output)
-	if err != nil {
-		return 0, "", err
-	}
-	w := bufio.NewWriterSize(o, 1<<18)
-	var buf []byte
-	for k, v := range counts {
-		buf = append(buf[:0], k...)
-		buf = append(buf, '\t')
-		buf = strconv.AppendInt(buf, v, 10)
-		buf = append(buf, '\n')
-		w.Write(buf)
-	}
-	if err := w.Flush(); err != nil {
-		return 0, "", err
-	}
-	return lines, fmt.Sprintf("%d words", len(counts)), o.Close()
 }
