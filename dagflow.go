@@ -98,7 +98,7 @@ func RunPlan(ctx context.Context, plan *dag.Plan, opts Options) (*Result, error)
 func FormatProgress(p master.Progress) string {
 	s := fmt.Sprintf("[%s] ", p.Elapsed.Truncate(time.Second))
 	if p.Splits.Total > 0 {
-		s += fmt.Sprintf("splits %d/%d", p.Splits.Assigned, p.Splits.Total)
+		s += fmt.Sprintf("splits %d/%d done", p.Splits.Done, p.Splits.Total)
 		if p.Splits.TotalWeight > 0 {
 			s += fmt.Sprintf(" (%.0f%%)", 100*float64(p.Splits.Weight)/float64(p.Splits.TotalWeight))
 		}

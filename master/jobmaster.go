@@ -230,6 +230,9 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	now := time.Now()
 	switch {
 	case st.Err == nil:
+		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
+			jm.splits.SubtaskFinished(v, st.ID.Subtask, st.Attempt)
+		}
 		for vid, c := range st.Committables {
 			if jm.commits[vid] == nil {
 				jm.commits[vid] = make(map[int][][]byte)

@@ -29,7 +29,8 @@ type sourceSplits struct {
 	attempt map[int]int
 	taken   map[int][]dag.Split
 	owner   map[string]int // unbounded: split id -> subtask
-	done    int            // splits whose reader moved on
+	reading map[int]bool   // subtask holds a split it has not finished
+	done    int            // splits read to the end
 	doneW   int64
 }
 
@@ -47,7 +48,8 @@ func NewSplitCoordinator(ctx context.Context, p *dag.Plan) (*SplitCoordinator, e
 			return nil, err
 		}
 		s := &sourceSplits{bounded: v.Bounded, parallelism: v.Parallelism, queue: splits, total: len(splits),
-			attempt: make(map[int]int), taken: make(map[int][]dag.Split), owner: make(map[string]int)}
+			attempt: make(map[int]int), taken: make(map[int][]dag.Split), owner: make(map[string]int),
+			reading: make(map[int]bool)}
 		for i, sp := range splits {
 			s.weight += sp.Weight
 			s.owner[sp.ID] = i % v.Parallelism
@@ -70,13 +72,11 @@ func (sc *SplitCoordinator) NextSplit(_ context.Context, vertex, subtask, attemp
 		old := s.taken[subtask]
 		if len(old) > 0 {
 			s.queue = append(append([]dag.Split(nil), old...), s.queue...)
-			for _, sp := range old {
-				s.done--
-				s.doneW -= sp.Weight
-			}
+			s.uncount(old, s.reading[subtask])
 		}
 		s.attempt[subtask] = attempt
 		s.taken[subtask] = nil
+		s.reading[subtask] = false
 	} else if attempt < prev {
 		return dag.Split{}, false, fmt.Errorf("master: stale attempt %d of source %d[%d]", attempt, vertex, subtask)
 	}
@@ -93,24 +93,58 @@ func (sc *SplitCoordinator) NextSplit(_ context.Context, vertex, subtask, attemp
 			}
 		}
 	}
+	// A bounded reader asks for its next split only after finishing the
+	// previous one.
+	s.finishCurrent(subtask)
 	if idx < 0 {
 		return dag.Split{}, false, nil
 	}
 	sp := s.queue[idx]
 	s.queue = append(s.queue[:idx], s.queue[idx+1:]...)
 	s.taken[subtask] = append(s.taken[subtask], sp)
-	// Counted as done when handed out: a reader asks for its next split
-	// only after finishing the previous one.
-	s.done++
-	s.doneW += sp.Weight
+	s.reading[subtask] = true
 	return sp, true, nil
 }
 
-// SplitProgress is how far the sources got.
+// finishCurrent counts the subtask's current split as done.
+func (s *sourceSplits) finishCurrent(subtask int) {
+	if !s.reading[subtask] {
+		return
+	}
+	s.reading[subtask] = false
+	if t := s.taken[subtask]; len(t) > 0 {
+		s.done++
+		s.doneW += t[len(t)-1].Weight
+	}
+}
+
+// uncount takes back the done count of splits returned to the queue; the
+// last one was still being read when reading is true.
+func (s *sourceSplits) uncount(splits []dag.Split, reading bool) {
+	if reading {
+		splits = splits[:len(splits)-1]
+	}
+	for _, sp := range splits {
+		s.done--
+		s.doneW -= sp.Weight
+	}
+}
+
+// SubtaskFinished records that a source subtask attempt ended
+// successfully: its current split is done.
+func (sc *SplitCoordinator) SubtaskFinished(vertex, subtask, attempt int) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if s, ok := sc.sources[vertex]; ok && s.attempt[subtask] == attempt {
+		s.finishCurrent(subtask)
+	}
+}
+
+// SplitProgress is how far the bounded sources got.
 type SplitProgress struct {
-	Assigned, Total int
-	Weight          int64 // weight of assigned splits
-	TotalWeight     int64
+	Done, Total int
+	Weight      int64 // weight of finished splits
+	TotalWeight int64
 }
 
 // Progress sums over all bounded sources.
@@ -122,7 +156,7 @@ func (sc *SplitCoordinator) Progress() SplitProgress {
 		if !s.bounded {
 			continue
 		}
-		p.Assigned += s.done
+		p.Done += s.done
 		p.Total += s.total
 		p.Weight += s.doneW
 		p.TotalWeight += s.weight
