@@ -64,6 +64,9 @@ type Metrics struct {
 	RecordsOut atomic.Int64
 	// LateDropped counts late records dropped (no side output attached).
 	LateDropped atomic.Int64
+	// BackPressureNanos is time the vertex spent blocked writing to full
+	// exchange queues (set by the engine).
+	BackPressureNanos atomic.Int64
 }
 
 // OperatorContext gives an operator instance its place in the job.

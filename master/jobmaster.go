@@ -19,9 +19,56 @@ import (
 type WorkerGateway interface {
 	Name() string
 	Slots() int
+	// Prepare readies the worker for the job (in a cluster: starts the
+	// job's executor) and returns the location its task outputs are read
+	// from.
+	Prepare(ctx context.Context, job string) (location string, err error)
 	Deploy(ctx context.Context, dep worker.TaskDeployment) error
 	Cancel(job string, id worker.TaskID, attempt int)
 	Metrics(job string) []worker.VertexMetrics
+}
+
+// JobCode runs the parts of a job that need its user code but no task:
+// enumerating source splits and committing or aborting sink output. In the
+// embedded runtime the plan's own functions do it; in a cluster the job
+// binary does, in a child process.
+type JobCode interface {
+	Splits(ctx context.Context, vertex int) ([]dag.Split, error)
+	HasCommitter(vertex int) bool
+	Commit(ctx context.Context, vertex int, committables [][]byte) error
+	Abort(ctx context.Context, vertex int, committables [][]byte) error
+}
+
+// PlanCode is the JobCode of a plan built in this process.
+type PlanCode struct{ Plan *dag.Plan }
+
+// Splits implements JobCode.
+func (c PlanCode) Splits(ctx context.Context, vertex int) ([]dag.Split, error) {
+	return c.Plan.Splits(ctx, vertex)
+}
+
+// HasCommitter implements JobCode.
+func (c PlanCode) HasCommitter(vertex int) bool {
+	com, err := c.Plan.Committer(vertex)
+	return err == nil && com != nil
+}
+
+// Commit implements JobCode.
+func (c PlanCode) Commit(ctx context.Context, vertex int, committables [][]byte) error {
+	com, err := c.Plan.Committer(vertex)
+	if err != nil || com == nil {
+		return err
+	}
+	return com.Commit(ctx, committables)
+}
+
+// Abort implements JobCode.
+func (c PlanCode) Abort(ctx context.Context, vertex int, committables [][]byte) error {
+	com, err := c.Plan.Committer(vertex)
+	if err != nil || com == nil {
+		return err
+	}
+	return com.Abort(ctx, committables)
 }
 
 // JobConfig tunes one job run.
@@ -49,10 +96,16 @@ type Progress struct {
 
 // VertexResult holds the final counters of a vertex.
 type VertexResult struct {
-	ID                                 int
-	Name, Kind                         string
-	Parallelism                        int
-	RecordsIn, RecordsOut, LateDropped int64
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Parallelism int    `json:"parallelism"`
+	RecordsIn   int64  `json:"recordsIn"`
+	RecordsOut  int64  `json:"recordsOut"`
+	LateDropped int64  `json:"lateDropped"`
+	// BackPressureNanos is time spent blocked on full exchange queues,
+	// summed over subtasks.
+	BackPressureNanos int64 `json:"backPressureNanos"`
 }
 
 // JobResult is the outcome of a finished job.
@@ -79,13 +132,15 @@ var ErrJobFailed = errors.New("job failed")
 
 // execution is the current attempt of a task.
 type execution struct {
-	attempt int
-	worker  string
+	attempt  int
+	worker   string
+	location string
 }
 
 // JobMaster runs one job on a set of workers.
 type JobMaster struct {
 	plan    *dag.Plan
+	code    JobCode
 	cfg     JobConfig
 	log     *slog.Logger
 	workers map[string]WorkerGateway
@@ -94,6 +149,11 @@ type JobMaster struct {
 	sched   *scheduler.Scheduler
 	exec    map[scheduler.TaskID]*execution
 	commits map[int]map[int][][]byte // sink vertex -> subtask -> committables
+	locs    map[string]string        // worker -> location of its outputs
+
+	// statusMu guards the scheduler against status readers.
+	statusMu sync.Mutex
+	start    time.Time
 
 	mu      sync.Mutex
 	reports []worker.TaskStatus
@@ -103,7 +163,7 @@ type JobMaster struct {
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
 // on bad inputs) and builds the scheduler.
-func NewJobMaster(ctx context.Context, plan *dag.Plan, workers []WorkerGateway, cfg JobConfig) (*JobMaster, error) {
+func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []WorkerGateway, cfg JobConfig) (*JobMaster, error) {
 	if cfg.ID == "" {
 		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, time.Now().UnixNano())
 	}
@@ -121,12 +181,12 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, workers []WorkerGateway, 
 	if err != nil {
 		return nil, fmt.Errorf("master: schedule job %s: %w", plan.Job, err)
 	}
-	splits, err := NewSplitCoordinator(ctx, plan)
+	splits, err := NewSplitCoordinator(ctx, plan, code)
 	if err != nil {
 		return nil, err
 	}
 	jm := &JobMaster{
-		plan: plan, cfg: cfg, log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
+		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
 		commits: make(map[int]map[int][][]byte), notify: make(chan struct{}, 1),
 	}
@@ -173,9 +233,12 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	start := time.Now()
 	var actions []scheduler.Action
 	for _, name := range jm.order {
-		actions = append(actions, jm.sched.Step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: jm.workers[name].Slots()})...)
+		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: jm.workers[name].Slots()})...)
 	}
+	jm.statusMu.Lock()
+	jm.start = start
 	actions = append(actions, jm.sched.Start(time.Now())...)
+	jm.statusMu.Unlock()
 	progress := time.NewTicker(jm.cfg.ProgressInterval)
 	defer progress.Stop()
 	wake := time.NewTimer(time.Hour)
@@ -202,10 +265,10 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		select {
 		case <-jm.notify:
 		case <-wake.C:
-			actions = jm.sched.Step(scheduler.Tick{Now: time.Now()})
+			actions = jm.step(scheduler.Tick{Now: time.Now()})
 		case <-done:
 			canceled = true
-			actions = jm.sched.Step(scheduler.CancelJob{Now: time.Now()})
+			actions = jm.step(scheduler.CancelJob{Now: time.Now()})
 		case <-progress.C:
 			if jm.cfg.Progress != nil {
 				jm.cfg.Progress(jm.progress(start))
@@ -217,12 +280,20 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		jm.reports, jm.lost = nil, nil
 		jm.mu.Unlock()
 		for _, name := range lost {
-			actions = append(actions, jm.sched.Step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
+			delete(jm.locs, name)
+			actions = append(actions, jm.step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
 		}
 		for _, st := range reports {
 			actions = append(actions, jm.onStatus(st)...)
 		}
 	}
+}
+
+// step feeds one event to the scheduler.
+func (jm *JobMaster) step(ev scheduler.Event) []scheduler.Action {
+	jm.statusMu.Lock()
+	defer jm.statusMu.Unlock()
+	return jm.sched.Step(ev)
 }
 
 func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
@@ -239,39 +310,52 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 			}
 			jm.commits[vid][st.ID.Subtask] = c
 		}
-		return jm.sched.Step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt})
+		return jm.step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt})
 	case errors.Is(st.Err, context.Canceled):
-		return jm.sched.Step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
+		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
 		if lost := lostProducer(st.Err); lost != nil {
 			if e, ok := jm.producerOf(*lost); ok {
-				out := jm.sched.Step(scheduler.ResultLost{Now: now, Task: e, Attempt: lost.Attempt})
-				return append(out, jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})...)
+				out := jm.step(scheduler.ResultLost{Now: now, Task: e, Attempt: lost.Attempt})
+				return append(out, jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: true})...)
 			}
 		}
-		return jm.sched.Step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: !dag.IsFatal(st.Err)})
+		return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Err: st.Err.Error(), Retriable: !dag.IsFatal(st.Err)})
 	}
 }
 
 // execute carries out actions. It returns a result or error when the job
 // ended.
 func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*JobResult, error) {
-	var deploys []scheduler.Deploy
-	for _, a := range actions {
-		if d, ok := a.(scheduler.Deploy); ok {
-			jm.exec[d.Task] = &execution{attempt: d.Attempt, worker: d.Worker}
-			deploys = append(deploys, d)
-		}
-	}
 	var failed []scheduler.Action
+	for _, a := range actions {
+		d, ok := a.(scheduler.Deploy)
+		if !ok {
+			continue
+		}
+		loc, ok := jm.locs[d.Worker]
+		if !ok {
+			var err error
+			if loc, err = jm.workers[d.Worker].Prepare(ctx, jm.cfg.ID); err != nil {
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: d.Task, Attempt: d.Attempt,
+					Err: fmt.Sprintf("prepare worker %s: %v", d.Worker, err), Retriable: !dag.IsFatal(err)})...)
+				continue
+			}
+			jm.locs[d.Worker] = loc
+		}
+		jm.exec[d.Task] = &execution{attempt: d.Attempt, worker: d.Worker, location: loc}
+	}
 	for _, a := range actions {
 		switch a := a.(type) {
 		case scheduler.Deploy:
+			if ex := jm.exec[a.Task]; ex == nil || ex.attempt != a.Attempt {
+				continue // preparing its worker failed
+			}
 			jm.abortSinkAttempt(ctx, a.Task)
 			dep := jm.deployment(a)
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
-				failed = append(failed, jm.sched.Step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
 			}
 		case scheduler.Cancel:
 			if w, ok := jm.workers[a.Worker]; ok {
@@ -313,7 +397,7 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
 			ch := worker.InputChannel{From: sub, To: sub + 1}
 			ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: producer}
 			if ex != nil {
-				ch.Partition.Attempt, ch.Location = ex.attempt, ex.worker
+				ch.Partition.Attempt, ch.Location = ex.attempt, ex.location
 			}
 			gate.Channels = append(gate.Channels, ch)
 		}
@@ -373,8 +457,8 @@ func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID) 
 			continue
 		}
 		delete(jm.commits[vid], id.Subtask)
-		if com, err := jm.plan.Committer(vid); err == nil && com != nil {
-			if err := com.Abort(ctx, c); err != nil {
+		if jm.code.HasCommitter(vid) {
+			if err := jm.code.Abort(ctx, vid, c); err != nil {
 				jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
 			}
 		}
@@ -383,8 +467,7 @@ func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID) 
 
 func (jm *JobMaster) commit(ctx context.Context) error {
 	for _, vid := range sortedKeys(jm.commits) {
-		com, err := jm.plan.Committer(vid)
-		if err != nil || com == nil {
+		if !jm.code.HasCommitter(vid) {
 			continue
 		}
 		var all [][]byte
@@ -393,7 +476,7 @@ func (jm *JobMaster) commit(ctx context.Context) error {
 		}
 		var cerr error
 		for try := 0; try < 3; try++ { // commits are idempotent
-			if cerr = com.Commit(ctx, all); cerr == nil {
+			if cerr = jm.code.Commit(ctx, vid, all); cerr == nil {
 				break
 			}
 			time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
@@ -408,12 +491,11 @@ func (jm *JobMaster) commit(ctx context.Context) error {
 func (jm *JobMaster) abortAll() {
 	ctx := context.Background()
 	for vid, subs := range jm.commits {
-		com, err := jm.plan.Committer(vid)
-		if err != nil || com == nil {
+		if !jm.code.HasCommitter(vid) {
 			continue
 		}
 		for _, c := range subs {
-			if err := com.Abort(ctx, c); err != nil {
+			if err := jm.code.Abort(ctx, vid, c); err != nil {
 				jm.log.Warn("abort sink output", "vertex", vid, "err", err)
 			}
 		}
@@ -447,6 +529,7 @@ func (jm *JobMaster) metrics() []VertexResult {
 			r.RecordsIn += m.RecordsIn
 			r.RecordsOut += m.RecordsOut
 			r.LateDropped += m.LateDropped
+			r.BackPressureNanos += m.BackPressureNanos
 		}
 	}
 	return res

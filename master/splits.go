@@ -37,13 +37,13 @@ type sourceSplits struct {
 // NewSplitCoordinator enumerates the splits of every source of the plan.
 // An enumeration error (a missing input path) fails the job before any
 // task starts.
-func NewSplitCoordinator(ctx context.Context, p *dag.Plan) (*SplitCoordinator, error) {
+func NewSplitCoordinator(ctx context.Context, p *dag.Plan, code JobCode) (*SplitCoordinator, error) {
 	sc := &SplitCoordinator{sources: make(map[int]*sourceSplits)}
 	for _, v := range p.Vertices {
 		if v.Kind != "source" {
 			continue
 		}
-		splits, err := p.Splits(ctx, v.ID)
+		splits, err := code.Splits(ctx, v.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ func (unbounded) Bounded() bool { return false }
 
 func TestSplitsReturnOnNewAttempt(t *testing.T) {
 	ctx := context.Background()
-	sc, err := NewSplitCoordinator(ctx, splitPlan(t, 50, true)) // 5 splits
+	sc, err := newSC(t, splitPlan(t, 50, true)) // 5 splits
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 
 func TestUnboundedSplitsAreStatic(t *testing.T) {
 	ctx := context.Background()
-	sc, err := NewSplitCoordinator(ctx, splitPlan(t, 40, false)) // 4 splits, p=2
+	sc, err := newSC(t, splitPlan(t, 40, false)) // 4 splits, p=2
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,4 +101,8 @@ func TestUnboundedSplitsAreStatic(t *testing.T) {
 			t.Errorf("subtask %d got %v, want %v", sub, ids, want)
 		}
 	}
+}
+
+func newSC(t *testing.T, p *dag.Plan) (*SplitCoordinator, error) {
+	return NewSplitCoordinator(context.Background(), p, PlanCode{p})
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/shuffle"
@@ -61,6 +62,7 @@ func (f *fanout) EmitWatermark(ctx context.Context, wm int64) error {
 
 // netOutput writes one network edge's partition.
 type netOutput struct {
+	bp     *atomic.Int64 // producer's back-pressure time
 	spec   OutputPartition
 	enc    dag.EdgeEncoder
 	w      shuffle.Writer
@@ -71,12 +73,26 @@ type netOutput struct {
 
 // Send implements dag.BufferSink.
 func (o *netOutput) Send(ctx context.Context, ch int, buf []byte) error {
-	return o.w.Write(ctx, ch, buf)
+	start := time.Now()
+	err := o.w.Write(ctx, ch, buf)
+	o.account(start)
+	return err
 }
 
 // SendBroadcast implements dag.BufferSink.
 func (o *netOutput) SendBroadcast(ctx context.Context, buf []byte) error {
-	return o.w.WriteBroadcast(ctx, buf)
+	start := time.Now()
+	err := o.w.WriteBroadcast(ctx, buf)
+	o.account(start)
+	return err
+}
+
+// account adds time a write spent waiting as back-pressure. Writes that
+// return within a few microseconds found queue space.
+func (o *netOutput) account(start time.Time) {
+	if d := time.Since(start); d > 50*time.Microsecond && o.bp != nil {
+		o.bp.Add(int64(d))
+	}
 }
 
 func (o *netOutput) flush(ctx context.Context) error {

@@ -172,8 +172,12 @@ func (w *Worker) metricsFor(job string, vertex, subtask int) *dag.Metrics {
 
 // VertexMetrics are counters of one vertex subtask.
 type VertexMetrics struct {
-	Vertex, Subtask                    int
-	RecordsIn, RecordsOut, LateDropped int64
+	Vertex            int   `json:"vertex"`
+	Subtask           int   `json:"subtask"`
+	RecordsIn         int64 `json:"recordsIn"`
+	RecordsOut        int64 `json:"recordsOut"`
+	LateDropped       int64 `json:"lateDropped"`
+	BackPressureNanos int64 `json:"backPressureNanos"`
 }
 
 // Metrics returns the counters of the job's subtasks on this worker,
@@ -187,7 +191,8 @@ func (w *Worker) Metrics(job string) []VertexMetrics {
 			continue
 		}
 		out = append(out, VertexMetrics{Vertex: k.vertex, Subtask: k.subtask,
-			RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(), LateDropped: m.LateDropped.Load()})
+			RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(), LateDropped: m.LateDropped.Load(),
+			BackPressureNanos: m.BackPressureNanos.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Vertex != out[j].Vertex {
@@ -222,3 +227,7 @@ func (w *Worker) Close() error {
 	w.wg.Wait()
 	return w.shuffle.Close()
 }
+
+// Prepare readies the worker for a job; an in-process worker's outputs
+// are found by its name.
+func (w *Worker) Prepare(context.Context, string) (string, error) { return w.cfg.Name, nil }

@@ -1,0 +1,5 @@
+// Package rpcpb holds the generated protobuf and gRPC code of the cluster
+// control plane (cluster.proto): the Master, Worker and Executor services.
+package rpcpb
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative cluster.proto

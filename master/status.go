@@ -1,0 +1,78 @@
+package master
+
+import (
+	"fmt"
+	"time"
+)
+
+// JobStatus is a snapshot of a job for dagctl status and the REST API.
+type JobStatus struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	State     string         `json:"state"` // created, running, finished, failed, canceled
+	Reason    string         `json:"reason,omitempty"`
+	Submitted time.Time      `json:"submitted"`
+	Elapsed   time.Duration  `json:"elapsedNanos"`
+	Restarts  int            `json:"restarts"`
+	Failovers []string       `json:"failovers,omitempty"`
+	Splits    SplitProgress  `json:"splits"`
+	Vertices  []VertexStatus `json:"vertices,omitempty"`
+	Tasks     []TaskView     `json:"tasks,omitempty"`
+}
+
+// VertexStatus is one vertex's counters.
+type VertexStatus struct {
+	VertexResult
+	// Throughput is records out per second over the job's run.
+	Throughput float64 `json:"throughput"`
+	// BackPressure is the fraction of time the vertex's subtasks spent
+	// blocked writing to full exchange queues (0..1).
+	BackPressure float64 `json:"backPressure"`
+}
+
+// TaskView is one task's state.
+type TaskView struct {
+	Name    string `json:"name"` // chain name[subtask]
+	Task    int    `json:"task"`
+	Subtask int    `json:"subtask"`
+	Attempt int    `json:"attempt"`
+	State   string `json:"state"`
+	Worker  string `json:"worker,omitempty"`
+	Region  int    `json:"region"`
+}
+
+// Status returns a snapshot of the running job.
+func (jm *JobMaster) Status() JobStatus {
+	jm.statusMu.Lock()
+	state, reason := jm.sched.Job()
+	tasks := jm.sched.Tasks()
+	fos := jm.sched.Failovers()
+	restarts := jm.sched.Restarts()
+	start := jm.start
+	jm.statusMu.Unlock()
+	st := JobStatus{ID: jm.cfg.ID, Name: jm.plan.Job, State: state.String(), Reason: reason, Restarts: restarts,
+		Splits: jm.splits.Progress()}
+	if !start.IsZero() {
+		st.Elapsed = time.Since(start)
+	}
+	for _, f := range fos {
+		st.Failovers = append(st.Failovers, f.String())
+	}
+	secs := st.Elapsed.Seconds()
+	for _, v := range jm.metrics() {
+		vs := VertexStatus{VertexResult: v}
+		if secs > 0 {
+			vs.Throughput = float64(v.RecordsOut) / secs
+			vs.BackPressure = min(1, float64(v.BackPressureNanos)/1e9/secs/float64(max(1, v.Parallelism)))
+		}
+		st.Vertices = append(st.Vertices, vs)
+	}
+	for _, t := range tasks {
+		pt := jm.plan.Tasks[t.Task.Vertex]
+		st.Tasks = append(st.Tasks, TaskView{
+			Name: fmt.Sprintf("%s[%d]", pt.Name, t.Task.Subtask), Task: t.Task.Vertex, Subtask: t.Task.Subtask,
+			Attempt: t.Attempt, State: t.State.String(), Worker: t.Worker, Region: t.Region,
+		})
+	}
+	return st
+}
