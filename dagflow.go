@@ -16,6 +16,7 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
+	"github.com/dagflow/dagflow/worker"
 )
 
 // Options configure Run.
@@ -42,10 +43,25 @@ type Result = master.JobResult
 // Run builds g and runs it to completion on an embedded cluster.
 // Cancelling ctx cancels the job; sink output is committed only if the job
 // succeeds.
+//
+// The same call serves every role of a job binary in a cluster, chosen by
+// the environment the cluster sets (see mode.go): printing the plan for
+// `dagctl submit`, running as an executor on a worker, committing sink
+// output for the master. In those roles it does not return.
 func Run(ctx context.Context, g *dag.Graph, opts Options) (*Result, error) {
+	if err := applyEnv(g); err != nil {
+		return nil, err
+	}
 	plan, err := g.Build()
 	if err != nil {
+		if os.Getenv(worker.EnvMode) != "" {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return nil, err
+	}
+	if mode := os.Getenv(worker.EnvMode); mode != "" {
+		os.Exit(runMode(ctx, mode, plan, opts))
 	}
 	return RunPlan(ctx, plan, opts)
 }

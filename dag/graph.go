@@ -234,3 +234,7 @@ var ErrInvalid = errors.New("dag: invalid graph")
 func vertexLabel(v *vertex) string {
 	return fmt.Sprintf("vertex %d (%s %q)", v.id, v.kind, v.name)
 }
+
+// SetParallelism changes the job's default parallelism before Build (the
+// cluster uses it for `dagctl submit --parallelism`).
+func (g *Graph) SetParallelism(n int) { g.cfg.Parallelism = n }

@@ -159,6 +159,7 @@ type JobMaster struct {
 	reports []worker.TaskStatus
 	notify  chan struct{}
 	lost    []string
+	rejoin  []string
 }
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
@@ -276,12 +277,17 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			continue
 		}
 		jm.mu.Lock()
-		reports, lost := jm.reports, jm.lost
-		jm.reports, jm.lost = nil, nil
+		reports, lost, rejoin := jm.reports, jm.lost, jm.rejoin
+		jm.reports, jm.lost, jm.rejoin = nil, nil, nil
 		jm.mu.Unlock()
 		for _, name := range lost {
 			delete(jm.locs, name)
 			actions = append(actions, jm.step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
+		}
+		for _, name := range rejoin {
+			if w, ok := jm.workers[name]; ok {
+				actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: w.Slots()})...)
+			}
 		}
 		for _, st := range reports {
 			actions = append(actions, jm.onStatus(st)...)
@@ -356,6 +362,9 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
 				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
+			} else {
+				// The worker accepted the task: it runs (its outcome comes later).
+				failed = append(failed, jm.step(scheduler.TaskRunning{Now: time.Now(), Task: a.Task, Attempt: a.Attempt})...)
 			}
 		case scheduler.Cancel:
 			if w, ok := jm.workers[a.Worker]; ok {
@@ -550,4 +559,15 @@ func (jm *JobMaster) progress(start time.Time) Progress {
 
 func (jm *JobMaster) result() *JobResult {
 	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers()}
+}
+
+// ExecutorLost tells the job master that its executor on a worker died:
+// the worker's tasks and results of this job are lost, but the worker may
+// run the job again.
+func (jm *JobMaster) ExecutorLost(worker string) {
+	jm.mu.Lock()
+	jm.lost = append(jm.lost, worker)
+	jm.rejoin = append(jm.rejoin, worker)
+	jm.mu.Unlock()
+	jm.wake()
 }

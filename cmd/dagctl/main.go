@@ -1,4 +1,6 @@
-// Command dagctl is dagflow's command-line tool.
+// Command dagctl is dagflow's command-line tool: it submits and watches
+// jobs on a cluster, runs the cluster's daemons, and prints plans (see
+// usage below).
 //
 //	dagctl plan [--format text|dot|json] PACKAGE|BINARY [-- JOB ARGS]
 //
@@ -27,9 +29,20 @@ func main() {
 
 const usage = `usage: dagctl COMMAND [ARGS]
 
-commands:
+jobs (master address from --master or $DAGFLOW_MASTER; --output json on all):
+  submit [--parallelism N] [--detach] [--binary FILE] [--max-restarts N] PACKAGE [-- JOB ARGS]
+        build the job, upload it with its plan, and follow it to the end
+  list                      list jobs
+  status JOB                vertices, tasks, records, throughput, back-pressure
+  cancel JOB                cancel a job (nothing it wrote is committed)
+  logs JOB [--task T]       executor logs of a job
   plan [--format text|dot|json] PACKAGE|BINARY [-- JOB ARGS]
         print a job's plan: vertices, chains, edges, pipelined regions
+
+daemons:
+  master [--listen ADDR] [--http ADDR] [--dir DIR]
+  worker --master ADDR [--slots N] [--listen ADDR] [--dir DIR]
+  local-cluster [--workers N] [--slots N]   a master and N workers on loopback
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -40,6 +53,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "plan":
 		return planCmd(args[1:], stdout, stderr)
+	case "submit":
+		return submitCmd(args[1:], stdout, stderr)
+	case "list":
+		return listCmd(args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(args[1:], stdout, stderr)
+	case "cancel":
+		return cancelCmd(args[1:], stdout, stderr)
+	case "logs":
+		return logsCmd(args[1:], stdout, stderr)
+	case "master":
+		return masterCmd(args[1:], stdout, stderr)
+	case "worker":
+		return workerCmd(args[1:], stdout, stderr)
+	case "local-cluster":
+		return localClusterCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

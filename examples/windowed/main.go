@@ -96,6 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if c.output == "" && dagflow.ClusterRole() != "" {
+		fmt.Fprintln(stderr, "windowed: --output is required when the job runs on a cluster")
+		return 2
+	}
 	if c.output == "" {
 		if c.output, err = os.MkdirTemp("", "dagflow-windowed-"); err != nil {
 			fmt.Fprintln(stderr, "windowed:", err)

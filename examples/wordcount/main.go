@@ -87,7 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if c.input == "" {
+	if c.output == "" && dagflow.ClusterRole() != "" {
+		fmt.Fprintln(stderr, "wordcount: --output is required when the job runs on a cluster")
+		return 2
+	}
+	if c.input == "" && dagflow.IsDriver() {
 		dir, err := os.MkdirTemp("", "dagflow-wordcount-input-")
 		if err != nil {
 			fmt.Fprintln(stderr, "wordcount:", err)
@@ -109,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		c.output = dir
 	}
-	if c.output != "" {
+	if c.output != "" && dagflow.IsDriver() {
 		if err := checkOutputEmpty(ctx, c.output); err != nil {
 			fmt.Fprintln(stderr, "wordcount:", err)
 			return 1

@@ -374,6 +374,7 @@ type SubmitJobRequest struct {
 	PlanJson      []byte                 `protobuf:"bytes,4,opt,name=plan_json,json=planJson,proto3" json:"plan_json,omitempty"`           // dag.Plan
 	SplitsJson    []byte                 `protobuf:"bytes,5,opt,name=splits_json,json=splitsJson,proto3" json:"splits_json,omitempty"`     // map[vertex][]dag.Split
 	MaxRestarts   int32                  `protobuf:"varint,6,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"` // -1: default
+	Env           []string               `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty"`                                     // KEY=VALUE settings every process of the job gets
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +449,13 @@ func (x *SubmitJobRequest) GetMaxRestarts() int32 {
 		return x.MaxRestarts
 	}
 	return 0
+}
+
+func (x *SubmitJobRequest) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
 }
 
 type SubmitJobResponse struct {
@@ -1021,6 +1029,7 @@ type PrepareJobRequest struct {
 	Args          []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
 	Fingerprint   string                 `protobuf:"bytes,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	MasterAddress string                 `protobuf:"bytes,5,opt,name=master_address,json=masterAddress,proto3" json:"master_address,omitempty"`
+	Env           []string               `protobuf:"bytes,6,rep,name=env,proto3" json:"env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1088,6 +1097,13 @@ func (x *PrepareJobRequest) GetMasterAddress() string {
 		return x.MasterAddress
 	}
 	return ""
+}
+
+func (x *PrepareJobRequest) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
 }
 
 type PrepareJobResponse struct {
@@ -1268,7 +1284,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\apresent\x18\x01 \x01(\bR\apresent\"R\n" +
 	"\vBinaryChunk\x12/\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x03ref\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xd2\x01\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xe4\x01\n" +
 	"\x10SubmitJobRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x06binary\x18\x02 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x06binary\x12\x12\n" +
@@ -1276,7 +1292,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\tplan_json\x18\x04 \x01(\fR\bplanJson\x12\x1f\n" +
 	"\vsplits_json\x18\x05 \x01(\fR\n" +
 	"splitsJson\x12!\n" +
-	"\fmax_restarts\x18\x06 \x01(\x05R\vmaxRestarts\"*\n" +
+	"\fmax_restarts\x18\x06 \x01(\x05R\vmaxRestarts\x12\x10\n" +
+	"\x03env\x18\a \x03(\tR\x03env\"*\n" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x11\n" +
 	"\x0fListJobsRequest\"\x1f\n" +
@@ -1309,13 +1326,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\x13ExecutorLostRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xbe\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd0\x01\n" +
 	"\x11PrepareJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x125\n" +
 	"\x06binary\x18\x02 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x06binary\x12\x12\n" +
 	"\x04args\x18\x03 \x03(\tR\x04args\x12 \n" +
 	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\x12%\n" +
-	"\x0emaster_address\x18\x05 \x01(\tR\rmasterAddress\"?\n" +
+	"\x0emaster_address\x18\x05 \x01(\tR\rmasterAddress\x12\x10\n" +
+	"\x03env\x18\x06 \x03(\tR\x03env\"?\n" +
 	"\x12PrepareJobResponse\x12)\n" +
 	"\x10executor_address\x18\x01 \x01(\tR\x0fexecutorAddress\"<\n" +
 	"\x11DeployTaskRequest\x12'\n" +

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/dagflow/dagflow/master"
+	"github.com/dagflow/dagflow/worker"
+)
+
+func logger(stderr io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// masterCmd runs the master daemon until interrupted.
+func masterCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:7070", "gRPC address")
+	httpAddr := fs.String("http", "127.0.0.1:7071", "REST and /metrics address (empty disables)")
+	dir := fs.String("dir", "", "directory for job binaries (default: a temporary directory)")
+	failure := fs.Duration("failure-timeout", 3*time.Second, "declare a silent worker lost after about this long")
+	level := fs.String("log-level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "dagflow-master-")
+		if err != nil {
+			fmt.Fprintln(stderr, "dagctl master:", err)
+			return 1
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	s, err := master.NewServer(master.ServerConfig{Listen: *listen, HTTP: *httpAddr, Dir: *dir, FailureTimeout: *failure, Logger: logger(stderr, *level)})
+	if err != nil {
+		fmt.Fprintln(stderr, "dagctl master:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "master listening on %s (REST %s)\n", s.Addr(), s.HTTPAddr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	s.Close()
+	return 0
+}
+
+// workerCmd runs a worker daemon until interrupted.
+func workerCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	masterAddr := fs.String("master", os.Getenv("DAGFLOW_MASTER"), "master address (or $DAGFLOW_MASTER)")
+	listen := fs.String("listen", "127.0.0.1:0", "gRPC address")
+	name := fs.String("name", "", "worker name (default: host-port)")
+	slots := fs.Int("slots", 4, "task slots")
+	dir := fs.String("dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
+	failure := fs.Duration("failure-timeout", 3*time.Second, "gossip failure timeout")
+	level := fs.String("log-level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *slots < 1 {
+		fmt.Fprintf(stderr, "dagctl worker: --slots %d: must be at least 1\n", *slots)
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "dagflow-worker-")
+		if err != nil {
+			fmt.Fprintln(stderr, "dagctl worker:", err)
+			return 1
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: *name, Listen: *listen, Master: *masterAddr, Slots: *slots,
+		Dir: *dir, FailureTimeout: *failure, Logger: logger(stderr, *level)})
+	if err != nil {
+		fmt.Fprintln(stderr, "dagctl worker:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "worker %s listening on %s\n", d.Name(), d.Addr())
+	<-ctx.Done()
+	d.Close()
+	return 0
+}
+
+// localClusterCmd starts a master and N worker processes on loopback.
+func localClusterCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local-cluster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workers := fs.Int("workers", 2, "worker processes")
+	slots := fs.Int("slots", 4, "slots per worker")
+	listen := fs.String("listen", "127.0.0.1:7070", "master gRPC address")
+	httpAddr := fs.String("http", "127.0.0.1:7071", "master REST address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *workers < 1 {
+		fmt.Fprintf(stderr, "dagctl local-cluster: --workers %d: must be at least 1\n", *workers)
+		return 2
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "dagflow-local-cluster-")
+	if err != nil {
+		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	var procs []*exec.Cmd
+	start := func(args ...string) error {
+		cmd := exec.Command(self, args...)
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+		return nil
+	}
+	defer func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			p.Wait()
+		}
+	}()
+	if err := start("master", "--listen", *listen, "--http", *httpAddr, "--dir", filepath.Join(dir, "master")); err != nil {
+		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
+		return 1
+	}
+	for i := 0; i < *workers; i++ {
+		if err := start("worker", "--master", *listen, "--name", "worker-"+strconv.Itoa(i), "--slots", strconv.Itoa(*slots),
+			"--dir", filepath.Join(dir, "worker-"+strconv.Itoa(i))); err != nil {
+			fmt.Fprintln(stderr, "dagctl local-cluster:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it\n",
+		*listen, *httpAddr, *workers, *listen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return 0
+}

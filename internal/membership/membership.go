@@ -1,0 +1,110 @@
+// Package membership wraps hashicorp/memberlist for dagflow daemons: the
+// master and every worker join one gossip cluster, and the master learns
+// within a few seconds that a worker stopped gossiping, even when its TCP
+// connections hang.
+package membership
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures a member.
+type Config struct {
+	// Name must be unique in the cluster.
+	Name string
+	// BindAddr is the address to gossip on ("127.0.0.1" for loopback).
+	BindAddr string
+	// Port is the gossip port (0 picks a free one).
+	Port int
+	// FailureTimeout is roughly how long a silent member takes to be
+	// declared dead (default 3s).
+	FailureTimeout time.Duration
+	// OnLeave is called (from memberlist's goroutine) with the name of a
+	// member that left or was declared dead.
+	OnLeave func(name string)
+	// OnJoin is called with the name of a member that joined.
+	OnJoin func(name string)
+}
+
+// Member is this process's membership.
+type Member struct {
+	ml *memberlist.Memberlist
+}
+
+type events struct{ cfg Config }
+
+func (e events) NotifyJoin(n *memberlist.Node) {
+	if e.cfg.OnJoin != nil && n.Name != e.cfg.Name {
+		e.cfg.OnJoin(n.Name)
+	}
+}
+
+func (e events) NotifyLeave(n *memberlist.Node) {
+	if e.cfg.OnLeave != nil && n.Name != e.cfg.Name {
+		e.cfg.OnLeave(n.Name)
+	}
+}
+
+func (e events) NotifyUpdate(*memberlist.Node) {}
+
+// Start creates a member; it is alone until Join.
+func Start(cfg Config) (*Member, error) {
+	if cfg.FailureTimeout <= 0 {
+		cfg.FailureTimeout = 3 * time.Second
+	}
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.Name
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.Port
+	mc.AdvertisePort = 0
+	// Probe often enough that a dead member is suspected and then declared
+	// dead within about FailureTimeout.
+	mc.ProbeInterval = cfg.FailureTimeout / 6
+	mc.ProbeTimeout = cfg.FailureTimeout / 12
+	mc.SuspicionMult = 2
+	mc.GossipInterval = 100 * time.Millisecond
+	mc.PushPullInterval = 5 * time.Second
+	mc.Events = events{cfg}
+	mc.Logger = log.New(io.Discard, "", 0)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("membership: start %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.Port, err)
+	}
+	return &Member{ml: ml}, nil
+}
+
+// Address returns host:port that others join.
+func (m *Member) Address() string {
+	n := m.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// Join contacts existing members.
+func (m *Member) Join(addrs ...string) error {
+	if _, err := m.ml.Join(addrs); err != nil {
+		return fmt.Errorf("membership: join %v: %w", addrs, err)
+	}
+	return nil
+}
+
+// Alive returns the names of members currently alive.
+func (m *Member) Alive() []string {
+	var out []string
+	for _, n := range m.ml.Members() {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// Close leaves the cluster and stops gossiping.
+func (m *Member) Close() error {
+	_ = m.ml.Leave(time.Second)
+	return m.ml.Shutdown()
+}

@@ -1,0 +1,710 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/scheduler"
+	"github.com/dagflow/dagflow/worker"
+)
+
+// ServerConfig configures the master daemon.
+type ServerConfig struct {
+	// Listen is the gRPC address (default 127.0.0.1:7070).
+	Listen string
+	// HTTP is the REST/metrics address ("" disables it).
+	HTTP string
+	// Dir stores uploaded job binaries.
+	Dir string
+	// GossipBind is the memberlist bind address (default: Listen's host).
+	GossipBind string
+	// FailureTimeout: how fast a silent worker is declared lost (default 3s).
+	FailureTimeout time.Duration
+	// Restart is the default restart strategy of jobs.
+	Restart *scheduler.RestartStrategy
+	Logger  *slog.Logger
+}
+
+// Server is the master daemon: it accepts jobs from dagctl, runs a job
+// master per job over the registered workers, and serves status.
+type Server struct {
+	rpcpb.UnimplementedMasterServer
+	cfg     ServerConfig
+	log     *slog.Logger
+	grpc    *grpc.Server
+	lis     net.Listener
+	httpSrv *http.Server
+	httpLis net.Listener
+	member  *membership.Member
+	metrics *serverMetrics
+
+	mu      sync.Mutex
+	workers map[string]*remoteWorker
+	jobs    map[string]*clusterJob
+	order   []string
+}
+
+// clusterJob is one submitted job.
+type clusterJob struct {
+	id, name  string
+	plan      *dag.Plan
+	binary    *rpcpb.BinaryRef
+	binPath   string
+	args, env []string
+	submitted time.Time
+	jm        *JobMaster
+	cancel    context.CancelFunc
+	done      chan struct{}
+	result    *JobResult
+	err       error
+	final     *JobStatus
+}
+
+// NewServer starts the master daemon.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7070"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("master: needs a directory (--dir)")
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "binaries"), 0o755); err != nil {
+		return nil, fmt.Errorf("master: %w", err)
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("master: listen on %s: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis,
+		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob), metrics: newServerMetrics()}
+	host, _, _ := net.SplitHostPort(lis.Addr().String())
+	if cfg.GossipBind == "" {
+		cfg.GossipBind = host
+	}
+	s.member, err = membership.Start(membership.Config{Name: "master", BindAddr: cfg.GossipBind,
+		FailureTimeout: cfg.FailureTimeout, OnLeave: s.workerLost})
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+	rpcpb.RegisterMasterServer(s.grpc, s)
+	go s.grpc.Serve(lis)
+	if cfg.HTTP != "" {
+		if s.httpLis, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("master: listen on %s: %w", cfg.HTTP, err)
+		}
+		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go s.httpSrv.Serve(s.httpLis)
+	}
+	s.log.Info("master started", "addr", lis.Addr().String(), "gossip", s.member.Address())
+	return s, nil
+}
+
+// Addr returns the gRPC address.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// HTTPAddr returns the REST address ("" if disabled).
+func (s *Server) HTTPAddr() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
+
+// Close cancels running jobs and stops the daemon.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	jobs := make([]*clusterJob, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		jobs = append(jobs, j)
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		if j.cancel != nil {
+			j.cancel()
+		}
+	}
+	for _, j := range jobs {
+		if j.done != nil {
+			select {
+			case <-j.done:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+	if s.httpSrv != nil {
+		s.httpSrv.Close()
+	}
+	s.member.Close()
+	s.grpc.Stop()
+	s.mu.Lock()
+	for _, w := range s.workers {
+		w.conn.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// RegisterWorker implements rpcpb.MasterServer.
+func (s *Server) RegisterWorker(_ context.Context, req *rpcpb.RegisterWorkerRequest) (*rpcpb.RegisterWorkerResponse, error) {
+	if req.Name == "" || req.Address == "" || req.Slots < 1 {
+		return nil, status.Errorf(codes.InvalidArgument, "register worker: need a name, an address and at least one slot")
+	}
+	conn, err := grpc.NewClient(req.Address, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
+	}
+	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, slots: int(req.Slots), conn: conn,
+		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics)}
+	s.mu.Lock()
+	old := s.workers[req.Name]
+	s.workers[req.Name] = w
+	s.mu.Unlock()
+	if old != nil {
+		old.conn.Close()
+		s.workerLost(req.Name) // a restarted worker lost everything it had
+		s.mu.Lock()
+		s.workers[req.Name] = w
+		s.mu.Unlock()
+	}
+	s.log.Info("worker registered", "worker", req.Name, "addr", req.Address, "slots", req.Slots)
+	return &rpcpb.RegisterWorkerResponse{GossipAddress: s.member.Address()}, nil
+}
+
+// workerLost is called by membership when a worker stops gossiping.
+func (s *Server) workerLost(name string) {
+	s.mu.Lock()
+	w, ok := s.workers[name]
+	if ok {
+		delete(s.workers, name)
+	}
+	var jms []*JobMaster
+	for _, j := range s.jobs {
+		if j.jm != nil && j.final == nil {
+			jms = append(jms, j.jm)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.log.Warn("worker lost", "worker", name)
+	s.metrics.workersLost.Add(1)
+	for _, jm := range jms {
+		jm.WorkerLost(name)
+	}
+	w.conn.Close()
+}
+
+func (s *Server) binaryPath(sha string) (string, error) {
+	if len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+		return "", status.Errorf(codes.InvalidArgument, "bad binary hash %q", sha)
+	}
+	return filepath.Join(s.cfg.Dir, "binaries", sha), nil
+}
+
+// HasBinary implements rpcpb.MasterServer.
+func (s *Server) HasBinary(_ context.Context, ref *rpcpb.BinaryRef) (*rpcpb.HasBinaryResponse, error) {
+	p, err := s.binaryPath(ref.Sha256)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(p)
+	return &rpcpb.HasBinaryResponse{Present: err == nil && st.Size() == ref.Size}, nil
+}
+
+// UploadBinary implements rpcpb.MasterServer.
+func (s *Server) UploadBinary(stream rpcpb.Master_UploadBinaryServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	ref := first.Ref
+	if ref == nil {
+		return status.Error(codes.InvalidArgument, "upload: first chunk lacks the binary reference")
+	}
+	path, err := s.binaryPath(ref.Sha256)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n := int64(0)
+	write := func(b []byte) error {
+		h.Write(b)
+		n += int64(len(b))
+		_, err := tmp.Write(b)
+		return err
+	}
+	if err := write(first.Data); err != nil {
+		tmp.Close()
+		return err
+	}
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := write(c.Data); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != ref.Sha256 || n != ref.Size {
+		return status.Errorf(codes.DataLoss, "upload: checksum mismatch: got %s (%d bytes), want %s (%d bytes)", got, n, ref.Sha256, ref.Size)
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return stream.SendAndClose(ref)
+}
+
+// GetBinary implements rpcpb.MasterServer.
+func (s *Server) GetBinary(ref *rpcpb.BinaryRef, stream rpcpb.Master_GetBinaryServer) error {
+	path, err := s.binaryPath(ref.Sha256)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return status.Errorf(codes.NotFound, "binary %s: %v", ref.Sha256, err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			if err := stream.Send(&rpcpb.BinaryChunk{Data: buf[:n]}); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// SubmitJob implements rpcpb.MasterServer.
+func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*rpcpb.SubmitJobResponse, error) {
+	var plan dag.Plan
+	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
+	}
+	var splits map[int][]dag.Split
+	if err := json.Unmarshal(req.SplitsJson, &splits); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit: decode splits: %v", err)
+	}
+	binPath, err := s.binaryPath(req.GetBinary().GetSha256())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(binPath); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "submit: binary %s was not uploaded", req.GetBinary().GetSha256())
+	}
+	s.mu.Lock()
+	var gws []WorkerGateway
+	for _, name := range sortedNames(s.workers) {
+		gws = append(gws, s.workers[name])
+	}
+	s.mu.Unlock()
+	if len(gws) == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "submit: no workers are registered with the master")
+	}
+	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
+	j := &clusterJob{id: id, name: req.Name, plan: &plan, binary: req.Binary, binPath: binPath, args: req.Args,
+		env: req.Env, submitted: time.Now(), done: make(chan struct{})}
+	code := &binaryCode{path: binPath, args: req.Args, env: req.Env, splits: splits}
+	// Default restarts outlast the failure detector: a task deployed to a
+	// worker that just died fails fast, and the next attempts must wait
+	// until the worker is declared lost.
+	restart := scheduler.ExponentialBackoff(500*time.Millisecond, 10*time.Second, 2, 10)
+	if s.cfg.Restart != nil {
+		restart = *s.cfg.Restart
+	}
+	if req.MaxRestarts >= 0 {
+		restart = scheduler.ExponentialBackoff(500*time.Millisecond, 10*time.Second, 2, int(req.MaxRestarts))
+	}
+	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute}
+	jm, err := NewJobMaster(ctx, &plan, code, gws, cfg)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
+	}
+	j.jm = jm
+	jctx, cancel := context.WithCancel(context.Background())
+	j.cancel = cancel
+	s.mu.Lock()
+	s.jobs[id] = j
+	s.order = append(s.order, id)
+	s.mu.Unlock()
+	s.metrics.jobsSubmitted.Add(1)
+	go s.runJob(jctx, j)
+	s.log.Info("job submitted", "job", id, "tasks", len(plan.Tasks))
+	return &rpcpb.SubmitJobResponse{JobId: id}, nil
+}
+
+func (s *Server) runJob(ctx context.Context, j *clusterJob) {
+	res, err := j.jm.Run(ctx)
+	st := j.jm.Status()
+	if err != nil {
+		st.Reason = err.Error()
+		if errors.Is(err, context.Canceled) {
+			st.State = "canceled"
+		} else {
+			st.State = "failed"
+		}
+	}
+	s.mu.Lock()
+	j.result, j.err, j.final = res, err, &st
+	workers := make([]*remoteWorker, 0, len(s.workers))
+	for _, w := range s.workers {
+		workers = append(workers, w)
+	}
+	s.mu.Unlock()
+	close(j.done)
+	for _, w := range workers {
+		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		if _, err := w.client.ReleaseJob(rctx, &rpcpb.JobRef{JobId: j.id}); err != nil {
+			s.log.Warn("release job on worker", "job", j.id, "worker", w.name, "err", err)
+		}
+		cancel()
+	}
+	s.log.Info("job ended", "job", j.id, "state", st.State, "err", err)
+}
+
+func (s *Server) job(id string) (*clusterJob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no job %q", id)
+	}
+	return j, nil
+}
+
+// status returns a job's status (final once it ended).
+func (s *Server) status(j *clusterJob) JobStatus {
+	s.mu.Lock()
+	final := j.final
+	s.mu.Unlock()
+	if final != nil {
+		st := *final
+		st.Submitted = j.submitted
+		return st
+	}
+	st := j.jm.Status()
+	st.Submitted = j.submitted
+	return st
+}
+
+// ListJobs implements rpcpb.MasterServer.
+func (s *Server) ListJobs(context.Context, *rpcpb.ListJobsRequest) (*rpcpb.JSONDoc, error) {
+	b, err := json.Marshal(s.listJobs())
+	return &rpcpb.JSONDoc{Json: b}, err
+}
+
+func (s *Server) listJobs() []JobStatus {
+	s.mu.Lock()
+	ids := append([]string(nil), s.order...)
+	s.mu.Unlock()
+	out := make([]JobStatus, 0, len(ids))
+	for _, id := range ids {
+		if j, err := s.job(id); err == nil {
+			st := s.status(j)
+			st.Vertices, st.Tasks = nil, nil
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// JobStatus implements rpcpb.MasterServer.
+func (s *Server) JobStatus(_ context.Context, ref *rpcpb.JobRef) (*rpcpb.JSONDoc, error) {
+	j, err := s.job(ref.JobId)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(s.status(j))
+	return &rpcpb.JSONDoc{Json: b}, err
+}
+
+// CancelJob implements rpcpb.MasterServer.
+func (s *Server) CancelJob(ctx context.Context, ref *rpcpb.JobRef) (*rpcpb.CancelJobResponse, error) {
+	j, err := s.job(ref.JobId)
+	if err != nil {
+		return nil, err
+	}
+	j.cancel()
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+	}
+	return &rpcpb.CancelJobResponse{State: s.status(j).State}, nil
+}
+
+// JobLogs implements rpcpb.MasterServer.
+func (s *Server) JobLogs(ctx context.Context, req *rpcpb.JobLogsRequest) (*rpcpb.JobLogsResponse, error) {
+	if _, err := s.job(req.JobId); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	workers := make([]*remoteWorker, 0, len(s.workers))
+	for _, n := range sortedNames(s.workers) {
+		workers = append(workers, s.workers[n])
+	}
+	s.mu.Unlock()
+	var out bytes.Buffer
+	for _, w := range workers {
+		resp, err := w.client.Logs(ctx, req)
+		if err != nil {
+			fmt.Fprintf(&out, "== worker %s: logs unavailable: %v\n", w.name, err)
+			continue
+		}
+		if len(resp.Logs) > 0 {
+			fmt.Fprintf(&out, "== worker %s\n", w.name)
+			out.Write(resp.Logs)
+		}
+	}
+	return &rpcpb.JobLogsResponse{Logs: out.Bytes()}, nil
+}
+
+// NextSplit implements rpcpb.MasterServer.
+func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*rpcpb.NextSplitResponse, error) {
+	j, err := s.job(req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	sp, ok, err := j.jm.Splits().NextSplit(ctx, int(req.Vertex), int(req.Subtask), int(req.Attempt))
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+	}
+	return &rpcpb.NextSplitResponse{Ok: ok, Id: sp.ID, Data: sp.Data, Weight: sp.Weight}, nil
+}
+
+// ReportTask implements rpcpb.MasterServer.
+func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
+	st, err := worker.UnmarshalStatus(req.StatusJson)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	j, err := s.job(st.Job)
+	if err != nil {
+		return nil, err
+	}
+	if st.Err != nil && !errors.Is(st.Err, context.Canceled) {
+		s.metrics.taskFailures.Add(1)
+	}
+	j.jm.Report(st)
+	return &rpcpb.Empty{}, nil
+}
+
+// ReportMetrics implements rpcpb.MasterServer.
+func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsRequest) (*rpcpb.Empty, error) {
+	var ms []worker.VertexMetrics
+	if err := json.Unmarshal(req.MetricsJson, &ms); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	s.mu.Lock()
+	if w, ok := s.workers[req.Worker]; ok {
+		w.mu.Lock()
+		w.metrics[req.JobId] = ms
+		w.mu.Unlock()
+	}
+	s.mu.Unlock()
+	return &rpcpb.Empty{}, nil
+}
+
+// ExecutorLost implements rpcpb.MasterServer.
+func (s *Server) ExecutorLost(_ context.Context, req *rpcpb.ExecutorLostRequest) (*rpcpb.Empty, error) {
+	j, err := s.job(req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Warn("executor lost", "job", req.JobId, "worker", req.Worker, "reason", req.Reason)
+	j.jm.ExecutorLost(req.Worker)
+	return &rpcpb.Empty{}, nil
+}
+
+func safeJobName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, s)
+	if s == "" {
+		s = "job"
+	}
+	return s
+}
+
+// remoteWorker is a worker daemon seen from the master.
+type remoteWorker struct {
+	s      *Server
+	name   string
+	addr   string
+	slots  int
+	conn   *grpc.ClientConn
+	client rpcpb.WorkerClient
+
+	mu      sync.Mutex
+	metrics map[string][]worker.VertexMetrics
+}
+
+func (w *remoteWorker) Name() string { return w.name }
+func (w *remoteWorker) Slots() int   { return w.slots }
+
+func (w *remoteWorker) Prepare(ctx context.Context, job string) (string, error) {
+	j, err := w.s.job(job)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	resp, err := w.client.PrepareJob(ctx, &rpcpb.PrepareJobRequest{JobId: job, Binary: j.binary, Args: j.args,
+		Env: j.env, Fingerprint: j.plan.Fingerprint, MasterAddress: w.s.Addr()})
+	if err != nil {
+		if status.Code(err) == codes.FailedPrecondition {
+			return "", dag.Fatal(fmt.Errorf("worker %s: %s", w.name, status.Convert(err).Message()))
+		}
+		return "", fmt.Errorf("worker %s: %s", w.name, status.Convert(err).Message())
+	}
+	return resp.ExecutorAddress, nil
+}
+
+func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) error {
+	b, err := json.Marshal(dep)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = w.client.DeployTask(ctx, &rpcpb.DeployTaskRequest{DeploymentJson: b})
+	if err != nil {
+		return fmt.Errorf("deploy on worker %s: %s", w.name, status.Convert(err).Message())
+	}
+	return nil
+}
+
+func (w *remoteWorker) Cancel(job string, id worker.TaskID, attempt int) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w.client.CancelTask(ctx, &rpcpb.CancelTaskRequest{JobId: job, Task: int32(id.Task), Subtask: int32(id.Subtask), Attempt: int32(attempt)})
+	}()
+}
+
+func (w *remoteWorker) Metrics(job string) []worker.VertexMetrics {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.metrics[job]
+}
+
+// binaryCode runs a job's user code in child processes of the master:
+// splits were enumerated by the submitting driver; commits run the job
+// binary in commit mode.
+type binaryCode struct {
+	path      string
+	args, env []string
+	splits    map[int][]dag.Split
+}
+
+func (c *binaryCode) Splits(_ context.Context, vertex int) ([]dag.Split, error) {
+	return c.splits[vertex], nil
+}
+
+func (c *binaryCode) HasCommitter(int) bool { return true }
+
+func (c *binaryCode) Commit(ctx context.Context, vertex int, committables [][]byte) error {
+	return c.run(ctx, CommitRequest{Vertex: vertex, Action: "commit", Committables: committables})
+}
+
+func (c *binaryCode) Abort(ctx context.Context, vertex int, committables [][]byte) error {
+	return c.run(ctx, CommitRequest{Vertex: vertex, Action: "abort", Committables: committables})
+}
+
+// CommitRequest is what a job binary in commit mode reads from stdin.
+type CommitRequest struct {
+	Vertex       int      `json:"vertex"`
+	Action       string   `json:"action"` // commit or abort
+	Committables [][]byte `json:"committables"`
+}
+
+func (c *binaryCode) run(ctx context.Context, req CommitRequest) error {
+	if len(req.Committables) == 0 {
+		return nil
+	}
+	in, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.path, c.args...)
+	cmd.Env = append(append(os.Environ(), c.env...), worker.EnvMode+"=commit")
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s sink output of vertex %d: %v: %s", req.Action, req.Vertex, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+func sortedStatusNames(m map[string]*remoteWorker) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

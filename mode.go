@@ -1,0 +1,125 @@
+package dagflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/master"
+	"github.com/dagflow/dagflow/worker"
+)
+
+// Environment a cluster sets for the processes of a job binary.
+const (
+	// ParallelismEnv overrides the job's default parallelism
+	// (`dagctl submit --parallelism`).
+	ParallelismEnv = "DAGFLOW_PARALLELISM"
+)
+
+// Submission is what a job binary prints in plan mode: the plan and the
+// splits of every source, enumerated by the driver.
+type Submission struct {
+	Plan   *dag.Plan           `json:"plan"`
+	Splits map[int][]dag.Split `json:"splits"`
+}
+
+// IsDriver reports whether this process builds and submits or runs the
+// job itself (true), rather than serving a cluster as an executor or
+// committer (false). Jobs use it to skip driver-only work such as
+// generating sample input.
+func IsDriver() bool {
+	switch os.Getenv(worker.EnvMode) {
+	case "executor", "commit":
+		return false
+	}
+	return true
+}
+
+func applyEnv(g *dag.Graph) error {
+	if v := os.Getenv(ParallelismEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("dagflow: %s=%q: want a positive integer", ParallelismEnv, v)
+		}
+		g.SetParallelism(n)
+	}
+	return nil
+}
+
+// runMode serves one cluster role and returns the process exit code.
+func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int {
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "dagflow %s: %v\n", mode, err)
+		if dag.IsFatal(err) {
+			return worker.ExitFatal
+		}
+		return 1
+	}
+	switch mode {
+	case "plan":
+		sub := Submission{Plan: plan, Splits: map[int][]dag.Split{}}
+		for _, v := range plan.Vertices {
+			if v.Kind != "source" {
+				continue
+			}
+			splits, err := plan.Splits(ctx, v.ID)
+			if err != nil {
+				return fail(err)
+			}
+			sub.Splits[v.ID] = splits
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(sub); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "executor":
+		cfg, err := worker.ExecutorConfigFromEnv()
+		if err != nil {
+			return fail(err)
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		if err := worker.RunExecutor(ctx, plan, cfg, os.Stdin, os.Stdout); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "commit":
+		var req master.CommitRequest
+		if err := json.NewDecoder(io.LimitReader(os.Stdin, 1<<30)).Decode(&req); err != nil {
+			return fail(fmt.Errorf("read commit request: %w", err))
+		}
+		com, err := plan.Committer(req.Vertex)
+		if err != nil {
+			return fail(err)
+		}
+		if com == nil {
+			return 0
+		}
+		switch req.Action {
+		case "commit":
+			err = com.Commit(ctx, req.Committables)
+		case "abort":
+			err = com.Abort(ctx, req.Committables)
+		default:
+			err = fmt.Errorf("unknown action %q", req.Action)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	return fail(fmt.Errorf("unknown %s %q", worker.EnvMode, mode))
+}
+
+// ClusterRole returns the role this process plays for a cluster: "plan"
+// (printing the plan for dagctl submit), "executor", "commit", or "" when
+// the job runs embedded.
+func ClusterRole() string { return os.Getenv(worker.EnvMode) }

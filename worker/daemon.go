@@ -1,0 +1,480 @@
+package worker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/rpcpb"
+)
+
+// DaemonConfig configures a worker daemon.
+type DaemonConfig struct {
+	// Name identifies the worker (default: host name + listen port).
+	Name string
+	// Listen is the gRPC address (default 127.0.0.1:0).
+	Listen string
+	// Master is the master's gRPC address.
+	Master string
+	// Slots offered (default 4).
+	Slots int
+	// Dir holds cached binaries, executor files and logs.
+	Dir string
+	// GossipBind is the memberlist address (default: Listen's host).
+	GossipBind string
+	// FailureTimeout: how fast a silent member is declared dead.
+	FailureTimeout time.Duration
+	// RegisterTimeout bounds how long to wait for the master at start
+	// (default 10s).
+	RegisterTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Daemon is a worker daemon: it registers with the master, gossips its
+// liveness, caches job binaries and runs one executor process per job.
+type Daemon struct {
+	rpcpb.UnimplementedWorkerServer
+	cfg    DaemonConfig
+	log    *slog.Logger
+	srv    *grpc.Server
+	lis    net.Listener
+	conn   *grpc.ClientConn
+	master rpcpb.MasterClient
+	member *membership.Member
+
+	mu        sync.Mutex
+	executors map[string]*executorProc
+	fetching  map[string]*sync.Mutex // per binary hash
+}
+
+type executorProc struct {
+	job   string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addr  string
+	conn  *grpc.ClientConn
+	exec  rpcpb.ExecutorClient
+	log   *os.File
+	done  chan struct{}
+	// released is set when the daemon stopped it on purpose.
+	released bool
+}
+
+// StartDaemon starts a worker daemon and registers it with the master.
+func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 4
+	}
+	if cfg.RegisterTimeout <= 0 {
+		cfg.RegisterTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("worker: daemon needs a directory (--dir)")
+	}
+	if cfg.Master == "" {
+		return nil, errors.New("worker: daemon needs the master's address (--master)")
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("worker: listen on %s: %w", cfg.Listen, err)
+	}
+	host, port, _ := net.SplitHostPort(lis.Addr().String())
+	if cfg.Name == "" {
+		hn, _ := os.Hostname()
+		cfg.Name = fmt.Sprintf("%s-%s", hn, port)
+	}
+	if cfg.GossipBind == "" {
+		cfg.GossipBind = host
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), lis: lis,
+		executors: make(map[string]*executorProc), fetching: make(map[string]*sync.Mutex)}
+	d.srv = grpc.NewServer()
+	rpcpb.RegisterWorkerServer(d.srv, d)
+	go d.srv.Serve(lis)
+	fail := func(err error) (*Daemon, error) {
+		d.Close()
+		return nil, err
+	}
+	if d.conn, err = grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return fail(fmt.Errorf("worker: master address %q: %w", cfg.Master, err))
+	}
+	d.master = rpcpb.NewMasterClient(d.conn)
+	if d.member, err = membership.Start(membership.Config{Name: cfg.Name, BindAddr: cfg.GossipBind, FailureTimeout: cfg.FailureTimeout}); err != nil {
+		return fail(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
+	defer cancel()
+	resp, err := d.master.RegisterWorker(rctx, &rpcpb.RegisterWorkerRequest{
+		Name: cfg.Name, Address: lis.Addr().String(), Slots: int32(cfg.Slots), GossipAddress: d.member.Address(),
+	}, grpc.WaitForReady(true))
+	if err != nil {
+		return fail(fmt.Errorf("worker: cannot register with master at %s: %w", cfg.Master, err))
+	}
+	if err := d.member.Join(resp.GossipAddress); err != nil {
+		return fail(err)
+	}
+	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots)
+	return d, nil
+}
+
+// Addr returns the daemon's gRPC address.
+func (d *Daemon) Addr() string { return d.lis.Addr().String() }
+
+// Name returns the worker's name.
+func (d *Daemon) Name() string { return d.cfg.Name }
+
+// Close stops every executor and the daemon.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	procs := make([]*executorProc, 0, len(d.executors))
+	for _, p := range d.executors {
+		procs = append(procs, p)
+	}
+	d.mu.Unlock()
+	for _, p := range procs {
+		d.stop(p)
+	}
+	if d.member != nil {
+		d.member.Close()
+	}
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	d.srv.Stop()
+	return nil
+}
+
+// PrepareJob implements rpcpb.WorkerServer.
+func (d *Daemon) PrepareJob(ctx context.Context, req *rpcpb.PrepareJobRequest) (*rpcpb.PrepareJobResponse, error) {
+	d.mu.Lock()
+	if p, ok := d.executors[req.JobId]; ok {
+		d.mu.Unlock()
+		select {
+		case <-p.done:
+		default:
+			return &rpcpb.PrepareJobResponse{ExecutorAddress: p.addr}, nil
+		}
+		d.mu.Lock()
+		delete(d.executors, req.JobId)
+	}
+	d.mu.Unlock()
+	bin, err := d.binary(ctx, req.Binary)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "worker %s: fetch job binary: %v", d.cfg.Name, err)
+	}
+	p, err := d.startExecutor(req, bin)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.executors[req.JobId] = p
+	d.mu.Unlock()
+	return &rpcpb.PrepareJobResponse{ExecutorAddress: p.addr}, nil
+}
+
+// binary returns the path of a cached job binary, downloading it from the
+// master when missing and checking its hash.
+func (d *Daemon) binary(ctx context.Context, ref *rpcpb.BinaryRef) (string, error) {
+	if ref == nil || len(ref.Sha256) != 64 {
+		return "", errors.New("bad binary reference")
+	}
+	d.mu.Lock()
+	lock, ok := d.fetching[ref.Sha256]
+	if !ok {
+		lock = new(sync.Mutex)
+		d.fetching[ref.Sha256] = lock
+	}
+	d.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	path := filepath.Join(d.cfg.Dir, "binaries", ref.Sha256)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	stream, err := d.master.GetBinary(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	var n int64
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tmp.Close()
+			return "", err
+		}
+		h.Write(chunk.Data)
+		n += int64(len(chunk.Data))
+		if _, err := tmp.Write(chunk.Data); err != nil {
+			tmp.Close()
+			return "", err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != ref.Sha256 || n != ref.Size {
+		return "", fmt.Errorf("binary checksum mismatch: got %s (%d bytes), want %s (%d bytes)", got, n, ref.Sha256, ref.Size)
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp.Name(), path)
+}
+
+func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*executorProc, error) {
+	dir := filepath.Join(d.cfg.Dir, "jobs", safeName(req.JobId))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "executor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(d.lis.Addr().String())
+	cmd := exec.Command(bin, req.Args...)
+	cmd.Env = append(append(os.Environ(), req.Env...),
+		EnvMode+"=executor", EnvJob+"="+req.JobId, EnvWorker+"="+d.cfg.Name, EnvMaster+"="+req.MasterAddress,
+		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"))
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	var stderrTail tailBuffer
+	cmd.Stderr = io.MultiWriter(logf, &stderrTail)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, status.Errorf(codes.FailedPrecondition, "worker %s: cannot start job binary: %v", d.cfg.Name, err)
+	}
+	p := &executorProc{job: req.JobId, cmd: cmd, stdin: stdin, log: logf, done: make(chan struct{})}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !sent && strings.HasPrefix(line, ExecutorReady) {
+				ready <- strings.TrimPrefix(line, ExecutorReady)
+				sent = true
+				continue
+			}
+			fmt.Fprintln(logf, line)
+		}
+	}()
+	var exitErr error
+	go func() {
+		exitErr = cmd.Wait()
+		close(p.done)
+		d.executorExited(p, exitErr, stderrTail.String())
+	}()
+	select {
+	case p.addr = <-ready:
+	case <-p.done:
+		code := codes.Unavailable
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == ExitFatal {
+			code = codes.FailedPrecondition
+		}
+		return nil, status.Errorf(code, "worker %s: job binary exited before serving (%v): %s", d.cfg.Name, exitErr, strings.TrimSpace(stderrTail.String()))
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		return nil, status.Errorf(codes.Unavailable, "worker %s: job binary did not start serving within 60s", d.cfg.Name)
+	}
+	p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	p.exec = rpcpb.NewExecutorClient(p.conn)
+	d.log.Info("executor started", "job", req.JobId, "pid", cmd.Process.Pid, "addr", p.addr)
+	return p, nil
+}
+
+// executorExited reports an executor that died on its own.
+func (d *Daemon) executorExited(p *executorProc, err error, stderr string) {
+	p.log.Close()
+	d.mu.Lock()
+	released := p.released
+	if d.executors[p.job] == p {
+		delete(d.executors, p.job)
+	}
+	d.mu.Unlock()
+	if released || p.addr == "" {
+		return
+	}
+	reason := fmt.Sprintf("executor of job %s on worker %s exited: %v: %s", p.job, d.cfg.Name, err, lastLines(stderr, 5))
+	d.log.Warn("executor exited", "job", p.job, "err", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, rerr := d.master.ExecutorLost(ctx, &rpcpb.ExecutorLostRequest{JobId: p.job, Worker: d.cfg.Name, Reason: reason}); rerr != nil {
+		d.log.Warn("report executor loss", "err", rerr)
+	}
+}
+
+func (d *Daemon) executor(job string) (*executorProc, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.executors[job]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "worker %s: no executor for job %s (prepare it first)", d.cfg.Name, job)
+	}
+	return p, nil
+}
+
+// DeployTask implements rpcpb.WorkerServer.
+func (d *Daemon) DeployTask(ctx context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
+	var dep TaskDeployment
+	if err := jsonUnmarshal(req.DeploymentJson, &dep); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decode deployment: %v", err)
+	}
+	p, err := d.executor(dep.Job)
+	if err != nil {
+		return nil, err
+	}
+	return p.exec.DeployTask(ctx, req)
+}
+
+// CancelTask implements rpcpb.WorkerServer.
+func (d *Daemon) CancelTask(ctx context.Context, req *rpcpb.CancelTaskRequest) (*rpcpb.Empty, error) {
+	p, err := d.executor(req.JobId)
+	if err != nil {
+		return &rpcpb.Empty{}, nil // nothing runs
+	}
+	return p.exec.CancelTask(ctx, req)
+}
+
+// ReleaseJob implements rpcpb.WorkerServer.
+func (d *Daemon) ReleaseJob(_ context.Context, req *rpcpb.JobRef) (*rpcpb.Empty, error) {
+	d.mu.Lock()
+	p, ok := d.executors[req.JobId]
+	delete(d.executors, req.JobId)
+	d.mu.Unlock()
+	if ok {
+		d.stop(p)
+	}
+	// Logs stay for `dagctl logs`; shuffle files go.
+	os.RemoveAll(filepath.Join(d.cfg.Dir, "jobs", safeName(req.JobId), "shuffle"))
+	return &rpcpb.Empty{}, nil
+}
+
+func (d *Daemon) stop(p *executorProc) {
+	d.mu.Lock()
+	p.released = true
+	d.mu.Unlock()
+	p.stdin.Close()
+	if p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	if p.conn != nil {
+		p.conn.Close()
+	}
+}
+
+// Logs implements rpcpb.WorkerServer.
+func (d *Daemon) Logs(_ context.Context, req *rpcpb.JobLogsRequest) (*rpcpb.JobLogsResponse, error) {
+	b, err := os.ReadFile(filepath.Join(d.cfg.Dir, "jobs", safeName(req.JobId), "executor.log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return &rpcpb.JobLogsResponse{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.Task != "" {
+		var out bytes.Buffer
+		for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+			if bytes.Contains(line, []byte("task="+req.Task)) {
+				out.Write(line)
+			}
+		}
+		b = out.Bytes()
+	}
+	return &rpcpb.JobLogsResponse{Logs: b}, nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// tailBuffer keeps the last 8 KiB written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 8<<10 {
+		t.buf = t.buf[len(t.buf)-8<<10:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

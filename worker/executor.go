@@ -1,0 +1,215 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/shuffle"
+	"github.com/dagflow/dagflow/shuffle/remote"
+)
+
+// Environment variables through which a worker daemon starts a job binary
+// as an executor.
+const (
+	EnvMode        = "DAGFLOW_MODE" // "executor"
+	EnvJob         = "DAGFLOW_JOB"
+	EnvWorker      = "DAGFLOW_WORKER"
+	EnvMaster      = "DAGFLOW_MASTER"
+	EnvFingerprint = "DAGFLOW_FINGERPRINT"
+	EnvDir         = "DAGFLOW_EXECUTOR_DIR"
+	EnvListen      = "DAGFLOW_EXECUTOR_LISTEN"
+	// ExecutorReady prefixes the line an executor prints with its address.
+	ExecutorReady = "DAGFLOW_EXECUTOR_ADDR "
+	// ExitFatal is the exit code of an executor that must not be restarted
+	// (e.g. its binary builds a different plan than the job's).
+	ExitFatal = 3
+)
+
+// ExecutorConfig is what an executor learns from its environment.
+type ExecutorConfig struct {
+	Job, Worker, Master, Fingerprint, Dir, Listen string
+	Slots                                         int
+	Logger                                        *slog.Logger
+}
+
+// ExecutorConfigFromEnv reads the executor's environment.
+func ExecutorConfigFromEnv() (ExecutorConfig, error) {
+	c := ExecutorConfig{Job: os.Getenv(EnvJob), Worker: os.Getenv(EnvWorker), Master: os.Getenv(EnvMaster),
+		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen)}
+	for k, v := range map[string]string{EnvJob: c.Job, EnvWorker: c.Worker, EnvMaster: c.Master, EnvFingerprint: c.Fingerprint, EnvDir: c.Dir} {
+		if v == "" {
+			return c, fmt.Errorf("executor: environment variable %s is not set", k)
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	return c, nil
+}
+
+// ErrPlanMismatch is returned when the job binary builds a different plan
+// than the one the job was submitted with.
+var ErrPlanMismatch = errors.New("plan fingerprint mismatch")
+
+// RunExecutor runs this process as the executor of one job on one worker:
+// it serves task deployments and the partitions its tasks write, pulls
+// splits from and reports to the master, until ctx is done or stdin closes
+// (the worker daemon died).
+func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin io.Reader, stdout io.Writer) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("job", cfg.Job, "worker", cfg.Worker)
+	if plan.Fingerprint != cfg.Fingerprint {
+		return dag.Fatal(fmt.Errorf("%w: this binary builds plan %s but job %s was submitted with %s (different binary, arguments or environment)",
+			ErrPlanMismatch, plan.Fingerprint, cfg.Job, cfg.Fingerprint))
+	}
+	local, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: cfg.Dir, Logger: log})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		local.Close()
+		return fmt.Errorf("executor: listen on %s: %w", cfg.Listen, err)
+	}
+	addr := lis.Addr().String()
+	conn, err := grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		lis.Close()
+		local.Close()
+		return fmt.Errorf("executor: master %s: %w", cfg.Master, err)
+	}
+	defer conn.Close()
+	mc := rpcpb.NewMasterClient(conn)
+	resolver := remote.NewResolver()
+	defer resolver.Close()
+	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
+	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log}, local, ex, ex, staticPlan{plan}, ex.report)
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+	rpcpb.RegisterExecutorServer(srv, ex)
+	remote.NewServer(local).Register(srv)
+	go srv.Serve(lis)
+	fmt.Fprintf(stdout, "%s%s\n", ExecutorReady, addr)
+	log.Info("executor ready", "addr", addr)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if stdin != nil {
+		go func() { // the worker daemon holds our stdin: EOF means it is gone
+			io.Copy(io.Discard, bufio.NewReader(stdin))
+			cancel()
+		}()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			ex.pushMetrics(context.Background())
+			srv.Stop()
+			return ex.w.Close()
+		case <-tick.C:
+			ex.pushMetrics(ctx)
+		}
+	}
+}
+
+type staticPlan struct{ p *dag.Plan }
+
+func (s staticPlan) Plan(string) (*dag.Plan, error) { return s.p, nil }
+
+// executor implements the Executor service and the runtime's providers.
+type executor struct {
+	rpcpb.UnimplementedExecutorServer
+	cfg      ExecutorConfig
+	log      *slog.Logger
+	master   rpcpb.MasterClient
+	self     string
+	local    shuffle.Service
+	resolver *remote.Resolver
+	w        *Worker
+	mu       sync.Mutex
+}
+
+// Resolve implements ShuffleResolver: our own partitions are read locally.
+func (ex *executor) Resolve(location string) (shuffle.Service, error) {
+	if location == ex.self {
+		return ex.local, nil
+	}
+	return ex.resolver.Resolve(location)
+}
+
+// NextSplit implements SplitProvider through the master.
+func (ex *executor) NextSplit(ctx context.Context, job string, vertex, subtask, attempt int) (dag.Split, bool, error) {
+	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(vertex), Subtask: int32(subtask), Attempt: int32(attempt)})
+	if err != nil {
+		return dag.Split{}, false, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+	}
+	return dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, resp.Ok, nil
+}
+
+func (ex *executor) report(st TaskStatus) {
+	b, err := MarshalStatus(st)
+	if err != nil {
+		ex.log.Error("encode task status", "err", err)
+		return
+	}
+	for try := 0; try < 5; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = ex.master.ReportTask(ctx, &rpcpb.ReportTaskRequest{StatusJson: b})
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	ex.log.Error("report task status", "err", err)
+}
+
+func (ex *executor) pushMetrics(ctx context.Context) {
+	ms := ex.w.Metrics(ex.cfg.Job)
+	if len(ms) == 0 {
+		return
+	}
+	b, err := jsonMarshal(ms)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := ex.master.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, MetricsJson: b}); err != nil {
+		ex.log.Debug("report metrics", "err", err)
+	}
+}
+
+// DeployTask implements rpcpb.ExecutorServer.
+func (ex *executor) DeployTask(ctx context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
+	var dep TaskDeployment
+	if err := jsonUnmarshal(req.DeploymentJson, &dep); err != nil {
+		return nil, fmt.Errorf("executor: decode deployment: %w", err)
+	}
+	if err := ex.w.Deploy(ctx, dep); err != nil {
+		return nil, err
+	}
+	return &rpcpb.Empty{}, nil
+}
+
+// CancelTask implements rpcpb.ExecutorServer.
+func (ex *executor) CancelTask(_ context.Context, req *rpcpb.CancelTaskRequest) (*rpcpb.Empty, error) {
+	ex.w.Cancel(req.JobId, TaskID{Task: int(req.Task), Subtask: int(req.Subtask)}, int(req.Attempt))
+	return &rpcpb.Empty{}, nil
+}
