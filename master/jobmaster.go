@@ -106,6 +106,8 @@ type VertexResult struct {
 	// BackPressureNanos is time spent blocked on full exchange queues,
 	// summed over subtasks.
 	BackPressureNanos int64 `json:"backPressureNanos"`
+	// BytesOut is encoded bytes written to network edges.
+	BytesOut int64 `json:"bytesOut"`
 }
 
 // JobResult is the outcome of a finished job.
@@ -539,6 +541,7 @@ func (jm *JobMaster) metrics() []VertexResult {
 			r.RecordsOut += m.RecordsOut
 			r.LateDropped += m.LateDropped
 			r.BackPressureNanos += m.BackPressureNanos
+			r.BytesOut += m.BytesOut
 		}
 	}
 	return res

@@ -81,22 +81,35 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	for _, j := range jobs {
 		fmt.Fprintf(&b, "dagflow_job_restarts_total{job=%q,state=%q} %d\n", j.ID, j.State, j.Restarts)
 	}
-	metric("dagflow_vertex_records_in_total", "Records into a vertex.", "counter")
+	statuses := make([]JobStatus, 0, len(jobs))
 	for _, j := range jobs {
 		if jb, err := s.job(j.ID); err == nil {
-			for _, v := range s.status(jb).Vertices {
-				fmt.Fprintf(&b, "dagflow_vertex_records_in_total{job=%q,vertex=%q} %d\n", j.ID, v.Name, v.RecordsIn)
+			statuses = append(statuses, s.status(jb))
+		}
+	}
+	family := func(name, help, typ string, value func(VertexStatus) string) {
+		metric(name, help, typ)
+		for _, st := range statuses {
+			for _, v := range st.Vertices {
+				fmt.Fprintf(&b, "%s{job=%q,vertex=%q} %s\n", name, st.ID, v.Name, value(v))
 			}
 		}
 	}
-	metric("dagflow_vertex_records_out_total", "Records out of a vertex.", "counter")
-	metric("dagflow_vertex_backpressure_seconds_total", "Time a vertex was blocked on full exchange queues.", "counter")
-	for _, j := range jobs {
-		if jb, err := s.job(j.ID); err == nil {
-			for _, v := range s.status(jb).Vertices {
-				fmt.Fprintf(&b, "dagflow_vertex_records_out_total{job=%q,vertex=%q} %d\n", j.ID, v.Name, v.RecordsOut)
-				fmt.Fprintf(&b, "dagflow_vertex_backpressure_seconds_total{job=%q,vertex=%q} %g\n", j.ID, v.Name, float64(v.BackPressureNanos)/1e9)
-			}
+	family("dagflow_vertex_records_in_total", "Records into a vertex.", "counter", func(v VertexStatus) string { return fmt.Sprint(v.RecordsIn) })
+	family("dagflow_vertex_records_out_total", "Records out of a vertex.", "counter", func(v VertexStatus) string { return fmt.Sprint(v.RecordsOut) })
+	family("dagflow_vertex_bytes_out_total", "Encoded bytes a vertex wrote to network edges.", "counter", func(v VertexStatus) string { return fmt.Sprint(v.BytesOut) })
+	family("dagflow_vertex_backpressure_seconds_total", "Time a vertex was blocked on full exchange queues.", "counter",
+		func(v VertexStatus) string { return fmt.Sprintf("%g", float64(v.BackPressureNanos)/1e9) })
+	metric("dagflow_shuffle_buffers_in_use", "Exchange buffers queued in a worker's pipelined partitions of a job.", "gauge")
+	for _, st := range statuses {
+		for _, w := range st.Workers {
+			fmt.Fprintf(&b, "dagflow_shuffle_buffers_in_use{job=%q,worker=%q} %d\n", st.ID, w.Name, w.BuffersInUse)
+		}
+	}
+	metric("dagflow_shuffle_buffers_in_use_peak", "Peak exchange buffers queued in a worker's pipelined partitions of a job.", "gauge")
+	for _, st := range statuses {
+		for _, w := range st.Workers {
+			fmt.Fprintf(&b, "dagflow_shuffle_buffers_in_use_peak{job=%q,worker=%q} %d\n", st.ID, w.Name, w.PeakBuffersInUse)
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")

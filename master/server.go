@@ -185,7 +185,8 @@ func (s *Server) RegisterWorker(_ context.Context, req *rpcpb.RegisterWorkerRequ
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
 	}
 	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, slots: int(req.Slots), conn: conn,
-		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics)}
+		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics),
+		usage: make(map[string]WorkerUsage)}
 	s.mu.Lock()
 	old := s.workers[req.Name]
 	s.workers[req.Name] = w
@@ -548,14 +549,19 @@ func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*r
 
 // ReportMetrics implements rpcpb.MasterServer.
 func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsRequest) (*rpcpb.Empty, error) {
-	var ms []worker.VertexMetrics
-	if err := json.Unmarshal(req.MetricsJson, &ms); err != nil {
+	var rep worker.MetricsReport
+	if err := json.Unmarshal(req.MetricsJson, &rep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	s.mu.Lock()
 	if w, ok := s.workers[req.Worker]; ok {
 		w.mu.Lock()
-		w.metrics[req.JobId] = ms
+		w.metrics[req.JobId] = rep.Vertices
+		u := w.usage[req.JobId]
+		u.Name = w.name
+		u.BuffersInUse = rep.BuffersInUse
+		u.PeakBuffersInUse = max(u.PeakBuffersInUse, rep.PeakBuffersInUse)
+		w.usage[req.JobId] = u
 		w.mu.Unlock()
 	}
 	s.mu.Unlock()
@@ -598,6 +604,15 @@ type remoteWorker struct {
 
 	mu      sync.Mutex
 	metrics map[string][]worker.VertexMetrics
+	usage   map[string]WorkerUsage
+}
+
+// Usage returns what the worker last reported about a job.
+func (w *remoteWorker) Usage(job string) (WorkerUsage, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u, ok := w.usage[job]
+	return u, ok
 }
 
 func (w *remoteWorker) Name() string { return w.name }

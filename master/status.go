@@ -18,6 +18,16 @@ type JobStatus struct {
 	Splits    SplitProgress  `json:"splits"`
 	Vertices  []VertexStatus `json:"vertices,omitempty"`
 	Tasks     []TaskView     `json:"tasks,omitempty"`
+	Workers   []WorkerUsage  `json:"workers,omitempty"`
+}
+
+// WorkerUsage is what a worker reported about its part of a job.
+type WorkerUsage struct {
+	Name string `json:"name"`
+	// BuffersInUse is exchange buffers queued in the worker's pipelined
+	// partitions of the job; PeakBuffersInUse the highest value seen.
+	BuffersInUse     int `json:"buffersInUse"`
+	PeakBuffersInUse int `json:"peakBuffersInUse"`
 }
 
 // VertexStatus is one vertex's counters.
@@ -66,6 +76,15 @@ func (jm *JobMaster) Status() JobStatus {
 			vs.BackPressure = min(1, float64(v.BackPressureNanos)/1e9/secs/float64(max(1, v.Parallelism)))
 		}
 		st.Vertices = append(st.Vertices, vs)
+	}
+	for _, name := range jm.order {
+		if u, ok := jm.workers[name].(interface {
+			Usage(job string) (WorkerUsage, bool)
+		}); ok {
+			if wu, ok := u.Usage(jm.cfg.ID); ok {
+				st.Workers = append(st.Workers, wu)
+			}
+		}
 	}
 	for _, t := range tasks {
 		pt := jm.plan.Tasks[t.Task.Vertex]

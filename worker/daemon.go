@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,20 +48,23 @@ type DaemonConfig struct {
 	// RegisterTimeout bounds how long to wait for the master at start
 	// (default 10s).
 	RegisterTimeout time.Duration
-	Logger          *slog.Logger
+	// HTTP serves /metrics (Prometheus text) when set.
+	HTTP   string
+	Logger *slog.Logger
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its
 // liveness, caches job binaries and runs one executor process per job.
 type Daemon struct {
 	rpcpb.UnimplementedWorkerServer
-	cfg    DaemonConfig
-	log    *slog.Logger
-	srv    *grpc.Server
-	lis    net.Listener
-	conn   *grpc.ClientConn
-	master rpcpb.MasterClient
-	member *membership.Member
+	cfg     DaemonConfig
+	log     *slog.Logger
+	srv     *grpc.Server
+	lis     net.Listener
+	conn    *grpc.ClientConn
+	master  rpcpb.MasterClient
+	member  *membership.Member
+	httpSrv *http.Server
 
 	mu        sync.Mutex
 	executors map[string]*executorProc
@@ -139,8 +143,29 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if err := d.member.Join(resp.GossipAddress); err != nil {
 		return fail(err)
 	}
+	if cfg.HTTP != "" {
+		hl, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fail(fmt.Errorf("worker: listen on %s: %w", cfg.HTTP, err))
+		}
+		d.httpSrv = &http.Server{Handler: http.HandlerFunc(d.serveMetrics), ReadHeaderTimeout: 10 * time.Second}
+		go d.httpSrv.Serve(hl)
+	}
 	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots)
 	return d, nil
+}
+
+// serveMetrics writes the daemon's gauges in Prometheus text format; task
+// and vertex counters are aggregated by the master's /metrics.
+func (d *Daemon) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	d.mu.Lock()
+	execs := len(d.executors)
+	d.mu.Unlock()
+	bins, _ := os.ReadDir(filepath.Join(d.cfg.Dir, "binaries"))
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# HELP dagflow_worker_slots Task slots offered.\n# TYPE dagflow_worker_slots gauge\ndagflow_worker_slots{worker=%q} %d\n", d.cfg.Name, d.cfg.Slots)
+	fmt.Fprintf(w, "# HELP dagflow_worker_executors Running job executors.\n# TYPE dagflow_worker_executors gauge\ndagflow_worker_executors{worker=%q} %d\n", d.cfg.Name, execs)
+	fmt.Fprintf(w, "# HELP dagflow_worker_binaries_cached Job binaries in the cache.\n# TYPE dagflow_worker_binaries_cached gauge\ndagflow_worker_binaries_cached{worker=%q} %d\n", d.cfg.Name, len(bins))
 }
 
 // Addr returns the daemon's gRPC address.
@@ -162,6 +187,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.member != nil {
 		d.member.Close()
+	}
+	if d.httpSrv != nil {
+		d.httpSrv.Close()
 	}
 	if d.conn != nil {
 		d.conn.Close()

@@ -116,12 +116,16 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	sample := time.NewTicker(50 * time.Millisecond)
+	defer sample.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			ex.pushMetrics(context.Background())
 			srv.Stop()
 			return ex.w.Close()
+		case <-sample.C:
+			ex.sampleBuffers()
 		case <-tick.C:
 			ex.pushMetrics(ctx)
 		}
@@ -143,6 +147,7 @@ type executor struct {
 	resolver *remote.Resolver
 	w        *Worker
 	mu       sync.Mutex
+	peak     int
 }
 
 // Resolve implements ShuffleResolver: our own partitions are read locally.
@@ -163,6 +168,7 @@ func (ex *executor) NextSplit(ctx context.Context, job string, vertex, subtask, 
 }
 
 func (ex *executor) report(st TaskStatus) {
+	ex.pushMetrics(context.Background()) // counters are final before the outcome
 	b, err := MarshalStatus(st)
 	if err != nil {
 		ex.log.Error("encode task status", "err", err)
@@ -180,12 +186,38 @@ func (ex *executor) report(st TaskStatus) {
 	ex.log.Error("report task status", "err", err)
 }
 
+// MetricsReport is what an executor sends the master about its job.
+type MetricsReport struct {
+	Vertices         []VertexMetrics `json:"vertices"`
+	BuffersInUse     int             `json:"buffersInUse"`
+	PeakBuffersInUse int             `json:"peakBuffersInUse"`
+}
+
+// sampleBuffers records the peak of buffers in use between reports.
+func (ex *executor) sampleBuffers() {
+	n := ex.buffersInUse()
+	ex.mu.Lock()
+	ex.peak = max(ex.peak, n)
+	ex.mu.Unlock()
+}
+
+func (ex *executor) buffersInUse() int {
+	if b, ok := ex.local.(interface{ BuffersInUse() int }); ok {
+		return b.BuffersInUse()
+	}
+	return 0
+}
+
 func (ex *executor) pushMetrics(ctx context.Context) {
-	ms := ex.w.Metrics(ex.cfg.Job)
-	if len(ms) == 0 {
+	ex.sampleBuffers()
+	ex.mu.Lock()
+	rep := MetricsReport{Vertices: ex.w.Metrics(ex.cfg.Job), BuffersInUse: ex.buffersInUse(), PeakBuffersInUse: ex.peak}
+	ex.peak = 0
+	ex.mu.Unlock()
+	if len(rep.Vertices) == 0 && rep.PeakBuffersInUse == 0 {
 		return
 	}
-	b, err := jsonMarshal(ms)
+	b, err := jsonMarshal(rep)
 	if err != nil {
 		return
 	}

@@ -63,6 +63,7 @@ func (f *fanout) EmitWatermark(ctx context.Context, wm int64) error {
 // netOutput writes one network edge's partition.
 type netOutput struct {
 	bp     *atomic.Int64 // producer's back-pressure time
+	bytes  *atomic.Int64 // producer's bytes out
 	spec   OutputPartition
 	enc    dag.EdgeEncoder
 	w      shuffle.Writer
@@ -75,7 +76,7 @@ type netOutput struct {
 func (o *netOutput) Send(ctx context.Context, ch int, buf []byte) error {
 	start := time.Now()
 	err := o.w.Write(ctx, ch, buf)
-	o.account(start)
+	o.account(start, len(buf))
 	return err
 }
 
@@ -83,13 +84,16 @@ func (o *netOutput) Send(ctx context.Context, ch int, buf []byte) error {
 func (o *netOutput) SendBroadcast(ctx context.Context, buf []byte) error {
 	start := time.Now()
 	err := o.w.WriteBroadcast(ctx, buf)
-	o.account(start)
+	o.account(start, len(buf))
 	return err
 }
 
 // account adds time a write spent waiting as back-pressure. Writes that
 // return within a few microseconds found queue space.
-func (o *netOutput) account(start time.Time) {
+func (o *netOutput) account(start time.Time, n int) {
+	if o.bytes != nil {
+		o.bytes.Add(int64(n))
+	}
 	if d := time.Since(start); d > 50*time.Microsecond && o.bp != nil {
 		o.bp.Add(int64(d))
 	}

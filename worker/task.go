@@ -128,7 +128,7 @@ func (t *task) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("create partition %s: %w", op.Partition, err)
 		}
-		no := &netOutput{spec: op, enc: enc, w: w, lastWM: dag.MinTime, bp: &t.byVID[pe.From].metrics.BackPressureNanos}
+		no := &netOutput{spec: op, enc: enc, w: w, lastWM: dag.MinTime, bp: &t.byVID[pe.From].metrics.BackPressureNanos, bytes: &t.byVID[pe.From].metrics.BytesOut}
 		t.outs = append(t.outs, no)
 		netByEdge[op.Edge] = no
 	}

@@ -178,6 +178,7 @@ type VertexMetrics struct {
 	RecordsOut        int64 `json:"recordsOut"`
 	LateDropped       int64 `json:"lateDropped"`
 	BackPressureNanos int64 `json:"backPressureNanos"`
+	BytesOut          int64 `json:"bytesOut"`
 }
 
 // Metrics returns the counters of the job's subtasks on this worker,
@@ -192,7 +193,7 @@ func (w *Worker) Metrics(job string) []VertexMetrics {
 		}
 		out = append(out, VertexMetrics{Vertex: k.vertex, Subtask: k.subtask,
 			RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(), LateDropped: m.LateDropped.Load(),
-			BackPressureNanos: m.BackPressureNanos.Load()})
+			BackPressureNanos: m.BackPressureNanos.Load(), BytesOut: m.BytesOut.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Vertex != out[j].Vertex {

@@ -37,6 +37,14 @@ var (
 // binaries builds dagctl and the test jobs once per test run.
 func binaries(t *testing.T) (dagctl, wordcount, windowed, mismatch string) {
 	t.Helper()
+	b := buildAll(t)
+	return b["dagctl"], b["wordcount"], b["windowed"], b["mismatch"]
+}
+
+// buildAll builds dagctl and the test jobs once per test run.
+func buildAll(t *testing.T) map[string]string {
+	t.Helper()
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
@@ -46,7 +54,8 @@ func binaries(t *testing.T) (dagctl, wordcount, windowed, mismatch string) {
 			return
 		}
 		for name, pkg := range map[string]string{"dagctl": ".", "wordcount": "../../examples/wordcount",
-			"windowed": "../../examples/windowed", "mismatch": "../../internal/testjobs/mismatch"} {
+			"windowed": "../../examples/windowed", "mismatch": "../../internal/testjobs/mismatch",
+			"slowsink": "../../internal/testjobs/slowsink"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
@@ -57,7 +66,11 @@ func binaries(t *testing.T) (dagctl, wordcount, windowed, mismatch string) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return filepath.Join(buildDir, "dagctl"), filepath.Join(buildDir, "wordcount"), filepath.Join(buildDir, "windowed"), filepath.Join(buildDir, "mismatch")
+	out := map[string]string{}
+	for _, n := range []string{"dagctl", "wordcount", "windowed", "mismatch", "slowsink"} {
+		out[n] = filepath.Join(buildDir, n)
+	}
+	return out
 }
 
 func freeAddr(t *testing.T) string {
@@ -398,4 +411,38 @@ func TestClusterErrors(t *testing.T) {
 	if lines, err := fileio.ReadAllLines(context.Background(), filesystem.Default(), out); err == nil && len(lines) > 0 {
 		t.Errorf("cancelled job committed %d lines", len(lines))
 	}
+}
+
+func TestClusterSlowConsumerBoundsProducerMemory(t *testing.T) {
+	b := buildAll(t)
+	c := startCluster(t, b["dagctl"], 2, 4)
+	stdout, stderr, code := c.run("submit", "--binary", b["slowsink"], "--", "--records", "200000")
+	if code != 0 {
+		t.Fatalf("submit: %s %s", stdout, stderr)
+	}
+	id := strings.Fields(stdout)[1]
+	st := c.status(id)
+	// Two producers with two pipelined subpartitions each, 16 buffers per
+	// subpartition queue: never more than 64 buffers queued on a worker.
+	limit := 2 * 2 * 16
+	peak := 0
+	for _, w := range st.Workers {
+		if w.PeakBuffersInUse > limit {
+			t.Errorf("worker %s queued up to %d buffers, limit %d", w.Name, w.PeakBuffersInUse, limit)
+		}
+		peak = max(peak, w.PeakBuffersInUse)
+	}
+	if peak == 0 {
+		t.Errorf("no buffers ever queued: the consumer was not slow enough to test back-pressure: %+v", st.Workers)
+	}
+	var src master.VertexStatus
+	for _, v := range st.Vertices {
+		if v.Name == "src" {
+			src = v
+		}
+	}
+	if src.RecordsOut != 200000 || src.BackPressure == 0 {
+		t.Errorf("source: %d records out, back-pressure %.2f; want 200000 and > 0", src.RecordsOut, src.BackPressure)
+	}
+	t.Logf("peak buffers in use %d (limit %d), source back-pressure %.0f%%", peak, limit, 100*src.BackPressure)
 }

@@ -71,6 +71,7 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
 	failure := fs.Duration("failure-timeout", 3*time.Second, "gossip failure timeout")
 	level := fs.String("log-level", "info", "log level")
+	httpAddr := fs.String("http", "", "serve /metrics on this address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -90,7 +91,7 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: *name, Listen: *listen, Master: *masterAddr, Slots: *slots,
-		Dir: *dir, FailureTimeout: *failure, Logger: logger(stderr, *level)})
+		Dir: *dir, FailureTimeout: *failure, HTTP: *httpAddr, Logger: logger(stderr, *level)})
 	if err != nil {
 		fmt.Fprintln(stderr, "dagctl worker:", err)
 		return 1
