@@ -2,7 +2,7 @@
 // single-threaded Go programs that compute the same results, in the same
 // run, and prints the ratios as a Markdown table.
 //
-//	go run ./bench/cmd/enginebench [--size-mb 200] [--parallelism 2] [--events 5000000]
+//	go run ./bench/cmd/enginebench [--size-mb 200] [--parallelism 2] [--events 5000000] [--cluster] [--only NAME]
 //
 // Both sides are measured by wall time and by the CPU time the process
 // used (getrusage), so "per core" figures stay meaningful on a shared or
@@ -77,6 +77,8 @@ func run(args []string, out io.Writer) error {
 	dir := fs.String("dir", "", "work directory (default: a temporary directory, removed)")
 	events := fs.Int("events", 5_000_000, "events for the windowed benchmark (0 skips it)")
 	rounds := fs.Int("rounds", 3, "rounds; each run's median (by wall time) is reported")
+	cluster := fs.Bool("cluster", false, "also compare wordcount on a local cluster (master + 2 worker processes) with the embedded runtime")
+	only := fs.String("only", "", "run only this benchmark: wordcount, windowed or cluster")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,11 +94,19 @@ func run(args []string, out io.Writer) error {
 		*dir = d
 	}
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, %s/%s, %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	if err := wordcount(out, *dir, *sizeMB, *par, *rounds); err != nil {
-		return err
+	want := func(name string) bool { return *only == "" || *only == name }
+	if want("wordcount") {
+		if err := wordcount(out, *dir, *sizeMB, *par, *rounds); err != nil {
+			return err
+		}
 	}
-	if *events > 0 {
+	if *events > 0 && want("windowed") {
 		if err := windowed(out, *dir, *events, *par, *rounds); err != nil {
+			return err
+		}
+	}
+	if *cluster || *only == "cluster" {
+		if err := clusterBench(out, *dir, *sizeMB, *par, *rounds); err != nil {
 			return err
 		}
 	}
