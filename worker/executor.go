@@ -99,9 +99,10 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
 	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log}, local, ex, ex, staticPlan{plan}, ex.report)
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 	rpcpb.RegisterExecutorServer(srv, ex)
-	remote.NewServer(local).Register(srv)
+	shuffleSrv := remote.NewServer(local, remote.ServerOptions{Logger: log})
+	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
 	fmt.Fprintf(stdout, "%s%s\n", ExecutorReady, addr)
 	log.Info("executor ready", "addr", addr)
@@ -122,6 +123,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		select {
 		case <-ctx.Done():
 			ex.pushMetrics(context.Background())
+			shuffleSrv.Close()
 			srv.Stop()
 			return ex.w.Close()
 		case <-sample.C:
