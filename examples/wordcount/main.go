@@ -151,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // checkOutputEmpty refuses an output directory that already holds
 // committed part files: new results would be mixed with old ones.
 func checkOutputEmpty(ctx context.Context, dir string) error {
-	fs, path, err := filesystem.Default().Resolve(dir)
+	fs, path, err := fileio.DefaultRegistry().Resolve(dir)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func checkOutputEmpty(ctx context.Context, dir string) error {
 }
 
 func topWords(ctx context.Context, dir string, k int) ([]string, error) {
-	lines, err := fileio.ReadAllLines(ctx, filesystem.Default(), dir)
+	lines, err := fileio.ReadAllLines(ctx, fileio.DefaultRegistry(), dir)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Cluster struct {
 	nextBlock uint64
 	safeMode  bool
 	denied    []string
+	resets    map[string]int // method → calls to answer by closing the connection
 	ops       Ops
 }
 
@@ -221,6 +222,29 @@ func (c *Cluster) DenyPrefix(prefix string) {
 	c.mu.Lock()
 	c.denied = append(c.denied, prefix)
 	c.mu.Unlock()
+}
+
+// ResetAfterCall makes the NameNode close the connection instead of
+// replying to the next n calls of method, after executing them: the
+// client cannot tell whether such a call took effect, as when a NameNode
+// fails mid-call.
+func (c *Cluster) ResetAfterCall(method string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resets == nil {
+		c.resets = make(map[string]int)
+	}
+	c.resets[method] = n
+}
+
+func (c *Cluster) takeReset(method string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resets[method] <= 0 {
+		return false
+	}
+	c.resets[method]--
+	return true
 }
 
 // AllowAll removes every DenyPrefix rule.

@@ -121,14 +121,11 @@ func blockID(op protoreflect.Message) uint64 {
 
 func (dn *dataNode) writeBlock(conn net.Conn, r *bufio.Reader, op protoreflect.Message) {
 	id := blockID(op)
-	stage := protoreflect.Name("")
-	if fd := field(op, "stage"); fd != nil {
-		stage = fd.Enum().Values().ByNumber(op.Get(fd).Enum()).Name()
-	}
+	stage := enum(op, "stage")
 	sum := sub(op, "requestedChecksum")
 	bpc := int(u64(sum, "bytesPerChecksum"))
 	var table *crc32.Table
-	switch ct := field(sum, "type"); ct.Enum().Values().ByNumber(sum.Get(ct).Enum()).Name() {
+	switch enum(sum, "type") {
 	case "CHECKSUM_CRC32C":
 		table = castagnoli
 	case "CHECKSUM_CRC32":

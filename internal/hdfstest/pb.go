@@ -127,7 +127,6 @@ func bytesOf(m protoreflect.Message, name string) []byte {
 	return m.Get(field(m, name)).Bytes()
 }
 func boolOf(m protoreflect.Message, name string) bool { return m.Get(field(m, name)).Bool() }
-func has(m protoreflect.Message, name string) bool  { return m.Has(field(m, name)) }
 
 func u64(m protoreflect.Message, name string) uint64 {
 	v := m.Get(field(m, name))
@@ -142,6 +141,15 @@ func u64(m protoreflect.Message, name string) uint64 {
 }
 
 func i64(m protoreflect.Message, name string) int64 { return int64(u64(m, name)) }
+
+// enum returns the name of the value of an enum field.
+func enum(m protoreflect.Message, name string) string {
+	fd := field(m, name)
+	if ev := fd.Enum().Values().ByNumber(m.Get(fd).Enum()); ev != nil {
+		return string(ev.Name())
+	}
+	return fmt.Sprint(m.Get(fd).Enum())
+}
 
 // sub returns the nested message name, or nil when it is unset.
 func sub(m protoreflect.Message, name string) protoreflect.Message {

@@ -115,6 +115,9 @@ func (c *Cluster) serveRPC(nn *nameNode, conn net.Conn) {
 			return
 		}
 		resp, err := c.dispatch(nn, user, reqHeader, rest)
+		if c.takeReset(str(reqHeader, "methodName")) {
+			return // the call took effect but the NameNode "crashed" before replying
+		}
 		out, werr := replyFrame(rh, callID, resp, err)
 		if werr != nil {
 			return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/hdfs"
 )
 
 // Defaults of the tunables.
@@ -84,8 +85,17 @@ func (c *config) apply(opts []Option) {
 		}
 	}
 	if c.reg == nil {
-		c.reg = filesystem.NewRegistry()
+		c.reg = DefaultRegistry()
 	}
+}
+
+// DefaultRegistry returns a new registry of the file systems that sources
+// and sinks use without WithRegistry: local files (plain paths and
+// file:// URIs) and HDFS (hdfs:// URIs, configured from HADOOP_CONF_DIR
+// and HADOOP_USER_NAME; see package io/hdfs). It contacts no NameNode
+// until an hdfs:// path is used.
+func DefaultRegistry() *filesystem.Registry {
+	return hdfs.Register(filesystem.NewRegistry(), hdfs.Config{})
 }
 
 func (c *config) fail(format string, args ...any) {
@@ -95,7 +105,7 @@ func (c *config) fail(format string, args ...any) {
 }
 
 // WithRegistry resolves paths through reg (default: a fresh
-// filesystem.NewRegistry()). Sources and sinks.
+// DefaultRegistry()). Sources and sinks.
 func WithRegistry(reg *filesystem.Registry) Option {
 	return func(c *config) { c.reg = reg }
 }

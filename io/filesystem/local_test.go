@@ -1,4 +1,4 @@
-package filesystem
+package filesystem_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/filesystem/fstest"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -25,7 +28,7 @@ func writeFile(t *testing.T, path, content string) {
 func TestLocalRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	var l Local
+	var l filesystem.Local
 	p := filepath.Join(dir, "a", "b", "f.txt")
 	w, err := l.Create(ctx, p)
 	if err != nil {
@@ -97,7 +100,7 @@ func TestLocalRoundTrip(t *testing.T) {
 func TestLocalErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	var l Local
+	var l filesystem.Local
 	missing := filepath.Join(dir, "nope")
 	file := filepath.Join(dir, "file")
 	writeFile(t, file, "x")
@@ -113,8 +116,8 @@ func TestLocalErrors(t *testing.T) {
 		{"List missing", second(l.List(ctx, missing)), fs.ErrNotExist, missing},
 		{"Remove missing", l.Remove(ctx, missing), fs.ErrNotExist, missing},
 		{"Rename missing", l.Rename(ctx, missing, file+"2"), fs.ErrNotExist, missing},
-		{"List file", second(l.List(ctx, file)), ErrNotDir, file},
-		{"Open dir", second(l.Open(ctx, dir)), ErrIsDir, dir},
+		{"List file", second(l.List(ctx, file)), filesystem.ErrNotDir, file},
+		{"Open dir", second(l.Open(ctx, dir)), filesystem.ErrIsDir, dir},
 		{"Glob bad pattern", second(l.Glob(ctx, dir+"/[")), filepath.ErrBadPattern, dir},
 	}
 	for _, c := range checks {
@@ -142,7 +145,7 @@ func TestLocalListGlobSorted(t *testing.T) {
 	for _, n := range []string{"c", "a", "b.txt", "a.txt"} {
 		writeFile(t, filepath.Join(dir, n), n)
 	}
-	list, err := Local{}.List(ctx, dir)
+	list, err := filesystem.Local{}.List(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +156,7 @@ func TestLocalListGlobSorted(t *testing.T) {
 	if want := []string{"a", "a.txt", "b.txt", "c"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("List order %v, want %v", names, want)
 	}
-	g, err := Local{}.Glob(ctx, filepath.Join(dir, "*.txt"))
+	g, err := filesystem.Local{}.Glob(ctx, filepath.Join(dir, "*.txt"))
 	if err != nil || len(g) != 2 || filepath.Base(g[0].Path) != "a.txt" || g[0].Size != 5 {
 		t.Fatalf("Glob = %+v, %v", g, err)
 	}
@@ -181,8 +184,8 @@ func TestExpandInputs(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "in", "emptydir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	reg := NewRegistry()
-	rel := func(fis []FileInfo) []string {
+	reg := filesystem.NewRegistry()
+	rel := func(fis []filesystem.FileInfo) []string {
 		var out []string
 		for _, fi := range fis {
 			r, _ := filepath.Rel(dir, fi.Path)
@@ -205,7 +208,7 @@ func TestExpandInputs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ExpandInputs(ctx, reg, tc.paths)
+			got, err := filesystem.ExpandInputs(ctx, reg, tc.paths)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,25 +217,25 @@ func TestExpandInputs(t *testing.T) {
 			}
 		})
 	}
-	got, err := ExpandInputs(ctx, reg, []string{filepath.Join(dir, "in", "a.txt")})
+	got, err := filesystem.ExpandInputs(ctx, reg, []string{filepath.Join(dir, "in", "a.txt")})
 	if err != nil || got[0].Size != 1 {
 		t.Fatalf("size not reported: %+v %v", got, err)
 	}
 
 	missing := filepath.Join(dir, "missing")
-	_, err = ExpandInputs(ctx, reg, []string{missing})
+	_, err = filesystem.ExpandInputs(ctx, reg, []string{missing})
 	if want := `input path "` + missing + `" does not exist`; err == nil || err.Error() != want {
 		t.Fatalf("missing path error %v, want %q", err, want)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing path error does not match fs.ErrNotExist: %v", err)
 	}
-	_, err = ExpandInputs(ctx, reg, []string{filepath.Join(dir, "*.nothing")})
+	_, err = filesystem.ExpandInputs(ctx, reg, []string{filepath.Join(dir, "*.nothing")})
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("empty glob: %v", err)
 	}
-	_, err = ExpandInputs(ctx, reg, []string{"s3://bucket/x"})
-	if !errors.Is(err, ErrUnknownScheme) {
+	_, err = filesystem.ExpandInputs(ctx, reg, []string{"s3://bucket/x"})
+	if !errors.Is(err, filesystem.ErrUnknownScheme) {
 		t.Fatalf("unknown scheme: %v", err)
 	}
 }
@@ -245,7 +248,7 @@ func TestExpandInputsSymlinkCycle(t *testing.T) {
 	}
 	// Expansion must terminate: either the OS stops resolving the ever
 	// longer link chain (ELOOP) or the depth guard fails the expansion.
-	got, err := ExpandInputs(context.Background(), NewRegistry(), []string{filepath.Join(dir, "d")})
+	got, err := filesystem.ExpandInputs(context.Background(), filesystem.NewRegistry(), []string{filepath.Join(dir, "d")})
 	if err != nil {
 		if !strings.Contains(err.Error(), "nested more than") {
 			t.Fatalf("symlink cycle: %v", err)
@@ -255,4 +258,10 @@ func TestExpandInputsSymlinkCycle(t *testing.T) {
 	if len(got) == 0 || got[0].Path != filepath.Join(dir, "d", "f") {
 		t.Fatalf("symlink cycle expansion = %+v", got)
 	}
+}
+
+func TestLocalConformance(t *testing.T) {
+	fstest.Run(t, func(t *testing.T) (filesystem.FileSystem, string) {
+		return filesystem.Local{}, t.TempDir()
+	})
 }

@@ -23,9 +23,10 @@ func NewRegistry() *Registry {
 	return &Registry{fss: map[string]FileSystem{"file": Local{}}}
 }
 
-// Default returns a fresh registry with every built-in file system
-// registered. Today that is only "file" (Local); remote stores are added
-// here as they are implemented. Each call returns a new registry, so
+// Default returns a fresh registry with the local file system ("file")
+// registered. Remote stores live in packages that import this one (hdfs),
+// so they cannot be added here: fileio.DefaultRegistry returns a registry
+// with every built-in store. Each call returns a new registry, so
 // registering on it affects only its holder.
 func Default() *Registry {
 	return NewRegistry()
