@@ -2,8 +2,11 @@
 // operators and sinks, and the serializable plan the engine runs.
 //
 // A job builds a Graph, adds sources with FromSource, transforms streams with
-// Map, FlatMap, Filter, KeyBy, Aggregate, Reduce, Window, WindowJoin,
-// Process and Union, and ends them in sinks. Every edge of the graph carries
+// Map, FlatMap, Filter, KeyBy, Aggregate, Reduce, Window (tumbling,
+// sliding and session windows; Windowed.Late is the late-data side
+// output; results are WindowResult values over a TimeWindow), WindowJoin,
+// Join (regular keyed inner join), Process and CoProcess (keyed state and
+// timers over one or two inputs) and Union, and ends them in sinks. Every edge of the graph carries
 // an exchange mode (Pipelined, Blocking or Auto) and a partitioner (Forward,
 // Hash, Rebalance, Broadcast) that the user may set on any edge. Bounded and
 // unbounded inputs use the very same operators: when a bounded input ends
