@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -49,6 +52,39 @@ type Checksum struct {
 	mu    sync.Mutex
 	parts map[uint64]Summary
 	next  atomic.Uint64 // ids of prepared parts
+	// record, when set, receives every committed part as a line
+	// "id records hash"; a job that commits in another process (on a
+	// cluster) reports its checksum to the driver through it.
+	record string
+}
+
+// RecordTo makes Commit append every committed part to the file at path.
+func (c *Checksum) RecordTo(path string) { c.record = path }
+
+// ReadRecorded merges the parts recorded in a file by RecordTo. A line
+// recorded twice (a retried commit) counts once; part ids are only unique
+// within a process, so the whole line is the key.
+func ReadRecorded(path string) (Summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Summary{}, err
+	}
+	seen := map[string]bool{}
+	var s Summary
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || seen[line] {
+			continue
+		}
+		seen[line] = true
+		recs, err1 := strconv.ParseInt(f[1], 10, 64)
+		hash, err2 := strconv.ParseUint(f[2], 16, 64)
+		if err1 != nil || err2 != nil {
+			return Summary{}, fmt.Errorf("nexmark: bad checksum record %q in %s", line, path)
+		}
+		s.Merge(Summary{Records: recs, Hash: hash})
+	}
+	return s, nil
 }
 
 // Summary returns the summary of all committed rows.
@@ -69,12 +105,25 @@ func (c *Checksum) Commit(_ context.Context, committables [][]byte) error {
 	if c.parts == nil {
 		c.parts = make(map[uint64]Summary)
 	}
+	var lines strings.Builder
 	for _, b := range committables {
 		id, s, err := decodePart(b)
 		if err != nil {
 			return err
 		}
 		c.parts[id] = s
+		fmt.Fprintf(&lines, "%d %d %x\n", id, s.Records, s.Hash)
+	}
+	if c.record != "" {
+		f, err := os.OpenFile(c.record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("nexmark: record checksum: %w", err)
+		}
+		if _, err := f.WriteString(lines.String()); err != nil {
+			f.Close()
+			return fmt.Errorf("nexmark: record checksum: %w", err)
+		}
+		return f.Close()
 	}
 	return nil
 }
