@@ -67,6 +67,8 @@ type Metrics struct {
 	// BackPressureNanos is time the vertex spent blocked writing to full
 	// exchange queues (set by the engine).
 	BackPressureNanos atomic.Int64
+	// BytesOut counts encoded bytes the vertex wrote to network edges.
+	BytesOut atomic.Int64
 }
 
 // OperatorContext gives an operator instance its place in the job.
