@@ -21,6 +21,11 @@ const (
 	// ParallelismEnv overrides the job's default parallelism
 	// (`dagctl submit --parallelism`).
 	ParallelismEnv = "DAGFLOW_PARALLELISM"
+	// ShuffleEnv chooses where the job's blocking partitions live on a
+	// cluster (`dagctl submit --shuffle`): "worker" (default, in the
+	// executor that wrote them) or "external" (in the host's shuffle
+	// daemon, surviving the worker). The plan does not depend on it.
+	ShuffleEnv = worker.EnvShuffle
 )
 
 // Submission is what a job binary prints in plan mode: the plan and the
@@ -49,6 +54,11 @@ func applyEnv(g *dag.Graph) error {
 			return fmt.Errorf("dagflow: %s=%q: want a positive integer", ParallelismEnv, v)
 		}
 		g.SetParallelism(n)
+	}
+	switch v := os.Getenv(ShuffleEnv); v {
+	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	default:
+		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, worker.ShuffleWorker, worker.ShuffleExternal)
 	}
 	return nil
 }

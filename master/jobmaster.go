@@ -137,6 +137,9 @@ type execution struct {
 	attempt  int
 	worker   string
 	location string
+	// outLocs: where the attempt's outputs stored by an external shuffle
+	// service live, by edge (from its TaskStatus; location otherwise).
+	outLocs map[int]string
 }
 
 // JobMaster runs one job on a set of workers.
@@ -156,12 +159,16 @@ type JobMaster struct {
 	// statusMu guards the scheduler against status readers.
 	statusMu sync.Mutex
 	start    time.Time
+	// ended is set when Run returned: output is committed (or aborted).
+	ended bool
 
 	mu      sync.Mutex
 	reports []worker.TaskStatus
 	notify  chan struct{}
 	lost    []string
 	rejoin  []string
+	// shuffleLost are locations of external shuffle services that died.
+	shuffleLost []string
 }
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
@@ -253,6 +260,9 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			if outcome != nil {
 				outcome.Duration = time.Since(start)
 			}
+			jm.statusMu.Lock()
+			jm.ended = true
+			jm.statusMu.Unlock()
 			return outcome, err
 		}
 		actions = nil
@@ -279,9 +289,12 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			continue
 		}
 		jm.mu.Lock()
-		reports, lost, rejoin := jm.reports, jm.lost, jm.rejoin
-		jm.reports, jm.lost, jm.rejoin = nil, nil, nil
+		reports, lost, rejoin, shuffleLost := jm.reports, jm.lost, jm.rejoin, jm.shuffleLost
+		jm.reports, jm.lost, jm.rejoin, jm.shuffleLost = nil, nil, nil, nil
 		jm.mu.Unlock()
+		for _, loc := range shuffleLost {
+			actions = append(actions, jm.onShuffleLost(loc)...)
+		}
 		for _, name := range lost {
 			delete(jm.locs, name)
 			actions = append(actions, jm.step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
@@ -318,7 +331,10 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 			}
 			jm.commits[vid][st.ID.Subtask] = c
 		}
-		return jm.step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt})
+		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
+			ex.outLocs = st.Locations
+		}
+		return jm.step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt, External: st.External})
 	case errors.Is(st.Err, context.Canceled):
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
@@ -409,6 +425,9 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
 			ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: producer}
 			if ex != nil {
 				ch.Partition.Attempt, ch.Location = ex.attempt, ex.location
+				if loc, ok := ex.outLocs[eid]; ok {
+					ch.Location = loc
+				}
 			}
 			gate.Channels = append(gate.Channels, ch)
 		}
@@ -485,6 +504,7 @@ func (jm *JobMaster) commit(ctx context.Context) error {
 		for _, sub := range sortedKeys(jm.commits[vid]) {
 			all = append(all, jm.commits[vid][sub]...)
 		}
+		jm.log.Info("committing sink output", "vertex", vid, "subtasks", len(jm.commits[vid]), "committables", len(all))
 		var cerr error
 		for try := 0; try < 3; try++ { // commits are idempotent
 			if cerr = jm.code.Commit(ctx, vid, all); cerr == nil {
@@ -562,6 +582,47 @@ func (jm *JobMaster) progress(start time.Time) Progress {
 
 func (jm *JobMaster) result() *JobResult {
 	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers()}
+}
+
+// ShuffleServiceLost tells the job master that the external shuffle
+// service at location died: the results it held are lost, and the producers
+// of those a consumer still needs rerun.
+func (jm *JobMaster) ShuffleServiceLost(location string) {
+	jm.mu.Lock()
+	jm.shuffleLost = append(jm.shuffleLost, location)
+	jm.mu.Unlock()
+	jm.wake()
+}
+
+// onShuffleLost reports every finished producer attempt with an output at
+// location as a lost result.
+func (jm *JobMaster) onShuffleLost(location string) []scheduler.Action {
+	ids := make([]scheduler.TaskID, 0, len(jm.exec))
+	for id := range jm.exec {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool {
+		if ids[a].Vertex != ids[b].Vertex {
+			return ids[a].Vertex < ids[b].Vertex
+		}
+		return ids[a].Subtask < ids[b].Subtask
+	})
+	var lost []scheduler.LostResult
+	for _, id := range ids {
+		ex := jm.exec[id]
+		for _, loc := range ex.outLocs {
+			if loc == location {
+				lost = append(lost, scheduler.LostResult{Task: id, Attempt: ex.attempt})
+				break
+			}
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	jm.log.Warn("shuffle service lost with results", "location", location, "results", len(lost))
+	// One event: the producers rerun in a single failover.
+	return jm.step(scheduler.ResultsLost{Now: time.Now(), Results: lost})
 }
 
 // ExecutorLost tells the job master that its executor on a worker died:

@@ -12,6 +12,9 @@ type serverMetrics struct {
 	jobsSubmitted atomic.Int64
 	taskFailures  atomic.Int64
 	workersLost   atomic.Int64
+	// shuffleDaemonsLost counts external shuffle daemons that died or
+	// restarted.
+	shuffleDaemonsLost atomic.Int64
 }
 
 func newServerMetrics() *serverMetrics { return &serverMetrics{} }
@@ -66,7 +69,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 	s.mu.Lock()
-	workers := len(s.workers)
+	workers, shuffles := len(s.workers), len(s.shuffles)
 	s.mu.Unlock()
 	metric("dagflow_workers", "Registered live workers.", "gauge")
 	fmt.Fprintf(&b, "dagflow_workers %d\n", workers)
@@ -76,6 +79,10 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(&b, "dagflow_task_failures_total %d\n", s.metrics.taskFailures.Load())
 	metric("dagflow_workers_lost_total", "Workers declared lost.", "counter")
 	fmt.Fprintf(&b, "dagflow_workers_lost_total %d\n", s.metrics.workersLost.Load())
+	metric("dagflow_shuffle_daemons", "Registered live external shuffle daemons.", "gauge")
+	fmt.Fprintf(&b, "dagflow_shuffle_daemons %d\n", shuffles)
+	metric("dagflow_shuffle_daemons_lost_total", "External shuffle daemons declared lost (died or restarted).", "counter")
+	fmt.Fprintf(&b, "dagflow_shuffle_daemons_lost_total %d\n", s.metrics.shuffleDaemonsLost.Load())
 	jobs := s.listJobs()
 	metric("dagflow_job_restarts_total", "Region restarts per job.", "counter")
 	for _, j := range jobs {

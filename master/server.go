@@ -66,6 +66,8 @@ type Server struct {
 	workers map[string]*remoteWorker
 	jobs    map[string]*clusterJob
 	order   []string
+	// shuffles are the registered external shuffle daemons, by name.
+	shuffles map[string]*shuffleDaemon
 }
 
 // clusterJob is one submitted job.
@@ -103,13 +105,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("master: listen on %s: %w", cfg.Listen, err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis,
-		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob), metrics: newServerMetrics()}
+		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob), metrics: newServerMetrics(),
+		shuffles: make(map[string]*shuffleDaemon)}
 	host, _, _ := net.SplitHostPort(lis.Addr().String())
 	if cfg.GossipBind == "" {
 		cfg.GossipBind = host
 	}
 	s.member, err = membership.Start(membership.Config{Name: "master", BindAddr: cfg.GossipBind,
-		FailureTimeout: cfg.FailureTimeout, OnLeave: s.workerLost})
+		FailureTimeout: cfg.FailureTimeout, OnLeave: s.memberLost})
 	if err != nil {
 		lis.Close()
 		return nil, err
@@ -169,6 +172,9 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	for _, w := range s.workers {
 		w.conn.Close()
+	}
+	for _, d := range s.shuffles {
+		d.conn.Close()
 	}
 	s.mu.Unlock()
 	return nil
@@ -409,6 +415,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 	}
 	s.mu.Unlock()
 	close(j.done)
+	s.releaseShuffles(j.id)
 	for _, w := range workers {
 		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		if _, err := w.client.ReleaseJob(rctx, &rpcpb.JobRef{JobId: j.id}); err != nil {

@@ -59,9 +59,15 @@ func (jm *JobMaster) Status() JobStatus {
 	fos := jm.sched.Failovers()
 	restarts := jm.sched.Restarts()
 	start := jm.start
+	ended := jm.ended
 	jm.statusMu.Unlock()
 	st := JobStatus{ID: jm.cfg.ID, Name: jm.plan.Job, State: state.String(), Reason: reason, Restarts: restarts,
 		Splits: jm.splits.Progress()}
+	if state.Ended() && !ended {
+		// The scheduler is done but output is still being committed or
+		// aborted: not terminal for clients yet.
+		st.State = map[string]string{"finished": "committing", "failed": "failing", "canceled": "canceling"}[st.State]
+	}
 	if !start.IsZero() {
 		st.Elapsed = time.Since(start)
 	}

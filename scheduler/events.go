@@ -80,6 +80,23 @@ type ResultLost struct {
 	Attempt int
 }
 
+// ResultsLost reports at once that the blocking results of several producer
+// attempts cannot be read any more, typically because the external shuffle
+// service holding them died. It acts like one ResultLost per entry, but
+// causes at most one failover (and counts as one restart), however many
+// results it names. Entries about stale attempts or results already lost are
+// ignored; the event is ignored when all are.
+type ResultsLost struct {
+	Now     time.Time
+	Results []LostResult
+}
+
+// LostResult names the blocking result of one producer attempt.
+type LostResult struct {
+	Task    TaskID
+	Attempt int
+}
+
 // CancelJob asks the scheduler to cancel the job: every running task is
 // canceled and JobCanceled follows once all of them reported a terminal
 // state.
@@ -100,5 +117,6 @@ func (e TaskFinished) at() time.Time { return e.Now }
 func (e TaskFailed) at() time.Time   { return e.Now }
 func (e TaskCanceled) at() time.Time { return e.Now }
 func (e ResultLost) at() time.Time   { return e.Now }
+func (e ResultsLost) at() time.Time  { return e.Now }
 func (e CancelJob) at() time.Time    { return e.Now }
 func (e Tick) at() time.Time         { return e.Now }

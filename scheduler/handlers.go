@@ -95,6 +95,32 @@ func (s *Scheduler) onResultLost(e ResultLost) []Action {
 	return s.failover(nil, fmt.Sprintf("result of task %s attempt %d lost", s.name(i), e.Attempt), seeds)
 }
 
+// onResultsLost marks every still-available result of e unavailable, then
+// fails over once for all the lost results consumers still need.
+func (s *Scheduler) onResultsLost(e ResultsLost) []Action {
+	var lost []string
+	for _, r := range e.Results {
+		if !s.resultAvailable(r.Task, r.Attempt) {
+			continue
+		}
+		i, _ := s.index(r.Task)
+		s.tasks[i].result.available = false
+		lost = append(lost, fmt.Sprintf("%s attempt %d", s.name(i), r.Attempt))
+	}
+	if s.job != JobStateRunning {
+		return nil
+	}
+	seeds := s.lostNeededResults()
+	if len(seeds) == 0 {
+		return nil
+	}
+	cause := fmt.Sprintf("result of task %s lost", lost[0])
+	if len(lost) > 1 {
+		cause = fmt.Sprintf("results of task %s and %d more lost", lost[0], len(lost)-1)
+	}
+	return s.failover(nil, cause, seeds)
+}
+
 func (s *Scheduler) onCancelJob() []Action {
 	if s.job == JobStateCreated {
 		return s.endJob(nil, JobStateCanceled, "")

@@ -64,6 +64,13 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return h.format(h.s.Start(h.now))
 	case "running", "finish", "canceled", "fail", "result-lost":
 		return h.taskEvents(t, d)
+	case "results-lost":
+		var lost []LostResult
+		for _, id := range h.tasks(t, d) {
+			ts, _ := h.s.Task(id)
+			lost = append(lost, LostResult{Task: id, Attempt: ts.Attempt})
+		}
+		return h.step(ResultsLost{Now: h.now, Results: lost})
 	case "ack-cancels":
 		var out []Action
 		for _, ts := range h.s.Tasks() {

@@ -323,7 +323,19 @@ func (sm *sim) randomStep() {
 			ids = append(ids, id)
 		}
 		sort.Slice(ids, func(a, b int) bool { return fmt.Sprint(ids[a]) < fmt.Sprint(ids[b]) })
-		if id, ok := sm.pick(ids); ok {
+		if len(ids) > 1 && sm.rng.IntN(4) == 0 { // an external shuffle service dies with several
+			sm.rng.Shuffle(len(ids), func(a, b int) { ids[a], ids[b] = ids[b], ids[a] })
+			var lost []LostResult
+			for _, id := range ids[:1+sm.rng.IntN(len(ids))] {
+				lost = append(lost, LostResult{Task: id, Attempt: sm.results[id].attempt})
+				delete(sm.results, id)
+			}
+			before := sm.s.Restarts()
+			sm.step(ResultsLost{Now: sm.now, Results: lost})
+			if n := sm.s.Restarts(); n > before+1 {
+				sm.fail("one ResultsLost event caused %d restarts", n-before)
+			}
+		} else if id, ok := sm.pick(ids); ok {
 			r := sm.results[id]
 			delete(sm.results, id)
 			sm.step(ResultLost{Now: sm.now, Task: id, Attempt: r.attempt})

@@ -123,6 +123,8 @@ func (s *Scheduler) Step(ev Event) []Action {
 		out = s.onTaskStopped(i, Canceled, cause, false)
 	case ResultLost:
 		out = s.onResultLost(e)
+	case ResultsLost:
+		out = s.onResultsLost(e)
 	case CancelJob:
 		out = s.onCancelJob()
 	case Tick:
@@ -183,14 +185,27 @@ func (s *Scheduler) accepts(ev Event) bool {
 	case TaskCanceled:
 		return live(e.Task, e.Attempt)
 	case ResultLost:
-		i, ok := s.index(e.Task)
-		return ok && s.tasks[i].attempt == e.Attempt && s.tasks[i].state == Finished && s.tasks[i].result.available
+		return s.resultAvailable(e.Task, e.Attempt)
+	case ResultsLost:
+		for _, r := range e.Results {
+			if s.resultAvailable(r.Task, r.Attempt) {
+				return true
+			}
+		}
+		return false
 	case CancelJob:
 		return s.job == JobStateCreated || s.job == JobStateRunning
 	case Tick:
 		return true
 	}
 	return false
+}
+
+// resultAvailable reports whether attempt of task finished and its result
+// is still available.
+func (s *Scheduler) resultAvailable(task TaskID, attempt int) bool {
+	i, ok := s.index(task)
+	return ok && s.tasks[i].attempt == attempt && s.tasks[i].state == Finished && s.tasks[i].result.available
 }
 
 func (s *Scheduler) advance(now time.Time) {

@@ -19,6 +19,11 @@
 //     file of regions (each subpartition's bytes contiguous within a region)
 //     and one index file, in checksummed, optionally compressed blocks
 //     (none, S2, LZ4, zstd). README.md specifies the file format.
+//   - Adoption (Local.Adopt, adopt.go): a Local takes over a committed
+//     sort-merge partition another Local wrote on the same file system,
+//     after validating its index; the external shuffle daemon
+//     (shuffle/daemon) is built on it. FileView reads another Local's
+//     partitions straight from their files (host-local reads).
 //   - The conformance suite (package shuffletest) every implementation,
 //     including future remote ones, must pass.
 //

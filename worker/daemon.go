@@ -49,8 +49,13 @@ type DaemonConfig struct {
 	// (default 10s).
 	RegisterTimeout time.Duration
 	// HTTP serves /metrics (Prometheus text) when set.
-	HTTP   string
-	Logger *slog.Logger
+	HTTP string
+	// ShuffleDaemon is the gRPC address of this host's shuffle daemon
+	// (dagctl shuffle) and ShuffleDir its --dir: jobs submitted with
+	// external shuffle stage their blocking partitions in ShuffleDir and
+	// hand them to the daemon. Both or neither.
+	ShuffleDaemon, ShuffleDir string
+	Logger                    *slog.Logger
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its
@@ -104,6 +109,16 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if cfg.Master == "" {
 		return nil, errors.New("worker: daemon needs the master's address (--master)")
 	}
+	if (cfg.ShuffleDaemon == "") != (cfg.ShuffleDir == "") {
+		return nil, errors.New("worker: --shuffle-daemon and --shuffle-dir go together")
+	}
+	if cfg.ShuffleDir != "" {
+		dir, err := filepath.Abs(cfg.ShuffleDir)
+		if err != nil {
+			return nil, fmt.Errorf("worker: --shuffle-dir %s: %w", cfg.ShuffleDir, err)
+		}
+		cfg.ShuffleDir = dir
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen on %s: %w", cfg.Listen, err)
@@ -151,7 +166,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		d.httpSrv = &http.Server{Handler: http.HandlerFunc(d.serveMetrics), ReadHeaderTimeout: 10 * time.Second}
 		go d.httpSrv.Serve(hl)
 	}
-	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots)
+	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
 	return d, nil
 }
 
@@ -300,7 +315,8 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 	cmd := exec.Command(bin, req.Args...)
 	cmd.Env = append(append(os.Environ(), req.Env...),
 		EnvMode+"=executor", EnvJob+"="+req.JobId, EnvWorker+"="+d.cfg.Name, EnvMaster+"="+req.MasterAddress,
-		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"))
+		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"),
+		EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, EnvShuffleDir+"="+d.cfg.ShuffleDir)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

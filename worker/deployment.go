@@ -69,6 +69,14 @@ type TaskStatus struct {
 	Err error
 	// Committables of sinks in the task, by vertex id.
 	Committables map[int][][]byte
+	// External is true when the attempt finished and every blocking
+	// partition it wrote was handed to an external shuffle service: its
+	// result survives the loss of this worker.
+	External bool
+	// Locations maps the output edges whose partitions live elsewhere
+	// than this worker's own shuffle service (an external shuffle daemon)
+	// to the location consumers read them from.
+	Locations map[int]string
 }
 
 // InputError is a failure to read an input partition. When it wraps

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle"
+	"github.com/dagflow/dagflow/shuffle/daemon"
 	"github.com/dagflow/dagflow/shuffle/remote"
 )
 
@@ -31,6 +33,14 @@ const (
 	EnvFingerprint = "DAGFLOW_FINGERPRINT"
 	EnvDir         = "DAGFLOW_EXECUTOR_DIR"
 	EnvListen      = "DAGFLOW_EXECUTOR_LISTEN"
+	// EnvShuffle is the job setting (dagctl submit --shuffle) choosing
+	// where blocking partitions live: ShuffleWorker (default) or
+	// ShuffleExternal.
+	EnvShuffle = "DAGFLOW_SHUFFLE"
+	// EnvShuffleDaemon and EnvShuffleDir locate the host's shuffle daemon
+	// (worker flags --shuffle-daemon and --shuffle-dir).
+	EnvShuffleDaemon = "DAGFLOW_SHUFFLE_DAEMON"
+	EnvShuffleDir    = "DAGFLOW_SHUFFLE_DIR"
 	// ExecutorReady prefixes the line an executor prints with its address.
 	ExecutorReady = "DAGFLOW_EXECUTOR_ADDR "
 	// ExitFatal is the exit code of an executor that must not be restarted
@@ -41,14 +51,22 @@ const (
 // ExecutorConfig is what an executor learns from its environment.
 type ExecutorConfig struct {
 	Job, Worker, Master, Fingerprint, Dir, Listen string
-	Slots                                         int
-	Logger                                        *slog.Logger
+	// Shuffle is the job's EnvShuffle setting; ShuffleDaemon and
+	// ShuffleDir locate the host's shuffle daemon, if the worker has one.
+	Shuffle, ShuffleDaemon, ShuffleDir string
+	// NoHostLocalReads makes consumers read the host's shuffle daemon
+	// through gRPC rather than from its files (EnvShuffleHostLocal=0).
+	NoHostLocalReads bool
+	Slots            int
+	Logger           *slog.Logger
 }
 
 // ExecutorConfigFromEnv reads the executor's environment.
 func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 	c := ExecutorConfig{Job: os.Getenv(EnvJob), Worker: os.Getenv(EnvWorker), Master: os.Getenv(EnvMaster),
-		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen)}
+		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen),
+		Shuffle: os.Getenv(EnvShuffle), ShuffleDaemon: os.Getenv(EnvShuffleDaemon), ShuffleDir: os.Getenv(EnvShuffleDir),
+		NoHostLocalReads: os.Getenv(EnvShuffleHostLocal) == "0"}
 	for k, v := range map[string]string{EnvJob: c.Job, EnvWorker: c.Worker, EnvMaster: c.Master, EnvFingerprint: c.Fingerprint, EnvDir: c.Dir} {
 		if v == "" {
 			return c, fmt.Errorf("executor: environment variable %s is not set", k)
@@ -56,6 +74,11 @@ func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:0"
+	}
+	switch c.Shuffle {
+	case "", ShuffleWorker, ShuffleExternal:
+	default:
+		return c, fmt.Errorf("executor: %s=%q: want %s or %s", EnvShuffle, c.Shuffle, ShuffleWorker, ShuffleExternal)
 	}
 	return c, nil
 }
@@ -77,9 +100,24 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return dag.Fatal(fmt.Errorf("%w: this binary builds plan %s but job %s was submitted with %s (different binary, arguments or environment)",
 			ErrPlanMismatch, plan.Fingerprint, cfg.Job, cfg.Fingerprint))
 	}
-	local, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: cfg.Dir, Logger: log})
+	if cfg.Shuffle == ShuffleExternal && (cfg.ShuffleDaemon == "" || cfg.ShuffleDir == "") {
+		return dag.Fatal(fmt.Errorf("executor: job %s asks for external shuffle (%s=%s) but worker %s runs without a shuffle daemon (--shuffle-daemon and --shuffle-dir)",
+			cfg.Job, EnvShuffle, ShuffleExternal, cfg.Worker))
+	}
+	own, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: cfg.Dir, Logger: log})
 	if err != nil {
 		return err
+	}
+	var local shuffle.Service = own
+	if cfg.Shuffle == ShuffleExternal {
+		ext, err := newExternalShuffle(own, cfg.ShuffleDaemon, cfg.ShuffleDir, log)
+		if err != nil {
+			own.Close()
+			return err
+		}
+		local = ext
+		log.Info("blocking partitions go to the shuffle daemon", "daemon", cfg.ShuffleDaemon, "staging", ext.stagingDir,
+			"hostLocalReads", !cfg.NoHostLocalReads)
 	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -98,10 +136,20 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	resolver := remote.NewResolver()
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
+	if cfg.Shuffle == ShuffleExternal && !cfg.NoHostLocalReads {
+		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, daemon.DataDir), Logger: log})
+		if err != nil {
+			lis.Close()
+			local.Close()
+			return err
+		}
+		defer view.Close()
+		ex.hostLocal = hostLocal{FileView: view, daemon: func() (shuffle.Service, error) { return resolver.Resolve(cfg.ShuffleDaemon) }}
+	}
 	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 	rpcpb.RegisterExecutorServer(srv, ex)
-	shuffleSrv := remote.NewServer(local, remote.ServerOptions{Logger: log})
+	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
 	fmt.Fprintf(stdout, "%s%s\n", ExecutorReady, addr)
@@ -147,15 +195,21 @@ type executor struct {
 	self     string
 	local    shuffle.Service
 	resolver *remote.Resolver
-	w        *Worker
-	mu       sync.Mutex
-	peak     int
+	// hostLocal reads the host's shuffle daemon's partitions from its
+	// files (nil: through gRPC like any other location).
+	hostLocal shuffle.Service
+	w         *Worker
+	mu        sync.Mutex
+	peak      int
 }
 
 // Resolve implements ShuffleResolver: our own partitions are read locally.
 func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 	if location == ex.self {
 		return ex.local, nil
+	}
+	if ex.hostLocal != nil && location == ex.cfg.ShuffleDaemon {
+		return ex.hostLocal, nil
 	}
 	return ex.resolver.Resolve(location)
 }

@@ -57,6 +57,10 @@ type task struct {
 	outs   []*netOutput
 	ptos   []*opNode
 	log    *slog.Logger
+	// locations and external describe where the committed blocking
+	// outputs live (see TaskStatus).
+	locations map[int]string
+	external  bool
 }
 
 func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
@@ -208,6 +212,7 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 			return nil, fmt.Errorf("commit partition %s: %w", o.spec.Partition, err)
 		}
 	}
+	t.recordLocations()
 	for _, n := range t.nodes {
 		if n.sink == nil {
 			continue
@@ -222,6 +227,28 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 		committables[n.vid] = c
 	}
 	return committables, nil
+}
+
+// recordLocations notes the outputs an external shuffle service holds; the
+// result is external when every blocking output is.
+func (t *task) recordLocations() {
+	blocking, external := 0, 0
+	for _, o := range t.outs {
+		if o.spec.Mode != shuffle.Blocking {
+			continue
+		}
+		blocking++
+		if ew, ok := o.w.(ExternalWriter); ok {
+			if loc := ew.ExternalLocation(); loc != "" {
+				if t.locations == nil {
+					t.locations = make(map[int]string)
+				}
+				t.locations[o.spec.Edge] = loc
+				external++
+			}
+		}
+	}
+	t.external = blocking > 0 && external == blocking
 }
 
 func (t *task) abort(cause error) {

@@ -21,6 +21,8 @@ type wireStatus struct {
 	Fatal        bool             `json:"fatal,omitempty"`
 	LostInput    *lostInput       `json:"lostInput,omitempty"`
 	Committables map[int][][]byte `json:"committables,omitempty"`
+	External     bool             `json:"external,omitempty"`
+	Locations    map[int]string   `json:"locations,omitempty"`
 }
 
 type lostInput struct {
@@ -31,7 +33,8 @@ type lostInput struct {
 
 // MarshalStatus encodes a task status for the wire.
 func MarshalStatus(st TaskStatus) ([]byte, error) {
-	w := wireStatus{Job: st.Job, ID: st.ID, Attempt: st.Attempt, Committables: st.Committables}
+	w := wireStatus{Job: st.Job, ID: st.ID, Attempt: st.Attempt, Committables: st.Committables,
+		External: st.External, Locations: st.Locations}
 	if st.Err != nil {
 		w.Error = st.Err.Error()
 		w.Canceled = errors.Is(st.Err, context.Canceled)
@@ -51,7 +54,8 @@ func UnmarshalStatus(b []byte) (TaskStatus, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return TaskStatus{}, fmt.Errorf("worker: decode task status: %w", err)
 	}
-	st := TaskStatus{Job: w.Job, ID: w.ID, Attempt: w.Attempt, Committables: w.Committables}
+	st := TaskStatus{Job: w.Job, ID: w.ID, Attempt: w.Attempt, Committables: w.Committables,
+		External: w.External, Locations: w.Locations}
 	switch {
 	case w.Error == "":
 	case w.Canceled:

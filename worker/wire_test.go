@@ -42,3 +42,18 @@ func TestStatusWireRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusWireCarriesExternalLocations(t *testing.T) {
+	in := TaskStatus{Job: "j", ID: TaskID{Task: 0, Subtask: 1}, External: true, Locations: map[int]string{1: "10.0.0.5:7072"}}
+	b, err := MarshalStatus(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := UnmarshalStatus(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.External || out.Locations[1] != "10.0.0.5:7072" || len(out.Locations) != 1 {
+		t.Fatalf("round trip gave %+v", out)
+	}
+}

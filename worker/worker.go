@@ -140,7 +140,11 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		} else {
 			t.log.Debug("task ended", "err", err, "duration", time.Since(start))
 		}
-		w.report(TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables})
+		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables}
+		if err == nil {
+			st.External, st.Locations = t.external, t.locations
+		}
+		w.report(st)
 	}()
 	return nil
 }

@@ -85,6 +85,7 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	detach := fs.Bool("detach", false, "print the job id and return without following the job")
 	binary := fs.String("binary", "", "use this job binary instead of building PACKAGE")
 	maxRestarts := fs.Int("max-restarts", -1, "restart limit (-1: the master's default)")
+	shuffleMode := fs.String("shuffle", "", "where blocking partitions live: worker (default) or external (the hosts' shuffle daemons)")
 	own, jobArgs := splitArgs(args)
 	if err := fs.Parse(own); err != nil {
 		return 2
@@ -98,6 +99,11 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *parallelism < 0 {
 		return fail(2, fmt.Errorf("--parallelism %d: must not be negative", *parallelism))
+	}
+	switch *shuffleMode {
+	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	default:
+		return fail(2, fmt.Errorf("--shuffle %q: want %s or %s", *shuffleMode, worker.ShuffleWorker, worker.ShuffleExternal))
 	}
 	if (*binary == "") == (fs.NArg() == 0) || fs.NArg() > 1 {
 		return fail(2, errors.New("give exactly one of PACKAGE or --binary FILE"))
@@ -138,6 +144,9 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	var env []string
 	if *parallelism > 0 {
 		env = append(env, dagflow.ParallelismEnv+"="+strconv.Itoa(*parallelism))
+	}
+	if *shuffleMode != "" {
+		env = append(env, dagflow.ShuffleEnv+"="+*shuffleMode)
 	}
 	sub, err := planOf(ctx, bin, jobArgs, env)
 	if err != nil {

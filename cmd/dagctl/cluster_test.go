@@ -112,7 +112,7 @@ func startCluster(t *testing.T, dagctl string, workers, slots int) *cluster {
 		logs: &bytes.Buffer{}, logMu: &sync.Mutex{}, baseDir: t.TempDir()}
 	t.Cleanup(c.stop)
 	c.start("master", "master", "--listen", c.master, "--http", c.http, "--dir", filepath.Join(c.baseDir, "master"),
-		"--failure-timeout", "2s", "--log-level", "warn")
+		"--failure-timeout", "2s", "--log-level", "info")
 	c.waitReady("master listening")
 	for i := 0; i < workers; i++ {
 		name := "worker-" + strconv.Itoa(i)
@@ -344,7 +344,12 @@ func TestClusterSurvivesWorkerKill(t *testing.T) {
 		t.Fatalf("job %s after the kill: %s", st.State, st.Reason)
 	}
 	if got, want := readCounts(t, out), readCounts(t, embedded); !maps.Equal(got, want) {
-		t.Fatalf("output after a worker kill has %d words, want %d", len(got), len(want))
+		entries, _ := os.ReadDir(out)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("output after a worker kill has %d words, want %d; output dir %v; failovers %q; tasks %+v", len(got), len(want), names, st.Failovers, st.Tasks)
 	}
 	if st.Restarts < 1 || len(st.Failovers) == 0 {
 		t.Fatalf("no failover recorded: %+v", st)
@@ -395,16 +400,22 @@ func TestClusterErrors(t *testing.T) {
 		!strings.Contains(stdout+stderr, "cannot start: missing library") {
 		t.Errorf("unstartable binary: exit %d, %q %q", code, stdout, stderr)
 	}
-	// Cancel mid-run: nothing committed.
-	in := filepath.Join(dir, "big.txt")
-	writeWords(t, in, 2000000)
+	// Cancel mid-run: nothing committed. The windowed job over 50M
+	// generated events runs for several seconds.
+	windowed := buildAll(t)["windowed"]
 	out := filepath.Join(dir, "cancelled")
-	stdout, stderr, code := c.run("submit", "--detach", "--binary", wordcount, "--", "--input", in, "--output", out)
+	stdout, stderr, code := c.run("submit", "--detach", "--binary", windowed, "--", "--events", "50000000", "--output", out)
 	if code != 0 {
 		t.Fatalf("submit: %s %s", stdout, stderr)
 	}
 	id := strings.Fields(stdout)[1]
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for st := c.status(id); st.State != "running" || len(st.Vertices) == 0 || st.Vertices[0].RecordsOut == 0; st = c.status(id) {
+		if ended(st.State) || time.Now().After(deadline) {
+			t.Fatalf("job never ran: %s %s", st.State, st.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if stdout, stderr, code := c.run("cancel", id); code != 0 || !strings.Contains(stdout, "canceled") {
 		t.Fatalf("cancel: exit %d %q %q", code, stdout, stderr)
 	}

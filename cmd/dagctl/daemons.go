@@ -72,7 +72,13 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 	failure := fs.Duration("failure-timeout", 3*time.Second, "gossip failure timeout")
 	level := fs.String("log-level", "info", "log level")
 	httpAddr := fs.String("http", "", "serve /metrics on this address")
+	shuffleDaemon := fs.String("shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
+	shuffleDir := fs.String("shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if (*shuffleDaemon == "") != (*shuffleDir == "") {
+		fmt.Fprintln(stderr, "dagctl worker: --shuffle-daemon and --shuffle-dir go together")
 		return 2
 	}
 	if *slots < 1 {
@@ -91,7 +97,8 @@ func workerCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: *name, Listen: *listen, Master: *masterAddr, Slots: *slots,
-		Dir: *dir, FailureTimeout: *failure, HTTP: *httpAddr, Logger: logger(stderr, *level)})
+		Dir: *dir, FailureTimeout: *failure, HTTP: *httpAddr, ShuffleDaemon: *shuffleDaemon, ShuffleDir: *shuffleDir,
+		Logger: logger(stderr, *level)})
 	if err != nil {
 		fmt.Fprintln(stderr, "dagctl worker:", err)
 		return 1
@@ -110,6 +117,7 @@ func localClusterCmd(args []string, stdout, stderr io.Writer) int {
 	slots := fs.Int("slots", 4, "slots per worker")
 	listen := fs.String("listen", "127.0.0.1:7070", "master gRPC address")
 	httpAddr := fs.String("http", "127.0.0.1:7071", "master REST address")
+	shuffleAddr := fs.String("shuffle-daemon", "", "also start a shuffle daemon on this address, shared by the workers (for submit --shuffle external)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -150,9 +158,18 @@ func localClusterCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
 		return 1
 	}
+	var shuffleFlags []string
+	if *shuffleAddr != "" {
+		sdir := filepath.Join(dir, "shuffle")
+		if err := start("shuffle", "--master", *listen, "--listen", *shuffleAddr, "--dir", sdir); err != nil {
+			fmt.Fprintln(stderr, "dagctl local-cluster:", err)
+			return 1
+		}
+		shuffleFlags = []string{"--shuffle-daemon", *shuffleAddr, "--shuffle-dir", sdir}
+	}
 	for i := 0; i < *workers; i++ {
-		if err := start("worker", "--master", *listen, "--name", "worker-"+strconv.Itoa(i), "--slots", strconv.Itoa(*slots),
-			"--dir", filepath.Join(dir, "worker-"+strconv.Itoa(i))); err != nil {
+		if err := start(append([]string{"worker", "--master", *listen, "--name", "worker-" + strconv.Itoa(i), "--slots", strconv.Itoa(*slots),
+			"--dir", filepath.Join(dir, "worker-"+strconv.Itoa(i))}, shuffleFlags...)...); err != nil {
 			fmt.Fprintln(stderr, "dagctl local-cluster:", err)
 			return 1
 		}

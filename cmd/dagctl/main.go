@@ -30,7 +30,7 @@ func main() {
 const usage = `usage: dagctl COMMAND [ARGS]
 
 jobs (master address from --master or $DAGFLOW_MASTER; --output json on all):
-  submit [--parallelism N] [--detach] [--binary FILE] [--max-restarts N] PACKAGE [-- JOB ARGS]
+  submit [--parallelism N] [--detach] [--binary FILE] [--max-restarts N] [--shuffle worker|external] PACKAGE [-- JOB ARGS]
         build the job, upload it with its plan, and follow it to the end
   list                      list jobs
   status JOB                vertices, tasks, records, throughput, back-pressure
@@ -41,8 +41,10 @@ jobs (master address from --master or $DAGFLOW_MASTER; --output json on all):
 
 daemons:
   master [--listen ADDR] [--http ADDR] [--dir DIR]
-  worker --master ADDR [--slots N] [--listen ADDR] [--dir DIR]
-  local-cluster [--workers N] [--slots N]   a master and N workers on loopback
+  worker --master ADDR [--slots N] [--listen ADDR] [--dir DIR] [--shuffle-daemon ADDR --shuffle-dir DIR]
+  shuffle --dir DIR [--master ADDR] [--listen ADDR] [--ttl 1h]   external shuffle daemon (one per host)
+  shuffle jobs --daemon ADDR   jobs whose partitions a shuffle daemon holds
+  local-cluster [--workers N] [--slots N] [--shuffle-daemon ADDR]   a master and N workers (and a shuffle daemon) on loopback
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -67,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return masterCmd(args[1:], stdout, stderr)
 	case "worker":
 		return workerCmd(args[1:], stdout, stderr)
+	case "shuffle":
+		return shuffleCmd(args[1:], stdout, stderr)
 	case "local-cluster":
 		return localClusterCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

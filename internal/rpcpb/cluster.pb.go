@@ -1262,6 +1262,392 @@ func (x *CancelTaskRequest) GetAttempt() int32 {
 	return 0
 }
 
+type RegisterShuffleDaemonRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`                                        // stable name (default host-port)
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`                                  // gRPC address: partition reads and control API
+	GossipAddress string                 `protobuf:"bytes,3,opt,name=gossip_address,json=gossipAddress,proto3" json:"gossip_address,omitempty"` // memberlist address
+	MemberName    string                 `protobuf:"bytes,4,opt,name=member_name,json=memberName,proto3" json:"member_name,omitempty"`          // memberlist name, unique per incarnation
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterShuffleDaemonRequest) Reset() {
+	*x = RegisterShuffleDaemonRequest{}
+	mi := &file_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterShuffleDaemonRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterShuffleDaemonRequest) ProtoMessage() {}
+
+func (x *RegisterShuffleDaemonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterShuffleDaemonRequest.ProtoReflect.Descriptor instead.
+func (*RegisterShuffleDaemonRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RegisterShuffleDaemonRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterShuffleDaemonRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *RegisterShuffleDaemonRequest) GetGossipAddress() string {
+	if x != nil {
+		return x.GossipAddress
+	}
+	return ""
+}
+
+func (x *RegisterShuffleDaemonRequest) GetMemberName() string {
+	if x != nil {
+		return x.MemberName
+	}
+	return ""
+}
+
+type ShufflePartition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Result        string                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	Producer      int32                  `protobuf:"varint,3,opt,name=producer,proto3" json:"producer,omitempty"`
+	Attempt       int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShufflePartition) Reset() {
+	*x = ShufflePartition{}
+	mi := &file_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShufflePartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShufflePartition) ProtoMessage() {}
+
+func (x *ShufflePartition) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShufflePartition.ProtoReflect.Descriptor instead.
+func (*ShufflePartition) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ShufflePartition) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *ShufflePartition) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *ShufflePartition) GetProducer() int32 {
+	if x != nil {
+		return x.Producer
+	}
+	return 0
+}
+
+func (x *ShufflePartition) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type AdoptRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition *ShufflePartition      `protobuf:"bytes,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Absolute paths of the committed files, inside the daemon's staging
+	// directory (same file system as its data directory).
+	DataPath      string `protobuf:"bytes,2,opt,name=data_path,json=dataPath,proto3" json:"data_path,omitempty"`
+	IndexPath     string `protobuf:"bytes,3,opt,name=index_path,json=indexPath,proto3" json:"index_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptRequest) Reset() {
+	*x = AdoptRequest{}
+	mi := &file_cluster_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptRequest) ProtoMessage() {}
+
+func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
+func (*AdoptRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AdoptRequest) GetPartition() *ShufflePartition {
+	if x != nil {
+		return x.Partition
+	}
+	return nil
+}
+
+func (x *AdoptRequest) GetDataPath() string {
+	if x != nil {
+		return x.DataPath
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetIndexPath() string {
+	if x != nil {
+		return x.IndexPath
+	}
+	return ""
+}
+
+type ShuffleStatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bytes         int64                  `protobuf:"varint,1,opt,name=bytes,proto3" json:"bytes,omitempty"`                       // data + index file sizes
+	RawBytes      int64                  `protobuf:"varint,2,opt,name=raw_bytes,json=rawBytes,proto3" json:"raw_bytes,omitempty"` // bytes the producer wrote
+	Buffers       int64                  `protobuf:"varint,3,opt,name=buffers,proto3" json:"buffers,omitempty"`
+	Subpartitions int32                  `protobuf:"varint,4,opt,name=subpartitions,proto3" json:"subpartitions,omitempty"`
+	Files         int32                  `protobuf:"varint,5,opt,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShuffleStatResponse) Reset() {
+	*x = ShuffleStatResponse{}
+	mi := &file_cluster_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShuffleStatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShuffleStatResponse) ProtoMessage() {}
+
+func (x *ShuffleStatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShuffleStatResponse.ProtoReflect.Descriptor instead.
+func (*ShuffleStatResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ShuffleStatResponse) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *ShuffleStatResponse) GetRawBytes() int64 {
+	if x != nil {
+		return x.RawBytes
+	}
+	return 0
+}
+
+func (x *ShuffleStatResponse) GetBuffers() int64 {
+	if x != nil {
+		return x.Buffers
+	}
+	return 0
+}
+
+func (x *ShuffleStatResponse) GetSubpartitions() int32 {
+	if x != nil {
+		return x.Subpartitions
+	}
+	return 0
+}
+
+func (x *ShuffleStatResponse) GetFiles() int32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+type ShuffleJob struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Job              string                 `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Partitions       int32                  `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	Bytes            int64                  `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	TouchedUnixNanos int64                  `protobuf:"varint,4,opt,name=touched_unix_nanos,json=touchedUnixNanos,proto3" json:"touched_unix_nanos,omitempty"` // last adoption, read or stat
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ShuffleJob) Reset() {
+	*x = ShuffleJob{}
+	mi := &file_cluster_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShuffleJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShuffleJob) ProtoMessage() {}
+
+func (x *ShuffleJob) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShuffleJob.ProtoReflect.Descriptor instead.
+func (*ShuffleJob) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ShuffleJob) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *ShuffleJob) GetPartitions() int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *ShuffleJob) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *ShuffleJob) GetTouchedUnixNanos() int64 {
+	if x != nil {
+		return x.TouchedUnixNanos
+	}
+	return 0
+}
+
+type ShuffleJobsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*ShuffleJob          `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShuffleJobsResponse) Reset() {
+	*x = ShuffleJobsResponse{}
+	mi := &file_cluster_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShuffleJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShuffleJobsResponse) ProtoMessage() {}
+
+func (x *ShuffleJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShuffleJobsResponse.ProtoReflect.Descriptor instead.
+func (*ShuffleJobsResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ShuffleJobsResponse) GetJobs() []*ShuffleJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -1342,7 +1728,39 @@ const file_cluster_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\x05R\x04task\x12\x18\n" +
 	"\asubtask\x18\x03 \x01(\x05R\asubtask\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt2\xcb\b\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x94\x01\n" +
+	"\x1cRegisterShuffleDaemonRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12%\n" +
+	"\x0egossip_address\x18\x03 \x01(\tR\rgossipAddress\x12\x1f\n" +
+	"\vmember_name\x18\x04 \x01(\tR\n" +
+	"memberName\"r\n" +
+	"\x10ShufflePartition\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x16\n" +
+	"\x06result\x18\x02 \x01(\tR\x06result\x12\x1a\n" +
+	"\bproducer\x18\x03 \x01(\x05R\bproducer\x12\x18\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x8e\x01\n" +
+	"\fAdoptRequest\x12B\n" +
+	"\tpartition\x18\x01 \x01(\v2$.dagflow.cluster.v1.ShufflePartitionR\tpartition\x12\x1b\n" +
+	"\tdata_path\x18\x02 \x01(\tR\bdataPath\x12\x1d\n" +
+	"\n" +
+	"index_path\x18\x03 \x01(\tR\tindexPath\"\x9e\x01\n" +
+	"\x13ShuffleStatResponse\x12\x14\n" +
+	"\x05bytes\x18\x01 \x01(\x03R\x05bytes\x12\x1b\n" +
+	"\traw_bytes\x18\x02 \x01(\x03R\brawBytes\x12\x18\n" +
+	"\abuffers\x18\x03 \x01(\x03R\abuffers\x12$\n" +
+	"\rsubpartitions\x18\x04 \x01(\x05R\rsubpartitions\x12\x14\n" +
+	"\x05files\x18\x05 \x01(\x05R\x05files\"\x82\x01\n" +
+	"\n" +
+	"ShuffleJob\x12\x10\n" +
+	"\x03job\x18\x01 \x01(\tR\x03job\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\x05R\n" +
+	"partitions\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12,\n" +
+	"\x12touched_unix_nanos\x18\x04 \x01(\x03R\x10touchedUnixNanos\"I\n" +
+	"\x13ShuffleJobsResponse\x122\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1e.dagflow.cluster.v1.ShuffleJobR\x04jobs2\xc2\t\n" +
 	"\x06Master\x12g\n" +
 	"\x0eRegisterWorker\x12).dagflow.cluster.v1.RegisterWorkerRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse\x12Q\n" +
 	"\tHasBinary\x12\x1d.dagflow.cluster.v1.BinaryRef\x1a%.dagflow.cluster.v1.HasBinaryResponse\x12P\n" +
@@ -1357,7 +1775,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"ReportTask\x12%.dagflow.cluster.v1.ReportTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12T\n" +
 	"\rReportMetrics\x12(.dagflow.cluster.v1.ReportMetricsRequest\x1a\x19.dagflow.cluster.v1.Empty\x12R\n" +
-	"\fExecutorLost\x12'.dagflow.cluster.v1.ExecutorLostRequest\x1a\x19.dagflow.cluster.v1.Empty2\x9b\x03\n" +
+	"\fExecutorLost\x12'.dagflow.cluster.v1.ExecutorLostRequest\x1a\x19.dagflow.cluster.v1.Empty\x12u\n" +
+	"\x15RegisterShuffleDaemon\x120.dagflow.cluster.v1.RegisterShuffleDaemonRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse2\x9b\x03\n" +
 	"\x06Worker\x12[\n" +
 	"\n" +
 	"PrepareJob\x12%.dagflow.cluster.v1.PrepareJobRequest\x1a&.dagflow.cluster.v1.PrepareJobResponse\x12N\n" +
@@ -1372,7 +1791,13 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"DeployTask\x12%.dagflow.cluster.v1.DeployTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12N\n" +
 	"\n" +
-	"CancelTask\x12%.dagflow.cluster.v1.CancelTaskRequest\x1a\x19.dagflow.cluster.v1.EmptyB+Z)github.com/dagflow/dagflow/internal/rpcpbb\x06proto3"
+	"CancelTask\x12%.dagflow.cluster.v1.CancelTaskRequest\x1a\x19.dagflow.cluster.v1.Empty2\xcb\x02\n" +
+	"\rShuffleDaemon\x12D\n" +
+	"\x05Adopt\x12 .dagflow.cluster.v1.AdoptRequest\x1a\x19.dagflow.cluster.v1.Empty\x12U\n" +
+	"\x04Stat\x12$.dagflow.cluster.v1.ShufflePartition\x1a'.dagflow.cluster.v1.ShuffleStatResponse\x12C\n" +
+	"\n" +
+	"ReleaseJob\x12\x1a.dagflow.cluster.v1.JobRef\x1a\x19.dagflow.cluster.v1.Empty\x12X\n" +
+	"\bListJobs\x12#.dagflow.cluster.v1.ListJobsRequest\x1a'.dagflow.cluster.v1.ShuffleJobsResponseB+Z)github.com/dagflow/dagflow/internal/rpcpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -1386,81 +1811,99 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_cluster_proto_goTypes = []any{
-	(*Empty)(nil),                  // 0: dagflow.cluster.v1.Empty
-	(*JSONDoc)(nil),                // 1: dagflow.cluster.v1.JSONDoc
-	(*RegisterWorkerRequest)(nil),  // 2: dagflow.cluster.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 3: dagflow.cluster.v1.RegisterWorkerResponse
-	(*BinaryRef)(nil),              // 4: dagflow.cluster.v1.BinaryRef
-	(*HasBinaryResponse)(nil),      // 5: dagflow.cluster.v1.HasBinaryResponse
-	(*BinaryChunk)(nil),            // 6: dagflow.cluster.v1.BinaryChunk
-	(*SubmitJobRequest)(nil),       // 7: dagflow.cluster.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),      // 8: dagflow.cluster.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),        // 9: dagflow.cluster.v1.ListJobsRequest
-	(*JobRef)(nil),                 // 10: dagflow.cluster.v1.JobRef
-	(*CancelJobResponse)(nil),      // 11: dagflow.cluster.v1.CancelJobResponse
-	(*JobLogsRequest)(nil),         // 12: dagflow.cluster.v1.JobLogsRequest
-	(*JobLogsResponse)(nil),        // 13: dagflow.cluster.v1.JobLogsResponse
-	(*NextSplitRequest)(nil),       // 14: dagflow.cluster.v1.NextSplitRequest
-	(*NextSplitResponse)(nil),      // 15: dagflow.cluster.v1.NextSplitResponse
-	(*ReportTaskRequest)(nil),      // 16: dagflow.cluster.v1.ReportTaskRequest
-	(*ReportMetricsRequest)(nil),   // 17: dagflow.cluster.v1.ReportMetricsRequest
-	(*ExecutorLostRequest)(nil),    // 18: dagflow.cluster.v1.ExecutorLostRequest
-	(*PrepareJobRequest)(nil),      // 19: dagflow.cluster.v1.PrepareJobRequest
-	(*PrepareJobResponse)(nil),     // 20: dagflow.cluster.v1.PrepareJobResponse
-	(*DeployTaskRequest)(nil),      // 21: dagflow.cluster.v1.DeployTaskRequest
-	(*CancelTaskRequest)(nil),      // 22: dagflow.cluster.v1.CancelTaskRequest
+	(*Empty)(nil),                        // 0: dagflow.cluster.v1.Empty
+	(*JSONDoc)(nil),                      // 1: dagflow.cluster.v1.JSONDoc
+	(*RegisterWorkerRequest)(nil),        // 2: dagflow.cluster.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil),       // 3: dagflow.cluster.v1.RegisterWorkerResponse
+	(*BinaryRef)(nil),                    // 4: dagflow.cluster.v1.BinaryRef
+	(*HasBinaryResponse)(nil),            // 5: dagflow.cluster.v1.HasBinaryResponse
+	(*BinaryChunk)(nil),                  // 6: dagflow.cluster.v1.BinaryChunk
+	(*SubmitJobRequest)(nil),             // 7: dagflow.cluster.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),            // 8: dagflow.cluster.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),              // 9: dagflow.cluster.v1.ListJobsRequest
+	(*JobRef)(nil),                       // 10: dagflow.cluster.v1.JobRef
+	(*CancelJobResponse)(nil),            // 11: dagflow.cluster.v1.CancelJobResponse
+	(*JobLogsRequest)(nil),               // 12: dagflow.cluster.v1.JobLogsRequest
+	(*JobLogsResponse)(nil),              // 13: dagflow.cluster.v1.JobLogsResponse
+	(*NextSplitRequest)(nil),             // 14: dagflow.cluster.v1.NextSplitRequest
+	(*NextSplitResponse)(nil),            // 15: dagflow.cluster.v1.NextSplitResponse
+	(*ReportTaskRequest)(nil),            // 16: dagflow.cluster.v1.ReportTaskRequest
+	(*ReportMetricsRequest)(nil),         // 17: dagflow.cluster.v1.ReportMetricsRequest
+	(*ExecutorLostRequest)(nil),          // 18: dagflow.cluster.v1.ExecutorLostRequest
+	(*PrepareJobRequest)(nil),            // 19: dagflow.cluster.v1.PrepareJobRequest
+	(*PrepareJobResponse)(nil),           // 20: dagflow.cluster.v1.PrepareJobResponse
+	(*DeployTaskRequest)(nil),            // 21: dagflow.cluster.v1.DeployTaskRequest
+	(*CancelTaskRequest)(nil),            // 22: dagflow.cluster.v1.CancelTaskRequest
+	(*RegisterShuffleDaemonRequest)(nil), // 23: dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	(*ShufflePartition)(nil),             // 24: dagflow.cluster.v1.ShufflePartition
+	(*AdoptRequest)(nil),                 // 25: dagflow.cluster.v1.AdoptRequest
+	(*ShuffleStatResponse)(nil),          // 26: dagflow.cluster.v1.ShuffleStatResponse
+	(*ShuffleJob)(nil),                   // 27: dagflow.cluster.v1.ShuffleJob
+	(*ShuffleJobsResponse)(nil),          // 28: dagflow.cluster.v1.ShuffleJobsResponse
 }
 var file_cluster_proto_depIdxs = []int32{
 	4,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
 	4,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
 	4,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	2,  // 3: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
-	4,  // 4: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	6,  // 5: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
-	4,  // 6: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	7,  // 7: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
-	9,  // 8: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	10, // 9: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
-	10, // 10: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
-	12, // 11: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	14, // 12: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
-	16, // 13: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
-	17, // 14: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
-	18, // 15: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
-	19, // 16: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
-	21, // 17: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	22, // 18: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	10, // 19: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	12, // 20: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	21, // 21: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	22, // 22: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	3,  // 23: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	5,  // 24: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
-	4,  // 25: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
-	6,  // 26: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
-	8,  // 27: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
-	1,  // 28: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
-	1,  // 29: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
-	11, // 30: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
-	13, // 31: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	15, // 32: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
-	0,  // 33: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 34: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
-	0,  // 35: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
-	20, // 36: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
-	0,  // 37: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 38: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 39: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	13, // 40: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	0,  // 41: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 42: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	23, // [23:43] is the sub-list for method output_type
-	3,  // [3:23] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	24, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
+	27, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
+	2,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
+	4,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	6,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
+	4,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	7,  // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
+	9,  // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	10, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
+	10, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
+	12, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	14, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
+	16, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
+	17, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
+	18, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
+	23, // 18: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	19, // 19: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
+	21, // 20: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	22, // 21: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	10, // 22: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	12, // 23: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	21, // 24: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	22, // 25: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	25, // 26: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
+	24, // 27: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
+	10, // 28: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	9,  // 29: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	3,  // 30: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	5,  // 31: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
+	4,  // 32: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
+	6,  // 33: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
+	8,  // 34: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
+	1,  // 35: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
+	1,  // 36: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
+	11, // 37: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
+	13, // 38: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	15, // 39: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
+	0,  // 40: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
+	0,  // 41: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
+	0,  // 42: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
+	3,  // 43: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	20, // 44: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
+	0,  // 45: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	0,  // 46: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	0,  // 47: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	13, // 48: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	0,  // 49: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	0,  // 50: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	0,  // 51: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
+	26, // 52: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
+	0,  // 53: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	28, // 54: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
+	30, // [30:55] is the sub-list for method output_type
+	5,  // [5:30] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -1474,9 +1917,9 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_cluster_proto_goTypes,
 		DependencyIndexes: file_cluster_proto_depIdxs,

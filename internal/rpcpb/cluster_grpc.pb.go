@@ -24,19 +24,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Master_RegisterWorker_FullMethodName = "/dagflow.cluster.v1.Master/RegisterWorker"
-	Master_HasBinary_FullMethodName      = "/dagflow.cluster.v1.Master/HasBinary"
-	Master_UploadBinary_FullMethodName   = "/dagflow.cluster.v1.Master/UploadBinary"
-	Master_GetBinary_FullMethodName      = "/dagflow.cluster.v1.Master/GetBinary"
-	Master_SubmitJob_FullMethodName      = "/dagflow.cluster.v1.Master/SubmitJob"
-	Master_ListJobs_FullMethodName       = "/dagflow.cluster.v1.Master/ListJobs"
-	Master_JobStatus_FullMethodName      = "/dagflow.cluster.v1.Master/JobStatus"
-	Master_CancelJob_FullMethodName      = "/dagflow.cluster.v1.Master/CancelJob"
-	Master_JobLogs_FullMethodName        = "/dagflow.cluster.v1.Master/JobLogs"
-	Master_NextSplit_FullMethodName      = "/dagflow.cluster.v1.Master/NextSplit"
-	Master_ReportTask_FullMethodName     = "/dagflow.cluster.v1.Master/ReportTask"
-	Master_ReportMetrics_FullMethodName  = "/dagflow.cluster.v1.Master/ReportMetrics"
-	Master_ExecutorLost_FullMethodName   = "/dagflow.cluster.v1.Master/ExecutorLost"
+	Master_RegisterWorker_FullMethodName        = "/dagflow.cluster.v1.Master/RegisterWorker"
+	Master_HasBinary_FullMethodName             = "/dagflow.cluster.v1.Master/HasBinary"
+	Master_UploadBinary_FullMethodName          = "/dagflow.cluster.v1.Master/UploadBinary"
+	Master_GetBinary_FullMethodName             = "/dagflow.cluster.v1.Master/GetBinary"
+	Master_SubmitJob_FullMethodName             = "/dagflow.cluster.v1.Master/SubmitJob"
+	Master_ListJobs_FullMethodName              = "/dagflow.cluster.v1.Master/ListJobs"
+	Master_JobStatus_FullMethodName             = "/dagflow.cluster.v1.Master/JobStatus"
+	Master_CancelJob_FullMethodName             = "/dagflow.cluster.v1.Master/CancelJob"
+	Master_JobLogs_FullMethodName               = "/dagflow.cluster.v1.Master/JobLogs"
+	Master_NextSplit_FullMethodName             = "/dagflow.cluster.v1.Master/NextSplit"
+	Master_ReportTask_FullMethodName            = "/dagflow.cluster.v1.Master/ReportTask"
+	Master_ReportMetrics_FullMethodName         = "/dagflow.cluster.v1.Master/ReportMetrics"
+	Master_ExecutorLost_FullMethodName          = "/dagflow.cluster.v1.Master/ExecutorLost"
+	Master_RegisterShuffleDaemon_FullMethodName = "/dagflow.cluster.v1.Master/RegisterShuffleDaemon"
 )
 
 // MasterClient is the client API for Master service.
@@ -65,6 +66,11 @@ type MasterClient interface {
 	ReportMetrics(ctx context.Context, in *ReportMetricsRequest, opts ...grpc.CallOption) (*Empty, error)
 	// ExecutorLost says a job's executor on a worker died.
 	ExecutorLost(ctx context.Context, in *ExecutorLostRequest, opts ...grpc.CallOption) (*Empty, error)
+	// RegisterShuffleDaemon adds an external shuffle daemon (dagctl
+	// shuffle). A daemon registering again under its name with another
+	// member_name is a new incarnation: the partitions the old one held are
+	// lost.
+	RegisterShuffleDaemon(ctx context.Context, in *RegisterShuffleDaemonRequest, opts ...grpc.CallOption) (*RegisterWorkerResponse, error)
 }
 
 type masterClient struct {
@@ -217,6 +223,16 @@ func (c *masterClient) ExecutorLost(ctx context.Context, in *ExecutorLostRequest
 	return out, nil
 }
 
+func (c *masterClient) RegisterShuffleDaemon(ctx context.Context, in *RegisterShuffleDaemonRequest, opts ...grpc.CallOption) (*RegisterWorkerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterWorkerResponse)
+	err := c.cc.Invoke(ctx, Master_RegisterShuffleDaemon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -243,6 +259,11 @@ type MasterServer interface {
 	ReportMetrics(context.Context, *ReportMetricsRequest) (*Empty, error)
 	// ExecutorLost says a job's executor on a worker died.
 	ExecutorLost(context.Context, *ExecutorLostRequest) (*Empty, error)
+	// RegisterShuffleDaemon adds an external shuffle daemon (dagctl
+	// shuffle). A daemon registering again under its name with another
+	// member_name is a new incarnation: the partitions the old one held are
+	// lost.
+	RegisterShuffleDaemon(context.Context, *RegisterShuffleDaemonRequest) (*RegisterWorkerResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -291,6 +312,9 @@ func (UnimplementedMasterServer) ReportMetrics(context.Context, *ReportMetricsRe
 }
 func (UnimplementedMasterServer) ExecutorLost(context.Context, *ExecutorLostRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExecutorLost not implemented")
+}
+func (UnimplementedMasterServer) RegisterShuffleDaemon(context.Context, *RegisterShuffleDaemonRequest) (*RegisterWorkerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterShuffleDaemon not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -529,6 +553,24 @@ func _Master_ExecutorLost_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_RegisterShuffleDaemon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterShuffleDaemonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).RegisterShuffleDaemon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_RegisterShuffleDaemon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).RegisterShuffleDaemon(ctx, req.(*RegisterShuffleDaemonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -579,6 +621,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExecutorLost",
 			Handler:    _Master_ExecutorLost_Handler,
+		},
+		{
+			MethodName: "RegisterShuffleDaemon",
+			Handler:    _Master_RegisterShuffleDaemon_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -990,6 +1036,244 @@ var Executor_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelTask",
 			Handler:    _Executor_CancelTask_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "cluster.proto",
+}
+
+const (
+	ShuffleDaemon_Adopt_FullMethodName      = "/dagflow.cluster.v1.ShuffleDaemon/Adopt"
+	ShuffleDaemon_Stat_FullMethodName       = "/dagflow.cluster.v1.ShuffleDaemon/Stat"
+	ShuffleDaemon_ReleaseJob_FullMethodName = "/dagflow.cluster.v1.ShuffleDaemon/ReleaseJob"
+	ShuffleDaemon_ListJobs_FullMethodName   = "/dagflow.cluster.v1.ShuffleDaemon/ListJobs"
+)
+
+// ShuffleDaemonClient is the client API for ShuffleDaemon service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ShuffleDaemon is the control API of an external shuffle daemon; the same
+// gRPC server serves partition reads (shufflepb.ShuffleService).
+type ShuffleDaemonClient interface {
+	// Adopt hands over a committed sort-merge partition whose data and index
+	// files a producer on the same host wrote into the daemon's staging
+	// directory: the daemon validates the index, renames both files into
+	// place and serves the partition. Idempotent.
+	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Stat describes an adopted partition (NOT_FOUND if unknown).
+	Stat(ctx context.Context, in *ShufflePartition, opts ...grpc.CallOption) (*ShuffleStatResponse, error)
+	// ReleaseJob deletes every partition of a job; later adoptions for it
+	// are refused.
+	ReleaseJob(ctx context.Context, in *JobRef, opts ...grpc.CallOption) (*Empty, error)
+	// ListJobs lists the jobs the daemon holds partitions of.
+	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ShuffleJobsResponse, error)
+}
+
+type shuffleDaemonClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewShuffleDaemonClient(cc grpc.ClientConnInterface) ShuffleDaemonClient {
+	return &shuffleDaemonClient{cc}
+}
+
+func (c *shuffleDaemonClient) Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, ShuffleDaemon_Adopt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *shuffleDaemonClient) Stat(ctx context.Context, in *ShufflePartition, opts ...grpc.CallOption) (*ShuffleStatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShuffleStatResponse)
+	err := c.cc.Invoke(ctx, ShuffleDaemon_Stat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *shuffleDaemonClient) ReleaseJob(ctx context.Context, in *JobRef, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, ShuffleDaemon_ReleaseJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *shuffleDaemonClient) ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ShuffleJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShuffleJobsResponse)
+	err := c.cc.Invoke(ctx, ShuffleDaemon_ListJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ShuffleDaemonServer is the server API for ShuffleDaemon service.
+// All implementations must embed UnimplementedShuffleDaemonServer
+// for forward compatibility.
+//
+// ShuffleDaemon is the control API of an external shuffle daemon; the same
+// gRPC server serves partition reads (shufflepb.ShuffleService).
+type ShuffleDaemonServer interface {
+	// Adopt hands over a committed sort-merge partition whose data and index
+	// files a producer on the same host wrote into the daemon's staging
+	// directory: the daemon validates the index, renames both files into
+	// place and serves the partition. Idempotent.
+	Adopt(context.Context, *AdoptRequest) (*Empty, error)
+	// Stat describes an adopted partition (NOT_FOUND if unknown).
+	Stat(context.Context, *ShufflePartition) (*ShuffleStatResponse, error)
+	// ReleaseJob deletes every partition of a job; later adoptions for it
+	// are refused.
+	ReleaseJob(context.Context, *JobRef) (*Empty, error)
+	// ListJobs lists the jobs the daemon holds partitions of.
+	ListJobs(context.Context, *ListJobsRequest) (*ShuffleJobsResponse, error)
+	mustEmbedUnimplementedShuffleDaemonServer()
+}
+
+// UnimplementedShuffleDaemonServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedShuffleDaemonServer struct{}
+
+func (UnimplementedShuffleDaemonServer) Adopt(context.Context, *AdoptRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Adopt not implemented")
+}
+func (UnimplementedShuffleDaemonServer) Stat(context.Context, *ShufflePartition) (*ShuffleStatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stat not implemented")
+}
+func (UnimplementedShuffleDaemonServer) ReleaseJob(context.Context, *JobRef) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseJob not implemented")
+}
+func (UnimplementedShuffleDaemonServer) ListJobs(context.Context, *ListJobsRequest) (*ShuffleJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListJobs not implemented")
+}
+func (UnimplementedShuffleDaemonServer) mustEmbedUnimplementedShuffleDaemonServer() {}
+func (UnimplementedShuffleDaemonServer) testEmbeddedByValue()                       {}
+
+// UnsafeShuffleDaemonServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ShuffleDaemonServer will
+// result in compilation errors.
+type UnsafeShuffleDaemonServer interface {
+	mustEmbedUnimplementedShuffleDaemonServer()
+}
+
+func RegisterShuffleDaemonServer(s grpc.ServiceRegistrar, srv ShuffleDaemonServer) {
+	// If the following call panics, it indicates UnimplementedShuffleDaemonServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ShuffleDaemon_ServiceDesc, srv)
+}
+
+func _ShuffleDaemon_Adopt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdoptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ShuffleDaemonServer).Adopt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ShuffleDaemon_Adopt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ShuffleDaemonServer).Adopt(ctx, req.(*AdoptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ShuffleDaemon_Stat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShufflePartition)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ShuffleDaemonServer).Stat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ShuffleDaemon_Stat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ShuffleDaemonServer).Stat(ctx, req.(*ShufflePartition))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ShuffleDaemon_ReleaseJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JobRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ShuffleDaemonServer).ReleaseJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ShuffleDaemon_ReleaseJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ShuffleDaemonServer).ReleaseJob(ctx, req.(*JobRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ShuffleDaemon_ListJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ShuffleDaemonServer).ListJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ShuffleDaemon_ListJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ShuffleDaemonServer).ListJobs(ctx, req.(*ListJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ShuffleDaemon_ServiceDesc is the grpc.ServiceDesc for ShuffleDaemon service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ShuffleDaemon_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "dagflow.cluster.v1.ShuffleDaemon",
+	HandlerType: (*ShuffleDaemonServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Adopt",
+			Handler:    _ShuffleDaemon_Adopt_Handler,
+		},
+		{
+			MethodName: "Stat",
+			Handler:    _ShuffleDaemon_Stat_Handler,
+		},
+		{
+			MethodName: "ReleaseJob",
+			Handler:    _ShuffleDaemon_ReleaseJob_Handler,
+		},
+		{
+			MethodName: "ListJobs",
+			Handler:    _ShuffleDaemon_ListJobs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
