@@ -118,3 +118,30 @@ type Committer interface {
 	Commit(ctx context.Context, committables [][]byte) error
 	Abort(ctx context.Context, committables [][]byte) error
 }
+
+// FinishReporter is optionally implemented by a SplitReader: when the split
+// ended, its report (e.g. the largest event time read) travels to the
+// source's enumerator (DynamicSource.MoreSplits).
+type FinishReporter interface {
+	FinishReport() []byte
+}
+
+// FinishedSplit is a split read to its end, with its reader's report.
+type FinishedSplit struct {
+	ID     string `json:"id"`
+	Report []byte `json:"report,omitempty"`
+}
+
+// DynamicSource is a Source whose splits are not all known when the job
+// starts (e.g. a hybrid source whose second phase starts where the first
+// one ended). Splits returns the first round; when every split handed out
+// so far has finished and none is queued, the engine calls MoreSplits with
+// the round number (1, 2, ...) and the reports of all splits finished so
+// far, in every round, so that the result is a deterministic function of
+// its arguments (the engine checkpoints the round and the reports, not the
+// source). It runs where Splits runs (driver or master side).
+type DynamicSource interface {
+	// MoreSplits returns the splits of round, or done=true when the source
+	// has no more splits (the readers then finish when their splits do).
+	MoreSplits(ctx context.Context, sc SplitContext, round int, finished []FinishedSplit) (splits []Split, done bool, err error)
+}
