@@ -147,3 +147,23 @@ type StatefulSinkWriter interface {
 type WatermarkSinkWriter interface {
 	WriteWatermark(ctx context.Context, wm int64) error
 }
+
+// KeyedStore is an ordered byte key-value store that keeps keyed state out
+// of the Go heap (the Pebble state backend). Every key starts with its key
+// group as 2 big-endian bytes, so a restore with another parallelism can
+// keep exactly the key groups of its range. A store belongs to one operator
+// instance and is used from its task's goroutine only; the engine
+// snapshots and restores it (operators only snapshot their heap parts,
+// e.g. timers).
+type KeyedStore interface {
+	// Get appends the value of key to dst; ok is false if key is absent.
+	Get(key, dst []byte) (val []byte, ok bool, err error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Scan calls fn for each entry whose key starts with prefix, in key
+	// order, until fn returns false. k and v are only valid during the call
+	// and fn must not modify the store.
+	Scan(prefix []byte, fn func(k, v []byte) bool) error
+	// DeletePrefix removes every entry whose key starts with prefix.
+	DeletePrefix(prefix []byte) error
+}

@@ -90,6 +90,10 @@ type OperatorContext struct {
 	Now func() int64
 	// Metrics is where the operator counts.
 	Metrics *Metrics
+	// KeyedStore, when not nil, opens the operator instance's on-disk
+	// keyed state store (Pebble backend); nil means heap state. Call it at
+	// most once, in Open.
+	KeyedStore func() (KeyedStore, error)
 }
 
 // SourceInstance is the runtime instance of one subtask of a source vertex.

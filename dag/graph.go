@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 )
 
 // ExchangeMode says how records cross an edge.
@@ -121,6 +122,42 @@ type Config struct {
 	Mode ExecutionMode
 	// BatchSize is how many records a batch holds (default 1024).
 	BatchSize int
+	// Checkpoint configures checkpoints of the job (off when Interval is 0).
+	Checkpoint CheckpointConfig
+	// StateBackend keeps keyed state on the Go heap (BackendHeap, the
+	// default) or in an embedded Pebble store on local disk (BackendPebble)
+	// for state larger than memory.
+	StateBackend string
+}
+
+// State backends (Config.StateBackend).
+const (
+	BackendHeap   = "heap"
+	BackendPebble = "pebble"
+)
+
+// CheckpointConfig configures checkpoints.
+type CheckpointConfig struct {
+	// Interval between checkpoints; 0 disables periodic checkpoints.
+	Interval time.Duration `json:"interval,omitempty"`
+	// Dir is the URI checkpoints are written under (file:// or hdfs://).
+	Dir string `json:"dir,omitempty"`
+	// Timeout aborts a checkpoint that has not completed (default 10m).
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MinPause is the least time between the end of one checkpoint and the
+	// start of the next (default 0).
+	MinPause time.Duration `json:"minPause,omitempty"`
+	// Retain is how many completed checkpoints are kept (default 3).
+	Retain int `json:"retain,omitempty"`
+	// Incremental uploads only new files of incremental backends (Pebble)
+	// and references the rest (default true; savepoints are always full).
+	DisableIncremental bool `json:"disableIncremental,omitempty"`
+	// DisableFileMerging writes every state handle to its own file instead
+	// of merging small ones per worker and checkpoint.
+	DisableFileMerging bool `json:"disableFileMerging,omitempty"`
+	// BackfillInterval, when set, is used instead of Interval while
+	// bounded phases of hybrid sources run.
+	BackfillInterval time.Duration `json:"backfillInterval,omitempty"`
 }
 
 // Graph is a job under construction. Methods and the typed functions of
