@@ -35,6 +35,12 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives engine logs (default: warnings and errors to stderr).
 	Logger *slog.Logger
+	// FromSavepoint starts the job from a savepoint or retained checkpoint
+	// (a directory or its _metadata file; default: $DAGFLOW_FROM_SAVEPOINT).
+	FromSavepoint string
+	// AllowNonRestoredState lets a restore drop state of operators the
+	// job no longer has.
+	AllowNonRestoredState bool
 }
 
 // Result is the outcome of a finished job.
@@ -91,7 +97,17 @@ func RunPlan(ctx context.Context, plan *dag.Plan, opts Options) (*Result, error)
 		return nil, err
 	}
 	defer cluster.Close()
-	jcfg := master.JobConfig{Restart: opts.Restart, Logger: opts.Logger}
+	jcfg := master.JobConfig{Restart: opts.Restart, Logger: opts.Logger, AllowNonRestored: opts.AllowNonRestoredState}
+	if opts.FromSavepoint == "" {
+		opts.FromSavepoint = os.Getenv(FromSavepointEnv)
+	}
+	if opts.FromSavepoint != "" {
+		md, err := master.LoadSnapshot(ctx, opts.FromSavepoint)
+		if err != nil {
+			return nil, err
+		}
+		jcfg.Restore = md
+	}
 	pw := opts.Progress
 	if pw == nil && isTerminal(os.Stderr) {
 		pw = os.Stderr

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/master"
@@ -26,6 +27,16 @@ const (
 	// executor that wrote them) or "external" (in the host's shuffle
 	// daemon, surviving the worker). The plan does not depend on it.
 	ShuffleEnv = worker.EnvShuffle
+	// CheckpointIntervalEnv and CheckpointDirEnv override the job's
+	// checkpoint interval (a Go duration, "0" disables) and directory
+	// (`dagctl submit --checkpoint-interval/--checkpoint-dir`).
+	CheckpointIntervalEnv = "DAGFLOW_CHECKPOINT_INTERVAL"
+	CheckpointDirEnv      = "DAGFLOW_CHECKPOINT_DIR"
+	// StateBackendEnv overrides the keyed state backend: heap or pebble.
+	StateBackendEnv = "DAGFLOW_STATE_BACKEND"
+	// FromSavepointEnv makes an embedded run (dagflow.Run) start from a
+	// savepoint or retained checkpoint.
+	FromSavepointEnv = "DAGFLOW_FROM_SAVEPOINT"
 )
 
 // Submission is what a job binary prints in plan mode: the plan and the
@@ -59,6 +70,25 @@ func applyEnv(g *dag.Graph) error {
 	case "", worker.ShuffleWorker, worker.ShuffleExternal:
 	default:
 		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, worker.ShuffleWorker, worker.ShuffleExternal)
+	}
+	ck := g.Config().Checkpoint
+	if v := os.Getenv(CheckpointIntervalEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("dagflow: %s=%q: want a duration such as 10s (0 disables checkpoints)", CheckpointIntervalEnv, v)
+		}
+		ck.Interval = d
+	}
+	if v := os.Getenv(CheckpointDirEnv); v != "" {
+		ck.Dir = v
+	}
+	g.SetCheckpoint(ck)
+	switch v := os.Getenv(StateBackendEnv); v {
+	case "":
+	case dag.BackendHeap, dag.BackendPebble:
+		g.SetStateBackend(v)
+	default:
+		return fmt.Errorf("dagflow: %s=%q: want %s or %s", StateBackendEnv, v, dag.BackendHeap, dag.BackendPebble)
 	}
 	return nil
 }
@@ -111,6 +141,16 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int
 			return fail(err)
 		}
 		if com == nil {
+			return 0
+		}
+		if req.Action == "more-splits" {
+			splits, done, err := plan.MoreSplits(ctx, req.Vertex, req.Round, req.Finished)
+			if err != nil {
+				return fail(err)
+			}
+			if err := json.NewEncoder(os.Stdout).Encode(master.MoreSplitsResult{Splits: splits, Done: done}); err != nil {
+				return fail(err)
+			}
 			return 0
 		}
 		switch req.Action {

@@ -1,6 +1,10 @@
 package dag
 
-import "context"
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+)
 
 // Agg describes an aggregation of records of type T into an accumulator A
 // with result O.
@@ -44,7 +48,7 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 	if !useCombiner {
 		v := s.g.addVertex("aggregate", "", o)
 		v.newOperator = func() Operator {
-			return &aggregateOp[K, T, A, O]{key: k.keyFn, add: agg.Add, agg: agg}
+			return &aggregateOp[K, T, A, O]{key: k.keyFn, hash: k.hash, add: agg.Add, agg: agg}
 		}
 		addPort[KV[K, O]](s.g, v, "out", o.coder)
 		connectKeyed(k, v, 0)
@@ -61,7 +65,7 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 	}
 	cv := s.g.addVertex("combine", "", co)
 	cv.newOperator = func() Operator {
-		return &combineOp[K, T, A]{key: k.keyFn, agg: Agg[T, A, A]{Zero: agg.Zero, Add: agg.Add}}
+		return &combineOp[K, T, A]{key: k.keyFn, agg: Agg[T, A, A]{Zero: agg.Zero, Add: agg.Add, Merge: agg.Merge}}
 	}
 	addPort[KV[K, A]](s.g, cv, "out", nil)
 	fwd := s
@@ -77,9 +81,10 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 	v := s.g.addVertex("aggregate", "", o)
 	v.newOperator = func() Operator {
 		return &aggregateOp[K, KV[K, A], A, O]{
-			key: func(kv KV[K, A]) K { return kv.Key },
-			add: func(acc A, kv KV[K, A]) A { return agg.Merge(acc, kv.Value) },
-			agg: Agg[KV[K, A], A, O]{Zero: agg.Zero, Result: agg.Result},
+			key:  func(kv KV[K, A]) K { return kv.Key },
+			hash: k.hash,
+			add:  func(acc A, kv KV[K, A]) A { return agg.Merge(acc, kv.Value) },
+			agg:  Agg[KV[K, A], A, O]{Zero: agg.Zero, Result: agg.Result},
 		}
 	}
 	addPort[KV[K, O]](s.g, v, "out", o.coder)
@@ -151,15 +156,16 @@ func (c *optionalCoder[T]) Decode(src []byte) (Optional[T], int, error) {
 	return Optional[T]{V: v, Set: true}, n + 1, nil
 }
 
-// aggregateOp keeps one accumulator per key.
+// aggregateOp keeps one accumulator per key. Its checkpoint holds the
+// accumulators per key group (always on the heap) and the watermark.
 type aggregateOp[K comparable, T, A, O any] struct {
 	key   func(T) K
+	hash  func(K) uint64
 	clone func(K) K
 	add   func(A, T) A
 	agg   Agg[T, A, O]
 	oc    *OperatorContext
 	acc   map[K]A
-	maxTS map[K]int64
 	dirty map[K]struct{}
 	wm    int64
 	out   Batch[KV[K, O]]
@@ -242,7 +248,12 @@ func (op *aggregateOp[K, T, A, O]) EndInput(ctx context.Context, _ int) error {
 
 func (op *aggregateOp[K, T, A, O]) Close() error { return nil }
 
-// combineOp pre-aggregates per key in the producer subtask.
+// combineOp pre-aggregates per key in the producer subtask. It is not
+// keyed: its checkpoint holds the partial accumulators (only a bounded
+// input leaves any between batches) as operator state, which a restored
+// subtask i takes from the previous subtasks j with j mod parallelism = i
+// (partial accumulators may be merged downstream in any grouping; partials
+// of one key from several old subtasks are merged with Agg.Merge).
 type combineOp[K comparable, T, A any] struct {
 	key   func(T) K
 	clone func(K) K
@@ -312,3 +323,141 @@ func (op *combineOp[K, T, A]) ProcessWatermark(ctx context.Context, wm int64) er
 
 func (op *combineOp[K, T, A]) EndInput(ctx context.Context, _ int) error { return op.flush(ctx) }
 func (op *combineOp[K, T, A]) Close() error                              { return nil }
+
+// SnapshotState implements Snapshotter.
+func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
+	fn, err := captureAccs(sc, secAccs, kindAccumulators, op.acc)
+	if err != nil {
+		return nil, err
+	}
+	wm := op.wm
+	return func(w StateWriter) error {
+		if fn != nil {
+			ks := newKeyedSnapshot(sc.maxPar)
+			if err := fn(ks); err != nil {
+				return err
+			}
+			if err := ks.writeTo(w); err != nil {
+				return fmt.Errorf("dag: %s: %w", sc.opName, err)
+			}
+		}
+		return w.Operator(watermarkBlob(wm))
+	}, nil
+}
+
+// RestoreState implements Snapshotter.
+func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *RestoredState) error {
+	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
+	allow := st != nil && st.AllowNonRestored
+	h := map[string]sectionHandler{secAccs: {kind: kindAccumulators, restore: func(s section) error {
+		return restoreAccs(sc, s, op.acc, nil)
+	}}}
+	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
+		return err
+	}
+	wm, err := restoredWatermark(sc.opName, st, nil, allow)
+	op.wm = wm
+	return err
+}
+
+// captureAccs captures a map of accumulators (see captureMap).
+func captureAccs[K comparable, A any](sc *snapCtx[K], name string, kind stateKind, m map[K]A) (func(*keyedSnapshot) error, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	ac := CoderFor[A]()
+	if ac == nil {
+		return nil, errNoCoder(sc.opName, name, "the accumulators", typeOf[A]())
+	}
+	return captureMap(sc, name, kind, m, hasMutableRefs(typeOf[A]()), ac.Append)
+}
+
+// restoreAccs adds the entries of a section of accumulators to m, merging
+// with an existing accumulator of the key when merge is set.
+func restoreAccs[K comparable, A any](sc *snapCtx[K], s section, m map[K]A, merge func(a, b A) A) error {
+	if err := sc.check(s.name); err != nil {
+		return err
+	}
+	ac := CoderFor[A]()
+	if ac == nil {
+		return errNoCoder(sc.opName, s.name, "the accumulators", typeOf[A]())
+	}
+	r := snapReader{b: s.payload}
+	for range s.count {
+		k := snapDecode(&r, sc.kc)
+		a := snapDecode(&r, ac)
+		if r.err != nil {
+			break
+		}
+		if old, ok := m[k]; ok && merge != nil {
+			a = merge(old, a)
+		}
+		m[k] = a
+	}
+	return r.done()
+}
+
+// SnapshotState implements Snapshotter.
+func (op *combineOp[K, T, A]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+	sc := newSnapCtx[K](op.oc.Name, nil, 1)
+	fn, err := captureAccs(sc, secPartials, kindPartials, op.acc)
+	if err != nil {
+		return nil, err
+	}
+	wm := op.wm
+	return func(w StateWriter) error {
+		var b operatorBlob
+		b.add(secWatermark, kindWatermark, 1, binary.AppendVarint(nil, wm))
+		if fn != nil {
+			ks := newKeyedSnapshot(1)
+			if err := fn(ks); err != nil {
+				return err
+			}
+			// One key group: its sections go into the operator blob.
+			secs, err := parseBlob(append([]byte{snapMagic0, snapMagic1, snapVersion, 1}, ks.blobs[0]...))
+			if err != nil {
+				return err
+			}
+			for _, s := range secs {
+				b.add(s.name, s.kind, s.count, s.payload)
+			}
+		}
+		return w.Operator(b.bytes())
+	}, nil
+}
+
+// RestoreState implements Snapshotter: subtask i keeps the partial
+// accumulators of the previous subtasks j with j mod parallelism = i.
+func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *RestoredState) error {
+	if st == nil {
+		return nil
+	}
+	sc := newSnapCtx[K](op.oc.Name, nil, 1)
+	par := max(op.oc.Parallelism, 1)
+	var mine [][]byte
+	wm := MaxTime
+	for j, blob := range st.Operator {
+		w, err := restoredWatermark(sc.opName, &RestoredState{Operator: [][]byte{blob}}, map[string]sectionHandler{
+			secPartials: {kind: kindPartials, restore: func(section) error { return nil }},
+		}, st.AllowNonRestored)
+		if err != nil {
+			return err
+		}
+		wm = min(wm, w)
+		if j%par == op.oc.Subtask {
+			mine = append(mine, blob)
+		}
+	}
+	if len(st.Operator) == 0 {
+		wm = MinTime
+	}
+	op.wm = wm
+	h := map[string]sectionHandler{
+		secWatermark: {kind: kindWatermark, restore: func(section) error { return nil }},
+		secPartials: {kind: kindPartials, restore: func(s section) error {
+			return restoreAccs(sc, s, op.acc, op.agg.Merge)
+		}},
+	}
+	return restoreSections(sc.opName, mine, h, st.AllowNonRestored)
+}

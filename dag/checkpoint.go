@@ -102,6 +102,10 @@ type RestoredState struct {
 	// Operator holds the non-keyed state written by every previous
 	// subtask, in subtask order.
 	Operator [][]byte
+	// AllowNonRestored lets operators drop checkpointed state they no
+	// longer declare (a state renamed or removed in the new job version)
+	// instead of failing the restore.
+	AllowNonRestored bool
 }
 
 // Snapshotter is implemented by operators that hold state.

@@ -105,8 +105,17 @@ type SourceInstance interface {
 	AddSplit(ctx context.Context, split Split) error
 	// Poll reads one batch from an open split, assigns timestamps, updates
 	// the split's watermark and emits the batch. It returns the number of
-	// records emitted and the IDs of splits that ended.
-	Poll(ctx context.Context) (n int, finished []string, err error)
+	// records emitted and the splits that ended (with their readers'
+	// reports, see FinishReporter).
+	Poll(ctx context.Context) (n int, finished []FinishedSplit, err error)
+	// SnapshotSplits returns the open splits at their current positions
+	// (an error if a reader does not implement PositionedReader).
+	SnapshotSplits() ([]SplitPosition, error)
+	// RestoreSplit opens a reader for a checkpointed split position.
+	RestoreSplit(ctx context.Context, sp SplitPosition) error
+	// NotifyCheckpoint passes a completed checkpoint to readers that
+	// implement CheckpointListener.
+	NotifyCheckpoint(ctx context.Context, id int64) error
 	// Open reports how many splits are open.
 	OpenSplits() int
 	// Watermark returns the current watermark (monotonic) and whether all
@@ -114,6 +123,13 @@ type SourceInstance interface {
 	Watermark(now int64) (wm int64, idle bool)
 	// Close closes all readers.
 	Close() error
+}
+
+// SplitPosition is a split at a checkpointed position.
+type SplitPosition struct {
+	Split Split
+	// MaxTimestamp is the largest event time read from the split so far.
+	MaxTimestamp int64
 }
 
 // sourceFactory is what a source vertex holds.

@@ -275,3 +275,11 @@ func vertexLabel(v *vertex) string {
 // SetParallelism changes the job's default parallelism before Build (the
 // cluster uses it for `dagctl submit --parallelism`).
 func (g *Graph) SetParallelism(n int) { g.cfg.Parallelism = n }
+
+// SetCheckpoint replaces the checkpoint configuration (used by the
+// runtime to apply command-line settings before Build).
+func (g *Graph) SetCheckpoint(c CheckpointConfig) { g.cfg.Checkpoint = c }
+
+// SetStateBackend chooses the keyed state backend (BackendHeap or
+// BackendPebble) before Build.
+func (g *Graph) SetStateBackend(b string) { g.cfg.StateBackend = b }

@@ -1,6 +1,9 @@
 package dag
 
-import "context"
+import (
+	"context"
+	"maps"
+)
 
 // WindowJoin joins two keyed streams per event-time window: for every
 // tumbling or sliding window of a and every key, it calls fn for each pair
@@ -30,30 +33,45 @@ func WindowJoin[K comparable, L, R, O any](left Keyed[K, L], right Keyed[K, R], 
 	addPort[O](g, v, "out", o.coder)
 	connectKeyed(left, v, 0)
 	connectKeyed(right, v, 1)
-	keyL, keyR := left.keyFn, right.keyFn
+	keyL, keyR, hash := left.keyFn, right.keyFn, left.hash
 	v.newOperator = func() Operator {
-		return &windowJoinOp[K, L, R, O]{keyL: keyL, keyR: keyR, fn: fn, a: a}
+		return &windowJoinOp[K, L, R, O]{keyL: keyL, keyR: keyR, hash: hash, fn: fn, a: a}
 	}
 	return outStream[O](g, v, 0)
 }
 
-// joinCell buffers the records of one key in one window.
+// joinCell buffers the records of one key in one window. Cells and
+// windows whose epoch is older than the operator's belong to a checkpoint
+// in progress: writers replace them with copies (copy-on-write; appending
+// to a copy never writes the part of a slice the checkpoint reads).
 type joinCell[L, R any] struct {
-	l []L
-	r []R
+	l     []L
+	r     []R
+	epoch uint64
+}
+
+// joinWindow holds the cells of one window by key.
+type joinWindow[K comparable, L, R any] struct {
+	m     map[K]*joinCell[L, R]
+	epoch uint64
 }
 
 // windowJoinOp buffers both inputs per window start and key and joins
-// them when the window fires.
+// them when the window fires. Its state stays on the heap also with the
+// Pebble backend; it is checkpointed per key group as (window start, key,
+// left records, right records) entries, with the watermark as operator
+// state.
 type windowJoinOp[K comparable, L, R, O any] struct {
 	keyL func(L) K
 	keyR func(R) K
+	hash func(K) uint64
 	fn   func(K, L, R) O
 	a    WindowAssigner
 
 	oc      *OperatorContext
 	wm      int64
-	wins    map[int64]map[K]*joinCell[L, R]
+	wins    map[int64]*joinWindow[K, L, R]
+	epoch   uint64 // checkpoints taken; see joinCell
 	pending minHeap[int64]
 	out     bufferedOut[O]
 	starts  []int64 // scratch
@@ -62,7 +80,7 @@ type windowJoinOp[K comparable, L, R, O any] struct {
 
 func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *OperatorContext) error {
 	op.oc, op.wm = oc, MinTime
-	op.wins = make(map[int64]map[K]*joinCell[L, R])
+	op.wins = make(map[int64]*joinWindow[K, L, R])
 	op.pending.less = lessInt64
 	op.out.init(oc.Outputs[0], oc.BatchSize)
 	return nil
@@ -71,16 +89,24 @@ func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *OperatorContext)
 // cell returns the buffers of key k in the window starting at s, or nil
 // when the window has fired already.
 func (op *windowJoinOp[K, L, R, O]) cell(s int64, k K) *joinCell[L, R] {
-	m := op.wins[s]
-	if m == nil {
-		m = make(map[K]*joinCell[L, R])
-		op.wins[s] = m
+	w := op.wins[s]
+	switch {
+	case w == nil:
+		w = &joinWindow[K, L, R]{m: make(map[K]*joinCell[L, R]), epoch: op.epoch}
+		op.wins[s] = w
 		op.pending.push(s)
+	case w.epoch != op.epoch:
+		w = &joinWindow[K, L, R]{m: maps.Clone(w.m), epoch: op.epoch}
+		op.wins[s] = w
 	}
-	c := m[k]
-	if c == nil {
-		c = &joinCell[L, R]{}
-		m[k] = c
+	c := w.m[k]
+	switch {
+	case c == nil:
+		c = &joinCell[L, R]{epoch: op.epoch}
+		w.m[k] = c
+	case c.epoch != op.epoch:
+		c = &joinCell[L, R]{l: c.l, r: c.r, epoch: op.epoch}
+		w.m[k] = c
 	}
 	return c
 }
@@ -151,7 +177,11 @@ func (op *windowJoinOp[K, L, R, O]) advance(ctx context.Context, wm int64) error
 			break
 		}
 		op.pending.pop()
-		for k, c := range op.wins[s] {
+		var m map[K]*joinCell[L, R]
+		if w := op.wins[s]; w != nil {
+			m = w.m
+		}
+		for k, c := range m {
 			for _, l := range c.l {
 				for _, r := range c.r {
 					if err := op.out.add(ctx, op.fn(k, l, r), end-1); err != nil {

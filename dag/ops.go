@@ -327,8 +327,45 @@ func (op *sinkOp[T]) ProcessBatch(ctx context.Context, _ int, batch any) error {
 	return op.w.Write(ctx, batch.(*Batch[T]))
 }
 
-func (op *sinkOp[T]) ProcessWatermark(context.Context, int64) error { return nil }
-func (op *sinkOp[T]) EndInput(context.Context, int) error           { return nil }
+func (op *sinkOp[T]) ProcessWatermark(ctx context.Context, wm int64) error {
+	if w, ok := op.w.(WatermarkSinkWriter); ok {
+		return w.WriteWatermark(ctx, wm)
+	}
+	return nil
+}
+
+func (op *sinkOp[T]) EndInput(context.Context, int) error { return nil }
+
+// SnapshotState implements Snapshotter: the writer's state (if it keeps
+// any) is operator state, handed to every writer on restore.
+func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ Barrier) (SnapshotFunc, error) {
+	sw, ok := op.w.(StatefulSinkWriter)
+	if !ok {
+		return nil, nil
+	}
+	data, err := sw.SnapshotState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(w StateWriter) error { return w.Operator(data) }, nil
+}
+
+// RestoreState implements Snapshotter.
+func (op *sinkOp[T]) RestoreState(ctx context.Context, st *RestoredState) error {
+	sw, ok := op.w.(StatefulSinkWriter)
+	if !ok {
+		return nil
+	}
+	return sw.RestoreState(ctx, st.Operator)
+}
+
+// CheckpointComplete implements CheckpointListener.
+func (op *sinkOp[T]) CheckpointComplete(ctx context.Context, id int64) error {
+	if l, ok := op.w.(CheckpointListener); ok {
+		return l.CheckpointComplete(ctx, id)
+	}
+	return nil
+}
 
 func (op *sinkOp[T]) Prepare(ctx context.Context) ([][]byte, error) { return op.w.Prepare(ctx) }
 

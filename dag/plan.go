@@ -28,17 +28,19 @@ type Plan struct {
 
 // PlanVertex is one operator of the plan.
 type PlanVertex struct {
-	ID          int        `json:"id"`
-	UID         string     `json:"uid"` // deterministic: position and kind
-	Kind        string     `json:"kind"`
-	Name        string     `json:"name"`
-	Parallelism int        `json:"parallelism"`
-	Bounded     bool       `json:"bounded"`
-	Keyed       bool       `json:"keyed,omitempty"`
-	Task        int        `json:"task"`
-	Ports       []PlanPort `json:"ports,omitempty"`
-	Inputs      []int      `json:"inputs,omitempty"`  // edge ids
-	Outputs     []int      `json:"outputs,omitempty"` // edge ids
+	ID          int    `json:"id"`
+	UID         string `json:"uid"` // deterministic: position and kind
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Parallelism int    `json:"parallelism"`
+	Bounded     bool   `json:"bounded"`
+	Keyed       bool   `json:"keyed,omitempty"`
+	// Dynamic marks a source that enumerates splits in rounds.
+	Dynamic bool       `json:"dynamic,omitempty"`
+	Task    int        `json:"task"`
+	Ports   []PlanPort `json:"ports,omitempty"`
+	Inputs  []int      `json:"inputs,omitempty"`  // edge ids
+	Outputs []int      `json:"outputs,omitempty"` // edge ids
 }
 
 // PlanPort is an output port of a vertex.
@@ -150,7 +152,7 @@ func (g *Graph) Build() (*Plan, error) {
 	for _, v := range g.vertices {
 		pv := PlanVertex{
 			ID: v.id, UID: fmt.Sprintf("v%d-%s", v.id, v.kind), Kind: string(v.kind), Name: v.name,
-			Parallelism: v.parallelism, Bounded: v.bounded, Keyed: v.keyed, Task: chainOf[v],
+			Parallelism: v.parallelism, Bounded: v.bounded, Keyed: v.keyed, Task: chainOf[v], Dynamic: isDynamic(v),
 		}
 		for _, pt := range v.ports {
 			pv.Ports = append(pv.Ports, PlanPort{Name: pt.name, Type: pt.typ.String(), Coder: pt.codec != nil})
@@ -293,3 +295,8 @@ func (p *Plan) Verify(other *Plan) error {
 
 // Graph returns the graph the plan was built from (nil for a decoded plan).
 func (p *Plan) Graph() *Graph { return p.g }
+
+func isDynamic(v *vertex) bool {
+	d, ok := v.source.(interface{ dynamic() DynamicSource })
+	return ok && d.dynamic() != nil
+}

@@ -110,3 +110,29 @@ func (p *Plan) edge(id int) (*edge, error) {
 	}
 	return p.edges[id], nil
 }
+
+// IsDynamic reports whether a source vertex enumerates splits in rounds
+// (DynamicSource).
+func (p *Plan) IsDynamic(vertexID int) bool {
+	if vertexID < 0 || vertexID >= len(p.Vertices) {
+		return false
+	}
+	return p.Vertices[vertexID].Dynamic
+}
+
+// MoreSplits enumerates round of a dynamic source vertex.
+func (p *Plan) MoreSplits(ctx context.Context, vertexID, round int, finished []FinishedSplit) ([]Split, bool, error) {
+	v, err := p.vertex(vertexID)
+	if err != nil {
+		return nil, false, err
+	}
+	d, ok := v.source.(interface{ dynamic() DynamicSource })
+	if !ok || d.dynamic() == nil {
+		return nil, true, nil
+	}
+	splits, done, err := d.dynamic().MoreSplits(ctx, SplitContext{Parallelism: v.parallelism}, round, finished)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", vertexLabel(v), err)
+	}
+	return splits, done, nil
+}

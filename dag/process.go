@@ -166,6 +166,7 @@ type processOp[K comparable, T, O any] struct {
 	proc  timerQueue[K]
 	out   bufferedOut[O]
 	pc    ProcessContext[K, O]
+	kv    *kvShared // the Pebble backend's store; nil on the heap
 }
 
 func (op *processOp[K, T, O]) Open(ctx context.Context, oc *OperatorContext) error {
@@ -175,6 +176,20 @@ func (op *processOp[K, T, O]) Open(ctx context.Context, oc *OperatorContext) err
 		return fmt.Errorf("dag: %s: the process function factory returned nil", oc.Name)
 	}
 	op.reg = newStateRegistry(op.hash, oc.MaxParallelism)
+	if oc.KeyedStore != nil {
+		if op.reg.kc = CoderFor[K](); op.reg.kc == nil {
+			return fmt.Errorf("%w: %s: the key type %v has no coder, which the Pebble state backend needs", ErrInvalid, oc.Name, typeOf[K]())
+		}
+		store, err := oc.KeyedStore()
+		if err != nil {
+			return fmt.Errorf("dag: %s: opening the keyed state store: %w", oc.Name, err)
+		}
+		if store == nil {
+			return fmt.Errorf("dag: %s: the keyed state store is nil", oc.Name)
+		}
+		op.kv = &kvShared{store: store}
+		op.reg.store = op.kv
+	}
 	op.event.init()
 	op.proc.init()
 	op.out.init(oc.Outputs[0], oc.BatchSize)
@@ -211,6 +226,9 @@ func (op *processOp[K, T, O]) ProcessBatch(ctx context.Context, _ int, batch any
 func (op *processOp[K, T, O]) flush(ctx context.Context) error {
 	if op.pc.err != nil {
 		return op.pc.err
+	}
+	if op.kv != nil && op.kv.err != nil {
+		return fmt.Errorf("dag: %s: %w", op.oc.Name, op.kv.err)
 	}
 	return op.out.flush(ctx)
 }
@@ -286,5 +304,73 @@ func (op *processOp[K, T, O]) Close() error {
 	if c, ok := op.fn.(interface{ Close() error }); ok {
 		return c.Close()
 	}
+	return nil
+}
+
+// SnapshotState implements Snapshotter. With the heap backend it captures
+// every declared state (shallow clones, see the notes in state.go) and the
+// timers; with the Pebble backend the engine snapshots the store and only
+// the timers are captured. Keyed state goes to key groups, the watermark
+// to operator state.
+func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ Barrier) (SnapshotFunc, error) {
+	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
+	var fns []func(*keyedSnapshot) error
+	add := func(fn func(*keyedSnapshot) error, err error) error {
+		if fn != nil {
+			fns = append(fns, fn)
+		}
+		return err
+	}
+	for _, s := range op.reg.states {
+		if err := add(s.capture(sc)); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(captureTimers(sc, secEventTimers, &op.event)); err != nil {
+		return nil, err
+	}
+	if err := add(captureTimers(sc, secProcTimers, &op.proc)); err != nil {
+		return nil, err
+	}
+	wm := op.pc.wm
+	return func(w StateWriter) error {
+		ks := newKeyedSnapshot(sc.maxPar)
+		for _, fn := range fns {
+			if err := fn(ks); err != nil {
+				return err
+			}
+		}
+		if err := ks.writeTo(w); err != nil {
+			return fmt.Errorf("dag: %s: %w", sc.opName, err)
+		}
+		return w.Operator(watermarkBlob(wm))
+	}, nil
+}
+
+// RestoreState implements Snapshotter: it loads the declared states (into
+// the store with the Pebble backend, when the checkpoint was taken on the
+// heap), the timers and the minimum watermark of the previous subtasks.
+func (op *processOp[K, T, O]) RestoreState(_ context.Context, st *RestoredState) error {
+	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
+	allow := st != nil && st.AllowNonRestored
+	event, proc := &timerRestorer[K]{sc: sc}, &timerRestorer[K]{sc: sc}
+	h := map[string]sectionHandler{secEventTimers: event.handler(), secProcTimers: proc.handler()}
+	for _, s := range op.reg.states {
+		s := s
+		h[s.stateName()] = sectionHandler{kind: s.stateKind(), restore: func(sec section) error { return s.restore(sc, sec) }}
+	}
+	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
+		return err
+	}
+	if op.kv != nil && op.kv.err != nil {
+		return fmt.Errorf("dag: %s: restoring state: %w", sc.opName, op.kv.err)
+	}
+	event.apply(&op.event)
+	proc.apply(&op.proc)
+	wm, err := restoredWatermark(sc.opName, st, nil, allow)
+	if err != nil {
+		return err
+	}
+	op.pc.wm = wm
 	return nil
 }

@@ -19,6 +19,10 @@ type session[A any] struct {
 // never overlap or touch: such sessions are merged.
 type sessionList[A any] struct {
 	s []session[A]
+	// epoch is the operator's checkpoint count when the list was made; an
+	// older list belongs to a checkpoint in progress and is copied before
+	// it changes (copy-on-write).
+	epoch uint64
 }
 
 // firstReaching returns the index of the first session with end >= t.
@@ -64,9 +68,13 @@ func lessSessionTimer[K comparable](a, b sessionTimer[K]) bool {
 
 // sessionWindowOp runs session windows: per key a short sorted list of
 // sessions, merged with Agg.Merge when a record bridges them, and heaps of
-// fire and cleanup timers.
+// fire and cleanup timers. Its state stays on the heap also with the
+// Pebble backend; it is checkpointed per key group as the sessions of each
+// key (the timers follow from the sessions and the watermark, which is
+// operator state).
 type sessionWindowOp[K comparable, T, A, O any] struct {
 	keyFn    func(T) K
+	hash     func(K) uint64
 	agg      Agg[T, A, O]
 	gap      int64
 	lateness int64
@@ -75,6 +83,7 @@ type sessionWindowOp[K comparable, T, A, O any] struct {
 	oc    *OperatorContext
 	wm    int64
 	keys  map[K]*sessionList[A]
+	epoch uint64                   // checkpoints taken; see sessionList
 	fire  minHeap[sessionTimer[K]] // due at MaxTimestamp
 	clean minHeap[sessionTimer[K]] // due at MaxTimestamp + lateness
 	seq   uint64
@@ -132,13 +141,16 @@ func (op *sessionWindowOp[K, T, A, O]) add(ctx context.Context, k K, v T, ts int
 			return nil
 		}
 		if l == nil {
-			l = &sessionList[A]{}
+			l = &sessionList[A]{epoch: op.epoch}
 			op.keys[k] = l
+		} else {
+			l = op.own(k, l)
 		}
 		l.s = slices.Insert(l.s, lo, session[A]{start: start, end: end, acc: op.agg.Add(op.agg.Zero(), v)})
 		s = &l.s[lo]
 		s.cleanSeq = op.pushTimer(&op.clean, addSat(end-1, op.lateness), k, start)
 	} else {
+		l = op.own(k, l)
 		s = &l.s[lo]
 		s.start, s.end = min(start, s.start), max(end, l.s[hi-1].end)
 		for j := lo + 1; j < hi; j++ {
@@ -162,6 +174,17 @@ func (op *sessionWindowOp[K, T, A, O]) add(ctx context.Context, k K, v T, ts int
 	return nil
 }
 
+// own returns the session list of k for writing: l itself, or a copy when
+// a checkpoint in progress shares l.
+func (op *sessionWindowOp[K, T, A, O]) own(k K, l *sessionList[A]) *sessionList[A] {
+	if l.epoch == op.epoch {
+		return l
+	}
+	l = &sessionList[A]{s: slices.Clone(l.s), epoch: op.epoch}
+	op.keys[k] = l
+	return l
+}
+
 // pushTimer adds a session timer and returns its sequence number.
 func (op *sessionWindowOp[K, T, A, O]) pushTimer(h *minHeap[sessionTimer[K]], t int64, k K, anchor int64) uint64 {
 	op.seq++
@@ -183,6 +206,7 @@ func (op *sessionWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 		if i < 0 || l.s[i].fireSeq != t.seq {
 			continue // stale
 		}
+		l = op.own(t.key, l)
 		s := &l.s[i]
 		if s.end-1 != t.t { // the session grew: fire at its new end
 			s.fireSeq = op.pushTimer(&op.fire, s.end-1, t.key, t.anchor)
@@ -204,6 +228,7 @@ func (op *sessionWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 		if i < 0 || l.s[i].cleanSeq != t.seq {
 			continue // stale
 		}
+		l = op.own(t.key, l)
 		if due := addSat(l.s[i].end-1, op.lateness); due != t.t {
 			l.s[i].cleanSeq = op.pushTimer(&op.clean, due, t.key, t.anchor)
 			continue

@@ -52,17 +52,48 @@ func (si *sourceInstance[T]) Open(_ context.Context, oc *OperatorContext) error 
 }
 
 func (si *sourceInstance[T]) AddSplit(ctx context.Context, split Split) error {
-	r, err := si.sv.src.OpenSplit(ctx, si.rc, split)
+	return si.RestoreSplit(ctx, SplitPosition{Split: split, MaxTimestamp: MinTime})
+}
+
+func (si *sourceInstance[T]) RestoreSplit(ctx context.Context, sp SplitPosition) error {
+	r, err := si.sv.src.OpenSplit(ctx, si.rc, sp.Split)
 	if err != nil {
-		return fmt.Errorf("open split %s: %w", split.ID, err)
+		return fmt.Errorf("open split %s: %w", sp.Split.ID, err)
 	}
-	si.splits = append(si.splits, &openSplit[T]{id: split.ID, r: r, maxTS: MinTime, lastAt: si.oc.Now()})
+	si.splits = append(si.splits, &openSplit[T]{id: sp.Split.ID, r: r, maxTS: sp.MaxTimestamp, lastAt: si.oc.Now()})
+	return nil
+}
+
+func (si *sourceInstance[T]) SnapshotSplits() ([]SplitPosition, error) {
+	out := make([]SplitPosition, 0, len(si.splits))
+	for _, sp := range si.splits {
+		pr, ok := sp.r.(PositionedReader)
+		if !ok {
+			return nil, Fatal(fmt.Errorf("source %s cannot be checkpointed: the reader of split %s (%T) does not implement dag.PositionedReader", si.oc.Name, sp.id, sp.r))
+		}
+		split, err := pr.Position()
+		if err != nil {
+			return nil, fmt.Errorf("position of split %s: %w", sp.id, err)
+		}
+		out = append(out, SplitPosition{Split: split, MaxTimestamp: sp.maxTS})
+	}
+	return out, nil
+}
+
+func (si *sourceInstance[T]) NotifyCheckpoint(ctx context.Context, id int64) error {
+	for _, sp := range si.splits {
+		if l, ok := sp.r.(CheckpointListener); ok {
+			if err := l.CheckpointComplete(ctx, id); err != nil {
+				return fmt.Errorf("split %s: %w", sp.id, err)
+			}
+		}
+	}
 	return nil
 }
 
 func (si *sourceInstance[T]) OpenSplits() int { return len(si.splits) }
 
-func (si *sourceInstance[T]) Poll(ctx context.Context) (int, []string, error) {
+func (si *sourceInstance[T]) Poll(ctx context.Context) (int, []FinishedSplit, error) {
 	if len(si.splits) == 0 {
 		return 0, nil, nil
 	}
@@ -73,12 +104,16 @@ func (si *sourceInstance[T]) Poll(ctx context.Context) (int, []string, error) {
 	si.next++
 	si.batch.Reset()
 	n, err := sp.r.ReadBatch(ctx, &si.batch, si.oc.BatchSize)
-	var finished []string
+	var finished []FinishedSplit
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
 			return 0, nil, fmt.Errorf("split %s: %w", sp.id, err)
 		}
-		finished = append(finished, sp.id)
+		fs := FinishedSplit{ID: sp.id}
+		if fr, ok := sp.r.(FinishReporter); ok {
+			fs.Report = fr.FinishReport()
+		}
+		finished = append(finished, fs)
 		if cerr := sp.r.Close(); cerr != nil {
 			return 0, nil, fmt.Errorf("close split %s: %w", sp.id, cerr)
 		}
@@ -152,4 +187,9 @@ func (si *sourceInstance[T]) Close() error {
 	}
 	si.splits = nil
 	return errors.Join(errs...)
+}
+
+func (s *sourceVertex[T]) dynamic() DynamicSource {
+	d, _ := s.src.(DynamicSource)
+	return d
 }

@@ -3,7 +3,32 @@ package dag
 import (
 	"fmt"
 	"iter"
+	"maps"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
+
+// Keyed state of process functions (Process, CoProcess, Join).
+//
+// State is checkpointed. With the heap backend (the default) every state
+// lives in Go maps; a checkpoint copies the top-level maps (copy-on-write
+// for MapState's per-key maps) while the task is paused and serializes the
+// copy afterwards, on another goroutine, while processing goes on. With the
+// Pebble backend (OperatorContext.KeyedStore set) every state lives in the
+// operator instance's on-disk store, which the engine snapshots itself;
+// only timers and the watermark are on the heap then.
+//
+// Either way state is written per key group (KeyGroup of the key's hash
+// modulo the job's MaxParallelism): on restore, with the same or another
+// parallelism, each subtask receives exactly the key groups of its
+// KeyGroupRange, so state follows its keys when a job is rescaled. Values
+// are encoded with the built-in coder of their type (CoderFor): state
+// value types need one to be checkpointed. Treat values held in state as
+// immutable: Set a new value instead of modifying one in place (values
+// containing pointers, slices or maps are encoded while the task is paused
+// so that later changes cannot leak into a checkpoint, which makes their
+// checkpoints slower).
 
 // KeyContext scopes keyed state to a key. *ProcessContext implements it:
 // state handles read and write the entry of the key being processed.
@@ -17,12 +42,20 @@ type KeyContext[K comparable] interface {
 // its entries by key group (KeyGroup of the key's hash).
 type keyedState[K comparable] interface {
 	stateName() string
-	stateKind() string
+	stateKind() stateKind
 	// rangeKeys calls fn for every key with an entry until fn returns
 	// false.
 	rangeKeys(fn func(K) bool)
 	// clearKey drops the entry of k.
 	clearKey(k K)
+	// capture captures the heap state for a checkpoint (synchronous phase)
+	// and returns the function that serializes it, or nil when there is
+	// nothing to write (empty, or kept in the store).
+	capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error)
+	// restore loads one section of a checkpoint.
+	restore(sc *snapCtx[K], s section) error
+	// bind moves the state into a keyed store.
+	bind(kv *kvState[K])
 }
 
 // stateRegistry holds the keyed state of one operator instance.
@@ -32,6 +65,10 @@ type stateRegistry[K comparable] struct {
 	states []keyedState[K]
 	byName map[string]keyedState[K]
 	errs   []error
+	// store is the keyed store of the Pebble backend; nil on the heap.
+	store *kvShared
+	kc    Coder[K]
+	ids   map[uint32]string
 }
 
 func newStateRegistry[K comparable](hash func(K) uint64, maxPar int) *stateRegistry[K] {
@@ -44,13 +81,32 @@ func (r *stateRegistry[K]) register(name string, s keyedState[K]) {
 	case name == "":
 		r.errs = append(r.errs, fmt.Errorf("%s state with an empty name", s.stateKind()))
 		return
+	case strings.HasPrefix(name, "\x00"):
+		r.errs = append(r.errs, fmt.Errorf("%s state name %q: names cannot start with a 0 byte", s.stateKind(), name))
+		return
 	case r.byName[name] != nil:
 		r.errs = append(r.errs, fmt.Errorf("duplicate state name %q (%s state and %s state)", name, r.byName[name].stateKind(), s.stateKind()))
 		return
 	}
 	r.byName[name] = s
 	r.states = append(r.states, s)
+	if r.store != nil {
+		id := stateID(name)
+		if other, ok := r.ids[id]; ok {
+			r.errs = append(r.errs, fmt.Errorf("state names %q and %q have the same store id %08x; rename one", other, name, id))
+			return
+		}
+		if r.ids == nil {
+			r.ids = make(map[uint32]string)
+		}
+		r.ids[id] = name
+		s.bind(&kvState[K]{shared: r.store, id: id, kc: r.kc, hash: r.hash, maxPar: normMaxPar(r.maxPar)})
+	}
 }
+
+// stateID is the store id of a state: a hash of its name, so that it is
+// stable across runs whatever the order in which states are declared.
+func stateID(name string) uint32 { return uint32(xxhash.Sum64String(name) >> 32) }
 
 // keyGroup returns the key group of k, the unit of keyed state
 // redistribution.
@@ -72,36 +128,116 @@ func (r *stateRegistry[K]) keyGroupsOf(s keyedState[K]) map[int][]K {
 	return groups
 }
 
-// ValueState holds one value per key.
+// snapCtx is what state needs to write and read checkpoints.
+type snapCtx[K comparable] struct {
+	opName string
+	kc     Coder[K]
+	hash   func(K) uint64
+	maxPar int
+}
+
+func newSnapCtx[K comparable](opName string, hash func(K) uint64, maxPar int) *snapCtx[K] {
+	return &snapCtx[K]{opName: opName, kc: CoderFor[K](), hash: hash, maxPar: normMaxPar(maxPar)}
+}
+
+func (c *snapCtx[K]) kg(k K) int {
+	if c.hash == nil {
+		return 0
+	}
+	return KeyGroup(c.hash(k), c.maxPar)
+}
+
+// check returns an error when keys cannot be written.
+func (c *snapCtx[K]) check(state string) error {
+	if c.kc == nil {
+		return errNoCoder(c.opName, state, "the keys", typeOf[K]())
+	}
+	return nil
+}
+
+// captureMap captures m for a checkpoint: a shallow clone serialized
+// later, or, when values have mutable references (eager), the encoded
+// entries right away. appendVal encodes one value.
+func captureMap[K comparable, V any](sc *snapCtx[K], name string, kind stateKind, m map[K]V, eager bool,
+	appendVal func([]byte, V) []byte) (func(*keyedSnapshot) error, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	if err := sc.check(name); err != nil {
+		return nil, err
+	}
+	encode := func(src map[K]V) *kgPayloads {
+		p := newKGPayloads(sc.maxPar)
+		for k, v := range src {
+			kg := sc.kg(k)
+			p.data[kg] = appendVal(sc.kc.Append(p.data[kg], k), v)
+			p.counts[kg]++
+		}
+		return p
+	}
+	if eager {
+		p := encode(m)
+		return func(ks *keyedSnapshot) error { ks.add(name, kind, p); return nil }, nil
+	}
+	c := maps.Clone(m)
+	return func(ks *keyedSnapshot) error { ks.add(name, kind, encode(c)); return nil }, nil
+}
+
+// ValueState holds one value per key. It is checkpointed (see the package
+// notes on keyed state above) as entries of key and value, per key group.
 type ValueState[K comparable, V any] struct {
 	name string
 	m    map[K]V
+	kv   *kvState[K] // non-nil with the Pebble backend
+	vc   Coder[V]
+	refs bool
 }
 
 // NewValueState declares a value state named name. Call it in
-// ProcessFunc.Open; names must be unique per function.
+// ProcessFunc.Open; names must be unique per function (a checkpoint
+// identifies state by name).
 func NewValueState[V any, K comparable](oc *ProcessOpenContext[K], name string) *ValueState[K, V] {
-	s := &ValueState[K, V]{name: name, m: make(map[K]V)}
+	s := &ValueState[K, V]{name: name, m: make(map[K]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
 	oc.reg.register(name, s)
 	return s
 }
 
 // Get returns the value of the current key and whether it is set.
 func (s *ValueState[K, V]) Get(ctx KeyContext[K]) (V, bool) {
+	if s.kv != nil {
+		return kvGetValue(s.kv, s.vc, ctx.Key())
+	}
 	v, ok := s.m[ctx.Key()]
 	return v, ok
 }
 
 // Set sets the value of the current key.
-func (s *ValueState[K, V]) Set(ctx KeyContext[K], v V) { s.m[ctx.Key()] = v }
+func (s *ValueState[K, V]) Set(ctx KeyContext[K], v V) {
+	if s.kv != nil {
+		kvSetValue(s.kv, s.vc, ctx.Key(), v)
+		return
+	}
+	s.m[ctx.Key()] = v
+}
 
 // Clear removes the value of the current key.
-func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { delete(s.m, ctx.Key()) }
+func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *ValueState[K, V]) stateName() string { return s.name }
-func (s *ValueState[K, V]) stateKind() string { return "value" }
-func (s *ValueState[K, V]) clearKey(k K)      { delete(s.m, k) }
+func (s *ValueState[K, V]) stateName() string    { return s.name }
+func (s *ValueState[K, V]) stateKind() stateKind { return kindValue }
+func (s *ValueState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
+func (s *ValueState[K, V]) clearKey(k K) {
+	if s.kv != nil {
+		s.kv.deleteKey(k)
+		return
+	}
+	delete(s.m, k)
+}
 func (s *ValueState[K, V]) rangeKeys(fn func(K) bool) {
+	if s.kv != nil {
+		s.kv.rangeKeys(fn)
+		return
+	}
 	for k := range s.m {
 		if !fn(k) {
 			return
@@ -109,28 +245,77 @@ func (s *ValueState[K, V]) rangeKeys(fn func(K) bool) {
 	}
 }
 
-// ListState holds a list of values per key.
+func (s *ValueState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
+	if s.kv != nil || len(s.m) == 0 {
+		return nil, nil
+	}
+	if s.vc == nil {
+		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	return captureMap(sc, s.name, kindValue, s.m, s.refs, s.vc.Append)
+}
+
+func (s *ValueState[K, V]) restore(sc *snapCtx[K], sec section) error {
+	if err := sc.check(s.name); err != nil {
+		return err
+	}
+	if s.vc == nil {
+		return errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	r := snapReader{b: sec.payload}
+	for range sec.count {
+		k := snapDecode(&r, sc.kc)
+		v := snapDecode(&r, s.vc)
+		if r.err != nil {
+			break
+		}
+		if s.kv != nil {
+			kvSetValue(s.kv, s.vc, k, v)
+		} else {
+			s.m[k] = v
+		}
+	}
+	return r.done()
+}
+
+// ListState holds a list of values per key. It is checkpointed as entries
+// of key and list, per key group.
 type ListState[K comparable, V any] struct {
 	name string
 	m    map[K][]V
+	kv   *kvState[K]
+	vc   Coder[V]
+	refs bool
 }
 
 // NewListState declares a list state named name. Call it in
 // ProcessFunc.Open; names must be unique per function.
 func NewListState[V any, K comparable](oc *ProcessOpenContext[K], name string) *ListState[K, V] {
-	s := &ListState[K, V]{name: name, m: make(map[K][]V)}
+	s := &ListState[K, V]{name: name, m: make(map[K][]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
 	oc.reg.register(name, s)
 	return s
 }
 
 // Get returns the list of the current key (nil when empty). The slice is
 // the state itself: it is valid until the state of the key changes, and
-// must not be modified (use Update).
-func (s *ListState[K, V]) Get(ctx KeyContext[K]) []V { return s.m[ctx.Key()] }
+// must not be modified (use Update). With the Pebble backend it is a
+// decoded copy.
+func (s *ListState[K, V]) Get(ctx KeyContext[K]) []V {
+	if s.kv != nil {
+		return kvGetList(s.kv, s.vc, ctx.Key())
+	}
+	return s.m[ctx.Key()]
+}
 
 // Add appends v to the list of the current key.
 func (s *ListState[K, V]) Add(ctx KeyContext[K], v V) {
 	k := ctx.Key()
+	if s.kv != nil {
+		kvAddList(s.kv, s.vc, k, v)
+		return
+	}
+	// Appending never writes the part of the backing array a checkpoint
+	// may still read: that part is within the captured length.
 	s.m[k] = append(s.m[k], v)
 }
 
@@ -139,19 +324,34 @@ func (s *ListState[K, V]) Add(ctx KeyContext[K], v V) {
 func (s *ListState[K, V]) Update(ctx KeyContext[K], vs []V) {
 	k := ctx.Key()
 	if len(vs) == 0 {
-		delete(s.m, k)
+		s.clearKey(k)
+		return
+	}
+	if s.kv != nil {
+		kvSetList(s.kv, s.vc, k, vs)
 		return
 	}
 	s.m[k] = append(s.m[k][:0:0], vs...)
 }
 
 // Clear removes the list of the current key.
-func (s *ListState[K, V]) Clear(ctx KeyContext[K]) { delete(s.m, ctx.Key()) }
+func (s *ListState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *ListState[K, V]) stateName() string { return s.name }
-func (s *ListState[K, V]) stateKind() string { return "list" }
-func (s *ListState[K, V]) clearKey(k K)      { delete(s.m, k) }
+func (s *ListState[K, V]) stateName() string    { return s.name }
+func (s *ListState[K, V]) stateKind() stateKind { return kindList }
+func (s *ListState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
+func (s *ListState[K, V]) clearKey(k K) {
+	if s.kv != nil {
+		s.kv.deleteKey(k)
+		return
+	}
+	delete(s.m, k)
+}
 func (s *ListState[K, V]) rangeKeys(fn func(K) bool) {
+	if s.kv != nil {
+		s.kv.rangeKeys(fn)
+		return
+	}
 	for k := range s.m {
 		if !fn(k) {
 			return
@@ -159,50 +359,128 @@ func (s *ListState[K, V]) rangeKeys(fn func(K) bool) {
 	}
 }
 
-// MapState holds a map from user keys UK to values UV per key.
+func (s *ListState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
+	if s.kv != nil || len(s.m) == 0 {
+		return nil, nil
+	}
+	if s.vc == nil {
+		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	vc := s.vc
+	return captureMap(sc, s.name, kindList, s.m, s.refs, func(dst []byte, vs []V) []byte {
+		dst = appendUvarint(dst, len(vs))
+		for _, v := range vs {
+			dst = vc.Append(dst, v)
+		}
+		return dst
+	})
+}
+
+func (s *ListState[K, V]) restore(sc *snapCtx[K], sec section) error {
+	if err := sc.check(s.name); err != nil {
+		return err
+	}
+	if s.vc == nil {
+		return errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	r := snapReader{b: sec.payload}
+	for range sec.count {
+		k := snapDecode(&r, sc.kc)
+		n := r.count()
+		vs := make([]V, 0, min(n, len(r.b)+1))
+		for range n {
+			vs = append(vs, snapDecode(&r, s.vc))
+		}
+		if r.err != nil {
+			break
+		}
+		if s.kv != nil {
+			kvSetList(s.kv, s.vc, k, append(kvGetList(s.kv, s.vc, k), vs...))
+		} else {
+			s.m[k] = append(s.m[k], vs...)
+		}
+	}
+	return r.done()
+}
+
+// mapCell is the map of one key of a MapState. A cell whose epoch is older
+// than the state's belongs to a checkpoint in progress: writers replace it
+// with a copy (copy-on-write) instead of modifying it.
+type mapCell[UK comparable, UV any] struct {
+	m     map[UK]UV
+	epoch uint64
+}
+
+// MapState holds a map from user keys UK to values UV per key. It is
+// checkpointed as entries of key and map, per key group.
 type MapState[K comparable, UK comparable, UV any] struct {
-	name string
-	m    map[K]map[UK]UV
+	name  string
+	m     map[K]mapCell[UK, UV] // cells by value: no extra indirection
+	epoch uint64
+	kv    *kvState[K]
+	ukc   Coder[UK]
+	uvc   Coder[UV]
+	refs  bool
 }
 
 // NewMapState declares a map state named name. Call it in
 // ProcessFunc.Open; names must be unique per function.
 func NewMapState[UK comparable, UV any, K comparable](oc *ProcessOpenContext[K], name string) *MapState[K, UK, UV] {
-	s := &MapState[K, UK, UV]{name: name, m: make(map[K]map[UK]UV)}
+	s := &MapState[K, UK, UV]{name: name, m: make(map[K]mapCell[UK, UV]), ukc: CoderFor[UK](), uvc: CoderFor[UV](),
+		refs: hasMutableRefs(typeOf[UK]()) || hasMutableRefs(typeOf[UV]())}
 	oc.reg.register(name, s)
 	return s
 }
 
 // Get returns the value of uk for the current key and whether it exists.
 func (s *MapState[K, UK, UV]) Get(ctx KeyContext[K], uk UK) (UV, bool) {
-	v, ok := s.m[ctx.Key()][uk]
+	if s.kv != nil {
+		return kvMapGet(s.kv, s.ukc, s.uvc, ctx.Key(), uk)
+	}
+	v, ok := s.m[ctx.Key()].m[uk]
 	return v, ok
 }
 
 // Contains reports whether uk exists for the current key.
 func (s *MapState[K, UK, UV]) Contains(ctx KeyContext[K], uk UK) bool {
-	_, ok := s.m[ctx.Key()][uk]
+	_, ok := s.Get(ctx, uk)
 	return ok
+}
+
+// writable returns the map of k for writing, creating or copying it.
+func (s *MapState[K, UK, UV]) writable(k K) map[UK]UV {
+	c, ok := s.m[k]
+	switch {
+	case !ok:
+		c = mapCell[UK, UV]{m: make(map[UK]UV), epoch: s.epoch}
+		s.m[k] = c
+	case c.epoch != s.epoch:
+		c = mapCell[UK, UV]{m: maps.Clone(c.m), epoch: s.epoch}
+		s.m[k] = c
+	}
+	return c.m
 }
 
 // Put sets the value of uk for the current key.
 func (s *MapState[K, UK, UV]) Put(ctx KeyContext[K], uk UK, uv UV) {
-	k := ctx.Key()
-	um := s.m[k]
-	if um == nil {
-		um = make(map[UK]UV)
-		s.m[k] = um
+	if s.kv != nil {
+		kvMapPut(s.kv, s.ukc, s.uvc, ctx.Key(), uk, uv)
+		return
 	}
-	um[uk] = uv
+	s.writable(ctx.Key())[uk] = uv
 }
 
 // Remove deletes uk for the current key.
 func (s *MapState[K, UK, UV]) Remove(ctx KeyContext[K], uk UK) {
 	k := ctx.Key()
-	um := s.m[k]
-	if um == nil {
+	if s.kv != nil {
+		kvMapRemove(s.kv, s.ukc, k, uk)
 		return
 	}
+	if _, ok := s.m[k].m[uk]; !ok {
+		return
+	}
+	um := s.writable(k)
 	delete(um, uk)
 	if len(um) == 0 {
 		delete(s.m, k)
@@ -210,12 +488,21 @@ func (s *MapState[K, UK, UV]) Remove(ctx KeyContext[K], uk UK) {
 }
 
 // Len returns the number of entries of the current key.
-func (s *MapState[K, UK, UV]) Len(ctx KeyContext[K]) int { return len(s.m[ctx.Key()]) }
+func (s *MapState[K, UK, UV]) Len(ctx KeyContext[K]) int {
+	if s.kv != nil {
+		return kvMapLen(s.kv, ctx.Key())
+	}
+	return len(s.m[ctx.Key()].m)
+}
 
 // Range calls fn for each entry of the current key, in no particular
 // order, until fn returns false. fn may Remove entries.
 func (s *MapState[K, UK, UV]) Range(ctx KeyContext[K], fn func(uk UK, uv UV) bool) {
-	for uk, uv := range s.m[ctx.Key()] {
+	if s.kv != nil {
+		kvMapRange(s.kv, s.ukc, s.uvc, ctx.Key(), fn)
+		return
+	}
+	for uk, uv := range s.m[ctx.Key()].m {
 		if !fn(uk, uv) {
 			return
 		}
@@ -236,12 +523,23 @@ func (s *MapState[K, UK, UV]) Keys(ctx KeyContext[K]) iter.Seq[UK] {
 }
 
 // Clear removes every entry of the current key.
-func (s *MapState[K, UK, UV]) Clear(ctx KeyContext[K]) { delete(s.m, ctx.Key()) }
+func (s *MapState[K, UK, UV]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *MapState[K, UK, UV]) stateName() string { return s.name }
-func (s *MapState[K, UK, UV]) stateKind() string { return "map" }
-func (s *MapState[K, UK, UV]) clearKey(k K)      { delete(s.m, k) }
+func (s *MapState[K, UK, UV]) stateName() string    { return s.name }
+func (s *MapState[K, UK, UV]) stateKind() stateKind { return kindMap }
+func (s *MapState[K, UK, UV]) bind(kv *kvState[K])  { s.kv = kv }
+func (s *MapState[K, UK, UV]) clearKey(k K) {
+	if s.kv != nil {
+		s.kv.deleteKey(k)
+		return
+	}
+	delete(s.m, k)
+}
 func (s *MapState[K, UK, UV]) rangeKeys(fn func(K) bool) {
+	if s.kv != nil {
+		s.kv.rangeKeys(fn)
+		return
+	}
 	for k := range s.m {
 		if !fn(k) {
 			return
@@ -249,19 +547,76 @@ func (s *MapState[K, UK, UV]) rangeKeys(fn func(K) bool) {
 	}
 }
 
+func (s *MapState[K, UK, UV]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
+	if s.kv != nil || len(s.m) == 0 {
+		return nil, nil
+	}
+	if s.ukc == nil {
+		return nil, errNoCoder(sc.opName, s.name, "the user keys", typeOf[UK]())
+	}
+	if s.uvc == nil {
+		return nil, errNoCoder(sc.opName, s.name, "the user values", typeOf[UV]())
+	}
+	ukc, uvc := s.ukc, s.uvc
+	fn, err := captureMap(sc, s.name, kindMap, s.m, s.refs, func(dst []byte, c mapCell[UK, UV]) []byte {
+		dst = appendUvarint(dst, len(c.m))
+		for uk, uv := range c.m {
+			dst = uvc.Append(ukc.Append(dst, uk), uv)
+		}
+		return dst
+	})
+	// Every cell now belongs to the checkpoint: writers copy it first.
+	s.epoch++
+	return fn, err
+}
+
+func (s *MapState[K, UK, UV]) restore(sc *snapCtx[K], sec section) error {
+	if err := sc.check(s.name); err != nil {
+		return err
+	}
+	if s.ukc == nil || s.uvc == nil {
+		return errNoCoder(sc.opName, s.name, "the user keys and values", typeOf[map[UK]UV]())
+	}
+	r := snapReader{b: sec.payload}
+	for range sec.count {
+		k := snapDecode(&r, sc.kc)
+		n := r.count()
+		for range n {
+			uk := snapDecode(&r, s.ukc)
+			uv := snapDecode(&r, s.uvc)
+			if r.err != nil {
+				break
+			}
+			if s.kv != nil {
+				kvMapPut(s.kv, s.ukc, s.uvc, k, uk, uv)
+			} else {
+				s.writable(k)[uk] = uv
+			}
+		}
+		if r.err != nil {
+			break
+		}
+	}
+	return r.done()
+}
+
 // ReducingState folds the values added for a key into one with a reduce
-// function.
+// function. It is checkpointed as entries of key and folded value, per key
+// group.
 type ReducingState[K comparable, V any] struct {
 	name   string
 	reduce func(a, b V) V
 	m      map[K]V
+	kv     *kvState[K]
+	vc     Coder[V]
+	refs   bool
 }
 
 // NewReducingState declares a reducing state named name that combines
 // values with reduce. Call it in ProcessFunc.Open; names must be unique
 // per function.
 func NewReducingState[V any, K comparable](oc *ProcessOpenContext[K], name string, reduce func(a, b V) V) *ReducingState[K, V] {
-	s := &ReducingState[K, V]{name: name, reduce: reduce, m: make(map[K]V)}
+	s := &ReducingState[K, V]{name: name, reduce: reduce, m: make(map[K]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
 	if reduce == nil {
 		oc.reg.errs = append(oc.reg.errs, fmt.Errorf("reducing state %q: nil reduce function", name))
 		s.reduce = func(a, _ V) V { return a }
@@ -274,6 +629,13 @@ func NewReducingState[V any, K comparable](oc *ProcessOpenContext[K], name strin
 // as is).
 func (s *ReducingState[K, V]) Add(ctx KeyContext[K], v V) {
 	k := ctx.Key()
+	if s.kv != nil {
+		if old, ok := kvGetValue(s.kv, s.vc, k); ok {
+			v = s.reduce(old, v)
+		}
+		kvSetValue(s.kv, s.vc, k, v)
+		return
+	}
 	if old, ok := s.m[k]; ok {
 		v = s.reduce(old, v)
 	}
@@ -283,20 +645,76 @@ func (s *ReducingState[K, V]) Add(ctx KeyContext[K], v V) {
 // Get returns the folded value of the current key and whether any value
 // was added.
 func (s *ReducingState[K, V]) Get(ctx KeyContext[K]) (V, bool) {
+	if s.kv != nil {
+		return kvGetValue(s.kv, s.vc, ctx.Key())
+	}
 	v, ok := s.m[ctx.Key()]
 	return v, ok
 }
 
 // Clear removes the value of the current key.
-func (s *ReducingState[K, V]) Clear(ctx KeyContext[K]) { delete(s.m, ctx.Key()) }
+func (s *ReducingState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *ReducingState[K, V]) stateName() string { return s.name }
-func (s *ReducingState[K, V]) stateKind() string { return "reducing" }
-func (s *ReducingState[K, V]) clearKey(k K)      { delete(s.m, k) }
+func (s *ReducingState[K, V]) stateName() string    { return s.name }
+func (s *ReducingState[K, V]) stateKind() stateKind { return kindReducing }
+func (s *ReducingState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
+func (s *ReducingState[K, V]) clearKey(k K) {
+	if s.kv != nil {
+		s.kv.deleteKey(k)
+		return
+	}
+	delete(s.m, k)
+}
 func (s *ReducingState[K, V]) rangeKeys(fn func(K) bool) {
+	if s.kv != nil {
+		s.kv.rangeKeys(fn)
+		return
+	}
 	for k := range s.m {
 		if !fn(k) {
 			return
 		}
 	}
+}
+
+func (s *ReducingState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
+	if s.kv != nil || len(s.m) == 0 {
+		return nil, nil
+	}
+	if s.vc == nil {
+		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	return captureMap(sc, s.name, kindReducing, s.m, s.refs, s.vc.Append)
+}
+
+func (s *ReducingState[K, V]) restore(sc *snapCtx[K], sec section) error {
+	if err := sc.check(s.name); err != nil {
+		return err
+	}
+	if s.vc == nil {
+		return errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	}
+	r := snapReader{b: sec.payload}
+	for range sec.count {
+		k := snapDecode(&r, sc.kc)
+		v := snapDecode(&r, s.vc)
+		if r.err != nil {
+			break
+		}
+		if s.kv != nil {
+			kvSetValue(s.kv, s.vc, k, v)
+		} else {
+			s.m[k] = v
+		}
+	}
+	return r.done()
+}
+
+// appendUvarint appends a non-negative int as a uvarint.
+func appendUvarint(dst []byte, n int) []byte {
+	for n >= 0x80 {
+		dst = append(dst, byte(n)|0x80)
+		n >>= 7
+	}
+	return append(dst, byte(n))
 }

@@ -103,7 +103,7 @@ func TestStateHandles(t *testing.T) {
 	}
 	var names []string
 	for _, s := range oc.reg.states {
-		names = append(names, s.stateName()+":"+s.stateKind())
+		names = append(names, s.stateName()+":"+s.stateKind().String())
 	}
 	if want := []string{"v:value", "l:list", "m:map", "r:reducing"}; !slices.Equal(names, want) {
 		t.Errorf("registry %v, want %v", names, want)

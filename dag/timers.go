@@ -1,6 +1,12 @@
 package dag
 
-import "fmt"
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // TimeDomain is the clock a timer follows.
 type TimeDomain uint8
@@ -52,8 +58,10 @@ func lessTimerEntry[K comparable](a, b timerEntry[K]) bool {
 }
 
 // timerQueue holds the timers of one domain of one operator instance:
-// the set of live timers by key (which a checkpoint can split by key
-// group) and a heap ordering them by time, then registration.
+// the set of live timers by key (which a checkpoint splits by key group,
+// see captureTimers) and a heap ordering them by time, then registration.
+// Timers are always on the heap, also with the Pebble state backend, and
+// are checkpointed with the operator's keyed state.
 type timerQueue[K comparable] struct {
 	live map[timerKey[K]]uint64 // timer -> registration sequence
 	heap minHeap[timerEntry[K]]
@@ -143,3 +151,76 @@ func (q *timerQueue[K]) popDue(limit int64, maxSeq uint64) (timerEntry[K], bool)
 
 // count returns the number of live timers.
 func (q *timerQueue[K]) count() int { return len(q.live) }
+
+// captureTimers captures the live timers for a checkpoint (a shallow clone
+// of the timer set) and returns the function that writes them, per key
+// group in firing order, as section name.
+func captureTimers[K comparable](sc *snapCtx[K], name string, q *timerQueue[K]) (func(*keyedSnapshot) error, error) {
+	if len(q.live) == 0 {
+		return nil, nil
+	}
+	if err := sc.check(name); err != nil {
+		return nil, err
+	}
+	live := maps.Clone(q.live)
+	return func(ks *keyedSnapshot) error {
+		type entry struct {
+			tk  timerKey[K]
+			seq uint64
+		}
+		groups := make([][]entry, sc.maxPar)
+		for tk, seq := range live {
+			kg := sc.kg(tk.key)
+			groups[kg] = append(groups[kg], entry{tk, seq})
+		}
+		p := newKGPayloads(sc.maxPar)
+		for kg, es := range groups {
+			slices.SortFunc(es, func(a, b entry) int {
+				if c := cmp.Compare(a.tk.ts, b.tk.ts); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.seq, b.seq)
+			})
+			for _, e := range es {
+				p.data[kg] = binary.AppendVarint(sc.kc.Append(p.data[kg], e.tk.key), e.tk.ts)
+			}
+			p.counts[kg] = len(es)
+		}
+		ks.add(name, kindTimers, p)
+		return nil
+	}, nil
+}
+
+// timerRestorer collects the timers of a domain from the restored key
+// groups and registers them in timestamp order (registration order within
+// a timestamp follows the checkpoint's order).
+type timerRestorer[K comparable] struct {
+	sc     *snapCtx[K]
+	timers []timerKey[K]
+}
+
+func (t *timerRestorer[K]) handler() sectionHandler {
+	return sectionHandler{kind: kindTimers, restore: func(s section) error {
+		if err := t.sc.check(s.name); err != nil {
+			return err
+		}
+		r := snapReader{b: s.payload}
+		for range s.count {
+			k := snapDecode(&r, t.sc.kc)
+			ts := r.varint()
+			if r.err != nil {
+				break
+			}
+			t.timers = append(t.timers, timerKey[K]{key: k, ts: ts})
+		}
+		return r.done()
+	}}
+}
+
+func (t *timerRestorer[K]) apply(q *timerQueue[K]) {
+	slices.SortStableFunc(t.timers, func(a, b timerKey[K]) int { return cmp.Compare(a.ts, b.ts) })
+	for _, tk := range t.timers {
+		q.register(tk.key, tk.ts)
+	}
+	t.timers = nil
+}

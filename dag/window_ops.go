@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -170,13 +171,13 @@ func WindowAggregate[K comparable, T, A, O any](w *Windowed[K, T], agg Agg[T, A,
 	addPort[T](s.g, v, "late", streamCoder(s))
 	connectKeyed(w.k, v, 0)
 	w.v = v
-	a, lateness, keyFn := w.a, w.lateness, w.k.keyFn
+	a, lateness, keyFn, hash := w.a, w.lateness, w.k.keyFn, w.k.hash
 	v.newOperator = func() Operator {
 		late := portConsumed(v, windowLatePort)
 		if a.kind == sessionWindows {
-			return &sessionWindowOp[K, T, A, O]{keyFn: keyFn, agg: agg, gap: a.size, lateness: lateness, lateOut: late}
+			return &sessionWindowOp[K, T, A, O]{keyFn: keyFn, hash: hash, agg: agg, gap: a.size, lateness: lateness, lateOut: late}
 		}
-		return &slidingWindowOp[K, T, A, O]{keyFn: keyFn, agg: agg, a: a, lateness: lateness, lateOut: late}
+		return &slidingWindowOp[K, T, A, O]{keyFn: keyFn, hash: hash, agg: agg, a: a, lateness: lateness, lateOut: late}
 	}
 	return outStream[WindowResult[K, O]](s.g, v, 0)
 }
@@ -361,11 +362,23 @@ func (h *minHeap[E]) rebuild() {
 
 func lessInt64(a, b int64) bool { return a < b }
 
+// winCell holds the accumulators of one window. A cell whose epoch is
+// older than the operator's belongs to a checkpoint in progress: writers
+// replace it with a copy (copy-on-write) instead of modifying it.
+type winCell[K comparable, A any] struct {
+	m     map[K]A
+	epoch uint64
+}
+
 // slidingWindowOp runs tumbling and sliding windows. State is grouped by
 // window start: a watermark fires whole windows, and a record costs a few
-// map operations per window it belongs to.
+// map operations per window it belongs to. Its state stays on the heap
+// also with the Pebble backend; it is checkpointed per key group as
+// (window start, key, accumulator) entries, with the watermark as operator
+// state.
 type slidingWindowOp[K comparable, T, A, O any] struct {
 	keyFn    func(T) K
+	hash     func(K) uint64
 	agg      Agg[T, A, O]
 	a        WindowAssigner
 	lateness int64
@@ -373,17 +386,18 @@ type slidingWindowOp[K comparable, T, A, O any] struct {
 
 	oc       *OperatorContext
 	wm       int64
-	wins     map[int64]map[K]A // window start -> key -> accumulator
-	pending  minHeap[int64]    // starts of windows not fired yet (MaxTimestamp > wm)
-	retained minHeap[int64]    // starts of fired windows kept for allowed lateness
-	free     []map[K]A         // cleared maps for reuse
+	wins     map[int64]*winCell[K, A] // window start -> key -> accumulator
+	epoch    uint64                   // checkpoints taken; see winCell
+	pending  minHeap[int64]           // starts of windows not fired yet (MaxTimestamp > wm)
+	retained minHeap[int64]           // starts of fired windows kept for allowed lateness
+	free     []map[K]A                // cleared maps for reuse
 	out      bufferedOut[WindowResult[K, O]]
 	late     lateRecords[T]
 }
 
 func (op *slidingWindowOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
 	op.oc, op.wm = oc, MinTime
-	op.wins = make(map[int64]map[K]A)
+	op.wins = make(map[int64]*winCell[K, A])
 	op.pending.less, op.retained.less = lessInt64, lessInt64
 	op.out.init(oc.Outputs[0], oc.BatchSize)
 	op.late.init(oc, op.lateOut)
@@ -412,10 +426,16 @@ func (op *slidingWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, 
 			if lastMap != nil && s == lastStart {
 				m = lastMap
 			} else {
-				m = op.wins[s]
-				if m == nil {
+				c := op.wins[s]
+				if c != nil && c.epoch != op.epoch {
+					c = &winCell[K, A]{m: maps.Clone(c.m), epoch: op.epoch}
+					op.wins[s] = c
+				}
+				if c != nil {
+					m = c.m
+				} else {
 					m = op.newMap()
-					op.wins[s] = m
+					op.wins[s] = &winCell[K, A]{m: m, epoch: op.epoch}
 					if end-1 <= wm {
 						op.retained.push(s) // late but allowed: fires below
 					} else {
@@ -459,11 +479,11 @@ func (op *slidingWindowOp[K, T, A, O]) newMap() map[K]A {
 }
 
 func (op *slidingWindowOp[K, T, A, O]) purge(s int64) {
-	m := op.wins[s]
+	c := op.wins[s]
 	delete(op.wins, s)
-	if len(op.free) < 2 {
-		clear(m)
-		op.free = append(op.free, m)
+	if c != nil && c.epoch == op.epoch && len(op.free) < 2 { // not shared with a checkpoint
+		clear(c.m)
+		op.free = append(op.free, c.m)
 	}
 }
 
@@ -479,7 +499,11 @@ func (op *slidingWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 			break
 		}
 		op.pending.pop()
-		for k, acc := range op.wins[s] {
+		var m map[K]A
+		if c := op.wins[s]; c != nil {
+			m = c.m
+		}
+		for k, acc := range m {
 			r := WindowResult[K, O]{Key: k, Start: s, End: end, Value: op.agg.Result(acc)}
 			if err := op.out.add(ctx, r, end-1); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/worker"
@@ -37,6 +38,18 @@ type JobCode interface {
 	HasCommitter(vertex int) bool
 	Commit(ctx context.Context, vertex int, committables [][]byte) error
 	Abort(ctx context.Context, vertex int, committables [][]byte) error
+	// IsDynamic and MoreSplits serve sources that enumerate splits in
+	// rounds (dag.DynamicSource).
+	IsDynamic(vertex int) bool
+	MoreSplits(ctx context.Context, vertex, round int, finished []dag.FinishedSplit) ([]dag.Split, bool, error)
+}
+
+// IsDynamic implements JobCode.
+func (c PlanCode) IsDynamic(vertex int) bool { return c.Plan.IsDynamic(vertex) }
+
+// MoreSplits implements JobCode.
+func (c PlanCode) MoreSplits(ctx context.Context, vertex, round int, finished []dag.FinishedSplit) ([]dag.Split, bool, error) {
+	return c.Plan.MoreSplits(ctx, vertex, round, finished)
 }
 
 // PlanCode is the JobCode of a plan built in this process.
@@ -83,6 +96,16 @@ type JobConfig struct {
 	Progress         func(Progress)
 	ProgressInterval time.Duration
 	Logger           *slog.Logger
+	// Restore is a checkpoint or savepoint the job starts from.
+	Restore *checkpoint.Metadata
+	// CheckpointStore keeps completed checkpoints (default: the plan's
+	// checkpoint directory, or memory when it has none).
+	CheckpointStore CheckpointStore
+	// AllowNonRestored lets Restore hold state of vertices the job no
+	// longer has (it is dropped).
+	AllowNonRestored bool
+	// Started, when set, is called with the job master before it runs.
+	Started func(*JobMaster)
 }
 
 // Progress is a snapshot of a running job.
@@ -117,6 +140,8 @@ type JobResult struct {
 	Vertices  []VertexResult
 	Restarts  int
 	Failovers []scheduler.Failover
+	// Checkpoints is the checkpoint history (the last ones).
+	Checkpoints []CheckpointStats
 }
 
 // Vertex returns the result of the vertex with the given name.
@@ -153,8 +178,11 @@ type JobMaster struct {
 	splits  *SplitCoordinator
 	sched   *scheduler.Scheduler
 	exec    map[scheduler.TaskID]*execution
-	commits map[int]map[int][][]byte // sink vertex -> subtask -> committables
-	locs    map[string]string        // worker -> location of its outputs
+	locs    map[string]string // worker -> location of its outputs
+	// ckpt coordinates checkpoints and sink commits; ckptRegion marks the
+	// plan tasks that take part in checkpoints.
+	ckpt       *coordinator
+	ckptRegion map[int]bool
 
 	// statusMu guards the scheduler against status readers.
 	statusMu sync.Mutex
@@ -169,6 +197,18 @@ type JobMaster struct {
 	rejoin  []string
 	// shuffleLost are locations of external shuffle services that died.
 	shuffleLost []string
+	ckptReports []worker.CheckpointReport
+	spReqs      []*savepointReq
+	joined      []WorkerGateway
+}
+
+// WorkerJoined adds a worker (or a restarted one under its old name) to
+// the job's pool.
+func (jm *JobMaster) WorkerJoined(gw WorkerGateway) {
+	jm.mu.Lock()
+	jm.joined = append(jm.joined, gw)
+	jm.mu.Unlock()
+	jm.wake()
 }
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
@@ -191,14 +231,30 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	if err != nil {
 		return nil, fmt.Errorf("master: schedule job %s: %w", plan.Job, err)
 	}
-	splits, err := NewSplitCoordinator(ctx, plan, code)
+	if md := cfg.Restore; md != nil && md.MaxParallelism != 0 && md.MaxParallelism != plan.Config.MaxParallelism {
+		return nil, dag.Fatal(fmt.Errorf("master: job %s has max parallelism %d but checkpoint %d was taken with %d: key groups cannot be redistributed",
+			plan.Job, plan.Config.MaxParallelism, md.ID, md.MaxParallelism))
+	}
+	if cfg.Restore != nil {
+		if err := CheckRestore(cfg.Restore, plan, cfg.AllowNonRestored); err != nil {
+			return nil, err
+		}
+	}
+	splits, err := newSplitCoordinator(ctx, plan, code, cfg.Restore)
 	if err != nil {
 		return nil, err
+	}
+	store := cfg.CheckpointStore
+	if store == nil {
+		if store, err = defaultCheckpointStore(plan, cfg.ID); err != nil {
+			return nil, err
+		}
 	}
 	jm := &JobMaster{
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
-		commits: make(map[int]map[int][][]byte), notify: make(chan struct{}, 1),
+		notify: make(chan struct{}, 1), ckptRegion: computeCheckpointedTasks(plan),
+		ckpt: newCoordinator(plan.Config.Checkpoint, store, cfg.Restore),
 	}
 	for _, w := range workers {
 		jm.workers[w.Name()] = w
@@ -249,8 +305,17 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	jm.start = start
 	actions = append(actions, jm.sched.Start(time.Now())...)
 	jm.statusMu.Unlock()
+	if md := jm.cfg.Restore; md != nil && len(md.Committables) > 0 {
+		// The job may have stopped before committing the restored
+		// checkpoint's output: commit it again (commits are idempotent).
+		if err := jm.commitAll(ctx, md.Committables); err != nil {
+			return nil, fmt.Errorf("%w: %s: commit output of restored checkpoint %d: %v", ErrJobFailed, jm.plan.Job, md.ID, err)
+		}
+	}
 	progress := time.NewTicker(jm.cfg.ProgressInterval)
 	defer progress.Stop()
+	ckptTick := time.NewTicker(jm.checkpointTick())
+	defer ckptTick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 	canceled := false
@@ -287,11 +352,26 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 				jm.cfg.Progress(jm.progress(start))
 			}
 			continue
+		case now := <-ckptTick.C:
+			jm.maybeTrigger(ctx, now)
+			continue
 		}
 		jm.mu.Lock()
 		reports, lost, rejoin, shuffleLost := jm.reports, jm.lost, jm.rejoin, jm.shuffleLost
 		jm.reports, jm.lost, jm.rejoin, jm.shuffleLost = nil, nil, nil, nil
+		ckptReports, spReqs, joined := jm.ckptReports, jm.spReqs, jm.joined
+		jm.ckptReports, jm.spReqs, jm.joined = nil, nil, nil
 		jm.mu.Unlock()
+		for _, rep := range ckptReports {
+			jm.onCheckpointReport(ctx, rep)
+		}
+		if len(spReqs) > 0 {
+			jm.ckpt.savepoints = append(jm.ckpt.savepoints, spReqs...)
+			jm.maybeTrigger(ctx, time.Now())
+		}
+		if len(lost) > 0 || len(shuffleLost) > 0 {
+			jm.abortCheckpoint(ctx, "a worker was lost")
+		}
 		for _, loc := range shuffleLost {
 			actions = append(actions, jm.onShuffleLost(loc)...)
 		}
@@ -303,6 +383,18 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			if w, ok := jm.workers[name]; ok {
 				actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: w.Slots()})...)
 			}
+		}
+		for _, gw := range joined {
+			name := gw.Name()
+			jm.statusMu.Lock()
+			if _, known := jm.workers[name]; !known {
+				jm.order = append(append([]string(nil), jm.order...), name)
+				sortStrings(jm.order)
+			}
+			jm.workers[name] = gw
+			jm.statusMu.Unlock()
+			delete(jm.locs, name)
+			actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: gw.Slots()})...)
 		}
 		for _, st := range reports {
 			actions = append(actions, jm.onStatus(st)...)
@@ -325,11 +417,13 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
 			jm.splits.SubtaskFinished(v, st.ID.Subtask, st.Attempt)
 		}
-		for vid, c := range st.Committables {
-			if jm.commits[vid] == nil {
-				jm.commits[vid] = make(map[int][][]byte)
+		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
+			// The final output belongs after the last checkpoint the
+			// attempt took.
+			for vid, c := range st.Committables {
+				jm.ckpt.addCommit(st.LastCheckpoint+1, vid, st.ID.Subtask, c)
 			}
-			jm.commits[vid][st.ID.Subtask] = c
+			jm.taskFinishedDuringCheckpoint(context.Background(), id, st.Attempt, st.LastCheckpoint)
 		}
 		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
 			ex.outLocs = st.Locations
@@ -338,6 +432,7 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	case errors.Is(st.Err, context.Canceled):
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
+		jm.abortCheckpoint(context.Background(), fmt.Sprintf("task %v failed", id))
 		if lost := lostProducer(st.Err); lost != nil {
 			if e, ok := jm.producerOf(*lost); ok {
 				out := jm.step(scheduler.ResultLost{Now: now, Task: e, Attempt: lost.Attempt})
@@ -375,8 +470,16 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			if ex := jm.exec[a.Task]; ex == nil || ex.attempt != a.Attempt {
 				continue // preparing its worker failed
 			}
-			jm.abortSinkAttempt(ctx, a.Task)
 			dep := jm.deployment(a)
+			dep.Restore = jm.restoreFor(a.Task)
+			if dep.Restore != nil {
+				dep.Restore.AllowNonRestored = jm.cfg.AllowNonRestored
+			}
+			var from int64
+			if dep.Restore != nil {
+				from = dep.Restore.Checkpoint
+			}
+			jm.abortSinkAttempt(ctx, a.Task, from)
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
 				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
@@ -389,7 +492,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
 			}
 		case scheduler.JobFinished:
-			if err := jm.commit(ctx); err != nil {
+			if err := jm.commitAll(ctx, jm.ckpt.takeCommits(1<<62)); err != nil {
 				return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
 			}
 			return jm.result(), nil
@@ -418,7 +521,7 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
 	for _, eid := range pt.Inputs {
 		e := jm.plan.Edges[eid]
 		prod := jm.plan.Tasks[jm.plan.Vertices[e.From].Task]
-		gate := worker.InputGate{Edge: eid, Input: e.Input}
+		gate := worker.InputGate{Edge: eid, Input: e.Input, Blocking: e.Mode == dag.Blocking}
 		addChannel := func(producer, sub int) {
 			ex := jm.exec[scheduler.TaskID{Vertex: prod.ID, Subtask: producer}]
 			ch := worker.InputChannel{From: sub, To: sub + 1}
@@ -478,60 +581,31 @@ func (jm *JobMaster) producerOf(p shuffle.PartitionID) (scheduler.TaskID, bool) 
 	return scheduler.TaskID{Vertex: jm.plan.Vertices[jm.plan.Edges[eid].From].Task, Subtask: p.Producer}, true
 }
 
-// abortSinkAttempt discards the prepared output of a sink task that is
-// about to run again.
-func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID) {
+// abortSinkAttempt discards what a sink task that is about to run again
+// prepared after checkpoint from (all of it when from is 0).
+func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID, from int64) {
 	for _, vid := range jm.plan.Tasks[id.Vertex].Vertices {
-		c, ok := jm.commits[vid][id.Subtask]
-		if !ok {
+		c := jm.ckpt.dropCommits(vid, id.Subtask, from)
+		if len(c) == 0 || !jm.code.HasCommitter(vid) {
 			continue
 		}
-		delete(jm.commits[vid], id.Subtask)
-		if jm.code.HasCommitter(vid) {
-			if err := jm.code.Abort(ctx, vid, c); err != nil {
-				jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
-			}
+		if err := jm.code.Abort(ctx, vid, c); err != nil {
+			jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
 		}
 	}
-}
-
-func (jm *JobMaster) commit(ctx context.Context) error {
-	for _, vid := range sortedKeys(jm.commits) {
-		if !jm.code.HasCommitter(vid) {
-			continue
-		}
-		var all [][]byte
-		for _, sub := range sortedKeys(jm.commits[vid]) {
-			all = append(all, jm.commits[vid][sub]...)
-		}
-		jm.log.Info("committing sink output", "vertex", vid, "subtasks", len(jm.commits[vid]), "committables", len(all))
-		var cerr error
-		for try := 0; try < 3; try++ { // commits are idempotent
-			if cerr = jm.code.Commit(ctx, vid, all); cerr == nil {
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
-		}
-		if cerr != nil {
-			return fmt.Errorf("vertex %d: %w", vid, cerr)
-		}
-	}
-	return nil
 }
 
 func (jm *JobMaster) abortAll() {
 	ctx := context.Background()
-	for vid, subs := range jm.commits {
+	jm.abortCheckpoint(ctx, "job ended")
+	for vid, c := range jm.ckpt.takeCommits(1 << 62) {
 		if !jm.code.HasCommitter(vid) {
 			continue
 		}
-		for _, c := range subs {
-			if err := jm.code.Abort(ctx, vid, c); err != nil {
-				jm.log.Warn("abort sink output", "vertex", vid, "err", err)
-			}
+		if err := jm.code.Abort(ctx, vid, c); err != nil {
+			jm.log.Warn("abort sink output", "vertex", vid, "err", err)
 		}
 	}
-	jm.commits = make(map[int]map[int][][]byte)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -545,14 +619,25 @@ func sortedKeys[V any](m map[int]V) []int {
 	return keys
 }
 
+// gateways returns the job's workers in name order.
+func (jm *JobMaster) gateways() []WorkerGateway {
+	jm.statusMu.Lock()
+	defer jm.statusMu.Unlock()
+	out := make([]WorkerGateway, 0, len(jm.order))
+	for _, name := range jm.order {
+		out = append(out, jm.workers[name])
+	}
+	return out
+}
+
 // metrics sums the counters of every worker per vertex.
 func (jm *JobMaster) metrics() []VertexResult {
 	res := make([]VertexResult, len(jm.plan.Vertices))
 	for i, v := range jm.plan.Vertices {
 		res[i] = VertexResult{ID: v.ID, Name: v.Name, Kind: v.Kind, Parallelism: v.Parallelism}
 	}
-	for _, name := range jm.order {
-		for _, m := range jm.workers[name].Metrics(jm.cfg.ID) {
+	for _, w := range jm.gateways() {
+		for _, m := range w.Metrics(jm.cfg.ID) {
 			if m.Vertex < 0 || m.Vertex >= len(res) {
 				continue
 			}
@@ -581,7 +666,8 @@ func (jm *JobMaster) progress(start time.Time) Progress {
 }
 
 func (jm *JobMaster) result() *JobResult {
-	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers()}
+	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers(),
+		Checkpoints: append([]CheckpointStats(nil), jm.ckpt.history...)}
 }
 
 // ShuffleServiceLost tells the job master that the external shuffle

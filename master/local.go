@@ -77,7 +77,8 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 			c.Close()
 			return nil, fmt.Errorf("master: shuffle of %s: %w", name, err)
 		}
-		w := worker.New(worker.Config{Name: name, Slots: cfg.SlotsPerWorker, Logger: cfg.Logger},
+		w := worker.New(worker.Config{Name: name, Slots: cfg.SlotsPerWorker, Logger: cfg.Logger, OnCheckpoint: c.reportCheckpoint,
+			NewStateStorage: worker.NewFileStateStorage, StateDir: filepath.Join(cfg.Dir, name, "state")},
 			svc, c, c, c, c.report)
 		c.workers[name] = w
 		c.services[name] = svc
@@ -97,12 +98,18 @@ func (c *LocalCluster) Resolve(location string) (shuffle.Service, error) {
 }
 
 // NextSplit implements worker.SplitProvider.
-func (c *LocalCluster) NextSplit(ctx context.Context, job string, vertex, subtask, attempt int) (dag.Split, bool, error) {
+func (c *LocalCluster) NextSplit(ctx context.Context, job string, req worker.SplitRequest) (worker.SplitResponse, error) {
 	j, err := c.job(job)
 	if err != nil {
-		return dag.Split{}, false, err
+		return worker.SplitResponse{}, err
 	}
-	return j.jm.Splits().NextSplit(ctx, vertex, subtask, attempt)
+	return j.jm.Splits().NextSplit(ctx, req)
+}
+
+func (c *LocalCluster) reportCheckpoint(rep worker.CheckpointReport) {
+	if j, err := c.job(rep.Job); err == nil {
+		j.jm.ReportCheckpoint(rep)
+	}
 }
 
 // Plan implements worker.PlanSource.
@@ -164,6 +171,9 @@ func (c *LocalCluster) Run(ctx context.Context, plan *dag.Plan, cfg JobConfig) (
 	}
 	c.jobs[jm.ID()] = &localJob{plan: plan, jm: jm}
 	c.mu.Unlock()
+	if cfg.Started != nil {
+		cfg.Started(jm)
+	}
 	res, err := jm.Run(ctx)
 	c.mu.Lock()
 	delete(c.jobs, jm.ID())

@@ -47,6 +47,8 @@ type ServerConfig struct {
 	// Restart is the default restart strategy of jobs.
 	Restart *scheduler.RestartStrategy
 	Logger  *slog.Logger
+	// SavepointDir is the default directory of savepoints.
+	SavepointDir string
 }
 
 // Server is the master daemon: it accepts jobs from dagctl, runs a job
@@ -190,19 +192,30 @@ func (s *Server) RegisterWorker(_ context.Context, req *rpcpb.RegisterWorkerRequ
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
 	}
-	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, slots: int(req.Slots), conn: conn,
+	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, gossip: req.GossipAddress, slots: int(req.Slots), conn: conn,
 		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics),
 		usage: make(map[string]WorkerUsage)}
 	s.mu.Lock()
-	old := s.workers[req.Name]
+	_, known := s.workers[req.Name]
+	s.mu.Unlock()
+	if known {
+		s.workerLost(req.Name) // a restarted worker lost everything it had
+	}
+	s.mu.Lock()
 	s.workers[req.Name] = w
 	s.mu.Unlock()
-	if old != nil {
-		old.conn.Close()
-		s.workerLost(req.Name) // a restarted worker lost everything it had
-		s.mu.Lock()
-		s.workers[req.Name] = w
-		s.mu.Unlock()
+	// Running jobs may use the new worker (their pool was fixed at
+	// submission, plus workers that joined since).
+	s.mu.Lock()
+	var jms []*JobMaster
+	for _, j := range s.jobs {
+		if j.jm != nil && j.final == nil {
+			jms = append(jms, j.jm)
+		}
+	}
+	s.mu.Unlock()
+	for _, jm := range jms {
+		jm.WorkerJoined(w)
 	}
 	s.log.Info("worker registered", "worker", req.Name, "addr", req.Address, "slots", req.Slots)
 	return &rpcpb.RegisterWorkerResponse{GossipAddress: s.member.Address()}, nil
@@ -367,7 +380,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
 	j := &clusterJob{id: id, name: req.Name, plan: &plan, binary: req.Binary, binPath: binPath, args: req.Args,
 		env: req.Env, submitted: time.Now(), done: make(chan struct{})}
-	code := &binaryCode{path: binPath, args: req.Args, env: req.Env, splits: splits}
+	code := &binaryCode{path: binPath, args: req.Args, env: req.Env, splits: splits, plan: &plan}
 	// Default restarts outlast the failure detector: a task deployed to a
 	// worker that just died fails fast, and the next attempts must wait
 	// until the worker is declared lost.
@@ -378,7 +391,14 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	if req.MaxRestarts >= 0 {
 		restart = scheduler.ExponentialBackoff(500*time.Millisecond, 10*time.Second, 2, int(req.MaxRestarts))
 	}
-	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute}
+	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState}
+	if req.RestoreFrom != "" {
+		md, err := LoadSnapshot(ctx, req.RestoreFrom)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
+		}
+		cfg.Restore = md
+	}
 	jm, err := NewJobMaster(ctx, &plan, code, gws, cfg)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
@@ -530,11 +550,87 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 	if err != nil {
 		return nil, err
 	}
-	sp, ok, err := j.jm.Splits().NextSplit(ctx, int(req.Vertex), int(req.Subtask), int(req.Attempt))
+	sr := worker.SplitRequest{Vertex: int(req.Vertex), Subtask: int(req.Subtask), Attempt: int(req.Attempt), Checkpoint: req.Checkpoint}
+	if len(req.FinishedJson) > 0 {
+		if err := json.Unmarshal(req.FinishedJson, &sr.Finished); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "decode finished splits: %v", err)
+		}
+	}
+	resp, err := j.jm.Splits().NextSplit(ctx, sr)
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
-	return &rpcpb.NextSplitResponse{Ok: ok, Id: sp.ID, Data: sp.Data, Weight: sp.Weight}, nil
+	sp := resp.Split
+	return &rpcpb.NextSplitResponse{Ok: resp.OK, Wait: resp.Wait, Id: sp.ID, Data: sp.Data, Weight: sp.Weight}, nil
+}
+
+// ReportCheckpoint implements rpcpb.MasterServer.
+func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.JSONDoc) (*rpcpb.Empty, error) {
+	var rep worker.CheckpointReport
+	if err := json.Unmarshal(req.Json, &rep); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decode checkpoint report: %v", err)
+	}
+	j, err := s.job(rep.Job)
+	if err != nil {
+		return nil, err
+	}
+	j.jm.ReportCheckpoint(rep)
+	return &rpcpb.Empty{}, nil
+}
+
+// SavepointRequest asks for a savepoint of a running job.
+type SavepointRequest struct {
+	Job string `json:"job"`
+	// Dir is where the savepoint goes (default: the master's
+	// --savepoint-dir).
+	Dir string `json:"dir"`
+	// Stop ends the job after the savepoint; Drain first ends its input
+	// so that every event-time window fires.
+	Stop  bool `json:"stop,omitempty"`
+	Drain bool `json:"drain,omitempty"`
+}
+
+// SavepointResponse is where a savepoint was written.
+type SavepointResponse struct {
+	Location string `json:"location"`
+}
+
+// TriggerSavepoint implements rpcpb.MasterServer.
+func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpcpb.JSONDoc, error) {
+	var sr SavepointRequest
+	if err := json.Unmarshal(req.Json, &sr); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decode savepoint request: %v", err)
+	}
+	j, err := s.job(sr.Job)
+	if err != nil {
+		return nil, err
+	}
+	if sr.Dir == "" {
+		sr.Dir = s.cfg.SavepointDir
+	}
+	if sr.Dir == "" {
+		return nil, status.Error(codes.InvalidArgument, "savepoint: no directory given and the master has no --savepoint-dir")
+	}
+	kind := dag.KindSavepoint
+	if sr.Drain {
+		kind = dag.KindDrainSavepoint
+	}
+	loc, err := j.jm.Savepoint(ctx, sr.Dir, kind)
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "savepoint of job %s: %v", sr.Job, err)
+	}
+	if sr.Stop && !sr.Drain {
+		j.cancel()
+	}
+	if sr.Stop {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	b, _ := json.Marshal(SavepointResponse{Location: loc})
+	return &rpcpb.JSONDoc{Json: b}, nil
 }
 
 // ReportTask implements rpcpb.MasterServer.
@@ -605,6 +701,7 @@ type remoteWorker struct {
 	s      *Server
 	name   string
 	addr   string
+	gossip string // memberlist address of this incarnation
 	slots  int
 	conn   *grpc.ClientConn
 	client rpcpb.WorkerClient
@@ -657,6 +754,30 @@ func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) er
 	return nil
 }
 
+// TriggerCheckpoint implements CheckpointGateway.
+func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr worker.CheckpointTrigger) error {
+	b, err := json.Marshal(tr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := w.client.TriggerCheckpoint(ctx, &rpcpb.CheckpointMessage{JobId: tr.Job, Json: b}); err != nil {
+		return fmt.Errorf("trigger checkpoint on worker %s: %s", w.name, status.Convert(err).Message())
+	}
+	return nil
+}
+
+// NotifyCheckpoint implements CheckpointGateway.
+func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
+	b, _ := json.Marshal(worker.CheckpointNotice{Job: job, ID: id})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w.client.NotifyCheckpoint(ctx, &rpcpb.CheckpointMessage{JobId: job, Json: b})
+	}()
+}
+
 func (w *remoteWorker) Cancel(job string, id worker.TaskID, attempt int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -678,6 +799,7 @@ type binaryCode struct {
 	path      string
 	args, env []string
 	splits    map[int][]dag.Split
+	plan      *dag.Plan
 }
 
 func (c *binaryCode) Splits(_ context.Context, vertex int) ([]dag.Split, error) {
@@ -685,6 +807,28 @@ func (c *binaryCode) Splits(_ context.Context, vertex int) ([]dag.Split, error) 
 }
 
 func (c *binaryCode) HasCommitter(int) bool { return true }
+
+func (c *binaryCode) IsDynamic(vertex int) bool { return c.plan != nil && c.plan.IsDynamic(vertex) }
+
+// MoreSplits runs the job binary to enumerate the next round of a dynamic
+// source.
+func (c *binaryCode) MoreSplits(ctx context.Context, vertex, round int, finished []dag.FinishedSplit) ([]dag.Split, bool, error) {
+	out, err := c.output(ctx, CommitRequest{Vertex: vertex, Action: "more-splits", Round: round, Finished: finished})
+	if err != nil {
+		return nil, false, err
+	}
+	var res MoreSplitsResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, false, fmt.Errorf("more splits of vertex %d: decode: %w", vertex, err)
+	}
+	return res.Splits, res.Done, nil
+}
+
+// MoreSplitsResult is what a job binary prints for a more-splits request.
+type MoreSplitsResult struct {
+	Splits []dag.Split `json:"splits"`
+	Done   bool        `json:"done"`
+}
 
 func (c *binaryCode) Commit(ctx context.Context, vertex int, committables [][]byte) error {
 	return c.run(ctx, CommitRequest{Vertex: vertex, Action: "commit", Committables: committables})
@@ -697,29 +841,40 @@ func (c *binaryCode) Abort(ctx context.Context, vertex int, committables [][]byt
 // CommitRequest is what a job binary in commit mode reads from stdin.
 type CommitRequest struct {
 	Vertex       int      `json:"vertex"`
-	Action       string   `json:"action"` // commit or abort
+	Action       string   `json:"action"` // commit, abort or more-splits
 	Committables [][]byte `json:"committables"`
+	// Round and Finished are the arguments of more-splits.
+	Round    int                 `json:"round,omitempty"`
+	Finished []dag.FinishedSplit `json:"finished,omitempty"`
 }
 
 func (c *binaryCode) run(ctx context.Context, req CommitRequest) error {
 	if len(req.Committables) == 0 {
 		return nil
 	}
+	_, err := c.output(ctx, req)
+	return err
+}
+
+// output runs the job binary in commit mode with req and returns its
+// standard output.
+func (c *binaryCode) output(ctx context.Context, req CommitRequest) ([]byte, error) {
 	in, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.path, c.args...)
 	cmd.Env = append(append(os.Environ(), c.env...), worker.EnvMode+"=commit")
 	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
+	var stderr, stdout bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.Stdout = &stdout
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s sink output of vertex %d: %v: %s", req.Action, req.Vertex, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s of vertex %d: %v: %s", req.Action, req.Vertex, err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	return stdout.Bytes(), nil
 }
 
 func sortedStatusNames(m map[string]*remoteWorker) []string {

@@ -53,8 +53,18 @@ func (s *Server) RegisterShuffleDaemon(_ context.Context, req *rpcpb.RegisterShu
 
 // memberLost is called by membership when a member stops gossiping: a
 // worker, or a shuffle daemon.
-func (s *Server) memberLost(member string) {
+func (s *Server) memberLost(member, addr string) {
 	if !strings.HasPrefix(member, daemon.MemberPrefix) {
+		s.mu.Lock()
+		w := s.workers[member]
+		stale := w != nil && w.gossip != "" && w.gossip != addr
+		s.mu.Unlock()
+		if stale {
+			// The old incarnation of a worker that restarted and
+			// registered again: the new one is alive.
+			s.log.Debug("stale member left", "worker", member, "addr", addr)
+			return
+		}
 		s.workerLost(member)
 		return
 	}

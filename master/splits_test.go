@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/testkit"
+	"github.com/dagflow/dagflow/worker"
 )
 
 func splitPlan(t *testing.T, n int, bounded bool) *dag.Plan {
@@ -35,15 +37,22 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
+	held := map[int]string{}
 	next := func(sub, attempt int) (string, bool) {
-		sp, ok, err := sc.NextSplit(ctx, 0, sub, attempt)
+		req := worker.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt}
+		if id, ok := held[sub]; ok {
+			req.Finished = []dag.FinishedSplit{{ID: id}}
+			delete(held, sub)
+		}
+		resp, err := sc.NextSplit(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok {
-			got[sp.ID]++
+		if resp.OK {
+			got[resp.Split.ID]++
+			held[sub] = resp.Split.ID
 		}
-		return sp.ID, ok
+		return resp.Split.ID, resp.OK
 	}
 	next(0, 0)
 	next(1, 0)
@@ -51,14 +60,15 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 	if p := sc.Progress(); p.Done != 1 || p.Total != 5 {
 		t.Fatalf("progress %+v, want 1/5 done", p)
 	}
-	// Subtask 0 restarts: both its splits go back and are read again.
+	// Subtask 0 restarts from scratch: both its splits go back and are
+	// read again.
+	delete(held, 0)
 	next(0, 1)
 	for {
 		if _, ok := next(0, 1); !ok {
 			break
 		}
 	}
-	sc.SubtaskFinished(0, 0, 1)
 	if _, ok := next(1, 0); ok {
 		t.Fatal("queue not empty")
 	}
@@ -74,33 +84,48 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 	if p := sc.Progress(); p.Done != 5 {
 		t.Errorf("progress %+v, want 5 done", p)
 	}
-	if _, _, err := sc.NextSplit(ctx, 0, 0, 0); err == nil {
+	if _, err := sc.NextSplit(ctx, worker.SplitRequest{Vertex: 0, Subtask: 0, Attempt: 0}); err == nil {
 		t.Error("stale attempt got a split")
 	}
 }
 
-func TestUnboundedSplitsAreStatic(t *testing.T) {
+// TestSplitsRestoreFromCheckpoint checks the coordinator's state at a
+// checkpoint and the rewind of a subtask restored from it: splits taken
+// after the barrier go back, splits taken before stay with the reader.
+func TestSplitsRestoreFromCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	sc, err := newSC(t, splitPlan(t, 40, false)) // 4 splits, p=2
+	sc, err := newSC(t, splitPlan(t, 50, true)) // splits 0,10,20,30,40; p=2
 	if err != nil {
 		t.Fatal(err)
 	}
-	for sub, want := range map[int][]string{0: {"0", "20"}, 1: {"10", "30"}} {
-		var ids []string
-		for {
-			sp, ok, err := sc.NextSplit(ctx, 0, sub, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				break
-			}
-			ids = append(ids, sp.ID)
+	take := func(sub, attempt int, ckpt int64, finished ...string) string {
+		req := worker.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt, Checkpoint: ckpt}
+		for _, f := range finished {
+			req.Finished = append(req.Finished, dag.FinishedSplit{ID: f})
 		}
-		if len(ids) != len(want) || ids[0] != want[0] || ids[1] != want[1] {
-			t.Errorf("subtask %d got %v, want %v", sub, ids, want)
+		resp, err := sc.NextSplit(ctx, req)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return resp.Split.ID
 	}
+	a := take(0, 0, 0)    // before checkpoint 1
+	b := take(1, 0, 0)    // before checkpoint 1
+	c := take(0, 0, 1, a) // after subtask 0 processed barrier 1
+	md := &checkpoint.Metadata{}
+	sc.snapshot(1, md)
+	pend := md.PendingSplits[0]
+	// At checkpoint 1: a and b were taken (in the readers' state); c was
+	// taken after the barrier, so it is pending with the 2 never taken.
+	if len(pend) != 3 || pend[0].ID != c && pend[1].ID != c && pend[2].ID != c {
+		t.Fatalf("pending at checkpoint 1 = %v, want %s and the two untaken splits", pend, c)
+	}
+	// Subtask 0 restores from checkpoint 1: c goes back, a stays read.
+	got := take(0, 1, 1)
+	if got != c {
+		t.Errorf("restored subtask got %s first, want %s back", got, c)
+	}
+	_ = b
 }
 
 func newSC(t *testing.T, p *dag.Plan) (*SplitCoordinator, error) {

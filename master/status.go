@@ -19,6 +19,11 @@ type JobStatus struct {
 	Vertices  []VertexStatus `json:"vertices,omitempty"`
 	Tasks     []TaskView     `json:"tasks,omitempty"`
 	Workers   []WorkerUsage  `json:"workers,omitempty"`
+	// Checkpoints is the recent checkpoint history, oldest first.
+	Checkpoints []CheckpointStats `json:"checkpoints,omitempty"`
+	// Phases is the split enumeration state of dynamic (hybrid) sources:
+	// which round (phase) runs and the splits left.
+	Phases []Phase `json:"phases,omitempty"`
 }
 
 // WorkerUsage is what a worker reported about its part of a job.
@@ -62,7 +67,7 @@ func (jm *JobMaster) Status() JobStatus {
 	ended := jm.ended
 	jm.statusMu.Unlock()
 	st := JobStatus{ID: jm.cfg.ID, Name: jm.plan.Job, State: state.String(), Reason: reason, Restarts: restarts,
-		Splits: jm.splits.Progress()}
+		Splits: jm.splits.Progress(), Checkpoints: jm.Checkpoints(), Phases: jm.splits.Phases()}
 	if state.Ended() && !ended {
 		// The scheduler is done but output is still being committed or
 		// aborted: not terminal for clients yet.
@@ -83,8 +88,8 @@ func (jm *JobMaster) Status() JobStatus {
 		}
 		st.Vertices = append(st.Vertices, vs)
 	}
-	for _, name := range jm.order {
-		if u, ok := jm.workers[name].(interface {
+	for _, gw := range jm.gateways() {
+		if u, ok := gw.(interface {
 			Usage(job string) (WorkerUsage, bool)
 		}); ok {
 			if wu, ok := u.Usage(jm.cfg.ID); ok {

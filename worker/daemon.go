@@ -430,6 +430,24 @@ func (d *Daemon) CancelTask(ctx context.Context, req *rpcpb.CancelTaskRequest) (
 	return p.exec.CancelTask(ctx, req)
 }
 
+// TriggerCheckpoint implements rpcpb.WorkerServer.
+func (d *Daemon) TriggerCheckpoint(ctx context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+	p, err := d.executor(req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	return p.exec.TriggerCheckpoint(ctx, req)
+}
+
+// NotifyCheckpoint implements rpcpb.WorkerServer.
+func (d *Daemon) NotifyCheckpoint(ctx context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+	p, err := d.executor(req.JobId)
+	if err != nil {
+		return &rpcpb.Empty{}, nil // nothing runs
+	}
+	return p.exec.NotifyCheckpoint(ctx, req)
+}
+
 // ReleaseJob implements rpcpb.WorkerServer.
 func (d *Daemon) ReleaseJob(_ context.Context, req *rpcpb.JobRef) (*rpcpb.Empty, error) {
 	d.mu.Lock()

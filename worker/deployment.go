@@ -25,8 +25,11 @@ type InputChannel struct {
 
 // InputGate lists the channels of one network input edge.
 type InputGate struct {
-	Edge     int // plan edge id
-	Input    int // consumer input index of the edge's target vertex
+	Edge  int // plan edge id
+	Input int // consumer input index of the edge's target vertex
+	// Blocking says the edge is blocking: its producers finished, so its
+	// channels take no part in checkpoint barrier alignment.
+	Blocking bool `json:",omitempty"`
 	Channels []InputChannel
 }
 
@@ -45,13 +48,32 @@ type TaskDeployment struct {
 	Attempt int
 	Inputs  []InputGate
 	Outputs []OutputPartition
+	// Restore, when set, is the checkpointed state the attempt starts from.
+	Restore *TaskRestore `json:",omitempty"`
+}
+
+// SplitRequest is a source subtask asking for its next split.
+type SplitRequest struct {
+	Vertex, Subtask, Attempt int
+	// Checkpoint is the last barrier the subtask processed: splits handed
+	// out now belong to the state after that checkpoint.
+	Checkpoint int64
+	// Finished are the splits the subtask read to the end since its last
+	// request.
+	Finished []dag.FinishedSplit
+}
+
+// SplitResponse answers a SplitRequest.
+type SplitResponse struct {
+	Split dag.Split
+	// OK says Split is set. Otherwise Wait says more splits may come later
+	// (ask again); neither means the subtask has no more splits.
+	OK, Wait bool
 }
 
 // SplitProvider hands source splits to source subtasks on demand.
 type SplitProvider interface {
-	// NextSplit returns the next split for the subtask of a source vertex,
-	// or ok=false when the source has no more splits for it.
-	NextSplit(ctx context.Context, job string, vertex, subtask, attempt int) (split dag.Split, ok bool, err error)
+	NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error)
 }
 
 // ShuffleResolver finds the shuffle service at a location.
@@ -77,6 +99,9 @@ type TaskStatus struct {
 	// than this worker's own shuffle service (an external shuffle daemon)
 	// to the location consumers read them from.
 	Locations map[int]string
+	// LastCheckpoint is the last checkpoint barrier the attempt processed
+	// (or restored from): its Committables belong after it.
+	LastCheckpoint int64
 }
 
 // InputError is a failure to read an input partition. When it wraps

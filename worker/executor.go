@@ -146,7 +146,8 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		defer view.Close()
 		ex.hostLocal = hostLocal{FileView: view, daemon: func() (shuffle.Service, error) { return resolver.Resolve(cfg.ShuffleDaemon) }}
 	}
-	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log}, local, ex, ex, staticPlan{plan}, ex.report)
+	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log, OnCheckpoint: ex.reportCheckpoint,
+		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(cfg.Dir, "state")}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 	rpcpb.RegisterExecutorServer(srv, ex)
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
@@ -215,12 +216,61 @@ func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 }
 
 // NextSplit implements SplitProvider through the master.
-func (ex *executor) NextSplit(ctx context.Context, job string, vertex, subtask, attempt int) (dag.Split, bool, error) {
-	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(vertex), Subtask: int32(subtask), Attempt: int32(attempt)})
-	if err != nil {
-		return dag.Split{}, false, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error) {
+	var fin []byte
+	if len(req.Finished) > 0 {
+		var err error
+		if fin, err = jsonMarshal(req.Finished); err != nil {
+			return SplitResponse{}, err
+		}
 	}
-	return dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, resp.Ok, nil
+	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
+		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, FinishedJson: fin})
+	if err != nil {
+		return SplitResponse{}, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+	}
+	return SplitResponse{Split: dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, OK: resp.Ok, Wait: resp.Wait}, nil
+}
+
+// reportCheckpoint sends the worker's checkpoint report to the master.
+func (ex *executor) reportCheckpoint(rep CheckpointReport) {
+	b, err := jsonMarshal(rep)
+	if err != nil {
+		ex.log.Error("encode checkpoint report", "err", err)
+		return
+	}
+	for try := 0; try < 3; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = ex.master.ReportCheckpoint(ctx, &rpcpb.JSONDoc{Json: b})
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+	ex.log.Warn("report checkpoint", "checkpoint", rep.ID, "err", err)
+}
+
+// TriggerCheckpoint implements rpcpb.ExecutorServer.
+func (ex *executor) TriggerCheckpoint(_ context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+	var tr CheckpointTrigger
+	if err := jsonUnmarshal(req.Json, &tr); err != nil {
+		return nil, fmt.Errorf("executor: decode checkpoint trigger: %w", err)
+	}
+	if err := ex.w.TriggerCheckpoint(context.Background(), tr); err != nil {
+		return nil, err
+	}
+	return &rpcpb.Empty{}, nil
+}
+
+// NotifyCheckpoint implements rpcpb.ExecutorServer.
+func (ex *executor) NotifyCheckpoint(_ context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+	var n CheckpointNotice
+	if err := jsonUnmarshal(req.Json, &n); err != nil {
+		return nil, fmt.Errorf("executor: decode checkpoint notice: %w", err)
+	}
+	ex.w.NotifyCheckpoint(n.Job, n.ID)
+	return &rpcpb.Empty{}, nil
 }
 
 func (ex *executor) report(st TaskStatus) {

@@ -61,7 +61,28 @@ type task struct {
 	// outputs live (see TaskStatus).
 	locations map[int]string
 	external  bool
+
+	// Checkpoints: triggers from the master (sources and tasks whose
+	// producers finished), completion notices, the last barrier processed,
+	// the alignment in progress and splits finished since the last split
+	// request.
+	triggers    chan dag.Barrier
+	notices     chan int64
+	lastBarrier int64
+	align       *alignment
+	alignNanos  int64
+	finished    []dag.FinishedSplit
+	drained     bool
+	gateChans   []*inChan
 }
+
+// alignment is a checkpoint barrier waiting to arrive on every input.
+type alignment struct {
+	b     dag.Barrier
+	start time.Time
+}
+
+func (t *task) key() attemptKey { return attemptKey{t.dep.Job, t.dep.ID, t.dep.Attempt} }
 
 func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
 	if dep.ID.Task < 0 || dep.ID.Task >= len(plan.Tasks) {
@@ -72,6 +93,13 @@ func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
 		w: w, plan: plan, dep: dep, pt: pt,
 		name:  fmt.Sprintf("%s[%d]#%d", pt.Name, dep.ID.Subtask, dep.Attempt),
 		byVID: make(map[int]*opNode),
+		// Triggers are few (one checkpoint at a time); a full channel
+		// declines the trigger rather than blocking the master.
+		triggers: make(chan dag.Barrier, 16),
+		notices:  make(chan int64, 1),
+	}
+	if dep.Restore != nil {
+		t.lastBarrier = dep.Restore.Checkpoint
 	}
 	t.log = w.log.With("job", dep.Job, "task", t.name)
 	return t, nil
@@ -171,6 +199,11 @@ func (t *task) build(ctx context.Context) error {
 			return fmt.Errorf("open %s: %w", n.name, err)
 		}
 	}
+	if r := t.dep.Restore; r != nil && !r.Finished {
+		if err := t.restore(ctx, r); err != nil {
+			return fmt.Errorf("restore %s from checkpoint %d: %w", t.name, r.Checkpoint, err)
+		}
+	}
 	return nil
 }
 
@@ -190,7 +223,12 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 	if err := t.build(ctx); err != nil {
 		return nil, err
 	}
-	if t.source != nil {
+	finishedOnRestore := t.dep.Restore != nil && t.dep.Restore.Finished
+	if finishedOnRestore {
+		// The task had finished when the checkpoint was taken: its output
+		// went downstream before the barrier. It ends at once.
+		t.log.Debug("task finished before the restored checkpoint")
+	} else if t.source != nil {
 		err = t.runSource(ctx)
 	} else {
 		err = t.runGate(ctx)
@@ -200,6 +238,9 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 	}
 	// End of input: chained operators end in topological order.
 	for _, n := range t.nodes[1:] {
+		if finishedOnRestore {
+			break
+		}
 		if err := n.op.EndInput(ctx, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", n.name, err)
 		}
@@ -214,7 +255,7 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 	}
 	t.recordLocations()
 	for _, n := range t.nodes {
-		if n.sink == nil {
+		if n.sink == nil || finishedOnRestore {
 			continue
 		}
 		c, err := n.sink.Prepare(ctx)
@@ -317,39 +358,77 @@ func (t *task) markIdle(ctx context.Context) error {
 	return nil
 }
 
-// runSource reads splits until the source is exhausted.
+// splitWait is how long a source subtask waits before asking again for
+// splits that are not there yet (dynamic sources).
+const splitWait = 200 * time.Millisecond
+
+// runSource reads splits until the source is exhausted. Unbounded sources
+// take every split assigned to them; bounded ones one at a time.
 func (t *task) runSource(ctx context.Context) error {
 	head := t.nodes[0]
 	out := head.oc.Outputs[0]
+	bounded := t.plan.Vertices[head.vid].Bounded
 	exhausted := false
+	var askAfter time.Time
 	lastWM, lastTick := dag.MinTime, time.Now()
 	idle := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if t.source.OpenSplits() == 0 && !exhausted {
-			split, ok, err := t.w.splits.NextSplit(ctx, t.dep.Job, head.vid, t.dep.ID.Subtask, t.dep.Attempt)
+		if err := t.pollControl(ctx); err != nil {
+			return err
+		}
+		if t.drained {
+			break
+		}
+		now := time.Now()
+		if !exhausted && (t.source.OpenSplits() == 0 || !bounded) && !now.Before(askAfter) {
+			resp, err := t.w.splits.NextSplit(ctx, t.dep.Job, SplitRequest{Vertex: head.vid, Subtask: t.dep.ID.Subtask,
+				Attempt: t.dep.Attempt, Checkpoint: t.lastBarrier, Finished: t.finished})
 			if err != nil {
 				return fmt.Errorf("next split: %w", err)
 			}
-			if !ok {
+			t.finished = nil
+			switch {
+			case resp.OK:
+				if err := t.source.AddSplit(ctx, resp.Split); err != nil {
+					return err
+				}
+				continue
+			case resp.Wait:
+				askAfter = now.Add(splitWait)
+			default:
 				exhausted = true
-			} else if err := t.source.AddSplit(ctx, split); err != nil {
-				return err
 			}
 		}
-		if t.source.OpenSplits() == 0 && exhausted {
-			break
+		if t.source.OpenSplits() == 0 {
+			if exhausted {
+				break
+			}
+			// Waiting for splits: keep time moving downstream.
+			if err := t.flushOutputs(ctx); err != nil {
+				return err
+			}
+			if _, err := t.timers(ctx); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
 		}
 		n, finished, err := t.source.Poll(ctx)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", head.name, err)
 		}
+		t.finished = append(t.finished, finished...)
 		head.metrics.RecordsIn.Add(int64(n))
 		// The watermark follows every batch, so event time advances the
 		// same way on every run over the same input.
-		now := time.Now()
+		now = time.Now()
 		wm, isIdle := t.source.Watermark(now.UnixMilli())
 		if wm > lastWM {
 			lastWM = wm
@@ -372,8 +451,71 @@ func (t *task) runSource(ctx context.Context) error {
 			}
 		}
 	}
+	if len(t.finished) > 0 {
+		// Report the last finished splits (dynamic sources need them).
+		if _, err := t.w.splits.NextSplit(ctx, t.dep.Job, SplitRequest{Vertex: head.vid, Subtask: t.dep.ID.Subtask,
+			Attempt: t.dep.Attempt, Checkpoint: t.lastBarrier, Finished: t.finished}); err != nil {
+			return fmt.Errorf("report finished splits: %w", err)
+		}
+		t.finished = nil
+	}
+	if t.drained {
+		return nil // the final watermark preceded the drain savepoint
+	}
 	// The end of a bounded input: the final watermark fires everything.
 	return out.EmitWatermark(ctx, dag.MaxTime)
+}
+
+// pollControl handles pending checkpoint triggers and notices without
+// blocking.
+func (t *task) pollControl(ctx context.Context) error {
+	for {
+		select {
+		case b := <-t.triggers:
+			if err := t.onSourceTrigger(ctx, b); err != nil {
+				return err
+			}
+		case id := <-t.notices:
+			if err := t.notify(ctx, id); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// onSourceTrigger injects a barrier at a source task.
+func (t *task) onSourceTrigger(ctx context.Context, b dag.Barrier) error {
+	if b.ID <= t.lastBarrier {
+		return nil
+	}
+	if b.Kind == dag.KindDrainSavepoint {
+		// Drain: every event-time window fires before the savepoint, and
+		// the source ends after it.
+		if err := t.nodes[0].oc.Outputs[0].EmitWatermark(ctx, dag.MaxTime); err != nil {
+			return err
+		}
+		t.drained = true
+	}
+	return t.takeCheckpoint(ctx, b)
+}
+
+// notify passes a completed checkpoint to the task's listeners.
+func (t *task) notify(ctx context.Context, id int64) error {
+	if t.source != nil {
+		if err := t.source.NotifyCheckpoint(ctx, id); err != nil {
+			return fmt.Errorf("%s: checkpoint %d complete: %w", t.nodes[0].name, id, err)
+		}
+	}
+	for _, n := range t.nodes {
+		if l, ok := n.op.(dag.CheckpointListener); ok {
+			if err := l.CheckpointComplete(ctx, id); err != nil {
+				return fmt.Errorf("%s: checkpoint %d complete: %w", n.name, id, err)
+			}
+		}
+	}
+	return nil
 }
 
 // gateMsg is one buffer (or the end) of an input channel.
@@ -392,6 +534,15 @@ type inChan struct {
 	idle    bool
 	ended   bool
 	release chan struct{}
+	// blocking channels read a finished producer's result: no barriers
+	// come on them; consumed buffers are checkpointed instead (skip is
+	// what a restored attempt skips).
+	blocking bool
+	key      string
+	consumed int64
+	skip     int64
+	// held: the channel delivered the barrier being aligned and waits.
+	held bool
 }
 
 // runGate reads all network inputs until they end.
@@ -428,10 +579,17 @@ func (t *task) runGate(ctx context.Context) error {
 				}
 				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
 			}
-			chans = append(chans, &inChan{gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{})})
+			ic := &inChan{gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{}),
+				blocking: g.Blocking, key: fmt.Sprintf("%d/%d", g.Edge, c.Partition.Producer)}
+			if rs := t.dep.Restore; rs != nil && g.Blocking {
+				ic.skip = rs.InputOffsets[ic.key]
+				ic.consumed = ic.skip
+			}
+			chans = append(chans, ic)
 			remaining[g.Input]++
 		}
 	}
+	t.gateChans = chans
 	msgs := make(chan gateMsg, len(chans))
 	done := make(chan struct{})
 	var readers sync.WaitGroup
@@ -449,6 +607,10 @@ func (t *task) runGate(ctx context.Context) error {
 			defer readers.Done()
 			for {
 				buf, err := ch.r.Next(ctx)
+				if err == nil && ch.skip > 0 {
+					ch.skip-- // consumed before the restored checkpoint
+					continue
+				}
 				select {
 				case msgs <- gateMsg{ch: ch, buf: buf, err: err}:
 				case <-done:
@@ -502,6 +664,16 @@ func (t *task) runGate(ctx context.Context) error {
 			continue
 		case <-timerC:
 			continue
+		case b := <-t.triggers:
+			if err := t.onGateTrigger(ctx, b, chans); err != nil {
+				return err
+			}
+			continue
+		case id := <-t.notices:
+			if err := t.notify(ctx, id); err != nil {
+				return err
+			}
+			continue
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -518,6 +690,9 @@ func (t *task) runGate(ctx context.Context) error {
 			if err := t.advanceWatermark(ctx, chans, &curWM); err != nil {
 				return err
 			}
+			if err := t.maybeAligned(ctx, chans); err != nil {
+				return err
+			}
 			if remaining[ch.input]--; remaining[ch.input] == 0 {
 				if err := head.op.EndInput(ctx, ch.input); err != nil {
 					return fmt.Errorf("%s: %w", head.name, err)
@@ -525,12 +700,88 @@ func (t *task) runGate(ctx context.Context) error {
 			}
 			continue
 		}
+		if len(m.buf) > 0 && m.buf[0] == dag.FrameBarrier {
+			if err := t.onBarrier(ctx, ch, m.buf, chans); err != nil {
+				return err
+			}
+			continue // onBarrier releases the channel
+		}
 		if err := t.handleBuffer(ctx, head, ch, decoders[ch.gate], m.buf, chans, &curWM); err != nil {
 			return err
+		}
+		if ch.blocking {
+			ch.consumed++
 		}
 		ch.release <- struct{}{}
 	}
 	return nil
+}
+
+// onBarrier handles a barrier arriving on a channel: the channel is held
+// until the barrier arrived on every live pipelined channel (alignment),
+// then the task takes its checkpoint and releases them all.
+func (t *task) onBarrier(ctx context.Context, ch *inChan, buf []byte, chans []*inChan) error {
+	b, err := dag.DecodeBarrier(buf)
+	if err != nil {
+		return fmt.Errorf("input %d of %s: %w", ch.input, t.name, err)
+	}
+	stale := b.ID <= t.lastBarrier || ch.blocking || (t.align != nil && b.ID < t.align.b.ID)
+	if stale {
+		ch.release <- struct{}{}
+		return nil
+	}
+	if t.align != nil && b.ID > t.align.b.ID {
+		// A newer checkpoint overtook one that was aborted upstream.
+		t.log.Debug("checkpoint alignment superseded", "old", t.align.b.ID, "new", b.ID)
+		t.releaseHeld(chans)
+		t.align = nil
+	}
+	if t.align == nil {
+		t.align = &alignment{b: b, start: time.Now()}
+	}
+	ch.held = true
+	return t.maybeAligned(ctx, chans)
+}
+
+// onGateTrigger starts a checkpoint at a task whose producers finished:
+// it completes when the remaining channels ended.
+func (t *task) onGateTrigger(ctx context.Context, b dag.Barrier, chans []*inChan) error {
+	if b.ID <= t.lastBarrier || (t.align != nil && b.ID <= t.align.b.ID) {
+		return nil
+	}
+	if t.align != nil {
+		t.releaseHeld(chans)
+	}
+	t.align = &alignment{b: b, start: time.Now()}
+	return t.maybeAligned(ctx, chans)
+}
+
+// maybeAligned takes the pending checkpoint once every live pipelined
+// channel delivered its barrier.
+func (t *task) maybeAligned(ctx context.Context, chans []*inChan) error {
+	if t.align == nil {
+		return nil
+	}
+	for _, c := range chans {
+		if !c.blocking && !c.ended && !c.held {
+			return nil
+		}
+	}
+	a := t.align
+	t.align = nil
+	t.alignNanos = time.Since(a.start).Nanoseconds()
+	err := t.takeCheckpoint(ctx, a.b)
+	t.releaseHeld(chans)
+	return err
+}
+
+func (t *task) releaseHeld(chans []*inChan) {
+	for _, c := range chans {
+		if c.held {
+			c.held = false
+			c.release <- struct{}{}
+		}
+	}
 }
 
 func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec dag.EdgeDecoder, buf []byte, chans []*inChan, curWM *int64) error {
@@ -560,6 +811,8 @@ func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec d
 	case dag.FrameIdle:
 		ch.idle = true
 		return t.advanceWatermark(ctx, chans, curWM)
+	case dag.FrameBarrier:
+		return nil // barriers in a blocking result are not aligned
 	}
 	return fmt.Errorf("worker: unknown frame kind %q on input %d of %s", buf[0], ch.input, head.name)
 }

@@ -23,6 +23,7 @@ type wireStatus struct {
 	Committables map[int][][]byte `json:"committables,omitempty"`
 	External     bool             `json:"external,omitempty"`
 	Locations    map[int]string   `json:"locations,omitempty"`
+	LastCkpt     int64            `json:"lastCheckpoint,omitempty"`
 }
 
 type lostInput struct {
@@ -34,7 +35,7 @@ type lostInput struct {
 // MarshalStatus encodes a task status for the wire.
 func MarshalStatus(st TaskStatus) ([]byte, error) {
 	w := wireStatus{Job: st.Job, ID: st.ID, Attempt: st.Attempt, Committables: st.Committables,
-		External: st.External, Locations: st.Locations}
+		External: st.External, Locations: st.Locations, LastCkpt: st.LastCheckpoint}
 	if st.Err != nil {
 		w.Error = st.Err.Error()
 		w.Canceled = errors.Is(st.Err, context.Canceled)
@@ -55,7 +56,7 @@ func UnmarshalStatus(b []byte) (TaskStatus, error) {
 		return TaskStatus{}, fmt.Errorf("worker: decode task status: %w", err)
 	}
 	st := TaskStatus{Job: w.Job, ID: w.ID, Attempt: w.Attempt, Committables: w.Committables,
-		External: w.External, Locations: w.Locations}
+		External: w.External, Locations: w.Locations, LastCheckpoint: w.LastCkpt}
 	switch {
 	case w.Error == "":
 	case w.Canceled:

@@ -25,6 +25,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// OnCheckpoint receives the worker's checkpoint acknowledgements and
+	// declines (called from task goroutines).
+	OnCheckpoint func(CheckpointReport)
+	// NewStateStorage opens the checkpoint storage of a job with a
+	// checkpoint directory (jobs without one keep state in memory).
+	NewStateStorage func(job string, cfg dag.CheckpointConfig) (StateStorage, error)
+	// StateDir is local scratch space for on-disk state backends (default:
+	// a temporary directory).
+	StateDir string
 }
 
 // PlanSource returns the plan of a job, rebuilt in this process.
@@ -44,9 +53,14 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[attemptKey]context.CancelFunc
+	tasks   map[attemptKey]*task
 	metrics map[metricKey]*dag.Metrics
-	wg      sync.WaitGroup
-	closed  bool
+	// storages holds each job's checkpoint storage; ckpts the checkpoints
+	// this worker's tasks are taking.
+	storages map[string]StateStorage
+	ckpts    map[ckptKey]*ckptGroup
+	wg       sync.WaitGroup
+	closed   bool
 }
 
 type attemptKey struct {
@@ -78,8 +92,11 @@ func New(cfg Config, svc shuffle.Service, resolver ShuffleResolver, splits Split
 	return &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), shuffle: svc, resolver: resolver,
 		splits: splits, plans: plans, report: report,
-		running: make(map[attemptKey]context.CancelFunc),
-		metrics: make(map[metricKey]*dag.Metrics),
+		running:  make(map[attemptKey]context.CancelFunc),
+		tasks:    make(map[attemptKey]*task),
+		metrics:  make(map[metricKey]*dag.Metrics),
+		storages: make(map[string]StateStorage),
+		ckpts:    make(map[ckptKey]*ckptGroup),
 	}
 }
 
@@ -121,6 +138,7 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		return fmt.Errorf("worker %s: task %s already running", w.cfg.Name, t.name)
 	}
 	w.running[key] = cancel
+	w.tasks[key] = t
 	w.wg.Add(1)
 	w.mu.Unlock()
 	go func() {
@@ -133,14 +151,16 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		}
 		w.mu.Lock()
 		delete(w.running, key)
+		delete(w.tasks, key)
 		w.mu.Unlock()
+		w.taskGone(tctx, key)
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			t.log.Warn("task failed", "err", err, "duration", time.Since(start))
 		} else {
 			t.log.Debug("task ended", "err", err, "duration", time.Since(start))
 		}
-		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables}
+		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
 		if err == nil {
 			st.External, st.Locations = t.external, t.locations
 		}
@@ -211,6 +231,7 @@ func (w *Worker) Metrics(job string) []VertexMetrics {
 // ForgetJob drops the job's metrics and shuffle data.
 func (w *Worker) ForgetJob(ctx context.Context, job string) error {
 	w.mu.Lock()
+	delete(w.storages, job)
 	for k := range w.metrics {
 		if k.job == job {
 			delete(w.metrics, k)

@@ -29,15 +29,15 @@ type env struct {
 
 func (e *env) Resolve(string) (shuffle.Service, error) { return e.svc, nil }
 func (e *env) Plan(string) (*dag.Plan, error)          { return e.plan, nil }
-func (e *env) NextSplit(_ context.Context, _ string, vertex, _, _ int) (dag.Split, bool, error) {
+func (e *env) NextSplit(_ context.Context, _ string, req worker.SplitRequest) (worker.SplitResponse, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	q := e.splits[vertex]
+	q := e.splits[req.Vertex]
 	if len(q) == 0 {
-		return dag.Split{}, false, nil
+		return worker.SplitResponse{}, nil
 	}
-	e.splits[vertex] = q[1:]
-	return q[0], true, nil
+	e.splits[req.Vertex] = q[1:]
+	return worker.SplitResponse{Split: q[0], OK: true}, nil
 }
 
 func newEnv(t *testing.T, g *dag.Graph) *env {

@@ -86,6 +86,11 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	binary := fs.String("binary", "", "use this job binary instead of building PACKAGE")
 	maxRestarts := fs.Int("max-restarts", -1, "restart limit (-1: the master's default)")
 	shuffleMode := fs.String("shuffle", "", "where blocking partitions live: worker (default) or external (the hosts' shuffle daemons)")
+	fromSavepoint := fs.String("from-savepoint", "", "start from this savepoint or retained checkpoint (directory or _metadata URI)")
+	allowNonRestored := fs.Bool("allow-non-restored-state", false, "with --from-savepoint: drop state of operators the job no longer has")
+	ckInterval := fs.String("checkpoint-interval", "", "checkpoint interval, e.g. 10s (overrides the job's; 0 disables)")
+	ckDir := fs.String("checkpoint-dir", "", "checkpoint directory URI, e.g. hdfs://nn:8020/ckpt (overrides the job's)")
+	backend := fs.String("state-backend", "", "keyed state backend: heap or pebble (overrides the job's)")
 	own, jobArgs := splitArgs(args)
 	if err := fs.Parse(own); err != nil {
 		return 2
@@ -148,6 +153,18 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	if *shuffleMode != "" {
 		env = append(env, dagflow.ShuffleEnv+"="+*shuffleMode)
 	}
+	if *ckInterval != "" {
+		if d, err := time.ParseDuration(*ckInterval); err != nil || d < 0 {
+			return fail(2, fmt.Errorf("--checkpoint-interval %q: want a duration such as 10s", *ckInterval))
+		}
+		env = append(env, dagflow.CheckpointIntervalEnv+"="+*ckInterval)
+	}
+	if *ckDir != "" {
+		env = append(env, dagflow.CheckpointDirEnv+"="+*ckDir)
+	}
+	if *backend != "" {
+		env = append(env, dagflow.StateBackendEnv+"="+*backend)
+	}
 	sub, err := planOf(ctx, bin, jobArgs, env)
 	if err != nil {
 		return fail(1, err)
@@ -159,7 +176,7 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 	planJSON, _ := json.Marshal(sub.Plan)
 	splitsJSON, _ := json.Marshal(sub.Splits)
 	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: sub.Plan.Job, Binary: ref, Args: jobArgs, PlanJson: planJSON,
-		SplitsJson: splitsJSON, MaxRestarts: int32(*maxRestarts), Env: env})
+		SplitsJson: splitsJSON, MaxRestarts: int32(*maxRestarts), Env: env, RestoreFrom: *fromSavepoint, AllowNonRestoredState: *allowNonRestored})
 	if err != nil {
 		return fail(1, errors.New(status.Convert(err).Message()))
 	}
@@ -415,9 +432,75 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	for _, t := range st.Tasks {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\n", t.Name, t.Attempt, t.State, t.Worker, t.Region)
 	}
+	if len(st.Checkpoints) > 0 {
+		fmt.Fprintln(tw, "\nCHECKPOINT\tKIND\tSTATUS\tDURATION\tSIZE\tINCREMENTAL\tFILES\tALIGNMENT\tLOCATION/REASON")
+		for _, c := range st.Checkpoints {
+			where := c.Location
+			if c.Reason != "" {
+				where = c.Reason
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", c.ID, c.Kind, c.Status, c.Duration.Round(time.Millisecond),
+				c.Size, c.Incremental, c.Files, c.Alignment.Round(time.Microsecond), where)
+		}
+	}
+	for _, p := range st.Phases {
+		fmt.Fprintf(tw, "\nsource vertex %d: phase %d, done=%v, %d splits pending, %d open\n", p.Vertex, p.Round, p.Done, p.Pending, p.Open)
+	}
 	tw.Flush()
 	for _, f := range st.Failovers {
 		fmt.Fprintf(stdout, "failover: %s\n", f)
+	}
+	return 0
+}
+
+// savepointCmd takes a savepoint of a running job (savepoint) or stops a
+// job with one (stop).
+func savepointCmd(name string, args []string, stdout, stderr io.Writer) int {
+	var drain, withSavepoint *bool
+	var dir *string
+	cf, id, fs, ok := jobArg(name, args, stdout, stderr, func(fs *flag.FlagSet) {
+		dir = fs.String("dir", "", "savepoint directory URI (default: the master's --savepoint-dir)")
+		if name == "stop" {
+			withSavepoint = fs.Bool("savepoint", true, "take a savepoint before stopping (stop without one is cancel)")
+			drain = fs.Bool("drain", false, "end the input first so every event-time window fires (final watermark), then stop")
+		}
+	})
+	if !ok {
+		return 2
+	}
+	_ = fs
+	req := master.SavepointRequest{Job: id, Dir: *dir}
+	if name == "stop" {
+		if !*withSavepoint {
+			return cancelCmd(args, stdout, stderr)
+		}
+		req.Stop, req.Drain = true, *drain
+	}
+	ctx := context.Background()
+	mc, closeConn, err := cf.dial(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "dagctl %s: %v\n", name, err)
+		return 1
+	}
+	defer closeConn()
+	b, _ := json.Marshal(req)
+	resp, err := mc.TriggerSavepoint(ctx, &rpcpb.JSONDoc{Json: b})
+	if err != nil {
+		fmt.Fprintf(stderr, "dagctl %s: %s\n", name, status.Convert(err).Message())
+		return 1
+	}
+	var sr master.SavepointResponse
+	if err := json.Unmarshal(resp.Json, &sr); err != nil {
+		fmt.Fprintf(stderr, "dagctl %s: %v\n", name, err)
+		return 1
+	}
+	if cf.output == "json" {
+		json.NewEncoder(stdout).Encode(map[string]string{"job": id, "savepoint": sr.Location})
+		return 0
+	}
+	fmt.Fprintf(stdout, "savepoint of job %s: %s\n", id, sr.Location)
+	if req.Stop {
+		fmt.Fprintf(stdout, "job %s stopped\n", id)
 	}
 	return 0
 }

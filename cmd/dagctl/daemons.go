@@ -35,6 +35,7 @@ func masterCmd(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "directory for job binaries (default: a temporary directory)")
 	failure := fs.Duration("failure-timeout", 3*time.Second, "declare a silent worker lost after about this long")
 	level := fs.String("log-level", "info", "log level")
+	spDir := fs.String("savepoint-dir", "", "default directory (URI) of savepoints")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,7 +48,8 @@ func masterCmd(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
-	s, err := master.NewServer(master.ServerConfig{Listen: *listen, HTTP: *httpAddr, Dir: *dir, FailureTimeout: *failure, Logger: logger(stderr, *level)})
+	s, err := master.NewServer(master.ServerConfig{Listen: *listen, HTTP: *httpAddr, Dir: *dir, FailureTimeout: *failure,
+		Logger: logger(stderr, *level), SavepointDir: *spDir})
 	if err != nil {
 		fmt.Fprintln(stderr, "dagctl master:", err)
 		return 1

@@ -30,21 +30,29 @@ func main() {
 const usage = `usage: dagctl COMMAND [ARGS]
 
 jobs (master address from --master or $DAGFLOW_MASTER; --output json on all):
-  submit [--parallelism N] [--detach] [--binary FILE] [--max-restarts N] [--shuffle worker|external] PACKAGE [-- JOB ARGS]
+  submit [--parallelism N] [--detach] [--binary FILE] [--max-restarts N] [--shuffle worker|external]
+         [--checkpoint-interval D] [--checkpoint-dir URI] [--state-backend heap|pebble]
+         [--from-savepoint PATH [--allow-non-restored-state]] PACKAGE [-- JOB ARGS]
         build the job, upload it with its plan, and follow it to the end
   list                      list jobs
-  status JOB                vertices, tasks, records, throughput, back-pressure
-  cancel JOB                cancel a job (nothing it wrote is committed)
+  status JOB                vertices, tasks, records, throughput, back-pressure, checkpoints
+  cancel JOB                cancel a job (output not committed by a checkpoint is discarded)
+  savepoint JOB [--dir URI] take a self-contained savepoint (the upgrade path: stop, change, submit --from-savepoint)
+  stop JOB [--dir URI] [--drain]
+        stop with a savepoint; --drain ends the input first so every event-time window fires
   logs JOB [--task T]       executor logs of a job
   plan [--format text|dot|json] PACKAGE|BINARY [-- JOB ARGS]
         print a job's plan: vertices, chains, edges, pipelined regions
 
 daemons:
-  master [--listen ADDR] [--http ADDR] [--dir DIR]
+  master [--listen ADDR] [--http ADDR] [--dir DIR] [--savepoint-dir URI]
   worker --master ADDR [--slots N] [--listen ADDR] [--dir DIR] [--shuffle-daemon ADDR --shuffle-dir DIR]
   shuffle --dir DIR [--master ADDR] [--listen ADDR] [--ttl 1h]   external shuffle daemon (one per host)
   shuffle jobs --daemon ADDR   jobs whose partitions a shuffle daemon holds
   local-cluster [--workers N] [--slots N] [--shuffle-daemon ADDR]   a master and N workers (and a shuffle daemon) on loopback
+
+hive catalog (--metastore thrift://HOST:9083 or --warehouse DIR for the embedded catalog):
+  catalog ls [DB] | describe DB.TABLE | create-table DB.TABLE --columns "a int,b string" [--partitioned-by "dt string"] [--format parquet|text] | partitions DB.TABLE
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -63,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return statusCmd(args[1:], stdout, stderr)
 	case "cancel":
 		return cancelCmd(args[1:], stdout, stderr)
+	case "savepoint":
+		return savepointCmd("savepoint", args[1:], stdout, stderr)
+	case "stop":
+		return savepointCmd("stop", args[1:], stdout, stderr)
 	case "logs":
 		return logsCmd(args[1:], stdout, stderr)
 	case "master":
@@ -73,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return shuffleCmd(args[1:], stdout, stderr)
 	case "local-cluster":
 		return localClusterCmd(args[1:], stdout, stderr)
+	case "catalog":
+		return catalogCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

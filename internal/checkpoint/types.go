@@ -120,6 +120,17 @@ type Metadata struct {
 	// PendingSplits are splits not yet assigned to a reader, by source
 	// vertex.
 	PendingSplits map[int][]dag.Split `json:"pendingSplits,omitempty"`
+	// Rounds and Reports are the enumeration state of dynamic sources
+	// (dag.DynamicSource), by source vertex: rounds enumerated so far and
+	// the reports of finished splits.
+	Rounds  map[int]int                 `json:"rounds,omitempty"`
+	Reports map[int][]dag.FinishedSplit `json:"reports,omitempty"`
+	// Done lists dynamic sources that said they have no more splits.
+	Done map[int]bool `json:"done,omitempty"`
+	// Committables are the sink committables this checkpoint made
+	// visible, by sink vertex: restoring re-commits them (idempotently) in
+	// case the job stopped before they were all committed.
+	Committables map[int][][]byte `json:"committables,omitempty"`
 }
 
 // FormatVersion is the current Metadata format.

@@ -28,7 +28,7 @@ type Config struct {
 	FailureTimeout time.Duration
 	// OnLeave is called (from memberlist's goroutine) with the name of a
 	// member that left or was declared dead.
-	OnLeave func(name string)
+	OnLeave func(name, addr string)
 	// OnJoin is called with the name of a member that joined.
 	OnJoin func(name string)
 }
@@ -48,7 +48,7 @@ func (e events) NotifyJoin(n *memberlist.Node) {
 
 func (e events) NotifyLeave(n *memberlist.Node) {
 	if e.cfg.OnLeave != nil && n.Name != e.cfg.Name {
-		e.cfg.OnLeave(n.Name)
+		e.cfg.OnLeave(n.Name, net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))))
 	}
 }
 

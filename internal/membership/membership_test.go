@@ -11,7 +11,7 @@ func TestDeadMemberDetected(t *testing.T) {
 	left := map[string]bool{}
 	joined := map[string]bool{}
 	master, err := Start(Config{Name: "master", BindAddr: "127.0.0.1", FailureTimeout: time.Second,
-		OnLeave: func(n string) { mu.Lock(); left[n] = true; mu.Unlock() },
+		OnLeave: func(n, _ string) { mu.Lock(); left[n] = true; mu.Unlock() },
 		OnJoin:  func(n string) { mu.Lock(); joined[n] = true; mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)

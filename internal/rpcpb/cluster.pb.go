@@ -26,6 +26,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CheckpointMessage carries a JSON worker.CheckpointTrigger or
+// worker.CheckpointNotice for a job.
+type CheckpointMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Json          []byte                 `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointMessage) Reset() {
+	*x = CheckpointMessage{}
+	mi := &file_cluster_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointMessage) ProtoMessage() {}
+
+func (x *CheckpointMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointMessage.ProtoReflect.Descriptor instead.
+func (*CheckpointMessage) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CheckpointMessage) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CheckpointMessage) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 type Empty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -34,7 +88,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_cluster_proto_msgTypes[0]
+	mi := &file_cluster_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +100,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[0]
+	mi := &file_cluster_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +113,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{0}
+	return file_cluster_proto_rawDescGZIP(), []int{1}
 }
 
 type JSONDoc struct {
@@ -71,7 +125,7 @@ type JSONDoc struct {
 
 func (x *JSONDoc) Reset() {
 	*x = JSONDoc{}
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_cluster_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -83,7 +137,7 @@ func (x *JSONDoc) String() string {
 func (*JSONDoc) ProtoMessage() {}
 
 func (x *JSONDoc) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[1]
+	mi := &file_cluster_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -96,7 +150,7 @@ func (x *JSONDoc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JSONDoc.ProtoReflect.Descriptor instead.
 func (*JSONDoc) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{1}
+	return file_cluster_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *JSONDoc) GetJson() []byte {
@@ -118,7 +172,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +184,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +197,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{2}
+	return file_cluster_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -183,7 +237,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +249,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +262,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{3}
+	return file_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterWorkerResponse) GetGossipAddress() string {
@@ -228,7 +282,7 @@ type BinaryRef struct {
 
 func (x *BinaryRef) Reset() {
 	*x = BinaryRef{}
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +294,7 @@ func (x *BinaryRef) String() string {
 func (*BinaryRef) ProtoMessage() {}
 
 func (x *BinaryRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +307,7 @@ func (x *BinaryRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryRef.ProtoReflect.Descriptor instead.
 func (*BinaryRef) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{4}
+	return file_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BinaryRef) GetSha256() string {
@@ -279,7 +333,7 @@ type HasBinaryResponse struct {
 
 func (x *HasBinaryResponse) Reset() {
 	*x = HasBinaryResponse{}
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +345,7 @@ func (x *HasBinaryResponse) String() string {
 func (*HasBinaryResponse) ProtoMessage() {}
 
 func (x *HasBinaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +358,7 @@ func (x *HasBinaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HasBinaryResponse.ProtoReflect.Descriptor instead.
 func (*HasBinaryResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{5}
+	return file_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HasBinaryResponse) GetPresent() bool {
@@ -324,7 +378,7 @@ type BinaryChunk struct {
 
 func (x *BinaryChunk) Reset() {
 	*x = BinaryChunk{}
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +390,7 @@ func (x *BinaryChunk) String() string {
 func (*BinaryChunk) ProtoMessage() {}
 
 func (x *BinaryChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +403,7 @@ func (x *BinaryChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryChunk.ProtoReflect.Descriptor instead.
 func (*BinaryChunk) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{6}
+	return file_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BinaryChunk) GetRef() *BinaryRef {
@@ -367,21 +421,24 @@ func (x *BinaryChunk) GetData() []byte {
 }
 
 type SubmitJobRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Binary        *BinaryRef             `protobuf:"bytes,2,opt,name=binary,proto3" json:"binary,omitempty"`
-	Args          []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	PlanJson      []byte                 `protobuf:"bytes,4,opt,name=plan_json,json=planJson,proto3" json:"plan_json,omitempty"`           // dag.Plan
-	SplitsJson    []byte                 `protobuf:"bytes,5,opt,name=splits_json,json=splitsJson,proto3" json:"splits_json,omitempty"`     // map[vertex][]dag.Split
-	MaxRestarts   int32                  `protobuf:"varint,6,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"` // -1: default
-	Env           []string               `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty"`                                     // KEY=VALUE settings every process of the job gets
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Binary      *BinaryRef             `protobuf:"bytes,2,opt,name=binary,proto3" json:"binary,omitempty"`
+	Args        []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	PlanJson    []byte                 `protobuf:"bytes,4,opt,name=plan_json,json=planJson,proto3" json:"plan_json,omitempty"`           // dag.Plan
+	SplitsJson  []byte                 `protobuf:"bytes,5,opt,name=splits_json,json=splitsJson,proto3" json:"splits_json,omitempty"`     // map[vertex][]dag.Split
+	MaxRestarts int32                  `protobuf:"varint,6,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"` // -1: default
+	Env         []string               `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty"`                                     // KEY=VALUE settings every process of the job gets
+	// restore_from is a savepoint or retained checkpoint to start from.
+	RestoreFrom           string `protobuf:"bytes,8,opt,name=restore_from,json=restoreFrom,proto3" json:"restore_from,omitempty"`
+	AllowNonRestoredState bool   `protobuf:"varint,9,opt,name=allow_non_restored_state,json=allowNonRestoredState,proto3" json:"allow_non_restored_state,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -393,7 +450,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -406,7 +463,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{7}
+	return file_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -458,6 +515,20 @@ func (x *SubmitJobRequest) GetEnv() []string {
 	return nil
 }
 
+func (x *SubmitJobRequest) GetRestoreFrom() string {
+	if x != nil {
+		return x.RestoreFrom
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetAllowNonRestoredState() bool {
+	if x != nil {
+		return x.AllowNonRestoredState
+	}
+	return false
+}
+
 type SubmitJobResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -467,7 +538,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +550,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +563,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{8}
+	return file_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -510,7 +581,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +593,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +606,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{9}
+	return file_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 type JobRef struct {
@@ -547,7 +618,7 @@ type JobRef struct {
 
 func (x *JobRef) Reset() {
 	*x = JobRef{}
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +630,7 @@ func (x *JobRef) String() string {
 func (*JobRef) ProtoMessage() {}
 
 func (x *JobRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +643,7 @@ func (x *JobRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRef.ProtoReflect.Descriptor instead.
 func (*JobRef) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10}
+	return file_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobRef) GetJobId() string {
@@ -591,7 +662,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +674,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +687,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{11}
+	return file_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelJobResponse) GetState() string {
@@ -636,7 +707,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +719,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +732,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{12}
+	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobLogsRequest) GetJobId() string {
@@ -687,7 +758,7 @@ type JobLogsResponse struct {
 
 func (x *JobLogsResponse) Reset() {
 	*x = JobLogsResponse{}
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +770,7 @@ func (x *JobLogsResponse) String() string {
 func (*JobLogsResponse) ProtoMessage() {}
 
 func (x *JobLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +783,7 @@ func (x *JobLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsResponse.ProtoReflect.Descriptor instead.
 func (*JobLogsResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13}
+	return file_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JobLogsResponse) GetLogs() []byte {
@@ -723,18 +794,23 @@ func (x *JobLogsResponse) GetLogs() []byte {
 }
 
 type NextSplitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Vertex        int32                  `protobuf:"varint,2,opt,name=vertex,proto3" json:"vertex,omitempty"`
-	Subtask       int32                  `protobuf:"varint,3,opt,name=subtask,proto3" json:"subtask,omitempty"`
-	Attempt       int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	JobId   string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Vertex  int32                  `protobuf:"varint,2,opt,name=vertex,proto3" json:"vertex,omitempty"`
+	Subtask int32                  `protobuf:"varint,3,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	Attempt int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// checkpoint is the last barrier the subtask processed.
+	Checkpoint int64 `protobuf:"varint,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// finished_json lists the splits the subtask finished since its last
+	// request (JSON []dag.FinishedSplit).
+	FinishedJson  []byte `protobuf:"bytes,6,opt,name=finished_json,json=finishedJson,proto3" json:"finished_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NextSplitRequest) Reset() {
 	*x = NextSplitRequest{}
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +822,7 @@ func (x *NextSplitRequest) String() string {
 func (*NextSplitRequest) ProtoMessage() {}
 
 func (x *NextSplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +835,7 @@ func (x *NextSplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextSplitRequest.ProtoReflect.Descriptor instead.
 func (*NextSplitRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{14}
+	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NextSplitRequest) GetJobId() string {
@@ -790,19 +866,35 @@ func (x *NextSplitRequest) GetAttempt() int32 {
 	return 0
 }
 
+func (x *NextSplitRequest) GetCheckpoint() int64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *NextSplitRequest) GetFinishedJson() []byte {
+	if x != nil {
+		return x.FinishedJson
+	}
+	return nil
+}
+
 type NextSplitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
-	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
-	Weight        int64                  `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ok     bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Data   []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	Weight int64                  `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	// wait says no split is available yet but more may come: ask again.
+	Wait          bool `protobuf:"varint,5,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NextSplitResponse) Reset() {
 	*x = NextSplitResponse{}
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +906,7 @@ func (x *NextSplitResponse) String() string {
 func (*NextSplitResponse) ProtoMessage() {}
 
 func (x *NextSplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +919,7 @@ func (x *NextSplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextSplitResponse.ProtoReflect.Descriptor instead.
 func (*NextSplitResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15}
+	return file_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NextSplitResponse) GetOk() bool {
@@ -858,6 +950,13 @@ func (x *NextSplitResponse) GetWeight() int64 {
 	return 0
 }
 
+func (x *NextSplitResponse) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
 type ReportTaskRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	StatusJson    []byte                 `protobuf:"bytes,1,opt,name=status_json,json=statusJson,proto3" json:"status_json,omitempty"`
@@ -867,7 +966,7 @@ type ReportTaskRequest struct {
 
 func (x *ReportTaskRequest) Reset() {
 	*x = ReportTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +978,7 @@ func (x *ReportTaskRequest) String() string {
 func (*ReportTaskRequest) ProtoMessage() {}
 
 func (x *ReportTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +991,7 @@ func (x *ReportTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTaskRequest.ProtoReflect.Descriptor instead.
 func (*ReportTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{16}
+	return file_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportTaskRequest) GetStatusJson() []byte {
@@ -913,7 +1012,7 @@ type ReportMetricsRequest struct {
 
 func (x *ReportMetricsRequest) Reset() {
 	*x = ReportMetricsRequest{}
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1024,7 @@ func (x *ReportMetricsRequest) String() string {
 func (*ReportMetricsRequest) ProtoMessage() {}
 
 func (x *ReportMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1037,7 @@ func (x *ReportMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportMetricsRequest.ProtoReflect.Descriptor instead.
 func (*ReportMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{17}
+	return file_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReportMetricsRequest) GetJobId() string {
@@ -973,7 +1072,7 @@ type ExecutorLostRequest struct {
 
 func (x *ExecutorLostRequest) Reset() {
 	*x = ExecutorLostRequest{}
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1084,7 @@ func (x *ExecutorLostRequest) String() string {
 func (*ExecutorLostRequest) ProtoMessage() {}
 
 func (x *ExecutorLostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1097,7 @@ func (x *ExecutorLostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorLostRequest.ProtoReflect.Descriptor instead.
 func (*ExecutorLostRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{18}
+	return file_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExecutorLostRequest) GetJobId() string {
@@ -1036,7 +1135,7 @@ type PrepareJobRequest struct {
 
 func (x *PrepareJobRequest) Reset() {
 	*x = PrepareJobRequest{}
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1147,7 @@ func (x *PrepareJobRequest) String() string {
 func (*PrepareJobRequest) ProtoMessage() {}
 
 func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1160,7 @@ func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobRequest.ProtoReflect.Descriptor instead.
 func (*PrepareJobRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{19}
+	return file_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PrepareJobRequest) GetJobId() string {
@@ -1115,7 +1214,7 @@ type PrepareJobResponse struct {
 
 func (x *PrepareJobResponse) Reset() {
 	*x = PrepareJobResponse{}
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1226,7 @@ func (x *PrepareJobResponse) String() string {
 func (*PrepareJobResponse) ProtoMessage() {}
 
 func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1239,7 @@ func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
 func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{20}
+	return file_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PrepareJobResponse) GetExecutorAddress() string {
@@ -1159,7 +1258,7 @@ type DeployTaskRequest struct {
 
 func (x *DeployTaskRequest) Reset() {
 	*x = DeployTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1270,7 @@ func (x *DeployTaskRequest) String() string {
 func (*DeployTaskRequest) ProtoMessage() {}
 
 func (x *DeployTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1283,7 @@ func (x *DeployTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeployTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{21}
+	return file_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeployTaskRequest) GetDeploymentJson() []byte {
@@ -1206,7 +1305,7 @@ type CancelTaskRequest struct {
 
 func (x *CancelTaskRequest) Reset() {
 	*x = CancelTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1317,7 @@ func (x *CancelTaskRequest) String() string {
 func (*CancelTaskRequest) ProtoMessage() {}
 
 func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1330,7 @@ func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
 func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{22}
+	return file_cluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelTaskRequest) GetJobId() string {
@@ -1274,7 +1373,7 @@ type RegisterShuffleDaemonRequest struct {
 
 func (x *RegisterShuffleDaemonRequest) Reset() {
 	*x = RegisterShuffleDaemonRequest{}
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1385,7 @@ func (x *RegisterShuffleDaemonRequest) String() string {
 func (*RegisterShuffleDaemonRequest) ProtoMessage() {}
 
 func (x *RegisterShuffleDaemonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1398,7 @@ func (x *RegisterShuffleDaemonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterShuffleDaemonRequest.ProtoReflect.Descriptor instead.
 func (*RegisterShuffleDaemonRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{23}
+	return file_cluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RegisterShuffleDaemonRequest) GetName() string {
@@ -1342,7 +1441,7 @@ type ShufflePartition struct {
 
 func (x *ShufflePartition) Reset() {
 	*x = ShufflePartition{}
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1453,7 @@ func (x *ShufflePartition) String() string {
 func (*ShufflePartition) ProtoMessage() {}
 
 func (x *ShufflePartition) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1466,7 @@ func (x *ShufflePartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShufflePartition.ProtoReflect.Descriptor instead.
 func (*ShufflePartition) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{24}
+	return file_cluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ShufflePartition) GetJob() string {
@@ -1411,7 +1510,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1522,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1535,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{25}
+	return file_cluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AdoptRequest) GetPartition() *ShufflePartition {
@@ -1473,7 +1572,7 @@ type ShuffleStatResponse struct {
 
 func (x *ShuffleStatResponse) Reset() {
 	*x = ShuffleStatResponse{}
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1584,7 @@ func (x *ShuffleStatResponse) String() string {
 func (*ShuffleStatResponse) ProtoMessage() {}
 
 func (x *ShuffleStatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1597,7 @@ func (x *ShuffleStatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleStatResponse.ProtoReflect.Descriptor instead.
 func (*ShuffleStatResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{26}
+	return file_cluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ShuffleStatResponse) GetBytes() int64 {
@@ -1548,7 +1647,7 @@ type ShuffleJob struct {
 
 func (x *ShuffleJob) Reset() {
 	*x = ShuffleJob{}
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1659,7 @@ func (x *ShuffleJob) String() string {
 func (*ShuffleJob) ProtoMessage() {}
 
 func (x *ShuffleJob) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1672,7 @@ func (x *ShuffleJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleJob.ProtoReflect.Descriptor instead.
 func (*ShuffleJob) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{27}
+	return file_cluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ShuffleJob) GetJob() string {
@@ -1613,7 +1712,7 @@ type ShuffleJobsResponse struct {
 
 func (x *ShuffleJobsResponse) Reset() {
 	*x = ShuffleJobsResponse{}
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1724,7 @@ func (x *ShuffleJobsResponse) String() string {
 func (*ShuffleJobsResponse) ProtoMessage() {}
 
 func (x *ShuffleJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1737,7 @@ func (x *ShuffleJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleJobsResponse.ProtoReflect.Descriptor instead.
 func (*ShuffleJobsResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{28}
+	return file_cluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ShuffleJobsResponse) GetJobs() []*ShuffleJob {
@@ -1652,7 +1751,10 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x12dagflow.cluster.v1\"\a\n" +
+	"\rcluster.proto\x12\x12dagflow.cluster.v1\">\n" +
+	"\x11CheckpointMessage\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
+	"\x04json\x18\x02 \x01(\fR\x04json\"\a\n" +
 	"\x05Empty\"\x1d\n" +
 	"\aJSONDoc\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"\x82\x01\n" +
@@ -1670,7 +1772,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\apresent\x18\x01 \x01(\bR\apresent\"R\n" +
 	"\vBinaryChunk\x12/\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x03ref\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xe4\x01\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xc0\x02\n" +
 	"\x10SubmitJobRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x06binary\x18\x02 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x06binary\x12\x12\n" +
@@ -1679,7 +1781,9 @@ const file_cluster_proto_rawDesc = "" +
 	"\vsplits_json\x18\x05 \x01(\fR\n" +
 	"splitsJson\x12!\n" +
 	"\fmax_restarts\x18\x06 \x01(\x05R\vmaxRestarts\x12\x10\n" +
-	"\x03env\x18\a \x03(\tR\x03env\"*\n" +
+	"\x03env\x18\a \x03(\tR\x03env\x12!\n" +
+	"\frestore_from\x18\b \x01(\tR\vrestoreFrom\x127\n" +
+	"\x18allow_non_restored_state\x18\t \x01(\bR\x15allowNonRestoredState\"*\n" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x11\n" +
 	"\x0fListJobsRequest\"\x1f\n" +
@@ -1691,17 +1795,22 @@ const file_cluster_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\"%\n" +
 	"\x0fJobLogsResponse\x12\x12\n" +
-	"\x04logs\x18\x01 \x01(\fR\x04logs\"u\n" +
+	"\x04logs\x18\x01 \x01(\fR\x04logs\"\xba\x01\n" +
 	"\x10NextSplitRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
 	"\asubtask\x18\x03 \x01(\x05R\asubtask\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"_\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\x03R\n" +
+	"checkpoint\x12#\n" +
+	"\rfinished_json\x18\x06 \x01(\fR\ffinishedJson\"s\n" +
 	"\x11NextSplitResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x16\n" +
-	"\x06weight\x18\x04 \x01(\x03R\x06weight\"4\n" +
+	"\x06weight\x18\x04 \x01(\x03R\x06weight\x12\x12\n" +
+	"\x04wait\x18\x05 \x01(\bR\x04wait\"4\n" +
 	"\x11ReportTaskRequest\x12\x1f\n" +
 	"\vstatus_json\x18\x01 \x01(\fR\n" +
 	"statusJson\"h\n" +
@@ -1760,7 +1869,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12,\n" +
 	"\x12touched_unix_nanos\x18\x04 \x01(\x03R\x10touchedUnixNanos\"I\n" +
 	"\x13ShuffleJobsResponse\x122\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x1e.dagflow.cluster.v1.ShuffleJobR\x04jobs2\xc2\t\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1e.dagflow.cluster.v1.ShuffleJobR\x04jobs2\xdc\n" +
+	"\n" +
 	"\x06Master\x12g\n" +
 	"\x0eRegisterWorker\x12).dagflow.cluster.v1.RegisterWorkerRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse\x12Q\n" +
 	"\tHasBinary\x12\x1d.dagflow.cluster.v1.BinaryRef\x1a%.dagflow.cluster.v1.HasBinaryResponse\x12P\n" +
@@ -1775,8 +1885,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"ReportTask\x12%.dagflow.cluster.v1.ReportTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12T\n" +
 	"\rReportMetrics\x12(.dagflow.cluster.v1.ReportMetricsRequest\x1a\x19.dagflow.cluster.v1.Empty\x12R\n" +
-	"\fExecutorLost\x12'.dagflow.cluster.v1.ExecutorLostRequest\x1a\x19.dagflow.cluster.v1.Empty\x12u\n" +
-	"\x15RegisterShuffleDaemon\x120.dagflow.cluster.v1.RegisterShuffleDaemonRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse2\x9b\x03\n" +
+	"\fExecutorLost\x12'.dagflow.cluster.v1.ExecutorLostRequest\x1a\x19.dagflow.cluster.v1.Empty\x12J\n" +
+	"\x10ReportCheckpoint\x12\x1b.dagflow.cluster.v1.JSONDoc\x1a\x19.dagflow.cluster.v1.Empty\x12L\n" +
+	"\x10TriggerSavepoint\x12\x1b.dagflow.cluster.v1.JSONDoc\x1a\x1b.dagflow.cluster.v1.JSONDoc\x12u\n" +
+	"\x15RegisterShuffleDaemon\x120.dagflow.cluster.v1.RegisterShuffleDaemonRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse2\xc8\x04\n" +
 	"\x06Worker\x12[\n" +
 	"\n" +
 	"PrepareJob\x12%.dagflow.cluster.v1.PrepareJobRequest\x1a&.dagflow.cluster.v1.PrepareJobResponse\x12N\n" +
@@ -1786,12 +1898,16 @@ const file_cluster_proto_rawDesc = "" +
 	"CancelTask\x12%.dagflow.cluster.v1.CancelTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12C\n" +
 	"\n" +
 	"ReleaseJob\x12\x1a.dagflow.cluster.v1.JobRef\x1a\x19.dagflow.cluster.v1.Empty\x12O\n" +
-	"\x04Logs\x12\".dagflow.cluster.v1.JobLogsRequest\x1a#.dagflow.cluster.v1.JobLogsResponse2\xaa\x01\n" +
+	"\x04Logs\x12\".dagflow.cluster.v1.JobLogsRequest\x1a#.dagflow.cluster.v1.JobLogsResponse\x12U\n" +
+	"\x11TriggerCheckpoint\x12%.dagflow.cluster.v1.CheckpointMessage\x1a\x19.dagflow.cluster.v1.Empty\x12T\n" +
+	"\x10NotifyCheckpoint\x12%.dagflow.cluster.v1.CheckpointMessage\x1a\x19.dagflow.cluster.v1.Empty2\xd7\x02\n" +
 	"\bExecutor\x12N\n" +
 	"\n" +
 	"DeployTask\x12%.dagflow.cluster.v1.DeployTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12N\n" +
 	"\n" +
-	"CancelTask\x12%.dagflow.cluster.v1.CancelTaskRequest\x1a\x19.dagflow.cluster.v1.Empty2\xcb\x02\n" +
+	"CancelTask\x12%.dagflow.cluster.v1.CancelTaskRequest\x1a\x19.dagflow.cluster.v1.Empty\x12U\n" +
+	"\x11TriggerCheckpoint\x12%.dagflow.cluster.v1.CheckpointMessage\x1a\x19.dagflow.cluster.v1.Empty\x12T\n" +
+	"\x10NotifyCheckpoint\x12%.dagflow.cluster.v1.CheckpointMessage\x1a\x19.dagflow.cluster.v1.Empty2\xcb\x02\n" +
 	"\rShuffleDaemon\x12D\n" +
 	"\x05Adopt\x12 .dagflow.cluster.v1.AdoptRequest\x1a\x19.dagflow.cluster.v1.Empty\x12U\n" +
 	"\x04Stat\x12$.dagflow.cluster.v1.ShufflePartition\x1a'.dagflow.cluster.v1.ShuffleStatResponse\x12C\n" +
@@ -1811,96 +1927,109 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_cluster_proto_goTypes = []any{
-	(*Empty)(nil),                        // 0: dagflow.cluster.v1.Empty
-	(*JSONDoc)(nil),                      // 1: dagflow.cluster.v1.JSONDoc
-	(*RegisterWorkerRequest)(nil),        // 2: dagflow.cluster.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil),       // 3: dagflow.cluster.v1.RegisterWorkerResponse
-	(*BinaryRef)(nil),                    // 4: dagflow.cluster.v1.BinaryRef
-	(*HasBinaryResponse)(nil),            // 5: dagflow.cluster.v1.HasBinaryResponse
-	(*BinaryChunk)(nil),                  // 6: dagflow.cluster.v1.BinaryChunk
-	(*SubmitJobRequest)(nil),             // 7: dagflow.cluster.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),            // 8: dagflow.cluster.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),              // 9: dagflow.cluster.v1.ListJobsRequest
-	(*JobRef)(nil),                       // 10: dagflow.cluster.v1.JobRef
-	(*CancelJobResponse)(nil),            // 11: dagflow.cluster.v1.CancelJobResponse
-	(*JobLogsRequest)(nil),               // 12: dagflow.cluster.v1.JobLogsRequest
-	(*JobLogsResponse)(nil),              // 13: dagflow.cluster.v1.JobLogsResponse
-	(*NextSplitRequest)(nil),             // 14: dagflow.cluster.v1.NextSplitRequest
-	(*NextSplitResponse)(nil),            // 15: dagflow.cluster.v1.NextSplitResponse
-	(*ReportTaskRequest)(nil),            // 16: dagflow.cluster.v1.ReportTaskRequest
-	(*ReportMetricsRequest)(nil),         // 17: dagflow.cluster.v1.ReportMetricsRequest
-	(*ExecutorLostRequest)(nil),          // 18: dagflow.cluster.v1.ExecutorLostRequest
-	(*PrepareJobRequest)(nil),            // 19: dagflow.cluster.v1.PrepareJobRequest
-	(*PrepareJobResponse)(nil),           // 20: dagflow.cluster.v1.PrepareJobResponse
-	(*DeployTaskRequest)(nil),            // 21: dagflow.cluster.v1.DeployTaskRequest
-	(*CancelTaskRequest)(nil),            // 22: dagflow.cluster.v1.CancelTaskRequest
-	(*RegisterShuffleDaemonRequest)(nil), // 23: dagflow.cluster.v1.RegisterShuffleDaemonRequest
-	(*ShufflePartition)(nil),             // 24: dagflow.cluster.v1.ShufflePartition
-	(*AdoptRequest)(nil),                 // 25: dagflow.cluster.v1.AdoptRequest
-	(*ShuffleStatResponse)(nil),          // 26: dagflow.cluster.v1.ShuffleStatResponse
-	(*ShuffleJob)(nil),                   // 27: dagflow.cluster.v1.ShuffleJob
-	(*ShuffleJobsResponse)(nil),          // 28: dagflow.cluster.v1.ShuffleJobsResponse
+	(*CheckpointMessage)(nil),            // 0: dagflow.cluster.v1.CheckpointMessage
+	(*Empty)(nil),                        // 1: dagflow.cluster.v1.Empty
+	(*JSONDoc)(nil),                      // 2: dagflow.cluster.v1.JSONDoc
+	(*RegisterWorkerRequest)(nil),        // 3: dagflow.cluster.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil),       // 4: dagflow.cluster.v1.RegisterWorkerResponse
+	(*BinaryRef)(nil),                    // 5: dagflow.cluster.v1.BinaryRef
+	(*HasBinaryResponse)(nil),            // 6: dagflow.cluster.v1.HasBinaryResponse
+	(*BinaryChunk)(nil),                  // 7: dagflow.cluster.v1.BinaryChunk
+	(*SubmitJobRequest)(nil),             // 8: dagflow.cluster.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),            // 9: dagflow.cluster.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),              // 10: dagflow.cluster.v1.ListJobsRequest
+	(*JobRef)(nil),                       // 11: dagflow.cluster.v1.JobRef
+	(*CancelJobResponse)(nil),            // 12: dagflow.cluster.v1.CancelJobResponse
+	(*JobLogsRequest)(nil),               // 13: dagflow.cluster.v1.JobLogsRequest
+	(*JobLogsResponse)(nil),              // 14: dagflow.cluster.v1.JobLogsResponse
+	(*NextSplitRequest)(nil),             // 15: dagflow.cluster.v1.NextSplitRequest
+	(*NextSplitResponse)(nil),            // 16: dagflow.cluster.v1.NextSplitResponse
+	(*ReportTaskRequest)(nil),            // 17: dagflow.cluster.v1.ReportTaskRequest
+	(*ReportMetricsRequest)(nil),         // 18: dagflow.cluster.v1.ReportMetricsRequest
+	(*ExecutorLostRequest)(nil),          // 19: dagflow.cluster.v1.ExecutorLostRequest
+	(*PrepareJobRequest)(nil),            // 20: dagflow.cluster.v1.PrepareJobRequest
+	(*PrepareJobResponse)(nil),           // 21: dagflow.cluster.v1.PrepareJobResponse
+	(*DeployTaskRequest)(nil),            // 22: dagflow.cluster.v1.DeployTaskRequest
+	(*CancelTaskRequest)(nil),            // 23: dagflow.cluster.v1.CancelTaskRequest
+	(*RegisterShuffleDaemonRequest)(nil), // 24: dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	(*ShufflePartition)(nil),             // 25: dagflow.cluster.v1.ShufflePartition
+	(*AdoptRequest)(nil),                 // 26: dagflow.cluster.v1.AdoptRequest
+	(*ShuffleStatResponse)(nil),          // 27: dagflow.cluster.v1.ShuffleStatResponse
+	(*ShuffleJob)(nil),                   // 28: dagflow.cluster.v1.ShuffleJob
+	(*ShuffleJobsResponse)(nil),          // 29: dagflow.cluster.v1.ShuffleJobsResponse
 }
 var file_cluster_proto_depIdxs = []int32{
-	4,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
-	4,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	4,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	24, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
-	27, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
-	2,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
-	4,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	6,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
-	4,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	7,  // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
-	9,  // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	10, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
-	10, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
-	12, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	14, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
-	16, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
-	17, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
-	18, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
-	23, // 18: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
-	19, // 19: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
-	21, // 20: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	22, // 21: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	10, // 22: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	12, // 23: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	21, // 24: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	22, // 25: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	25, // 26: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
-	24, // 27: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
-	10, // 28: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	9,  // 29: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	3,  // 30: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	5,  // 31: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
-	4,  // 32: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
-	6,  // 33: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
-	8,  // 34: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
-	1,  // 35: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
-	1,  // 36: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
-	11, // 37: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
-	13, // 38: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	15, // 39: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
-	0,  // 40: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 41: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
-	0,  // 42: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
-	3,  // 43: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	20, // 44: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
-	0,  // 45: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 46: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 47: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	13, // 48: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	0,  // 49: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 50: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	0,  // 51: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
-	26, // 52: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
-	0,  // 53: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	28, // 54: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
-	30, // [30:55] is the sub-list for method output_type
-	5,  // [5:30] is the sub-list for method input_type
+	5,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
+	5,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
+	5,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
+	25, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
+	28, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
+	3,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
+	5,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	7,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
+	5,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	8,  // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
+	10, // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	11, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
+	11, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
+	13, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	15, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
+	17, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
+	18, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
+	19, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
+	2,  // 18: dagflow.cluster.v1.Master.ReportCheckpoint:input_type -> dagflow.cluster.v1.JSONDoc
+	2,  // 19: dagflow.cluster.v1.Master.TriggerSavepoint:input_type -> dagflow.cluster.v1.JSONDoc
+	24, // 20: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	20, // 21: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
+	22, // 22: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	23, // 23: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	11, // 24: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	13, // 25: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	0,  // 26: dagflow.cluster.v1.Worker.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 27: dagflow.cluster.v1.Worker.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	22, // 28: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	23, // 29: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	0,  // 30: dagflow.cluster.v1.Executor.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 31: dagflow.cluster.v1.Executor.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	26, // 32: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
+	25, // 33: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
+	11, // 34: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	10, // 35: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	4,  // 36: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	6,  // 37: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
+	5,  // 38: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
+	7,  // 39: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
+	9,  // 40: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
+	2,  // 41: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
+	2,  // 42: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
+	12, // 43: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
+	14, // 44: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	16, // 45: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
+	1,  // 46: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 47: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
+	1,  // 48: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
+	1,  // 49: dagflow.cluster.v1.Master.ReportCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	2,  // 50: dagflow.cluster.v1.Master.TriggerSavepoint:output_type -> dagflow.cluster.v1.JSONDoc
+	4,  // 51: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	21, // 52: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
+	1,  // 53: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 54: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 55: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	14, // 56: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	1,  // 57: dagflow.cluster.v1.Worker.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 58: dagflow.cluster.v1.Worker.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 59: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 60: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 61: dagflow.cluster.v1.Executor.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 62: dagflow.cluster.v1.Executor.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 63: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
+	27, // 64: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
+	1,  // 65: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	29, // 66: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
+	36, // [36:67] is the sub-list for method output_type
+	5,  // [5:36] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1917,7 +2046,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -37,6 +37,8 @@ const (
 	Master_ReportTask_FullMethodName            = "/dagflow.cluster.v1.Master/ReportTask"
 	Master_ReportMetrics_FullMethodName         = "/dagflow.cluster.v1.Master/ReportMetrics"
 	Master_ExecutorLost_FullMethodName          = "/dagflow.cluster.v1.Master/ExecutorLost"
+	Master_ReportCheckpoint_FullMethodName      = "/dagflow.cluster.v1.Master/ReportCheckpoint"
+	Master_TriggerSavepoint_FullMethodName      = "/dagflow.cluster.v1.Master/TriggerSavepoint"
 	Master_RegisterShuffleDaemon_FullMethodName = "/dagflow.cluster.v1.Master/RegisterShuffleDaemon"
 )
 
@@ -66,6 +68,12 @@ type MasterClient interface {
 	ReportMetrics(ctx context.Context, in *ReportMetricsRequest, opts ...grpc.CallOption) (*Empty, error)
 	// ExecutorLost says a job's executor on a worker died.
 	ExecutorLost(ctx context.Context, in *ExecutorLostRequest, opts ...grpc.CallOption) (*Empty, error)
+	// ReportCheckpoint delivers checkpoint acknowledgements and declines of
+	// an executor's tasks (JSON worker.CheckpointReport).
+	ReportCheckpoint(ctx context.Context, in *JSONDoc, opts ...grpc.CallOption) (*Empty, error)
+	// TriggerSavepoint takes a savepoint of a running job (JSON
+	// master.SavepointRequest) and returns its location (JSON).
+	TriggerSavepoint(ctx context.Context, in *JSONDoc, opts ...grpc.CallOption) (*JSONDoc, error)
 	// RegisterShuffleDaemon adds an external shuffle daemon (dagctl
 	// shuffle). A daemon registering again under its name with another
 	// member_name is a new incarnation: the partitions the old one held are
@@ -223,6 +231,26 @@ func (c *masterClient) ExecutorLost(ctx context.Context, in *ExecutorLostRequest
 	return out, nil
 }
 
+func (c *masterClient) ReportCheckpoint(ctx context.Context, in *JSONDoc, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Master_ReportCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *masterClient) TriggerSavepoint(ctx context.Context, in *JSONDoc, opts ...grpc.CallOption) (*JSONDoc, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JSONDoc)
+	err := c.cc.Invoke(ctx, Master_TriggerSavepoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *masterClient) RegisterShuffleDaemon(ctx context.Context, in *RegisterShuffleDaemonRequest, opts ...grpc.CallOption) (*RegisterWorkerResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RegisterWorkerResponse)
@@ -259,6 +287,12 @@ type MasterServer interface {
 	ReportMetrics(context.Context, *ReportMetricsRequest) (*Empty, error)
 	// ExecutorLost says a job's executor on a worker died.
 	ExecutorLost(context.Context, *ExecutorLostRequest) (*Empty, error)
+	// ReportCheckpoint delivers checkpoint acknowledgements and declines of
+	// an executor's tasks (JSON worker.CheckpointReport).
+	ReportCheckpoint(context.Context, *JSONDoc) (*Empty, error)
+	// TriggerSavepoint takes a savepoint of a running job (JSON
+	// master.SavepointRequest) and returns its location (JSON).
+	TriggerSavepoint(context.Context, *JSONDoc) (*JSONDoc, error)
 	// RegisterShuffleDaemon adds an external shuffle daemon (dagctl
 	// shuffle). A daemon registering again under its name with another
 	// member_name is a new incarnation: the partitions the old one held are
@@ -312,6 +346,12 @@ func (UnimplementedMasterServer) ReportMetrics(context.Context, *ReportMetricsRe
 }
 func (UnimplementedMasterServer) ExecutorLost(context.Context, *ExecutorLostRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExecutorLost not implemented")
+}
+func (UnimplementedMasterServer) ReportCheckpoint(context.Context, *JSONDoc) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportCheckpoint not implemented")
+}
+func (UnimplementedMasterServer) TriggerSavepoint(context.Context, *JSONDoc) (*JSONDoc, error) {
+	return nil, status.Error(codes.Unimplemented, "method TriggerSavepoint not implemented")
 }
 func (UnimplementedMasterServer) RegisterShuffleDaemon(context.Context, *RegisterShuffleDaemonRequest) (*RegisterWorkerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterShuffleDaemon not implemented")
@@ -553,6 +593,42 @@ func _Master_ExecutorLost_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_ReportCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JSONDoc)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).ReportCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_ReportCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).ReportCheckpoint(ctx, req.(*JSONDoc))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Master_TriggerSavepoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JSONDoc)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).TriggerSavepoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_TriggerSavepoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).TriggerSavepoint(ctx, req.(*JSONDoc))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Master_RegisterShuffleDaemon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterShuffleDaemonRequest)
 	if err := dec(in); err != nil {
@@ -623,6 +699,14 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Master_ExecutorLost_Handler,
 		},
 		{
+			MethodName: "ReportCheckpoint",
+			Handler:    _Master_ReportCheckpoint_Handler,
+		},
+		{
+			MethodName: "TriggerSavepoint",
+			Handler:    _Master_TriggerSavepoint_Handler,
+		},
+		{
 			MethodName: "RegisterShuffleDaemon",
 			Handler:    _Master_RegisterShuffleDaemon_Handler,
 		},
@@ -643,11 +727,13 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Worker_PrepareJob_FullMethodName = "/dagflow.cluster.v1.Worker/PrepareJob"
-	Worker_DeployTask_FullMethodName = "/dagflow.cluster.v1.Worker/DeployTask"
-	Worker_CancelTask_FullMethodName = "/dagflow.cluster.v1.Worker/CancelTask"
-	Worker_ReleaseJob_FullMethodName = "/dagflow.cluster.v1.Worker/ReleaseJob"
-	Worker_Logs_FullMethodName       = "/dagflow.cluster.v1.Worker/Logs"
+	Worker_PrepareJob_FullMethodName        = "/dagflow.cluster.v1.Worker/PrepareJob"
+	Worker_DeployTask_FullMethodName        = "/dagflow.cluster.v1.Worker/DeployTask"
+	Worker_CancelTask_FullMethodName        = "/dagflow.cluster.v1.Worker/CancelTask"
+	Worker_ReleaseJob_FullMethodName        = "/dagflow.cluster.v1.Worker/ReleaseJob"
+	Worker_Logs_FullMethodName              = "/dagflow.cluster.v1.Worker/Logs"
+	Worker_TriggerCheckpoint_FullMethodName = "/dagflow.cluster.v1.Worker/TriggerCheckpoint"
+	Worker_NotifyCheckpoint_FullMethodName  = "/dagflow.cluster.v1.Worker/NotifyCheckpoint"
 )
 
 // WorkerClient is the client API for Worker service.
@@ -662,6 +748,10 @@ type WorkerClient interface {
 	// ReleaseJob stops the job's executor and deletes its files.
 	ReleaseJob(ctx context.Context, in *JobRef, opts ...grpc.CallOption) (*Empty, error)
 	Logs(ctx context.Context, in *JobLogsRequest, opts ...grpc.CallOption) (*JobLogsResponse, error)
+	// TriggerCheckpoint and NotifyCheckpoint are forwarded to the job's
+	// executor (see the Executor service).
+	TriggerCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error)
+	NotifyCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type workerClient struct {
@@ -722,6 +812,26 @@ func (c *workerClient) Logs(ctx context.Context, in *JobLogsRequest, opts ...grp
 	return out, nil
 }
 
+func (c *workerClient) TriggerCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Worker_TriggerCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workerClient) NotifyCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Worker_NotifyCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServer is the server API for Worker service.
 // All implementations must embed UnimplementedWorkerServer
 // for forward compatibility.
@@ -734,6 +844,10 @@ type WorkerServer interface {
 	// ReleaseJob stops the job's executor and deletes its files.
 	ReleaseJob(context.Context, *JobRef) (*Empty, error)
 	Logs(context.Context, *JobLogsRequest) (*JobLogsResponse, error)
+	// TriggerCheckpoint and NotifyCheckpoint are forwarded to the job's
+	// executor (see the Executor service).
+	TriggerCheckpoint(context.Context, *CheckpointMessage) (*Empty, error)
+	NotifyCheckpoint(context.Context, *CheckpointMessage) (*Empty, error)
 	mustEmbedUnimplementedWorkerServer()
 }
 
@@ -758,6 +872,12 @@ func (UnimplementedWorkerServer) ReleaseJob(context.Context, *JobRef) (*Empty, e
 }
 func (UnimplementedWorkerServer) Logs(context.Context, *JobLogsRequest) (*JobLogsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Logs not implemented")
+}
+func (UnimplementedWorkerServer) TriggerCheckpoint(context.Context, *CheckpointMessage) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method TriggerCheckpoint not implemented")
+}
+func (UnimplementedWorkerServer) NotifyCheckpoint(context.Context, *CheckpointMessage) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method NotifyCheckpoint not implemented")
 }
 func (UnimplementedWorkerServer) mustEmbedUnimplementedWorkerServer() {}
 func (UnimplementedWorkerServer) testEmbeddedByValue()                {}
@@ -870,6 +990,42 @@ func _Worker_Logs_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Worker_TriggerCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointMessage)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).TriggerCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_TriggerCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).TriggerCheckpoint(ctx, req.(*CheckpointMessage))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Worker_NotifyCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointMessage)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).NotifyCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_NotifyCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).NotifyCheckpoint(ctx, req.(*CheckpointMessage))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Worker_ServiceDesc is the grpc.ServiceDesc for Worker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -897,14 +1053,24 @@ var Worker_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Logs",
 			Handler:    _Worker_Logs_Handler,
 		},
+		{
+			MethodName: "TriggerCheckpoint",
+			Handler:    _Worker_TriggerCheckpoint_Handler,
+		},
+		{
+			MethodName: "NotifyCheckpoint",
+			Handler:    _Worker_NotifyCheckpoint_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "cluster.proto",
 }
 
 const (
-	Executor_DeployTask_FullMethodName = "/dagflow.cluster.v1.Executor/DeployTask"
-	Executor_CancelTask_FullMethodName = "/dagflow.cluster.v1.Executor/CancelTask"
+	Executor_DeployTask_FullMethodName        = "/dagflow.cluster.v1.Executor/DeployTask"
+	Executor_CancelTask_FullMethodName        = "/dagflow.cluster.v1.Executor/CancelTask"
+	Executor_TriggerCheckpoint_FullMethodName = "/dagflow.cluster.v1.Executor/TriggerCheckpoint"
+	Executor_NotifyCheckpoint_FullMethodName  = "/dagflow.cluster.v1.Executor/NotifyCheckpoint"
 )
 
 // ExecutorClient is the client API for Executor service.
@@ -913,6 +1079,12 @@ const (
 type ExecutorClient interface {
 	DeployTask(ctx context.Context, in *DeployTaskRequest, opts ...grpc.CallOption) (*Empty, error)
 	CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*Empty, error)
+	// TriggerCheckpoint injects a barrier into a task (JSON
+	// worker.CheckpointTrigger).
+	TriggerCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error)
+	// NotifyCheckpoint tells the executor's tasks that a checkpoint
+	// completed (JSON worker.CheckpointNotice).
+	NotifyCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type executorClient struct {
@@ -943,12 +1115,38 @@ func (c *executorClient) CancelTask(ctx context.Context, in *CancelTaskRequest, 
 	return out, nil
 }
 
+func (c *executorClient) TriggerCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Executor_TriggerCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *executorClient) NotifyCheckpoint(ctx context.Context, in *CheckpointMessage, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Executor_NotifyCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExecutorServer is the server API for Executor service.
 // All implementations must embed UnimplementedExecutorServer
 // for forward compatibility.
 type ExecutorServer interface {
 	DeployTask(context.Context, *DeployTaskRequest) (*Empty, error)
 	CancelTask(context.Context, *CancelTaskRequest) (*Empty, error)
+	// TriggerCheckpoint injects a barrier into a task (JSON
+	// worker.CheckpointTrigger).
+	TriggerCheckpoint(context.Context, *CheckpointMessage) (*Empty, error)
+	// NotifyCheckpoint tells the executor's tasks that a checkpoint
+	// completed (JSON worker.CheckpointNotice).
+	NotifyCheckpoint(context.Context, *CheckpointMessage) (*Empty, error)
 	mustEmbedUnimplementedExecutorServer()
 }
 
@@ -964,6 +1162,12 @@ func (UnimplementedExecutorServer) DeployTask(context.Context, *DeployTaskReques
 }
 func (UnimplementedExecutorServer) CancelTask(context.Context, *CancelTaskRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelTask not implemented")
+}
+func (UnimplementedExecutorServer) TriggerCheckpoint(context.Context, *CheckpointMessage) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method TriggerCheckpoint not implemented")
+}
+func (UnimplementedExecutorServer) NotifyCheckpoint(context.Context, *CheckpointMessage) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method NotifyCheckpoint not implemented")
 }
 func (UnimplementedExecutorServer) mustEmbedUnimplementedExecutorServer() {}
 func (UnimplementedExecutorServer) testEmbeddedByValue()                  {}
@@ -1022,6 +1226,42 @@ func _Executor_CancelTask_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Executor_TriggerCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointMessage)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExecutorServer).TriggerCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Executor_TriggerCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExecutorServer).TriggerCheckpoint(ctx, req.(*CheckpointMessage))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Executor_NotifyCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointMessage)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExecutorServer).NotifyCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Executor_NotifyCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExecutorServer).NotifyCheckpoint(ctx, req.(*CheckpointMessage))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Executor_ServiceDesc is the grpc.ServiceDesc for Executor service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1036,6 +1276,14 @@ var Executor_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelTask",
 			Handler:    _Executor_CancelTask_Handler,
+		},
+		{
+			MethodName: "TriggerCheckpoint",
+			Handler:    _Executor_TriggerCheckpoint_Handler,
+		},
+		{
+			MethodName: "NotifyCheckpoint",
+			Handler:    _Executor_NotifyCheckpoint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

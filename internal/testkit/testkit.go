@@ -34,10 +34,13 @@ type SliceSource[T any] struct {
 	Fails  *atomic.Int32
 	// MaxFails bounds how many attempts FailAt kills (default 1).
 	MaxFails int32
+	// Hold makes the source unbounded: after its items, readers idle
+	// instead of ending.
+	Hold bool
 }
 
 // Bounded implements dag.Source.
-func (s *SliceSource[T]) Bounded() bool { return true }
+func (s *SliceSource[T]) Bounded() bool { return !s.Hold }
 
 // Splits implements dag.Source.
 func (s *SliceSource[T]) Splits(context.Context, dag.SplitContext) ([]dag.Split, error) {
@@ -61,12 +64,19 @@ func (s *SliceSource[T]) OpenSplit(_ context.Context, _ dag.ReaderContext, sp da
 	if n <= 0 || m <= 0 {
 		return nil, fmt.Errorf("testkit: bad split %q", sp.ID)
 	}
-	return &sliceReader[T]{s: s, pos: int(start), end: int(end)}, nil
+	return &sliceReader[T]{s: s, id: sp.ID, pos: int(start), end: int(end)}, nil
 }
 
 type sliceReader[T any] struct {
 	s        *SliceSource[T]
+	id       string
 	pos, end int
+}
+
+// Position implements dag.PositionedReader.
+func (r *sliceReader[T]) Position() (dag.Split, error) {
+	data := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(r.pos)), uint64(r.end))
+	return dag.Split{ID: r.id, Data: data, Weight: int64(r.end - r.pos)}, nil
 }
 
 func (r *sliceReader[T]) ReadBatch(_ context.Context, b *dag.Batch[T], max int) (int, error) {
@@ -94,6 +104,12 @@ func (r *sliceReader[T]) ReadBatch(_ context.Context, b *dag.Batch[T], max int) 
 		n++
 	}
 	if r.pos >= r.end {
+		if r.s.Hold {
+			if n == 0 {
+				time.Sleep(20 * time.Millisecond) // an idle stream
+			}
+			return n, nil
+		}
 		return n, io.EOF
 	}
 	return n, nil

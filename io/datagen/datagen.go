@@ -21,6 +21,7 @@ type Option func(*config)
 
 type config struct {
 	count int64 // -1: unbounded
+	hold  bool  // unbounded after count records: readers idle
 	rate  float64
 	seed  uint64
 	ts    any // func(int64, T) int64
@@ -44,6 +45,13 @@ func Count(n int64) Option {
 		}
 		c.count = n
 	}
+}
+
+// Hold keeps a source with a Count unbounded: after its records, readers
+// idle instead of ending, like a stream with no new data (a job then runs
+// until it is stopped or cancelled).
+func Hold() Option {
+	return func(c *config) { c.hold = true }
 }
 
 // Rate limits the whole source to recordsPerSecond, shared among its
@@ -139,7 +147,7 @@ func New[T any](gen func(index int64, rnd *rand.Rand) T, opts ...Option) *Source
 }
 
 // Bounded implements dag.Source: true with Count.
-func (s *Source[T]) Bounded() bool { return s.cfg.count >= 0 }
+func (s *Source[T]) Bounded() bool { return s.cfg.count >= 0 && !s.cfg.hold }
 
 // splitData is the encoding of dag.Split.Data.
 type splitData struct {
@@ -147,6 +155,7 @@ type splitData struct {
 	End    int64   `json:"end"` // exclusive; -1 unbounded
 	Stride int64   `json:"stride"`
 	Rate   float64 `json:"rate,omitempty"` // records per second of this split
+	Hold   bool    `json:"hold,omitempty"` // idle at End instead of ending
 }
 
 // Splits implements dag.Source. A bounded source of n records gets
@@ -170,6 +179,20 @@ func (s *Source[T]) Splits(ctx context.Context, sc dag.SplitContext) ([]dag.Spli
 		})
 		return nil
 	}
+	if n := s.cfg.count; n >= 0 && s.cfg.hold {
+		// A held stream: interleaved indices like an unbounded one, so
+		// every split's event time advances at the same pace.
+		for i := int64(0); i < min(p, n); i++ {
+			d := splitData{Start: i, End: n, Stride: p, Hold: true}
+			if s.cfg.rate > 0 {
+				d.Rate = s.cfg.rate / float64(p)
+			}
+			if err := add(d, (n-i+p-1)/p); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
 	if n := s.cfg.count; n >= 0 {
 		for i := int64(0); i < p; i++ {
 			// n*i/p without overflow for large n.
@@ -177,7 +200,7 @@ func (s *Source[T]) Splits(ctx context.Context, sc dag.SplitContext) ([]dag.Spli
 			if lo == hi {
 				continue
 			}
-			d := splitData{Start: lo, End: hi, Stride: 1}
+			d := splitData{Start: lo, End: hi, Stride: 1, Hold: s.cfg.hold}
 			if s.cfg.rate > 0 {
 				d.Rate = s.cfg.rate * float64(hi-lo) / float64(n)
 			}
@@ -217,7 +240,7 @@ func (s *Source[T]) OpenSplit(ctx context.Context, rc dag.ReaderContext, split d
 	if d.Start < 0 || d.Stride <= 0 || (d.End >= 0 && d.End < d.Start) || d.Rate < 0 {
 		return nil, fmt.Errorf("datagen: bad split %q", split.ID)
 	}
-	r := &reader[T]{src: s, d: d, next: d.Start, pcg: rand.NewPCG(0, 0)}
+	r := &reader[T]{src: s, d: d, next: d.Start, pcg: rand.NewPCG(0, 0), id: split.ID, weight: split.Weight}
 	r.rnd = rand.New(r.pcg)
 	if d.Rate > 0 {
 		r.bucket = &bucket{rate: d.Rate, burst: max(1, d.Rate*maxIdle.Seconds())}
@@ -226,6 +249,8 @@ func (s *Source[T]) OpenSplit(ctx context.Context, rc dag.ReaderContext, split d
 }
 
 type reader[T any] struct {
+	id     string
+	weight int64
 	src    *Source[T]
 	d      splitData
 	next   int64 // next index
@@ -289,6 +314,9 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *dag.Batch[T], max int) (in
 	if bounded {
 		left := (r.d.End - r.next + r.d.Stride - 1) / r.d.Stride
 		if left <= 0 {
+			if r.d.Hold {
+				return 0, r.src.cfg.clk.Sleep(ctx, maxIdle)
+			}
 			return 0, io.EOF
 		}
 		want = int(min(int64(want), left))
@@ -325,10 +353,22 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *dag.Batch[T], max int) (in
 		b.Append(v, ts)
 		r.next += r.d.Stride
 	}
-	if bounded && r.next >= r.d.End {
+	if bounded && r.next >= r.d.End && !r.d.Hold {
 		return want, io.EOF
 	}
 	return want, nil
+}
+
+// Position implements dag.PositionedReader: the split resumes at the next
+// record index.
+func (r *reader[T]) Position() (dag.Split, error) {
+	d := r.d
+	d.Start = r.next
+	data, err := json.Marshal(d)
+	if err != nil {
+		return dag.Split{}, fmt.Errorf("datagen: encoding split position: %w", err)
+	}
+	return dag.Split{ID: r.id, Data: data, Weight: r.weight}, nil
 }
 
 // Progress returns how many records of a bounded split were generated and

@@ -75,7 +75,7 @@ func (s *CSVSource[T]) OpenSplit(ctx context.Context, rc dag.ReaderContext, spli
 		lineScanner: sc,
 		src:         s,
 		bad:         badRecords{max: s.cfg.maxBad, onBad: s.cfg.onBad, splitID: split.ID},
-		skipHeader:  s.cfg.skipHeader && sc.start == 0,
+		skipHeader:  s.cfg.skipHeader && sc.start == 0 && sc.data.Skip == 0,
 	}, nil
 }
 

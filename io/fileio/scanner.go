@@ -8,6 +8,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/io/filesystem"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -56,6 +57,9 @@ type lineScanner struct {
 	lineNo  int64 // 1-based number of the line last returned
 	lineOff int64 // stream offset of the line last returned
 	err     error // sticky error reported with stDone
+	// split and data are what the scanner was opened on (Position).
+	split dag.Split
+	data  splitData
 }
 
 type countingReader struct {

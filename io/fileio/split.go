@@ -18,6 +18,9 @@ type splitData struct {
 	End   int64  `json:"end"`
 	// Whole marks a compressed file read from start to finish.
 	Whole bool `json:"whole,omitempty"`
+	// Skip is how many lines a restored reader of a compressed file skips
+	// (plain files resume at a byte offset instead).
+	Skip int64 `json:"skip,omitempty"`
 }
 
 // codecOf returns the compression of a file by its name's suffix.
@@ -122,8 +125,48 @@ func (s fileSource) open(ctx context.Context, split dag.Split) (*lineScanner, er
 	if err := json.Unmarshal(split.Data, &d); err != nil {
 		return nil, fmt.Errorf("fileio: bad split %q: %w", split.ID, err)
 	}
-	if d.Path == "" || d.Start < 0 || d.End < d.Start {
+	if d.Path == "" || d.Start < 0 || d.End < d.Start || d.Skip < 0 {
 		return nil, fmt.Errorf("fileio: bad split %q: invalid range [%d,%d) of %q", split.ID, d.Start, d.End, d.Path)
 	}
-	return openScanner(ctx, s.cfg.reg, d, s.pool, s.cfg.maxLine)
+	sc, err := openScanner(ctx, s.cfg.reg, d, s.pool, s.cfg.maxLine)
+	if err != nil {
+		return nil, err
+	}
+	sc.split, sc.data = split, d
+	for sc.lineNo < d.Skip {
+		_, _, st := sc.step()
+		switch st {
+		case stFill:
+			if err := sc.fill(); err != nil {
+				sc.Close()
+				return nil, err
+			}
+		case stDone:
+			sc.Close()
+			return nil, fmt.Errorf("fileio: restoring split %q: %s has fewer than %d lines", split.ID, d.Path, d.Skip)
+		}
+	}
+	return sc, nil
+}
+
+// Position implements dag.PositionedReader for every line-based reader:
+// plain files resume at the byte offset of the next line, compressed ones
+// skip the lines already read.
+func (s *lineScanner) Position() (dag.Split, error) {
+	d := s.data
+	if s.cnt != nil {
+		d.Skip = s.lineNo
+	} else {
+		d.Start = min(max(d.Start, s.pos), d.End) // past End: nothing left
+		if s.skip {
+			d.Start = s.data.Start // still skipping the partial first line
+		}
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return dag.Split{}, fmt.Errorf("fileio: encoding position of split %q: %w", s.split.ID, err)
+	}
+	sp := s.split
+	sp.Data = data
+	return sp, nil
 }

@@ -1,0 +1,44 @@
+package hive
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Config says which catalog Open returns.
+type Config struct {
+	// MetastoreURIs are Hive Metastore Thrift URIs ("thrift://host:9083";
+	// an entry may hold several, comma-separated, as hive.metastore.uris
+	// does). They are tried in order; a failed call reconnects to the
+	// next. Empty selects the embedded catalog.
+	MetastoreURIs []string
+	// Warehouse is the warehouse directory (local path, file:// or
+	// hdfs:// URI). Required for the embedded catalog; for a metastore it
+	// defaults to the metastore's hive.metastore.warehouse.dir.
+	Warehouse string
+	// CatalogPath is the embedded catalog's SQLite file (default:
+	// Warehouse/.dagflow-catalog.db; required when Warehouse is remote).
+	CatalogPath string
+	// Auth is the metastore transport: "NOSASL" (default: plain binary
+	// protocol over a buffered socket, what metastores use unless
+	// hive.metastore.sasl.enabled) or "PLAIN" (SASL PLAIN with Username
+	// and Password). Kerberos is not supported.
+	Auth               string
+	Username, Password string
+	// Timeout bounds connecting and each metastore call (default 30 s).
+	Timeout time.Duration
+}
+
+// Open returns the catalog cfg describes: a Metastore client when
+// MetastoreURIs is set, else the embedded catalog in Warehouse. Errors
+// name the unreachable addresses or the catalog file.
+func Open(ctx context.Context, cfg Config) (Catalog, error) {
+	if len(cfg.MetastoreURIs) > 0 {
+		return openMetastore(ctx, cfg)
+	}
+	if cfg.Warehouse == "" {
+		return nil, errors.New("hive: Open: neither MetastoreURIs nor Warehouse is set")
+	}
+	return openEmbedded(ctx, cfg.Warehouse, cfg.CatalogPath)
+}

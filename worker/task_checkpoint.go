@@ -1,0 +1,167 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/shuffle"
+)
+
+// takeCheckpoint snapshots the task's chain at barrier b: the barrier goes
+// downstream first (behind every record emitted before it), then each
+// operator captures its state synchronously, and the captured state is
+// written asynchronously while the task goes on.
+func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
+	start := time.Now()
+	t.lastBarrier = b.ID
+	up, err := t.w.beginCheckpoint(t, b.ID)
+	if err != nil {
+		t.w.finishCheckpoint(ctx, t, b.ID, nil, err)
+		return nil // a checkpoint failure does not fail the task
+	}
+	frame := dag.EncodeBarrier(nil, b)
+	for _, o := range t.outs {
+		if o.spec.Mode != shuffle.Pipelined {
+			continue
+		}
+		if err := o.flush(ctx); err != nil {
+			return err
+		}
+		if err := o.w.WriteBroadcast(ctx, frame); err != nil {
+			return fmt.Errorf("write barrier %d to %s: %w", b.ID, o.spec.Partition, err)
+		}
+		o.idle = false
+	}
+	ts := checkpoint.TaskState{Task: t.dep.ID.Task, Subtask: t.dep.ID.Subtask, AlignmentNanos: t.alignNanos}
+	t.alignNanos = 0
+	if t.dep.Inputs != nil {
+		ts.InputOffsets = t.inputOffsets()
+	}
+	type pending struct {
+		op int
+		fn dag.SnapshotFunc
+	}
+	var fns []pending
+	for _, n := range t.nodes {
+		os := checkpoint.OperatorState{Vertex: n.vid}
+		has := false
+		if n.op == nil {
+			splits, err := t.source.SnapshotSplits()
+			if err != nil {
+				if dag.IsFatal(err) {
+					return err
+				}
+				t.w.finishCheckpoint(ctx, t, b.ID, nil, err)
+				return nil
+			}
+			for _, sp := range splits {
+				os.Splits = append(os.Splits, checkpoint.SplitState{Split: sp.Split, MaxTimestamp: sp.MaxTimestamp})
+			}
+			has = true
+		}
+		if n.sink != nil {
+			c, err := n.sink.Prepare(ctx)
+			if err != nil {
+				return fmt.Errorf("prepare sink %s for checkpoint %d: %w", n.name, b.ID, err)
+			}
+			os.Committables = c
+			has = true
+		}
+		if s, ok := n.op.(dag.Snapshotter); ok {
+			fn, err := s.SnapshotState(ctx, b)
+			if err != nil {
+				// Capturing state fails for reasons a restart does not
+				// fix (e.g. a state type without a coder).
+				return dag.Fatal(fmt.Errorf("snapshot %s for checkpoint %d: %w", n.name, b.ID, err))
+			}
+			if fn != nil {
+				fns = append(fns, pending{op: len(ts.Operators), fn: fn})
+				has = true
+			}
+		}
+		if has {
+			ts.Operators = append(ts.Operators, os)
+		}
+	}
+	ts.SyncNanos = time.Since(start).Nanoseconds()
+	ack := &TaskAck{Attempt: t.dep.Attempt}
+	t.w.wg.Add(1)
+	go func() {
+		defer t.w.wg.Done()
+		astart := time.Now()
+		actx := context.WithoutCancel(ctx)
+		for _, p := range fns {
+			hw := &handleWriter{ctx: actx, up: up, os: &ts.Operators[p.op]}
+			if err := p.fn(hw); err != nil {
+				t.w.finishCheckpoint(actx, t, b.ID, nil, fmt.Errorf("write state of vertex %d: %w", ts.Operators[p.op].Vertex, err))
+				return
+			}
+			ts.Bytes += hw.bytes
+		}
+		ts.IncrementalBytes = ts.Bytes
+		ts.AsyncNanos = time.Since(astart).Nanoseconds()
+		ack.State = ts
+		t.w.finishCheckpoint(actx, t, b.ID, ack, nil)
+	}()
+	return nil
+}
+
+// inputOffsets returns buffers consumed per blocking input channel. It is
+// only called from the task goroutine, which owns the counters.
+func (t *task) inputOffsets() map[string]int64 {
+	if t.gateChans == nil {
+		return nil
+	}
+	var m map[string]int64
+	for _, c := range t.gateChans {
+		if !c.blocking || c.consumed == 0 {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]int64)
+		}
+		m[c.key] = c.consumed
+	}
+	return m
+}
+
+// restore loads the task's state from a checkpoint after its operators
+// opened.
+func (t *task) restore(ctx context.Context, r *TaskRestore) error {
+	st, err := t.w.storageFor(t.dep.Job, t.plan)
+	if err != nil {
+		return err
+	}
+	for _, n := range t.nodes {
+		vr := r.Vertices[n.vid]
+		if vr == nil {
+			continue
+		}
+		if n.op == nil {
+			for _, ss := range vr.Splits {
+				if err := t.source.RestoreSplit(ctx, dag.SplitPosition{Split: ss.Split, MaxTimestamp: ss.MaxTimestamp}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		s, ok := n.op.(dag.Snapshotter)
+		if !ok {
+			if len(vr.KeyGroups)+len(vr.Operator) > 0 && !r.AllowNonRestored {
+				return dag.Fatal(fmt.Errorf("%s has state in the checkpoint but its operator keeps none (allow non-restored state to drop it)", n.name))
+			}
+			continue
+		}
+		rs, err := readRestored(ctx, st, vr, r.AllowNonRestored)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+		if err := s.RestoreState(ctx, rs); err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+	}
+	return nil
+}
