@@ -136,13 +136,6 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int
 		if err := json.NewDecoder(io.LimitReader(os.Stdin, 1<<30)).Decode(&req); err != nil {
 			return fail(fmt.Errorf("read commit request: %w", err))
 		}
-		com, err := plan.Committer(req.Vertex)
-		if err != nil {
-			return fail(err)
-		}
-		if com == nil {
-			return 0
-		}
 		if req.Action == "more-splits" {
 			splits, done, err := plan.MoreSplits(ctx, req.Vertex, req.Round, req.Finished)
 			if err != nil {
@@ -151,6 +144,13 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int
 			if err := json.NewEncoder(os.Stdout).Encode(master.MoreSplitsResult{Splits: splits, Done: done}); err != nil {
 				return fail(err)
 			}
+			return 0
+		}
+		com, err := plan.Committer(req.Vertex)
+		if err != nil {
+			return fail(err)
+		}
+		if com == nil {
 			return 0
 		}
 		switch req.Action {

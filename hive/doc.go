@@ -17,7 +17,9 @@
 // columns (what Hive's SELECT * returns). The Go type of each value is
 // fixed by the column's Hive type (see GoType and docs/hive.md); a NULL is
 // a nil value. A sink takes rows in the same layout, minus the partition
-// columns given statically with StaticPartition.
+// columns given statically with StaticPartition. Rows cross network
+// edges with a RowCoder built from the schema (NewRowCoder, or the
+// RowCoder methods of TableSource and TableSink).
 //
 // All file access goes through an io/filesystem Registry, so table and
 // warehouse locations may be local paths, file:// or hdfs:// URIs.

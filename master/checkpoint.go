@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
@@ -73,11 +76,14 @@ type pendingCkpt struct {
 // sink output when a checkpoint completes. It runs on the job master's
 // goroutine.
 type coordinator struct {
-	cfg        dag.CheckpointConfig
-	store      CheckpointStore
-	nextID     int64
-	pending    *pendingCkpt
-	latest     *checkpoint.Metadata
+	cfg     dag.CheckpointConfig
+	store   CheckpointStore
+	nextID  int64
+	pending *pendingCkpt
+	latest  *checkpoint.Metadata
+	// retained are the completed checkpoints a restore may fall back to,
+	// oldest first (latest is the last).
+	retained   []*checkpoint.Metadata
 	lastEnd    time.Time
 	history    []CheckpointStats
 	savepoints []*savepointReq
@@ -95,6 +101,7 @@ func newCoordinator(cfg dag.CheckpointConfig, store CheckpointStore, restored *c
 	c := &coordinator{cfg: cfg, store: store, nextID: 1, commits: make(map[int64]map[int]map[int][][]byte)}
 	if restored != nil {
 		c.latest = restored
+		c.retained = []*checkpoint.Metadata{restored}
 		c.nextID = restored.ID + 1
 	}
 	return c
@@ -347,8 +354,35 @@ func (jm *JobMaster) producersFinished(t scheduler.TaskID, state map[scheduler.T
 func (jm *JobMaster) onCheckpointReport(ctx context.Context, rep worker.CheckpointReport) {
 	c := jm.ckpt
 	p := c.pending
+	// Every task that reported has its part of this checkpoint settled.
+	for _, a := range rep.Acks {
+		jm.settled(scheduler.TaskID{Vertex: a.State.Task, Subtask: a.State.Subtask}, a.Attempt, rep.ID)
+	}
+	for _, d := range rep.Declines {
+		id := scheduler.TaskID{Vertex: d.Task.Task, Subtask: d.Task.Subtask}
+		jm.settled(id, d.Attempt, rep.ID)
+		if ex := jm.exec[id]; ex != nil && ex.attempt == d.Attempt {
+			// The sinks' prepared output is real: commit it later.
+			for v, cs := range d.Committables {
+				c.addCommit(rep.ID, v, id.Subtask, cs)
+			}
+		}
+	}
 	if p == nil || rep.ID != p.id {
-		return // late report of an aborted checkpoint
+		// A late report of an aborted checkpoint: what the sinks prepared
+		// for it is output before its barrier, committed with the next
+		// checkpoint (or dropped if the subtask restarts from an earlier
+		// one).
+		for _, a := range rep.Acks {
+			id := scheduler.TaskID{Vertex: a.State.Task, Subtask: a.State.Subtask}
+			if ex := jm.exec[id]; ex == nil || ex.attempt != a.Attempt {
+				continue
+			}
+			for _, os := range a.State.Operators {
+				c.addCommit(rep.ID, os.Vertex, id.Subtask, os.Committables)
+			}
+		}
+		return
 	}
 	if len(rep.Declines) > 0 {
 		d := rep.Declines[0]
@@ -451,6 +485,10 @@ func (jm *JobMaster) maybeComplete(ctx context.Context) {
 		return
 	}
 	c.latest = md
+	c.retained = append(c.retained, md)
+	if keep := max(c.cfg.Retain, 3); len(c.retained) > keep {
+		c.retained = c.retained[len(c.retained)-keep:]
+	}
 	if p.sp != nil {
 		loc, err := c.store.WriteSavepoint(ctx, md, p.sp.dir)
 		st.Location = loc
@@ -511,6 +549,7 @@ func (jm *JobMaster) abortCheckpoint(ctx context.Context, reason string) {
 // commitAll commits committables by sink vertex.
 func (jm *JobMaster) commitAll(ctx context.Context, commits map[int][][]byte) error {
 	for _, vid := range sortedKeys(commits) {
+		jm.log.Debug("commit", "vertex", vid, "committables", len(commits[vid]))
 		if !jm.code.HasCommitter(vid) || len(commits[vid]) == 0 {
 			continue
 		}
@@ -703,7 +742,7 @@ func (jm *JobMaster) checkpointTick() time.Duration {
 
 // defaultCheckpointStore keeps checkpoints under the plan's checkpoint
 // directory, or in memory.
-func defaultCheckpointStore(p *dag.Plan, job string) (CheckpointStore, error) {
+func defaultCheckpointStore(p *dag.Plan, job string, log *slog.Logger) (CheckpointStore, error) {
 	cfg := p.Config.Checkpoint
 	retain := cfg.Retain
 	if retain <= 0 {
@@ -715,6 +754,7 @@ func defaultCheckpointStore(p *dag.Plan, job string) (CheckpointStore, error) {
 	opts := checkpoint.DefaultOptions()
 	opts.Retain = retain
 	opts.MergeEnabled = !cfg.DisableFileMerging
+	opts.Logger = log.With("component", "checkpoint-storage")
 	st, err := checkpoint.NewStorage(fileio.DefaultRegistry(), cfg.Dir, job, opts)
 	if err != nil {
 		return nil, fmt.Errorf("master: checkpoint storage of job %s: %w", job, err)
@@ -734,12 +774,36 @@ func writeSavepointDir(ctx context.Context, md *checkpoint.Metadata, dir string)
 
 // LoadSnapshot reads the metadata of a savepoint or retained checkpoint
 // (its directory or its _metadata file) on any registered filesystem.
+//
+// uri may also be a job's checkpoint directory (<dir>/<job>, holding
+// chk-<n> directories): then the newest checkpoint whose metadata and
+// files are valid is used, falling back over corrupt ones.
 func LoadSnapshot(ctx context.Context, uri string) (*checkpoint.Metadata, error) {
-	md, err := checkpoint.LoadSavepoint(ctx, fileio.DefaultRegistry(), uri)
-	if err != nil {
-		return nil, fmt.Errorf("master: load savepoint %s: %w", uri, err)
+	reg := fileio.DefaultRegistry()
+	md, err := checkpoint.LoadSavepoint(ctx, reg, uri)
+	if err == nil {
+		return md, nil
 	}
-	return md, nil
+	if fsys, p, rerr := reg.Resolve(uri); rerr == nil {
+		if entries, lerr := fsys.List(ctx, p); lerr == nil {
+			for _, e := range entries {
+				if e.IsDir && strings.HasPrefix(path.Base(e.Path), "chk-") {
+					trimmed := strings.TrimRight(uri, "/")
+					i := strings.LastIndex(trimmed, "/")
+					st, serr := checkpoint.NewStorage(reg, trimmed[:i], trimmed[i+1:], checkpoint.DefaultOptions())
+					if serr != nil {
+						return nil, fmt.Errorf("master: load checkpoints of %s: %w", uri, serr)
+					}
+					latest, lerr := st.Latest(ctx)
+					if lerr != nil {
+						return nil, fmt.Errorf("master: load latest checkpoint of %s: %w", uri, lerr)
+					}
+					return latest, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("master: load savepoint %s: %w", uri, err)
 }
 
 // CheckRestore verifies that a job can start from md: same max
@@ -763,4 +827,53 @@ func CheckRestore(md *checkpoint.Metadata, p *dag.Plan, allowNonRestored bool) e
 		}
 	}
 	return nil
+}
+
+// restoreFailed handles a task that could not restore checkpoint id (a
+// corrupt or missing state file): the job falls back to the previous
+// retained checkpoint. It returns false when none is left.
+func (jm *JobMaster) restoreFailed(id int64, cause string) bool {
+	c := jm.ckpt
+	if c.latest == nil || c.latest.ID != id {
+		return true // already fell back
+	}
+	var keep []*checkpoint.Metadata
+	for _, md := range c.retained {
+		if md.ID != id {
+			keep = append(keep, md)
+		}
+	}
+	c.retained = keep
+	if len(keep) == 0 {
+		c.latest = nil
+		jm.log.Error("checkpoint cannot be restored and no older one is retained", "checkpoint", id, "cause", cause)
+		return false
+	}
+	c.latest = keep[len(keep)-1]
+	jm.log.Warn("checkpoint cannot be restored: falling back to the previous retained checkpoint",
+		"checkpoint", id, "fallback", c.latest.ID, "cause", cause)
+	return true
+}
+
+// settled records that a task attempt's part of checkpoint id was
+// reported (acknowledged or declined).
+func (jm *JobMaster) settled(id scheduler.TaskID, attempt int, ckpt int64) {
+	if ex := jm.exec[id]; ex == nil || ex.attempt != attempt {
+		return
+	}
+	if ckpt > jm.reported[id] {
+		jm.reported[id] = ckpt
+	}
+}
+
+// unsettled reports whether a finished task took a checkpoint barrier whose
+// acknowledgement (carrying its sinks' committables) has not arrived: the
+// job must not commit its final output before it does.
+func (jm *JobMaster) unsettled() bool {
+	for id, last := range jm.lastTaken {
+		if last > jm.reported[id] {
+			return true
+		}
+	}
+	return false
 }

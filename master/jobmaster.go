@@ -159,9 +159,11 @@ var ErrJobFailed = errors.New("job failed")
 
 // execution is the current attempt of a task.
 type execution struct {
-	attempt  int
-	worker   string
-	location string
+	attempt int
+	// restoredFrom is the checkpoint the attempt was restored from.
+	restoredFrom int64
+	worker       string
+	location     string
 	// outLocs: where the attempt's outputs stored by an external shuffle
 	// service live, by edge (from its TaskStatus; location otherwise).
 	outLocs map[int]string
@@ -198,8 +200,17 @@ type JobMaster struct {
 	// shuffleLost are locations of external shuffle services that died.
 	shuffleLost []string
 	ckptReports []worker.CheckpointReport
-	spReqs      []*savepointReq
-	joined      []WorkerGateway
+	// finishing: the job finished while a checkpoint was pending or an
+	// acknowledgement was in flight.
+	finishing   bool
+	finishSince time.Time
+	// lastTaken is the last barrier each finished task took; reported the
+	// last checkpoint it reported on. Until they match, the task's
+	// acknowledgement is in flight.
+	lastTaken map[scheduler.TaskID]int64
+	reported  map[scheduler.TaskID]int64
+	spReqs    []*savepointReq
+	joined    []WorkerGateway
 }
 
 // WorkerJoined adds a worker (or a restarted one under its old name) to
@@ -246,7 +257,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	}
 	store := cfg.CheckpointStore
 	if store == nil {
-		if store, err = defaultCheckpointStore(plan, cfg.ID); err != nil {
+		if store, err = defaultCheckpointStore(plan, cfg.ID, cfg.Logger); err != nil {
 			return nil, err
 		}
 	}
@@ -254,6 +265,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
 		notify: make(chan struct{}, 1), ckptRegion: computeCheckpointedTasks(plan),
+		lastTaken: make(map[scheduler.TaskID]int64), reported: make(map[scheduler.TaskID]int64),
 		ckpt: newCoordinator(plan.Config.Checkpoint, store, cfg.Restore),
 	}
 	for _, w := range workers {
@@ -321,6 +333,14 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	canceled := false
 	for {
 		outcome, err := jm.execute(ctx, actions)
+		if outcome == nil && err == nil && jm.finishing && jm.ckpt.pending == nil {
+			if !jm.unsettled() {
+				outcome, err = jm.finish(ctx)
+			} else if time.Since(jm.finishSince) > jm.ckpt.cfg.Timeout {
+				err = fmt.Errorf("%w: %s: checkpoint acknowledgements of finished tasks did not arrive within %s", ErrJobFailed, jm.plan.Job, jm.ckpt.cfg.Timeout)
+				jm.abortAll()
+			}
+		}
 		if outcome != nil || err != nil {
 			if outcome != nil {
 				outcome.Duration = time.Since(start)
@@ -423,6 +443,9 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 			for vid, c := range st.Committables {
 				jm.ckpt.addCommit(st.LastCheckpoint+1, vid, st.ID.Subtask, c)
 			}
+			if restored := ex.restoredFrom; st.LastCheckpoint > restored {
+				jm.lastTaken[id] = st.LastCheckpoint
+			}
 			jm.taskFinishedDuringCheckpoint(context.Background(), id, st.Attempt, st.LastCheckpoint)
 		}
 		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
@@ -433,6 +456,11 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
 		jm.abortCheckpoint(context.Background(), fmt.Sprintf("task %v failed", id))
+		var re *worker.RestoreError
+		if errors.As(st.Err, &re) && !jm.restoreFailed(re.Checkpoint, st.Err.Error()) {
+			return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Retriable: false,
+				Err: fmt.Sprintf("%v; no older checkpoint is retained to fall back to", st.Err)})
+		}
 		if lost := lostProducer(st.Err); lost != nil {
 			if e, ok := jm.producerOf(*lost); ok {
 				out := jm.step(scheduler.ResultLost{Now: now, Task: e, Attempt: lost.Attempt})
@@ -479,7 +507,13 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			if dep.Restore != nil {
 				from = dep.Restore.Checkpoint
 			}
+			jm.log.Debug("deploy", "task", a.Task, "attempt", a.Attempt, "restore", from, "finished", dep.Restore != nil && dep.Restore.Finished)
 			jm.abortSinkAttempt(ctx, a.Task, from)
+			jm.exec[a.Task].restoredFrom = from
+			delete(jm.lastTaken, a.Task)
+			if v := jm.plan.Tasks[a.Task.Vertex].Vertices[0]; jm.plan.Vertices[v].Kind == "source" && a.Attempt > 0 {
+				jm.splits.Restart(v, a.Task.Subtask, a.Attempt, from)
+			}
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
 				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
@@ -492,10 +526,14 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
 			}
 		case scheduler.JobFinished:
-			if err := jm.commitAll(ctx, jm.ckpt.takeCommits(1<<62)); err != nil {
-				return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
+			if jm.ckpt.pending != nil || jm.unsettled() {
+				// Tasks took a checkpoint barrier and then finished: wait
+				// for their acknowledgements (their sinks' committables)
+				// before the final commit.
+				jm.finishing, jm.finishSince = true, time.Now()
+				continue
 			}
-			return jm.result(), nil
+			return jm.finish(ctx)
 		case scheduler.JobFailed:
 			jm.abortAll()
 			return nil, fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, a.Reason)
@@ -512,6 +550,15 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 		return jm.execute(ctx, failed)
 	}
 	return nil, nil
+}
+
+// finish commits all remaining sink output of a finished job.
+func (jm *JobMaster) finish(ctx context.Context) (*JobResult, error) {
+	jm.finishing = false
+	if err := jm.commitAll(ctx, jm.ckpt.takeCommits(1<<62)); err != nil {
+		return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
+	}
+	return jm.result(), nil
 }
 
 // deployment builds the descriptor of a deploy decision.

@@ -28,6 +28,10 @@ type LocalConfig struct {
 	SortBufferBytes int
 	// Logger receives logs (default slog.Default()).
 	Logger *slog.Logger
+	// NewStateStorage opens a worker's checkpoint storage for a job with
+	// a checkpoint directory (default worker.NewFileStateStorage);
+	// benchmarks set it to count file system operations.
+	NewStateStorage func(job string, cfg dag.CheckpointConfig) (worker.StateStorage, error)
 }
 
 // LocalCluster is the embedded runtime: a master, workers and their
@@ -60,6 +64,9 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.NewStateStorage == nil {
+		cfg.NewStateStorage = worker.NewFileStateStorage
+	}
 	c := &LocalCluster{cfg: cfg, log: cfg.Logger, workers: make(map[string]*worker.Worker),
 		services: make(map[string]shuffle.Service), jobs: make(map[string]*localJob)}
 	if cfg.Dir == "" {
@@ -78,7 +85,7 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 			return nil, fmt.Errorf("master: shuffle of %s: %w", name, err)
 		}
 		w := worker.New(worker.Config{Name: name, Slots: cfg.SlotsPerWorker, Logger: cfg.Logger, OnCheckpoint: c.reportCheckpoint,
-			NewStateStorage: worker.NewFileStateStorage, StateDir: filepath.Join(cfg.Dir, name, "state")},
+			NewStateStorage: cfg.NewStateStorage, StateDir: filepath.Join(cfg.Dir, name, "state")},
 			svc, c, c, c, c.report)
 		c.workers[name] = w
 		c.services[name] = svc

@@ -49,6 +49,9 @@ type ServerConfig struct {
 	Logger  *slog.Logger
 	// SavepointDir is the default directory of savepoints.
 	SavepointDir string
+	// StorageDir (a URI, e.g. hdfs://nn:8020/dagflow) keeps uploaded job
+	// binaries and submitted plans beyond the master's local disk.
+	StorageDir string
 }
 
 // Server is the master daemon: it accepts jobs from dagctl, runs a job
@@ -260,6 +263,13 @@ func (s *Server) HasBinary(_ context.Context, ref *rpcpb.BinaryRef) (*rpcpb.HasB
 		return nil, err
 	}
 	st, err := os.Stat(p)
+	if err != nil {
+		if ok, ferr := s.fetchBinary(context.Background(), p, ref.Sha256); ferr != nil {
+			s.log.Warn("fetch binary from storage dir", "sha256", ref.Sha256, "err", ferr)
+		} else if ok {
+			st, err = os.Stat(p)
+		}
+	}
 	return &rpcpb.HasBinaryResponse{Present: err == nil && st.Size() == ref.Size}, nil
 }
 
@@ -320,6 +330,9 @@ func (s *Server) UploadBinary(stream rpcpb.Master_UploadBinaryServer) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
+	if err := s.storeBinary(stream.Context(), path, ref.Sha256); err != nil {
+		return status.Errorf(codes.Unavailable, "upload: %v", err)
+	}
 	return stream.SendAndClose(ref)
 }
 
@@ -366,7 +379,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		return nil, err
 	}
 	if _, err := os.Stat(binPath); err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "submit: binary %s was not uploaded", req.GetBinary().GetSha256())
+		if ok, _ := s.fetchBinary(ctx, binPath, req.GetBinary().GetSha256()); !ok {
+			return nil, status.Errorf(codes.FailedPrecondition, "submit: binary %s was not uploaded", req.GetBinary().GetSha256())
+		}
 	}
 	s.mu.Lock()
 	var gws []WorkerGateway
@@ -404,6 +419,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}
 	j.jm = jm
+	if err := s.storePlan(ctx, id, req.PlanJson); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "submit: record plan in %s: %v", s.cfg.StorageDir, err)
+	}
 	jctx, cancel := context.WithCancel(context.Background())
 	j.cancel = cancel
 	s.mu.Lock()

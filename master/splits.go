@@ -174,6 +174,23 @@ func (s *sourceSplits) take(req worker.SplitRequest) (worker.SplitResponse, bool
 	return worker.SplitResponse{Split: q.split, OK: true}, true
 }
 
+// Restart prepares for a new attempt of a source subtask restored from
+// checkpoint k (0: from scratch): the splits its previous attempts took at
+// or after k go back to the queue now, before any subtask asks again.
+func (sc *SplitCoordinator) Restart(vertex, subtask, attempt int, k int64) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	s, ok := sc.sources[vertex]
+	if !ok {
+		return
+	}
+	if prev, seen := s.attempt[subtask]; seen && attempt <= prev {
+		return
+	}
+	s.rewind(subtask, k)
+	s.attempt[subtask] = attempt
+}
+
 // pick chooses the queue index of the subtask's next split (-1: none).
 func (s *sourceSplits) pick(subtask int) int {
 	if s.bounded {

@@ -40,6 +40,10 @@ type CheckpointDecline struct {
 	Task    TaskID `json:"task"`
 	Attempt int    `json:"attempt"`
 	Reason  string `json:"reason"`
+	// Committables are what the task's sinks prepared at the barrier: the
+	// output is real even if the checkpoint fails, and is committed with a
+	// later one.
+	Committables map[int][][]byte `json:"committables,omitempty"`
 }
 
 // CheckpointReport is what a worker sends the master about one
@@ -100,6 +104,10 @@ type StateStorage interface {
 // concurrent use.
 type StateUploader interface {
 	Write(ctx context.Context, data []byte) (checkpoint.Handle, error)
+	// UploadShared uploads an immutable local file (an SST of an
+	// incremental backend) that later checkpoints may reference; key is
+	// unique per file.
+	UploadShared(ctx context.Context, localPath, key string) (checkpoint.Handle, error)
 	// Close makes every handle durable and says how many files and bytes
 	// were written.
 	Close(ctx context.Context) (files int, bytes int64, err error)
@@ -144,6 +152,10 @@ func (u *memoryUploader) Write(_ context.Context, data []byte) (checkpoint.Handl
 	u.bytes += int64(len(data))
 	u.mu.Unlock()
 	return checkpoint.Handle{Length: int64(len(data)), CRC: crc32.Checksum(data, castagnoli), Inline: append([]byte(nil), data...)}, nil
+}
+
+func (u *memoryUploader) UploadShared(_ context.Context, localPath, _ string) (checkpoint.Handle, error) {
+	return checkpoint.Handle{}, fmt.Errorf("worker: the pebble state backend needs a checkpoint directory (CheckpointConfig.Dir) to checkpoint %s", localPath)
 }
 
 func (u *memoryUploader) Close(context.Context) (int, int64, error) {
@@ -268,6 +280,12 @@ func (w *Worker) beginCheckpoint(t *task, id int64) (StateUploader, error) {
 // finishCheckpoint records a task's acknowledgement (or failure) and
 // reports the worker's part when no task is missing.
 func (w *Worker) finishCheckpoint(ctx context.Context, t *task, id int64, ack *TaskAck, cause error) {
+	w.finishCheckpointWith(ctx, t, id, ack, cause, nil)
+}
+
+// finishCheckpointWith is finishCheckpoint carrying the committables a
+// declined snapshot prepared.
+func (w *Worker) finishCheckpointWith(ctx context.Context, t *task, id int64, ack *TaskAck, cause error, prepared map[int][][]byte) {
 	k := ckptKey{t.dep.Job, id}
 	w.mu.Lock()
 	g := w.ckpts[k]
@@ -285,7 +303,7 @@ func (w *Worker) finishCheckpoint(ctx context.Context, t *task, id int64, ack *T
 	w.mu.Unlock()
 	if cause != nil {
 		w.reportCheckpoint(CheckpointReport{Job: t.dep.Job, Worker: w.cfg.Name, ID: id,
-			Declines: []CheckpointDecline{{Task: t.dep.ID, Attempt: t.dep.Attempt, Reason: cause.Error()}}})
+			Declines: []CheckpointDecline{{Task: t.dep.ID, Attempt: t.dep.Attempt, Reason: cause.Error(), Committables: prepared}}})
 	}
 	w.maybeCompleteCheckpoint(ctx, k)
 }
@@ -320,6 +338,15 @@ func (w *Worker) maybeCompleteCheckpoint(ctx context.Context, k ckptKey) {
 		if err := g.up.Abort(context.WithoutCancel(ctx)); err != nil {
 			w.log.Warn("abort checkpoint state", "job", k.job, "checkpoint", k.id, "err", err)
 		}
+		// The tasks that did snapshot are declined too (their state
+		// shared the aborted files), keeping what their sinks prepared.
+		if len(g.acks) > 0 {
+			rep := CheckpointReport{Job: k.job, Worker: w.cfg.Name, ID: k.id}
+			for _, a := range g.acks {
+				rep.Declines = append(rep.Declines, declineOf(a, fmt.Sprintf("checkpoint failed on worker %s: %v", w.cfg.Name, g.failed)))
+			}
+			w.reportCheckpoint(rep)
+		}
 		return
 	}
 	if len(g.acks) == 0 {
@@ -329,8 +356,7 @@ func (w *Worker) maybeCompleteCheckpoint(ctx context.Context, k ckptKey) {
 	rep := CheckpointReport{Job: k.job, Worker: w.cfg.Name, ID: k.id, Files: files, Bytes: bytes}
 	if err != nil {
 		for _, a := range g.acks {
-			rep.Declines = append(rep.Declines, CheckpointDecline{Task: TaskID{Task: a.State.Task, Subtask: a.State.Subtask}, Attempt: a.Attempt,
-				Reason: fmt.Sprintf("write checkpoint state: %v", err)})
+			rep.Declines = append(rep.Declines, declineOf(a, fmt.Sprintf("write checkpoint state: %v", err)))
 		}
 	} else {
 		sort.Slice(g.acks, func(i, j int) bool {
@@ -409,3 +435,18 @@ func readRestored(ctx context.Context, st StateStorage, vr *VertexRestore, allow
 
 // errCheckpointSuperseded declines an alignment a newer barrier overtook.
 var errCheckpointSuperseded = errors.New("checkpoint superseded by a newer barrier")
+
+// declineOf turns an acknowledgement into a decline that keeps what the
+// task's sinks prepared.
+func declineOf(a TaskAck, reason string) CheckpointDecline {
+	d := CheckpointDecline{Task: TaskID{Task: a.State.Task, Subtask: a.State.Subtask}, Attempt: a.Attempt, Reason: reason}
+	for _, os := range a.State.Operators {
+		if len(os.Committables) > 0 {
+			if d.Committables == nil {
+				d.Committables = make(map[int][][]byte)
+			}
+			d.Committables[os.Vertex] = os.Committables
+		}
+	}
+	return d
+}

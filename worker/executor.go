@@ -147,7 +147,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		ex.hostLocal = hostLocal{FileView: view, daemon: func() (shuffle.Service, error) { return resolver.Resolve(cfg.ShuffleDaemon) }}
 	}
 	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log, OnCheckpoint: ex.reportCheckpoint,
-		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(cfg.Dir, "state")}, local, ex, ex, staticPlan{plan}, ex.report)
+		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(filepath.Dir(cfg.Dir), "state")}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 	rpcpb.RegisterExecutorServer(srv, ex)
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})

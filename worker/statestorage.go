@@ -33,10 +33,20 @@ func (f fileStateStorage) Read(ctx context.Context, h checkpoint.Handle) ([]byte
 	return f.s.Read(ctx, h)
 }
 
+// Download fetches a handle into a local file (restoring incremental
+// backends).
+func (f fileStateStorage) Download(ctx context.Context, h checkpoint.Handle, localPath string) error {
+	return f.s.Download(ctx, h, localPath)
+}
+
 type fileUploader struct{ w *checkpoint.CheckpointWriter }
 
 func (u fileUploader) Write(ctx context.Context, data []byte) (checkpoint.Handle, error) {
 	return u.w.Write(ctx, data)
+}
+
+func (u fileUploader) UploadShared(ctx context.Context, localPath, key string) (checkpoint.Handle, error) {
+	return u.w.UploadShared(ctx, localPath, key)
 }
 
 func (u fileUploader) Close(ctx context.Context) (int, int64, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/pebblestate"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -42,6 +43,8 @@ type opNode struct {
 	sink    dag.SinkOperator
 	oc      *dag.OperatorContext
 	metrics *dag.Metrics
+	// store is the node's Pebble state store, if it opened one.
+	store *pebblestate.Store
 }
 
 // task is one running task attempt.
@@ -74,6 +77,9 @@ type task struct {
 	finished    []dag.FinishedSplit
 	drained     bool
 	gateChans   []*inChan
+	// async tracks the task's checkpoint uploads still running: state
+	// stores are closed only after them.
+	async sync.WaitGroup
 }
 
 // alignment is a checkpoint barrier waiting to arrive on every input.
@@ -136,6 +142,7 @@ func (t *task) build(ctx context.Context) error {
 			if s, ok := op.(dag.SinkOperator); ok {
 				n.sink = s
 			}
+			n.oc.KeyedStore = t.keyedStoreOpener(ctx, n)
 		}
 		t.nodes = append(t.nodes, n)
 		t.byVID[vid] = n
@@ -201,6 +208,10 @@ func (t *task) build(ctx context.Context) error {
 	}
 	if r := t.dep.Restore; r != nil && !r.Finished {
 		if err := t.restore(ctx, r); err != nil {
+			var re *RestoreError
+			if errors.As(err, &re) {
+				return err
+			}
 			return fmt.Errorf("restore %s from checkpoint %d: %w", t.name, r.Checkpoint, err)
 		}
 	}
@@ -315,6 +326,8 @@ func (t *task) close() error {
 	if t.source != nil {
 		errs = append(errs, t.source.Close())
 	}
+	t.async.Wait()
+	errs = append(errs, t.closeStores())
 	return errors.Join(errs...)
 }
 
@@ -511,6 +524,12 @@ func (t *task) notify(ctx context.Context, id int64) error {
 	for _, n := range t.nodes {
 		if l, ok := n.op.(dag.CheckpointListener); ok {
 			if err := l.CheckpointComplete(ctx, id); err != nil {
+				return fmt.Errorf("%s: checkpoint %d complete: %w", n.name, id, err)
+			}
+		}
+		if n.store != nil {
+			// The next incremental snapshot may reference this one's files.
+			if err := n.store.CheckpointComplete(ctx, id); err != nil {
 				return fmt.Errorf("%s: checkpoint %d complete: %w", n.name, id, err)
 			}
 		}

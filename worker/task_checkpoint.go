@@ -7,6 +7,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/pebblestate"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -45,6 +46,11 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		fn dag.SnapshotFunc
 	}
 	var fns []pending
+	type storeSnap struct {
+		op int
+		ps *pebblestate.PendingSnapshot
+	}
+	var stores []storeSnap
 	for _, n := range t.nodes {
 		os := checkpoint.OperatorState{Vertex: n.vid}
 		has := false
@@ -70,6 +76,21 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 			os.Committables = c
 			has = true
 		}
+		if n.store != nil {
+			var ps *pebblestate.PendingSnapshot
+			var err error
+			if b.Kind == dag.KindCheckpoint {
+				ps, err = n.store.Snapshot(ctx, b.ID, up)
+			} else {
+				ps, err = n.store.SnapshotFull(ctx, b.ID, up) // savepoints share nothing
+			}
+			if err != nil {
+				t.w.finishCheckpoint(ctx, t, b.ID, nil, fmt.Errorf("snapshot state store of %s: %w", n.name, err))
+				return nil
+			}
+			stores = append(stores, storeSnap{op: len(ts.Operators), ps: ps})
+			has = true
+		}
 		if s, ok := n.op.(dag.Snapshotter); ok {
 			fn, err := s.SnapshotState(ctx, b)
 			if err != nil {
@@ -89,19 +110,31 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 	ts.SyncNanos = time.Since(start).Nanoseconds()
 	ack := &TaskAck{Attempt: t.dep.Attempt}
 	t.w.wg.Add(1)
+	t.async.Add(1)
 	go func() {
 		defer t.w.wg.Done()
+		defer t.async.Done()
 		astart := time.Now()
 		actx := context.WithoutCancel(ctx)
 		for _, p := range fns {
 			hw := &handleWriter{ctx: actx, up: up, os: &ts.Operators[p.op]}
 			if err := p.fn(hw); err != nil {
-				t.w.finishCheckpoint(actx, t, b.ID, nil, fmt.Errorf("write state of vertex %d: %w", ts.Operators[p.op].Vertex, err))
+				t.w.finishCheckpointWith(actx, t, b.ID, nil, fmt.Errorf("write state of vertex %d: %w", ts.Operators[p.op].Vertex, err), prepared(ts))
 				return
 			}
 			ts.Bytes += hw.bytes
 		}
 		ts.IncrementalBytes = ts.Bytes
+		for _, s := range stores {
+			res, err := s.ps.Upload(actx)
+			if err != nil {
+				t.w.finishCheckpointWith(actx, t, b.ID, nil, fmt.Errorf("upload state store of vertex %d: %w", ts.Operators[s.op].Vertex, err), prepared(ts))
+				return
+			}
+			res.Apply(&ts.Operators[s.op])
+			ts.Bytes += res.FullBytes
+			ts.IncrementalBytes += res.IncrementalBytes
+		}
 		ts.AsyncNanos = time.Since(astart).Nanoseconds()
 		ack.State = ts
 		t.w.finishCheckpoint(actx, t, b.ID, ack, nil)
@@ -127,6 +160,20 @@ func (t *task) inputOffsets() map[string]int64 {
 	}
 	return m
 }
+
+// RestoreError is a failure to read or apply a task's checkpointed state
+// (a corrupt or missing state file): the master falls back to an older
+// retained checkpoint.
+type RestoreError struct {
+	Checkpoint int64
+	Err        error
+}
+
+func (e *RestoreError) Error() string {
+	return fmt.Sprintf("restore from checkpoint %d: %v", e.Checkpoint, e.Err)
+}
+
+func (e *RestoreError) Unwrap() error { return e.Err }
 
 // restore loads the task's state from a checkpoint after its operators
 // opened.
@@ -157,11 +204,26 @@ func (t *task) restore(ctx context.Context, r *TaskRestore) error {
 		}
 		rs, err := readRestored(ctx, st, vr, r.AllowNonRestored)
 		if err != nil {
-			return fmt.Errorf("%s: %w", n.name, err)
+			return &RestoreError{Checkpoint: r.Checkpoint, Err: fmt.Errorf("%s: %w", n.name, err)}
 		}
 		if err := s.RestoreState(ctx, rs); err != nil {
 			return fmt.Errorf("%s: %w", n.name, err)
 		}
 	}
 	return nil
+}
+
+// prepared returns what the task's sinks prepared at a barrier, by vertex:
+// a declined checkpoint hands it to the master, which commits it later.
+func prepared(ts checkpoint.TaskState) map[int][][]byte {
+	var m map[int][][]byte
+	for _, os := range ts.Operators {
+		if len(os.Committables) > 0 {
+			if m == nil {
+				m = make(map[int][][]byte)
+			}
+			m[os.Vertex] = os.Committables
+		}
+	}
+	return m
 }

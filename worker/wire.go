@@ -24,6 +24,8 @@ type wireStatus struct {
 	External     bool             `json:"external,omitempty"`
 	Locations    map[int]string   `json:"locations,omitempty"`
 	LastCkpt     int64            `json:"lastCheckpoint,omitempty"`
+	// RestoreFailed is the checkpoint whose state could not be restored.
+	RestoreFailed int64 `json:"restoreFailed,omitempty"`
 }
 
 type lostInput struct {
@@ -40,6 +42,10 @@ func MarshalStatus(st TaskStatus) ([]byte, error) {
 		w.Error = st.Err.Error()
 		w.Canceled = errors.Is(st.Err, context.Canceled)
 		w.Fatal = dag.IsFatal(st.Err)
+		var re *RestoreError
+		if errors.As(st.Err, &re) {
+			w.RestoreFailed = re.Checkpoint
+		}
 		var ie *InputError
 		if errors.As(st.Err, &ie) && (errors.Is(st.Err, shuffle.ErrNotExist) || errors.Is(st.Err, shuffle.ErrCorrupt)) {
 			w.LostInput = &lostInput{Partition: ie.Partition, Location: ie.Location, Corrupt: errors.Is(st.Err, shuffle.ErrCorrupt)}
@@ -69,6 +75,8 @@ func UnmarshalStatus(b []byte) (TaskStatus, error) {
 		st.Err = &InputError{Partition: w.LostInput.Partition, Location: w.LostInput.Location, Err: fmt.Errorf("%s: %w", w.Error, sentinel)}
 	case w.Fatal:
 		st.Err = dag.Fatal(errors.New(w.Error))
+	case w.RestoreFailed != 0:
+		st.Err = &RestoreError{Checkpoint: w.RestoreFailed, Err: errors.New(w.Error)}
 	default:
 		st.Err = errors.New(w.Error)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -230,6 +232,9 @@ func (w *Worker) Metrics(job string) []VertexMetrics {
 
 // ForgetJob drops the job's metrics and shuffle data.
 func (w *Worker) ForgetJob(ctx context.Context, job string) error {
+	if w.cfg.StateDir != "" {
+		os.RemoveAll(filepath.Join(w.cfg.StateDir, safeName(job)))
+	}
 	w.mu.Lock()
 	delete(w.storages, job)
 	for k := range w.metrics {

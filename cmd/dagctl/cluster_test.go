@@ -55,7 +55,8 @@ func buildAll(t *testing.T) map[string]string {
 		}
 		for name, pkg := range map[string]string{"dagctl": ".", "wordcount": "../../examples/wordcount",
 			"windowed": "../../examples/windowed", "mismatch": "../../internal/testjobs/mismatch",
-			"slowsink": "../../internal/testjobs/slowsink", "ckptwindow": "../../internal/testjobs/ckptwindow"} {
+			"slowsink": "../../internal/testjobs/slowsink", "ckptwindow": "../../internal/testjobs/ckptwindow",
+			"hivestream": "../../internal/testjobs/hivestream", "backfill": "../../internal/testjobs/backfill"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
@@ -67,7 +68,7 @@ func buildAll(t *testing.T) map[string]string {
 		t.Fatal(buildErr)
 	}
 	out := map[string]string{}
-	for _, n := range []string{"dagctl", "wordcount", "windowed", "mismatch", "slowsink", "ckptwindow"} {
+	for _, n := range []string{"dagctl", "wordcount", "windowed", "mismatch", "slowsink", "ckptwindow", "hivestream", "backfill"} {
 		out[n] = filepath.Join(buildDir, n)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func masterCmd(args []string, stdout, stderr io.Writer) int {
 	failure := fs.Duration("failure-timeout", 3*time.Second, "declare a silent worker lost after about this long")
 	level := fs.String("log-level", "info", "log level")
 	spDir := fs.String("savepoint-dir", "", "default directory (URI) of savepoints")
+	storageDir := fs.String("storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,7 +51,7 @@ func masterCmd(args []string, stdout, stderr io.Writer) int {
 		*dir = d
 	}
 	s, err := master.NewServer(master.ServerConfig{Listen: *listen, HTTP: *httpAddr, Dir: *dir, FailureTimeout: *failure,
-		Logger: logger(stderr, *level), SavepointDir: *spDir})
+		Logger: logger(stderr, *level), SavepointDir: *spDir, StorageDir: strings.TrimRight(*storageDir, "/")})
 	if err != nil {
 		fmt.Fprintln(stderr, "dagctl master:", err)
 		return 1

@@ -45,7 +45,7 @@ jobs (master address from --master or $DAGFLOW_MASTER; --output json on all):
         print a job's plan: vertices, chains, edges, pipelined regions
 
 daemons:
-  master [--listen ADDR] [--http ADDR] [--dir DIR] [--savepoint-dir URI]
+  master [--listen ADDR] [--http ADDR] [--dir DIR] [--savepoint-dir URI] [--storage-dir URI]
   worker --master ADDR [--slots N] [--listen ADDR] [--dir DIR] [--shuffle-daemon ADDR --shuffle-dir DIR]
   shuffle --dir DIR [--master ADDR] [--listen ADDR] [--ttl 1h]   external shuffle daemon (one per host)
   shuffle jobs --daemon ADDR   jobs whose partitions a shuffle daemon holds
