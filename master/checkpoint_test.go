@@ -206,11 +206,17 @@ func TestSavepointRestoreWithOtherParallelism(t *testing.T) {
 // startJob runs a job in the background on the local cluster.
 func startJob(t *testing.T, ctx context.Context, c *master.LocalCluster, plan *dag.Plan) (*master.JobMaster, <-chan struct{}) {
 	t.Helper()
+	return startJobWith(t, ctx, c, plan, master.JobConfig{})
+}
+
+func startJobWith(t *testing.T, ctx context.Context, c *master.LocalCluster, plan *dag.Plan, cfg master.JobConfig) (*master.JobMaster, <-chan struct{}) {
+	t.Helper()
 	jmc := make(chan *master.JobMaster, 1)
 	done := make(chan struct{})
+	cfg.Started = func(jm *master.JobMaster) { jmc <- jm }
 	go func() {
 		defer close(done)
-		c.Run(ctx, plan, master.JobConfig{Started: func(jm *master.JobMaster) { jmc <- jm }})
+		c.Run(ctx, plan, cfg)
 	}()
 	select {
 	case jm := <-jmc:
@@ -584,7 +590,13 @@ func TestCheckpointsUnderBackPressureAndFinishedRegions(t *testing.T) {
 	}
 	c := newCluster(t, 2)
 	ctx := context.Background()
-	jm, done := startJob(t, ctx, c, plan)
+	var logs syncBuffer
+	jm, done := startJobWith(t, ctx, c, plan, master.JobConfig{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
 	var bp int64
 	// Wait for checkpoints completed after the bounded tasks finished.
 	waitFor(t, func() bool {

@@ -260,7 +260,7 @@ func (w *Worker) beginCheckpoint(t *task, id int64) (StateUploader, error) {
 		for ok, og := range w.ckpts {
 			if ok.job == k.job && ok.id < id {
 				delete(w.ckpts, ok)
-				go og.up.Abort(context.Background())
+				go w.supersede(ok, og)
 			}
 		}
 		g = &ckptGroup{up: st.NewCheckpointWriter(id, w.cfg.Name), waiting: make(map[attemptKey]bool),
@@ -291,6 +291,17 @@ func (w *Worker) finishCheckpointWith(ctx context.Context, t *task, id int64, ac
 	g := w.ckpts[k]
 	if g == nil {
 		w.mu.Unlock()
+		// The checkpoint was superseded here: keep what the sinks prepared.
+		var d CheckpointDecline
+		if ack != nil {
+			d = declineOf(*ack, "checkpoint superseded by a newer one")
+		} else {
+			d = CheckpointDecline{Task: t.dep.ID, Attempt: t.dep.Attempt, Reason: "checkpoint superseded", Committables: prepared}
+			if cause != nil {
+				d.Reason = cause.Error()
+			}
+		}
+		w.reportCheckpoint(CheckpointReport{Job: t.dep.Job, Worker: w.cfg.Name, ID: id, Declines: []CheckpointDecline{d}})
 		return
 	}
 	delete(g.waiting, t.key())
@@ -449,4 +460,20 @@ func declineOf(a TaskAck, reason string) CheckpointDecline {
 		}
 	}
 	return d
+}
+
+// supersede discards a checkpoint a newer one overtook on this worker
+// (the master aborted it), reporting what its tasks' sinks prepared.
+func (w *Worker) supersede(k ckptKey, g *ckptGroup) {
+	if err := g.up.Abort(context.Background()); err != nil {
+		w.log.Warn("abort superseded checkpoint state", "job", k.job, "checkpoint", k.id, "err", err)
+	}
+	if len(g.acks) == 0 {
+		return
+	}
+	rep := CheckpointReport{Job: k.job, Worker: w.cfg.Name, ID: k.id}
+	for _, a := range g.acks {
+		rep.Declines = append(rep.Declines, declineOf(a, "checkpoint superseded by a newer one"))
+	}
+	w.reportCheckpoint(rep)
 }
