@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle/shufflepb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestParseFile(t *testing.T) {
@@ -199,5 +202,27 @@ func TestShortMethod(t *testing.T) {
 		if got := ShortMethod(in); got != want {
 			t.Errorf("ShortMethod(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCheckNodeName(t *testing.T) {
+	bg := context.Background()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		wantErr string
+	}{
+		{"auth off", bg, ""},
+		{"same node", WithIdentity(bg, Identity{Name: "w1", Node: true}), ""},
+		{"other node", WithIdentity(bg, Identity{Name: "w2", Node: true}), "node w2 may not register as node w1"},
+		{"a user", WithIdentity(bg, Identity{Name: "alice", Role: RoleAdmin}), "user alice (role admin) may not register as node w1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNodeName(tc.ctx, "w1")
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want PermissionDenied %q", err, tc.wantErr)
+			}
+		})
 	}
 }

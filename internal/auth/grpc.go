@@ -212,3 +212,21 @@ func (TokenCredentials) RequireTransportSecurity() bool { return true }
 
 // ensure the interface is satisfied.
 var _ credentials.PerRPCCredentials = TokenCredentials{}
+
+// CheckNodeName checks, in a handler, that a node registers under the
+// name of its certificate (Master.RegisterWorker, RegisterShuffleDaemon),
+// so one node's certificate cannot impersonate another node. Without an
+// authenticated identity in ctx (authentication off) it allows the call.
+func CheckNodeName(ctx context.Context, name string) error {
+	id, ok := IdentityFromContext(ctx)
+	if !ok {
+		return nil
+	}
+	if !id.Node {
+		return status.Errorf(codes.PermissionDenied, "auth: %s may not register as node %s (needs that node's certificate)", id, name)
+	}
+	if id.Name != name {
+		return status.Errorf(codes.PermissionDenied, "auth: node %s may not register as node %s", id.Name, name)
+	}
+	return nil
+}
