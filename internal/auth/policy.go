@@ -20,7 +20,9 @@ type Rule struct {
 	// Mutating calls are audited.
 	Mutating bool
 	// OwnJob restricts users below admin to jobs they own, when the
-	// server has an owner lookup (ServerConfig.JobOwner).
+	// server has an owner lookup (ServerConfig.JobOwner). The job is the
+	// request's GetJobId() or JSON "job" field (gRPC) or the {id}
+	// wildcard of the route (HTTP).
 	OwnJob bool
 }
 

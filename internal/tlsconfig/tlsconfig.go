@@ -40,7 +40,10 @@ type Reloader struct {
 	files Files
 	log   *slog.Logger
 	cur   atomic.Pointer[material]
-	mu    sync.Mutex // serialises Reload
+	mu    sync.Mutex // serialises Reload; guards lastErr
+	// lastErr is the last reload error logged, so that a file that stays
+	// broken is logged once, not at every poll.
+	lastErr string
 	// OnReload, if set before Run, is called after every reload attempt
 	// that found changed files, with nil or the error that kept the
 	// previous material. It is meant for tests and metrics.
@@ -101,9 +104,13 @@ func (r *Reloader) Reload() (changed bool, err error) {
 	old := r.cur.Load()
 	m, err := r.load()
 	if err != nil {
-		r.log.Error("tlsconfig: keeping the previous certificates", "cert", r.files.Cert, "key", r.files.Key, "ca", r.files.CA, "err", err)
+		if err.Error() != r.lastErr {
+			r.log.Error("tlsconfig: keeping the previous certificates", "cert", r.files.Cert, "key", r.files.Key, "ca", r.files.CA, "err", err)
+		}
+		r.lastErr = err.Error()
 		return true, err
 	}
+	r.lastErr = ""
 	if m == old {
 		return false, nil
 	}
@@ -148,7 +155,9 @@ func (r *Reloader) Leaf() *x509.Certificate { return r.cur.Load().leaf }
 // certificate, and client certificates verified against the current CA
 // pool according to clientAuth (tls.RequireAndVerifyClientCert for
 // mutual TLS; tls.VerifyClientCertIfGiven lets token-only clients in,
-// with authorization left to internal/auth).
+// with authorization left to internal/auth). With net/http, the
+// per-connection configuration carries no ALPN protocols, so clients
+// speak HTTP/1.1.
 func (r *Reloader) ServerConfig(clientAuth tls.ClientAuthType) *tls.Config {
 	base := &tls.Config{MinVersion: tls.VersionTLS13}
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {

@@ -283,6 +283,12 @@ func TestRotation(t *testing.T) {
 	if !strings.Contains(logs.String(), "keeping the previous certificates") {
 		t.Fatalf("no error logged for the broken file; log:\n%s", logs.String())
 	}
+	if _, err := srv.Reload(); err == nil {
+		t.Fatal("second Reload of the broken file succeeded")
+	}
+	if n := strings.Count(logs.String(), "keeping the previous certificates"); n != 1 {
+		t.Fatalf("broken file logged %d times, want once; log:\n%s", n, logs.String())
+	}
 	var p3 peer.Peer
 	if err := check(dial(t, addr, client.ClientCredentials("")), &p3); err != nil {
 		t.Fatal(err)
