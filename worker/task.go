@@ -70,7 +70,8 @@ type task struct {
 	triggers    chan dag.Barrier
 	notices     chan int64
 	lastBarrier int64
-	align       *alignment
+	align       *aligner // gate tasks: barrier alignment over gateChans
+	alignStart  time.Time
 	alignNanos  int64
 	finished    []dag.FinishedSplit
 	drained     bool
@@ -78,12 +79,6 @@ type task struct {
 	// async tracks the task's checkpoint uploads still running: state
 	// stores are closed only after them.
 	async sync.WaitGroup
-}
-
-// alignment is a checkpoint barrier waiting to arrive on every input.
-type alignment struct {
-	b     dag.Barrier
-	start time.Time
 }
 
 func (t *task) key() attemptKey { return attemptKey{t.dep.Job, t.dep.ID, t.dep.Attempt} }

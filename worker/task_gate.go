@@ -36,8 +36,9 @@ type inChan struct {
 	key      string
 	consumed int64
 	skip     int64
-	// held: the channel delivered the barrier being aligned and waits.
-	held bool
+	// idx is the channel's index in the task's gate channels (and in
+	// its aligner).
+	idx int
 }
 
 // runGate reads all network inputs until they end.
@@ -74,7 +75,7 @@ func (t *task) runGate(ctx context.Context) error {
 				}
 				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
 			}
-			ic := &inChan{gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{}),
+			ic := &inChan{idx: len(chans), gate: gi, input: g.Input, spec: c, r: r, wm: dag.MinTime, release: make(chan struct{}),
 				blocking: g.Blocking, key: fmt.Sprintf("%d/%d", g.Edge, c.Partition.Producer)}
 			if rs := t.dep.Restore; rs != nil && g.Blocking {
 				ic.skip = rs.InputOffsets[ic.key]
@@ -85,6 +86,11 @@ func (t *task) runGate(ctx context.Context) error {
 		}
 	}
 	t.gateChans = chans
+	blocking := make([]bool, len(chans))
+	for i, c := range chans {
+		blocking[i] = c.blocking
+	}
+	t.align = newAligner(blocking, t.lastBarrier)
 	msgs := make(chan gateMsg, len(chans))
 	done := make(chan struct{})
 	var readers sync.WaitGroup
@@ -185,7 +191,7 @@ func (t *task) runGate(ctx context.Context) error {
 			if err := t.advanceWatermark(ctx, chans, &curWM); err != nil {
 				return err
 			}
-			if err := t.maybeAligned(ctx, chans); err != nil {
+			if err := t.applyAlign(ctx, t.align.End(ch.idx), chans); err != nil {
 				return err
 			}
 			if remaining[ch.input]--; remaining[ch.input] == 0 {
@@ -200,6 +206,9 @@ func (t *task) runGate(ctx context.Context) error {
 				return err
 			}
 			continue // onBarrier releases the channel
+		}
+		if err := t.align.Data(ch.idx); err != nil {
+			return err
 		}
 		if err := t.handleBuffer(ctx, head, ch, decoders[ch.gate], m.buf, chans, &curWM); err != nil {
 			return err
@@ -220,63 +229,38 @@ func (t *task) onBarrier(ctx context.Context, ch *inChan, buf []byte, chans []*i
 	if err != nil {
 		return fmt.Errorf("input %d of %s: %w", ch.input, t.name, err)
 	}
-	stale := b.ID <= t.lastBarrier || ch.blocking || (t.align != nil && b.ID < t.align.b.ID)
-	if stale {
-		ch.release <- struct{}{}
-		return nil
+	st := t.align.Barrier(ch.idx, b)
+	if !st.Hold {
+		ch.release <- struct{}{} // stale: the channel goes on
 	}
-	if t.align != nil && b.ID > t.align.b.ID {
-		// A newer checkpoint overtook one that was aborted upstream.
-		t.log.Debug("checkpoint alignment superseded", "old", t.align.b.ID, "new", b.ID)
-		t.releaseHeld(chans)
-		t.align = nil
-	}
-	if t.align == nil {
-		t.align = &alignment{b: b, start: time.Now()}
-	}
-	ch.held = true
-	return t.maybeAligned(ctx, chans)
+	return t.applyAlign(ctx, st, chans)
 }
 
 // onGateTrigger starts a checkpoint at a task whose producers finished:
 // it completes when the remaining channels ended.
 func (t *task) onGateTrigger(ctx context.Context, b dag.Barrier, chans []*inChan) error {
-	if b.ID <= t.lastBarrier || (t.align != nil && b.ID <= t.align.b.ID) {
-		return nil
-	}
-	if t.align != nil {
-		t.releaseHeld(chans)
-	}
-	t.align = &alignment{b: b, start: time.Now()}
-	return t.maybeAligned(ctx, chans)
+	return t.applyAlign(ctx, t.align.Trigger(b), chans)
 }
 
-// maybeAligned takes the pending checkpoint once every live pipelined
-// channel delivered its barrier.
-func (t *task) maybeAligned(ctx context.Context, chans []*inChan) error {
-	if t.align == nil {
-		return nil
+// applyAlign carries out an aligner step: a completed alignment takes the
+// checkpoint, then held channels are released.
+func (t *task) applyAlign(ctx context.Context, st alignStep, chans []*inChan) error {
+	if st.Aborted != 0 {
+		// A newer checkpoint overtook one that was aborted upstream.
+		t.log.Debug("checkpoint alignment superseded", "old", st.Aborted, "new", st.Barrier.ID)
 	}
-	for _, c := range chans {
-		if !c.blocking && !c.ended && !c.held {
-			return nil
-		}
+	if st.Started {
+		t.alignStart = time.Now()
 	}
-	a := t.align
-	t.align = nil
-	t.alignNanos = time.Since(a.start).Nanoseconds()
-	err := t.takeCheckpoint(ctx, a.b)
-	t.releaseHeld(chans)
+	var err error
+	if st.Complete {
+		t.alignNanos = time.Since(t.alignStart).Nanoseconds()
+		err = t.takeCheckpoint(ctx, st.Barrier)
+	}
+	for _, i := range st.Release {
+		chans[i].release <- struct{}{}
+	}
 	return err
-}
-
-func (t *task) releaseHeld(chans []*inChan) {
-	for _, c := range chans {
-		if c.held {
-			c.held = false
-			c.release <- struct{}{}
-		}
-	}
 }
 
 func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec dag.EdgeDecoder, buf []byte, chans []*inChan, curWM *int64) error {
