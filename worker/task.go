@@ -21,15 +21,34 @@ const (
 	bufferTimeout = 100 * time.Millisecond
 )
 
-// PanicError is a task failure caused by a panic in user code.
+// PanicError is a failure caused by a panic in user code: in a task (a
+// task failure) or in code the master or a driver runs (a committer, a
+// split enumerator: a job failure). Stack is the panicking goroutine's
+// stack, with the user's frames.
 type PanicError struct {
+	// Task names the task attempt that panicked; Code, when Task is
+	// empty, names the user code that did ("committer of vertex 3").
 	Task  string
+	Code  string
 	Value any
 	Stack string
 }
 
 func (e *PanicError) Error() string {
+	if e.Task == "" {
+		return fmt.Sprintf("panic in %s: %v\n%s", e.Code, e.Value, e.Stack)
+	}
 	return fmt.Sprintf("panic in task %s: %v\n%s", e.Task, e.Value, e.Stack)
+}
+
+// CatchPanic, deferred directly by a function that calls user code, turns
+// a panic into a *PanicError naming code and stores it in *err:
+//
+//	defer worker.CatchPanic(&err, "committer of vertex 3")
+func CatchPanic(err *error, code string) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Code: code, Value: r, Stack: string(debug.Stack())}
+	}
 }
 
 // opNode is one operator of a task's chain.
@@ -77,8 +96,13 @@ type task struct {
 	drained     bool
 	gateChans   []*inChan
 	// async tracks the task's checkpoint uploads still running: state
-	// stores are closed only after them.
-	async sync.WaitGroup
+	// stores are closed only after them. A panic in user code there
+	// (a state coder) fails the task: asyncErr keeps it and cancel stops
+	// the task's loops.
+	async    sync.WaitGroup
+	asyncMu  sync.Mutex
+	asyncErr error
+	cancel   context.CancelCauseFunc
 }
 
 func (t *task) key() attemptKey { return attemptKey{t.dep.Job, t.dep.ID, t.dep.Attempt} }
@@ -106,9 +130,16 @@ func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
 
 // run executes the task and returns its outcome.
 func (t *task) run(ctx context.Context) (committables map[int][][]byte, err error) {
+	ctx, t.cancel = context.WithCancelCause(ctx)
+	defer t.cancel(nil)
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
+		}
+		// A snapshot still being written may yet fail the task.
+		t.async.Wait()
+		if aerr := t.asyncFailure(); aerr != nil {
+			err, committables = aerr, nil
 		}
 		if err != nil {
 			t.abort(err)
@@ -165,6 +196,23 @@ func (t *task) run(ctx context.Context) (committables map[int][][]byte, err erro
 		committables[n.vid] = c
 	}
 	return committables, nil
+}
+
+// failAsync fails the task from one of its checkpoint goroutines: the
+// first cause is kept and the task's loops are stopped.
+func (t *task) failAsync(err error) {
+	t.asyncMu.Lock()
+	if t.asyncErr == nil {
+		t.asyncErr = err
+	}
+	t.asyncMu.Unlock()
+	t.cancel(err)
+}
+
+func (t *task) asyncFailure() error {
+	t.asyncMu.Lock()
+	defer t.asyncMu.Unlock()
+	return t.asyncErr
 }
 
 // recordLocations notes the outputs an external shuffle service holds; the
