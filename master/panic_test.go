@@ -99,7 +99,9 @@ type boomVal struct{ N int64 }
 func (v boomVal) MarshalBinary() ([]byte, error) { panic("state coder bug") }
 func (v *boomVal) UnmarshalBinary([]byte) error  { return nil }
 
-type boomFn struct{ st *dag.ValueState[string, boomVal] }
+type boomFn struct {
+	st *dag.ValueState[string, boomVal]
+}
 
 func (f *boomFn) Open(oc *dag.ProcessOpenContext[string]) error {
 	f.st = dag.NewValueState[boomVal](oc, "boom")
