@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -106,4 +107,26 @@ func graphFrom(src dag.Source[int64], sink dag.Sink[int64]) *dag.Graph {
 	s := dag.FromSource(g, "src", src, nil)
 	dag.ToSink(s.Rebalance(), "sink", sink, dag.DisableChaining())
 	return g
+}
+
+// closePanicSink is a sink whose writers panic when closed.
+type closePanicSink struct{ *testkit.Collector[int64] }
+
+func (s closePanicSink) NewWriter(ctx context.Context, sc dag.SinkContext) (dag.SinkWriter[int64], error) {
+	w, err := s.Collector.NewWriter(ctx, sc)
+	return closePanicWriter{w}, err
+}
+
+type closePanicWriter struct{ dag.SinkWriter[int64] }
+
+func (closePanicWriter) Close() error { panic("sink close bug") }
+
+// TestClosePanicIsTaskFailure: operators are closed after the task's
+// main recover ran; a panic there still fails the task.
+func TestClosePanicIsTaskFailure(t *testing.T) {
+	sink := closePanicSink{testkit.NewCollector[int64]()}
+	pe := panicOf(t, graphFrom(&testkit.SliceSource[int64]{Items: seq(10)}, sink))
+	if pe.Value != "sink close bug" || !strings.Contains(pe.Stack, "worker_test.closePanicWriter.Close") {
+		t.Fatalf("panic %v, stack lacks the sink's Close:\n%s", pe.Value, pe.Stack)
+	}
 }

@@ -243,22 +243,34 @@ func (t *task) abort(cause error) {
 	}
 	for _, n := range t.nodes {
 		if n.sink != nil {
-			if err := n.sink.Abort(context.WithoutCancel(context.Background())); err != nil {
+			if err := t.userCall(func() error { return n.sink.Abort(context.WithoutCancel(context.Background())) }); err != nil {
 				t.log.Warn("abort sink", "vertex", n.name, "err", err)
 			}
 		}
 	}
 }
 
+// userCall runs user code outside the recover of run (aborting and
+// closing operators, writing snapshots on another goroutine): a panic
+// becomes a *PanicError of the task.
+func (t *task) userCall(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	return fn()
+}
+
 func (t *task) close() error {
 	var errs []error
 	for _, n := range t.nodes {
 		if n.op != nil {
-			errs = append(errs, n.op.Close())
+			errs = append(errs, t.userCall(n.op.Close))
 		}
 	}
 	if t.source != nil {
-		errs = append(errs, t.source.Close())
+		errs = append(errs, t.userCall(t.source.Close))
 	}
 	t.async.Wait()
 	errs = append(errs, t.closeStores())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
@@ -152,13 +151,8 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 
 // writeState runs an operator's snapshot function, which encodes state
 // with the user's coders: a panic there becomes a *PanicError of the task.
-func (t *task) writeState(fn dag.SnapshotFunc, w dag.StateWriter) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
-		}
-	}()
-	return fn(w)
+func (t *task) writeState(fn dag.SnapshotFunc, w dag.StateWriter) error {
+	return t.userCall(func() error { return fn(w) })
 }
 
 // inputOffsets returns buffers consumed per blocking input channel. It is
