@@ -34,6 +34,7 @@ type PanicError struct {
 	Stack string
 }
 
+// Error implements error: the panic value and the stack.
 func (e *PanicError) Error() string {
 	if e.Task == "" {
 		return fmt.Sprintf("panic in %s: %v\n%s", e.Code, e.Value, e.Stack)
