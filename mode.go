@@ -94,7 +94,7 @@ func applyEnv(g *dag.Graph) error {
 }
 
 // runMode serves one cluster role and returns the process exit code.
-func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int {
+func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) (code int) {
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "dagflow %s: %v\n", mode, err)
 		if dag.IsFatal(err) {
@@ -102,6 +102,16 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) int
 		}
 		return 1
 	}
+	// User code runs on this goroutine (split enumerators in plan mode,
+	// committers and dynamic enumerators in commit mode): a panic fails
+	// with the user's stack on stderr, which the master reports.
+	var perr error
+	defer func() {
+		if perr != nil {
+			code = fail(perr)
+		}
+	}()
+	defer worker.CatchPanic(&perr, mode+" mode")
 	switch mode {
 	case "plan":
 		sub := Submission{Plan: plan, Splits: map[int][]dag.Split{}}

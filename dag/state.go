@@ -183,115 +183,207 @@ func captureMap[K comparable, V any](sc *snapCtx[K], name string, kind stateKind
 	return func(ks *keyedSnapshot) error { ks.add(name, kind, encode(c)); return nil }, nil
 }
 
-// ValueState holds one value per key. It is checkpointed (see the package
-// notes on keyed state above) as entries of key and value, per key group.
-type ValueState[K comparable, V any] struct {
-	name string
+// Each state kind keeps its entries in a backend chosen once, when the
+// state is declared (heap) or bound to the operator's keyed store (kv):
+// the state's methods call it without asking which one it is.
+
+// valueBackend keeps the entries of a ValueState or ReducingState.
+type valueBackend[K comparable, V any] interface {
+	get(k K) (V, bool)
+	set(k K, v V)
+	clearKey(k K)
+	rangeKeys(fn func(K) bool)
+	// capture: see keyedState.capture.
+	capture(sc *snapCtx[K], name string, kind stateKind) (func(*keyedSnapshot) error, error)
+}
+
+// heapValues keeps values in a Go map.
+type heapValues[K comparable, V any] struct {
 	m    map[K]V
-	kv   *kvState[K] // non-nil with the Pebble backend
 	vc   Coder[V]
 	refs bool
 }
 
-// NewValueState declares a value state named name. Call it in
-// ProcessFunc.Open; names must be unique per function (a checkpoint
-// identifies state by name).
-func NewValueState[V any, K comparable](oc *ProcessOpenContext[K], name string) *ValueState[K, V] {
-	s := &ValueState[K, V]{name: name, m: make(map[K]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
-	oc.reg.register(name, s)
-	return s
-}
-
-// Get returns the value of the current key and whether it is set.
-func (s *ValueState[K, V]) Get(ctx KeyContext[K]) (V, bool) {
-	if s.kv != nil {
-		return kvGetValue(s.kv, s.vc, ctx.Key())
-	}
-	v, ok := s.m[ctx.Key()]
+func (h *heapValues[K, V]) get(k K) (V, bool) {
+	v, ok := h.m[k]
 	return v, ok
 }
-
-// Set sets the value of the current key.
-func (s *ValueState[K, V]) Set(ctx KeyContext[K], v V) {
-	if s.kv != nil {
-		kvSetValue(s.kv, s.vc, ctx.Key(), v)
-		return
+func (h *heapValues[K, V]) set(k K, v V)              { h.m[k] = v }
+func (h *heapValues[K, V]) clearKey(k K)              { delete(h.m, k) }
+func (h *heapValues[K, V]) rangeKeys(fn func(K) bool) { rangeMapKeys(h.m, fn) }
+func (h *heapValues[K, V]) capture(sc *snapCtx[K], name string, kind stateKind) (func(*keyedSnapshot) error, error) {
+	if len(h.m) == 0 {
+		return nil, nil
 	}
-	s.m[ctx.Key()] = v
+	if h.vc == nil {
+		return nil, errNoCoder(sc.opName, name, "the values", typeOf[V]())
+	}
+	return captureMap(sc, name, kind, h.m, h.refs, h.vc.Append)
 }
 
-// Clear removes the value of the current key.
-func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
-
-func (s *ValueState[K, V]) stateName() string    { return s.name }
-func (s *ValueState[K, V]) stateKind() stateKind { return kindValue }
-func (s *ValueState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
-func (s *ValueState[K, V]) clearKey(k K) {
-	if s.kv != nil {
-		s.kv.deleteKey(k)
-		return
-	}
-	delete(s.m, k)
+// kvValues keeps values in the keyed store, which the engine snapshots.
+type kvValues[K comparable, V any] struct {
+	kv *kvState[K]
+	vc Coder[V]
 }
-func (s *ValueState[K, V]) rangeKeys(fn func(K) bool) {
-	if s.kv != nil {
-		s.kv.rangeKeys(fn)
-		return
-	}
-	for k := range s.m {
+
+func (s *kvValues[K, V]) get(k K) (V, bool)         { return kvGetValue(s.kv, s.vc, k) }
+func (s *kvValues[K, V]) set(k K, v V)              { kvSetValue(s.kv, s.vc, k, v) }
+func (s *kvValues[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvValues[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
+func (s *kvValues[K, V]) capture(*snapCtx[K], string, stateKind) (func(*keyedSnapshot) error, error) {
+	return nil, nil
+}
+
+// rangeMapKeys calls fn for every key of m until fn returns false.
+func rangeMapKeys[K comparable, V any](m map[K]V, fn func(K) bool) {
+	for k := range m {
 		if !fn(k) {
 			return
 		}
 	}
 }
 
+// ValueState holds one value per key. It is checkpointed (see the package
+// notes on keyed state above) as entries of key and value, per key group.
+type ValueState[K comparable, V any] struct {
+	name string
+	be   valueBackend[K, V]
+	vc   Coder[V]
+}
+
+// NewValueState declares a value state named name. Call it in
+// ProcessFunc.Open; names must be unique per function (a checkpoint
+// identifies state by name).
+func NewValueState[V any, K comparable](oc *ProcessOpenContext[K], name string) *ValueState[K, V] {
+	vc := CoderFor[V]()
+	s := &ValueState[K, V]{name: name, vc: vc,
+		be: &heapValues[K, V]{m: make(map[K]V), vc: vc, refs: hasMutableRefs(typeOf[V]())}}
+	oc.reg.register(name, s)
+	return s
+}
+
+// Get returns the value of the current key and whether it is set.
+func (s *ValueState[K, V]) Get(ctx KeyContext[K]) (V, bool) { return s.be.get(ctx.Key()) }
+
+// Set sets the value of the current key.
+func (s *ValueState[K, V]) Set(ctx KeyContext[K], v V) { s.be.set(ctx.Key(), v) }
+
+// Clear removes the value of the current key.
+func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
+
+func (s *ValueState[K, V]) stateName() string         { return s.name }
+func (s *ValueState[K, V]) stateKind() stateKind      { return kindValue }
+func (s *ValueState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
+func (s *ValueState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
+func (s *ValueState[K, V]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
+
 func (s *ValueState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
-	if s.kv != nil || len(s.m) == 0 {
-		return nil, nil
-	}
-	if s.vc == nil {
-		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
-	}
-	return captureMap(sc, s.name, kindValue, s.m, s.refs, s.vc.Append)
+	return s.be.capture(sc, s.name, kindValue)
 }
 
 func (s *ValueState[K, V]) restore(sc *snapCtx[K], sec section) error {
-	if err := sc.check(s.name); err != nil {
+	return restoreValues(sc, s.name, s.vc, s.be, sec)
+}
+
+// restoreValues loads a section of key and value entries into be.
+func restoreValues[K comparable, V any](sc *snapCtx[K], name string, vc Coder[V], be valueBackend[K, V], sec section) error {
+	if err := sc.check(name); err != nil {
 		return err
 	}
-	if s.vc == nil {
-		return errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
+	if vc == nil {
+		return errNoCoder(sc.opName, name, "the values", typeOf[V]())
 	}
 	r := snapReader{b: sec.payload}
 	for range sec.count {
 		k := snapDecode(&r, sc.kc)
-		v := snapDecode(&r, s.vc)
+		v := snapDecode(&r, vc)
 		if r.err != nil {
 			break
 		}
-		if s.kv != nil {
-			kvSetValue(s.kv, s.vc, k, v)
-		} else {
-			s.m[k] = v
-		}
+		be.set(k, v)
 	}
 	return r.done()
+}
+
+// listBackend keeps the entries of a ListState.
+type listBackend[K comparable, V any] interface {
+	get(k K) []V
+	add(k K, v V)
+	// set replaces the list of k with a copy of vs (not empty).
+	set(k K, vs []V)
+	// appendAll appends vs to the list of k (restore).
+	appendAll(k K, vs []V)
+	clearKey(k K)
+	rangeKeys(fn func(K) bool)
+	capture(sc *snapCtx[K], name string) (func(*keyedSnapshot) error, error)
+}
+
+// heapLists keeps lists in a Go map.
+type heapLists[K comparable, V any] struct {
+	m    map[K][]V
+	vc   Coder[V]
+	refs bool
+}
+
+func (h *heapLists[K, V]) get(k K) []V { return h.m[k] }
+
+// add appends v. Appending never writes the part of the backing array a
+// checkpoint may still read: that part is within the captured length.
+func (h *heapLists[K, V]) add(k K, v V)              { h.m[k] = append(h.m[k], v) }
+func (h *heapLists[K, V]) set(k K, vs []V)           { h.m[k] = append(h.m[k][:0:0], vs...) }
+func (h *heapLists[K, V]) appendAll(k K, vs []V)     { h.m[k] = append(h.m[k], vs...) }
+func (h *heapLists[K, V]) clearKey(k K)              { delete(h.m, k) }
+func (h *heapLists[K, V]) rangeKeys(fn func(K) bool) { rangeMapKeys(h.m, fn) }
+func (h *heapLists[K, V]) capture(sc *snapCtx[K], name string) (func(*keyedSnapshot) error, error) {
+	if len(h.m) == 0 {
+		return nil, nil
+	}
+	if h.vc == nil {
+		return nil, errNoCoder(sc.opName, name, "the values", typeOf[V]())
+	}
+	vc := h.vc
+	return captureMap(sc, name, kindList, h.m, h.refs, func(dst []byte, vs []V) []byte {
+		dst = appendUvarint(dst, len(vs))
+		for _, v := range vs {
+			dst = vc.Append(dst, v)
+		}
+		return dst
+	})
+}
+
+// kvLists keeps lists in the keyed store.
+type kvLists[K comparable, V any] struct {
+	kv *kvState[K]
+	vc Coder[V]
+}
+
+func (s *kvLists[K, V]) get(k K) []V     { return kvGetList(s.kv, s.vc, k) }
+func (s *kvLists[K, V]) add(k K, v V)    { kvAddList(s.kv, s.vc, k, v) }
+func (s *kvLists[K, V]) set(k K, vs []V) { kvSetList(s.kv, s.vc, k, vs) }
+func (s *kvLists[K, V]) appendAll(k K, vs []V) {
+	kvSetList(s.kv, s.vc, k, append(kvGetList(s.kv, s.vc, k), vs...))
+}
+func (s *kvLists[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvLists[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
+func (s *kvLists[K, V]) capture(*snapCtx[K], string) (func(*keyedSnapshot) error, error) {
+	return nil, nil
 }
 
 // ListState holds a list of values per key. It is checkpointed as entries
 // of key and list, per key group.
 type ListState[K comparable, V any] struct {
 	name string
-	m    map[K][]V
-	kv   *kvState[K]
+	be   listBackend[K, V]
 	vc   Coder[V]
-	refs bool
 }
 
 // NewListState declares a list state named name. Call it in
 // ProcessFunc.Open; names must be unique per function.
 func NewListState[V any, K comparable](oc *ProcessOpenContext[K], name string) *ListState[K, V] {
-	s := &ListState[K, V]{name: name, m: make(map[K][]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
+	vc := CoderFor[V]()
+	s := &ListState[K, V]{name: name, vc: vc,
+		be: &heapLists[K, V]{m: make(map[K][]V), vc: vc, refs: hasMutableRefs(typeOf[V]())}}
 	oc.reg.register(name, s)
 	return s
 }
@@ -300,24 +392,10 @@ func NewListState[V any, K comparable](oc *ProcessOpenContext[K], name string) *
 // the state itself: it is valid until the state of the key changes, and
 // must not be modified (use Update). With the Pebble backend it is a
 // decoded copy.
-func (s *ListState[K, V]) Get(ctx KeyContext[K]) []V {
-	if s.kv != nil {
-		return kvGetList(s.kv, s.vc, ctx.Key())
-	}
-	return s.m[ctx.Key()]
-}
+func (s *ListState[K, V]) Get(ctx KeyContext[K]) []V { return s.be.get(ctx.Key()) }
 
 // Add appends v to the list of the current key.
-func (s *ListState[K, V]) Add(ctx KeyContext[K], v V) {
-	k := ctx.Key()
-	if s.kv != nil {
-		kvAddList(s.kv, s.vc, k, v)
-		return
-	}
-	// Appending never writes the part of the backing array a checkpoint
-	// may still read: that part is within the captured length.
-	s.m[k] = append(s.m[k], v)
-}
+func (s *ListState[K, V]) Add(ctx KeyContext[K], v V) { s.be.add(ctx.Key(), v) }
 
 // Update replaces the list of the current key with a copy of vs; an empty
 // vs clears it.
@@ -327,53 +405,20 @@ func (s *ListState[K, V]) Update(ctx KeyContext[K], vs []V) {
 		s.clearKey(k)
 		return
 	}
-	if s.kv != nil {
-		kvSetList(s.kv, s.vc, k, vs)
-		return
-	}
-	s.m[k] = append(s.m[k][:0:0], vs...)
+	s.be.set(k, vs)
 }
 
 // Clear removes the list of the current key.
 func (s *ListState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *ListState[K, V]) stateName() string    { return s.name }
-func (s *ListState[K, V]) stateKind() stateKind { return kindList }
-func (s *ListState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
-func (s *ListState[K, V]) clearKey(k K) {
-	if s.kv != nil {
-		s.kv.deleteKey(k)
-		return
-	}
-	delete(s.m, k)
-}
-func (s *ListState[K, V]) rangeKeys(fn func(K) bool) {
-	if s.kv != nil {
-		s.kv.rangeKeys(fn)
-		return
-	}
-	for k := range s.m {
-		if !fn(k) {
-			return
-		}
-	}
-}
+func (s *ListState[K, V]) stateName() string         { return s.name }
+func (s *ListState[K, V]) stateKind() stateKind      { return kindList }
+func (s *ListState[K, V]) bind(kv *kvState[K])       { s.be = &kvLists[K, V]{kv: kv, vc: s.vc} }
+func (s *ListState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
+func (s *ListState[K, V]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
 
 func (s *ListState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
-	if s.kv != nil || len(s.m) == 0 {
-		return nil, nil
-	}
-	if s.vc == nil {
-		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
-	}
-	vc := s.vc
-	return captureMap(sc, s.name, kindList, s.m, s.refs, func(dst []byte, vs []V) []byte {
-		dst = appendUvarint(dst, len(vs))
-		for _, v := range vs {
-			dst = vc.Append(dst, v)
-		}
-		return dst
-	})
+	return s.be.capture(sc, s.name)
 }
 
 func (s *ListState[K, V]) restore(sc *snapCtx[K], sec section) error {
@@ -394,11 +439,7 @@ func (s *ListState[K, V]) restore(sc *snapCtx[K], sec section) error {
 		if r.err != nil {
 			break
 		}
-		if s.kv != nil {
-			kvSetList(s.kv, s.vc, k, append(kvGetList(s.kv, s.vc, k), vs...))
-		} else {
-			s.m[k] = append(s.m[k], vs...)
-		}
+		s.be.appendAll(k, vs)
 	}
 	return r.done()
 }
@@ -411,34 +452,139 @@ type mapCell[UK comparable, UV any] struct {
 	epoch uint64
 }
 
-// MapState holds a map from user keys UK to values UV per key. It is
-// checkpointed as entries of key and map, per key group.
-type MapState[K comparable, UK comparable, UV any] struct {
-	name  string
+// mapBackend keeps the entries of a MapState.
+type mapBackend[K, UK comparable, UV any] interface {
+	get(k K, uk UK) (UV, bool)
+	put(k K, uk UK, uv UV)
+	remove(k K, uk UK)
+	size(k K) int
+	rangeEntries(k K, fn func(UK, UV) bool)
+	clearKey(k K)
+	rangeKeys(fn func(K) bool)
+	capture(sc *snapCtx[K], name string) (func(*keyedSnapshot) error, error)
+}
+
+// heapMaps keeps a Go map of user keys per key, copied on write while a
+// checkpoint may read it.
+type heapMaps[K, UK comparable, UV any] struct {
 	m     map[K]mapCell[UK, UV] // cells by value: no extra indirection
 	epoch uint64
-	kv    *kvState[K]
 	ukc   Coder[UK]
 	uvc   Coder[UV]
 	refs  bool
 }
 
+func (h *heapMaps[K, UK, UV]) get(k K, uk UK) (UV, bool) {
+	v, ok := h.m[k].m[uk]
+	return v, ok
+}
+
+// writable returns the map of k for writing, creating or copying it.
+func (h *heapMaps[K, UK, UV]) writable(k K) map[UK]UV {
+	c, ok := h.m[k]
+	switch {
+	case !ok:
+		c = mapCell[UK, UV]{m: make(map[UK]UV), epoch: h.epoch}
+		h.m[k] = c
+	case c.epoch != h.epoch:
+		c = mapCell[UK, UV]{m: maps.Clone(c.m), epoch: h.epoch}
+		h.m[k] = c
+	}
+	return c.m
+}
+
+func (h *heapMaps[K, UK, UV]) put(k K, uk UK, uv UV) { h.writable(k)[uk] = uv }
+
+func (h *heapMaps[K, UK, UV]) remove(k K, uk UK) {
+	if _, ok := h.m[k].m[uk]; !ok {
+		return
+	}
+	um := h.writable(k)
+	delete(um, uk)
+	if len(um) == 0 {
+		delete(h.m, k)
+	}
+}
+
+func (h *heapMaps[K, UK, UV]) size(k K) int { return len(h.m[k].m) }
+
+func (h *heapMaps[K, UK, UV]) rangeEntries(k K, fn func(UK, UV) bool) {
+	for uk, uv := range h.m[k].m {
+		if !fn(uk, uv) {
+			return
+		}
+	}
+}
+
+func (h *heapMaps[K, UK, UV]) clearKey(k K)              { delete(h.m, k) }
+func (h *heapMaps[K, UK, UV]) rangeKeys(fn func(K) bool) { rangeMapKeys(h.m, fn) }
+
+func (h *heapMaps[K, UK, UV]) capture(sc *snapCtx[K], name string) (func(*keyedSnapshot) error, error) {
+	if len(h.m) == 0 {
+		return nil, nil
+	}
+	if h.ukc == nil {
+		return nil, errNoCoder(sc.opName, name, "the user keys", typeOf[UK]())
+	}
+	if h.uvc == nil {
+		return nil, errNoCoder(sc.opName, name, "the user values", typeOf[UV]())
+	}
+	ukc, uvc := h.ukc, h.uvc
+	fn, err := captureMap(sc, name, kindMap, h.m, h.refs, func(dst []byte, c mapCell[UK, UV]) []byte {
+		dst = appendUvarint(dst, len(c.m))
+		for uk, uv := range c.m {
+			dst = uvc.Append(ukc.Append(dst, uk), uv)
+		}
+		return dst
+	})
+	// Every cell now belongs to the checkpoint: writers copy it first.
+	h.epoch++
+	return fn, err
+}
+
+// kvMaps keeps map entries in the keyed store.
+type kvMaps[K, UK comparable, UV any] struct {
+	kv  *kvState[K]
+	ukc Coder[UK]
+	uvc Coder[UV]
+}
+
+func (s *kvMaps[K, UK, UV]) get(k K, uk UK) (UV, bool) { return kvMapGet(s.kv, s.ukc, s.uvc, k, uk) }
+func (s *kvMaps[K, UK, UV]) put(k K, uk UK, uv UV)     { kvMapPut(s.kv, s.ukc, s.uvc, k, uk, uv) }
+func (s *kvMaps[K, UK, UV]) remove(k K, uk UK)         { kvMapRemove(s.kv, s.ukc, k, uk) }
+func (s *kvMaps[K, UK, UV]) size(k K) int              { return kvMapLen(s.kv, k) }
+func (s *kvMaps[K, UK, UV]) rangeEntries(k K, fn func(UK, UV) bool) {
+	kvMapRange(s.kv, s.ukc, s.uvc, k, fn)
+}
+func (s *kvMaps[K, UK, UV]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvMaps[K, UK, UV]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
+func (s *kvMaps[K, UK, UV]) capture(*snapCtx[K], string) (func(*keyedSnapshot) error, error) {
+	return nil, nil
+}
+
+// MapState holds a map from user keys UK to values UV per key. It is
+// checkpointed as entries of key and map, per key group.
+type MapState[K comparable, UK comparable, UV any] struct {
+	name string
+	be   mapBackend[K, UK, UV]
+	ukc  Coder[UK]
+	uvc  Coder[UV]
+}
+
 // NewMapState declares a map state named name. Call it in
 // ProcessFunc.Open; names must be unique per function.
 func NewMapState[UK comparable, UV any, K comparable](oc *ProcessOpenContext[K], name string) *MapState[K, UK, UV] {
-	s := &MapState[K, UK, UV]{name: name, m: make(map[K]mapCell[UK, UV]), ukc: CoderFor[UK](), uvc: CoderFor[UV](),
-		refs: hasMutableRefs(typeOf[UK]()) || hasMutableRefs(typeOf[UV]())}
+	ukc, uvc := CoderFor[UK](), CoderFor[UV]()
+	s := &MapState[K, UK, UV]{name: name, ukc: ukc, uvc: uvc,
+		be: &heapMaps[K, UK, UV]{m: make(map[K]mapCell[UK, UV]), ukc: ukc, uvc: uvc,
+			refs: hasMutableRefs(typeOf[UK]()) || hasMutableRefs(typeOf[UV]())}}
 	oc.reg.register(name, s)
 	return s
 }
 
 // Get returns the value of uk for the current key and whether it exists.
 func (s *MapState[K, UK, UV]) Get(ctx KeyContext[K], uk UK) (UV, bool) {
-	if s.kv != nil {
-		return kvMapGet(s.kv, s.ukc, s.uvc, ctx.Key(), uk)
-	}
-	v, ok := s.m[ctx.Key()].m[uk]
-	return v, ok
+	return s.be.get(ctx.Key(), uk)
 }
 
 // Contains reports whether uk exists for the current key.
@@ -447,66 +593,19 @@ func (s *MapState[K, UK, UV]) Contains(ctx KeyContext[K], uk UK) bool {
 	return ok
 }
 
-// writable returns the map of k for writing, creating or copying it.
-func (s *MapState[K, UK, UV]) writable(k K) map[UK]UV {
-	c, ok := s.m[k]
-	switch {
-	case !ok:
-		c = mapCell[UK, UV]{m: make(map[UK]UV), epoch: s.epoch}
-		s.m[k] = c
-	case c.epoch != s.epoch:
-		c = mapCell[UK, UV]{m: maps.Clone(c.m), epoch: s.epoch}
-		s.m[k] = c
-	}
-	return c.m
-}
-
 // Put sets the value of uk for the current key.
-func (s *MapState[K, UK, UV]) Put(ctx KeyContext[K], uk UK, uv UV) {
-	if s.kv != nil {
-		kvMapPut(s.kv, s.ukc, s.uvc, ctx.Key(), uk, uv)
-		return
-	}
-	s.writable(ctx.Key())[uk] = uv
-}
+func (s *MapState[K, UK, UV]) Put(ctx KeyContext[K], uk UK, uv UV) { s.be.put(ctx.Key(), uk, uv) }
 
 // Remove deletes uk for the current key.
-func (s *MapState[K, UK, UV]) Remove(ctx KeyContext[K], uk UK) {
-	k := ctx.Key()
-	if s.kv != nil {
-		kvMapRemove(s.kv, s.ukc, k, uk)
-		return
-	}
-	if _, ok := s.m[k].m[uk]; !ok {
-		return
-	}
-	um := s.writable(k)
-	delete(um, uk)
-	if len(um) == 0 {
-		delete(s.m, k)
-	}
-}
+func (s *MapState[K, UK, UV]) Remove(ctx KeyContext[K], uk UK) { s.be.remove(ctx.Key(), uk) }
 
 // Len returns the number of entries of the current key.
-func (s *MapState[K, UK, UV]) Len(ctx KeyContext[K]) int {
-	if s.kv != nil {
-		return kvMapLen(s.kv, ctx.Key())
-	}
-	return len(s.m[ctx.Key()].m)
-}
+func (s *MapState[K, UK, UV]) Len(ctx KeyContext[K]) int { return s.be.size(ctx.Key()) }
 
 // Range calls fn for each entry of the current key, in no particular
 // order, until fn returns false. fn may Remove entries.
 func (s *MapState[K, UK, UV]) Range(ctx KeyContext[K], fn func(uk UK, uv UV) bool) {
-	if s.kv != nil {
-		kvMapRange(s.kv, s.ukc, s.uvc, ctx.Key(), fn)
-		return
-	}
-	for uk, uv := range s.m[ctx.Key()].m {
-		if !fn(uk, uv) {
-			return
-		}
-	}
+	s.be.rangeEntries(ctx.Key(), fn)
 }
 
 // All returns an iterator over the entries of the current key (see
@@ -527,47 +626,14 @@ func (s *MapState[K, UK, UV]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
 func (s *MapState[K, UK, UV]) stateName() string    { return s.name }
 func (s *MapState[K, UK, UV]) stateKind() stateKind { return kindMap }
-func (s *MapState[K, UK, UV]) bind(kv *kvState[K])  { s.kv = kv }
-func (s *MapState[K, UK, UV]) clearKey(k K) {
-	if s.kv != nil {
-		s.kv.deleteKey(k)
-		return
-	}
-	delete(s.m, k)
+func (s *MapState[K, UK, UV]) bind(kv *kvState[K]) {
+	s.be = &kvMaps[K, UK, UV]{kv: kv, ukc: s.ukc, uvc: s.uvc}
 }
-func (s *MapState[K, UK, UV]) rangeKeys(fn func(K) bool) {
-	if s.kv != nil {
-		s.kv.rangeKeys(fn)
-		return
-	}
-	for k := range s.m {
-		if !fn(k) {
-			return
-		}
-	}
-}
+func (s *MapState[K, UK, UV]) clearKey(k K)              { s.be.clearKey(k) }
+func (s *MapState[K, UK, UV]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
 
 func (s *MapState[K, UK, UV]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
-	if s.kv != nil || len(s.m) == 0 {
-		return nil, nil
-	}
-	if s.ukc == nil {
-		return nil, errNoCoder(sc.opName, s.name, "the user keys", typeOf[UK]())
-	}
-	if s.uvc == nil {
-		return nil, errNoCoder(sc.opName, s.name, "the user values", typeOf[UV]())
-	}
-	ukc, uvc := s.ukc, s.uvc
-	fn, err := captureMap(sc, s.name, kindMap, s.m, s.refs, func(dst []byte, c mapCell[UK, UV]) []byte {
-		dst = appendUvarint(dst, len(c.m))
-		for uk, uv := range c.m {
-			dst = uvc.Append(ukc.Append(dst, uk), uv)
-		}
-		return dst
-	})
-	// Every cell now belongs to the checkpoint: writers copy it first.
-	s.epoch++
-	return fn, err
+	return s.be.capture(sc, s.name)
 }
 
 func (s *MapState[K, UK, UV]) restore(sc *snapCtx[K], sec section) error {
@@ -587,11 +653,7 @@ func (s *MapState[K, UK, UV]) restore(sc *snapCtx[K], sec section) error {
 			if r.err != nil {
 				break
 			}
-			if s.kv != nil {
-				kvMapPut(s.kv, s.ukc, s.uvc, k, uk, uv)
-			} else {
-				s.writable(k)[uk] = uv
-			}
+			s.be.put(k, uk, uv)
 		}
 		if r.err != nil {
 			break
@@ -606,17 +668,17 @@ func (s *MapState[K, UK, UV]) restore(sc *snapCtx[K], sec section) error {
 type ReducingState[K comparable, V any] struct {
 	name   string
 	reduce func(a, b V) V
-	m      map[K]V
-	kv     *kvState[K]
+	be     valueBackend[K, V]
 	vc     Coder[V]
-	refs   bool
 }
 
 // NewReducingState declares a reducing state named name that combines
 // values with reduce. Call it in ProcessFunc.Open; names must be unique
 // per function.
 func NewReducingState[V any, K comparable](oc *ProcessOpenContext[K], name string, reduce func(a, b V) V) *ReducingState[K, V] {
-	s := &ReducingState[K, V]{name: name, reduce: reduce, m: make(map[K]V), vc: CoderFor[V](), refs: hasMutableRefs(typeOf[V]())}
+	vc := CoderFor[V]()
+	s := &ReducingState[K, V]{name: name, reduce: reduce, vc: vc,
+		be: &heapValues[K, V]{m: make(map[K]V), vc: vc, refs: hasMutableRefs(typeOf[V]())}}
 	if reduce == nil {
 		oc.reg.errs = append(oc.reg.errs, fmt.Errorf("reducing state %q: nil reduce function", name))
 		s.reduce = func(a, _ V) V { return a }
@@ -629,85 +691,31 @@ func NewReducingState[V any, K comparable](oc *ProcessOpenContext[K], name strin
 // as is).
 func (s *ReducingState[K, V]) Add(ctx KeyContext[K], v V) {
 	k := ctx.Key()
-	if s.kv != nil {
-		if old, ok := kvGetValue(s.kv, s.vc, k); ok {
-			v = s.reduce(old, v)
-		}
-		kvSetValue(s.kv, s.vc, k, v)
-		return
-	}
-	if old, ok := s.m[k]; ok {
+	if old, ok := s.be.get(k); ok {
 		v = s.reduce(old, v)
 	}
-	s.m[k] = v
+	s.be.set(k, v)
 }
 
 // Get returns the folded value of the current key and whether any value
 // was added.
-func (s *ReducingState[K, V]) Get(ctx KeyContext[K]) (V, bool) {
-	if s.kv != nil {
-		return kvGetValue(s.kv, s.vc, ctx.Key())
-	}
-	v, ok := s.m[ctx.Key()]
-	return v, ok
-}
+func (s *ReducingState[K, V]) Get(ctx KeyContext[K]) (V, bool) { return s.be.get(ctx.Key()) }
 
 // Clear removes the value of the current key.
 func (s *ReducingState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *ReducingState[K, V]) stateName() string    { return s.name }
-func (s *ReducingState[K, V]) stateKind() stateKind { return kindReducing }
-func (s *ReducingState[K, V]) bind(kv *kvState[K])  { s.kv = kv }
-func (s *ReducingState[K, V]) clearKey(k K) {
-	if s.kv != nil {
-		s.kv.deleteKey(k)
-		return
-	}
-	delete(s.m, k)
-}
-func (s *ReducingState[K, V]) rangeKeys(fn func(K) bool) {
-	if s.kv != nil {
-		s.kv.rangeKeys(fn)
-		return
-	}
-	for k := range s.m {
-		if !fn(k) {
-			return
-		}
-	}
-}
+func (s *ReducingState[K, V]) stateName() string         { return s.name }
+func (s *ReducingState[K, V]) stateKind() stateKind      { return kindReducing }
+func (s *ReducingState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
+func (s *ReducingState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
+func (s *ReducingState[K, V]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
 
 func (s *ReducingState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) error, error) {
-	if s.kv != nil || len(s.m) == 0 {
-		return nil, nil
-	}
-	if s.vc == nil {
-		return nil, errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
-	}
-	return captureMap(sc, s.name, kindReducing, s.m, s.refs, s.vc.Append)
+	return s.be.capture(sc, s.name, kindReducing)
 }
 
 func (s *ReducingState[K, V]) restore(sc *snapCtx[K], sec section) error {
-	if err := sc.check(s.name); err != nil {
-		return err
-	}
-	if s.vc == nil {
-		return errNoCoder(sc.opName, s.name, "the values", typeOf[V]())
-	}
-	r := snapReader{b: sec.payload}
-	for range sec.count {
-		k := snapDecode(&r, sc.kc)
-		v := snapDecode(&r, s.vc)
-		if r.err != nil {
-			break
-		}
-		if s.kv != nil {
-			kvSetValue(s.kv, s.vc, k, v)
-		} else {
-			s.m[k] = v
-		}
-	}
-	return r.done()
+	return restoreValues(sc, s.name, s.vc, s.be, sec)
 }
 
 // appendUvarint appends a non-negative int as a uvarint.

@@ -75,7 +75,11 @@ func TestStateHandlesInStore(t *testing.T) {
 	}
 	// Nothing on the heap; every store key starts with its key group and
 	// the state's id.
-	if len(v.m)+len(l.m)+len(m.m)+len(r.m) != 0 {
+	_, vkv := v.be.(*kvValues[string, float64])
+	_, lkv := l.be.(*kvLists[string, int])
+	_, mkv := m.be.(*kvMaps[string, string, int])
+	_, rkv := r.be.(*kvValues[string, string])
+	if !vkv || !lkv || !mkv || !rkv {
 		t.Error("state on the heap with a keyed store")
 	}
 	ids := map[uint32]bool{stateID("v"): true, stateID("l"): true, stateID("m"): true, stateID("r"): true}
@@ -174,7 +178,7 @@ func TestRestoreUnknownState(t *testing.T) {
 	if err := op2.RestoreState(context.Background(), st); err != nil {
 		t.Errorf("restore allowing non-restored state: %v", err)
 	}
-	if v, ok := op2.reg.byName["a"].(*ValueState[string, int64]).m["x"]; !ok || v != 5 {
+	if v, ok := op2.reg.byName["a"].(*ValueState[string, int64]).be.(*heapValues[string, int64]).m["x"]; !ok || v != 5 {
 		t.Errorf("state a after restore: %v %v", v, ok)
 	}
 	st.AllowNonRestored = false

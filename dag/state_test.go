@@ -74,13 +74,14 @@ func TestStateHandles(t *testing.T) {
 		t.Errorf("Range went on after false: %d calls", n)
 	}
 	m.Range(a, func(uk string, uv int) bool { m.Remove(a, uk); return true })
-	if m.Len(a) != 0 || len(m.m) != 1 {
-		t.Errorf("entries left after removing all: %d, keys %d", m.Len(a), len(m.m))
+	heap := m.be.(*heapMaps[string, string, int])
+	if m.Len(a) != 0 || len(heap.m) != 1 {
+		t.Errorf("entries left after removing all: %d, keys %d", m.Len(a), len(heap.m))
 	}
 	m.Remove(a, "nope")
 	m.Clear(b)
-	if len(m.m) != 0 {
-		t.Errorf("keys left after Clear: %v", m.m)
+	if len(heap.m) != 0 {
+		t.Errorf("keys left after Clear: %v", heap.m)
 	}
 
 	r := NewReducingState(oc, "r", func(x, y string) string { return x + "+" + y })

@@ -167,7 +167,7 @@ func (c *LocalCluster) Run(ctx context.Context, plan *dag.Plan, cfg JobConfig) (
 		gws = append(gws, c.workers[n])
 	}
 	c.mu.Unlock()
-	jm, err := NewJobMaster(ctx, plan, PlanCode{plan}, gws, cfg)
+	jm, err := NewJobMaster(ctx, plan, guardedCode{PlanCode{plan}}, gws, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -103,7 +104,7 @@ func newSplitCoordinator(ctx context.Context, p *dag.Plan, code JobCode, md *che
 			}
 			s.finished = md.Done[v.ID]
 		} else {
-			splits, err := code.Splits(ctx, v.ID)
+			splits, err := enumerateSplits(ctx, code, v.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -149,7 +150,7 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 	for i, r := range s.reports {
 		reports[i] = r.rep
 	}
-	splits, done, err := sc.code.MoreSplits(ctx, req.Vertex, len(s.rounds), reports)
+	splits, done, err := enumerateMoreSplits(ctx, sc.code, req.Vertex, len(s.rounds), reports)
 	if err != nil {
 		return worker.SplitResponse{}, fmt.Errorf("master: enumerate round %d of source %d: %w", len(s.rounds), req.Vertex, err)
 	}
@@ -160,6 +161,27 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 		return resp, nil
 	}
 	return worker.SplitResponse{Wait: !done || len(s.queue) > 0}, nil
+}
+
+// enumerateSplits runs a source's split enumerator: a panic in it fails
+// the job with the user's stack instead of crashing the master.
+func enumerateSplits(ctx context.Context, code JobCode, vertex int) (splits []dag.Split, err error) {
+	defer worker.CatchPanic(&err, fmt.Sprintf("split enumerator of source %d", vertex))
+	return code.Splits(ctx, vertex)
+}
+
+// enumerateMoreSplits runs a dynamic source's enumerator for round: a
+// panic in it is fatal (the asking task fails the job, no restart) and
+// carries the user's stack.
+func enumerateMoreSplits(ctx context.Context, code JobCode, vertex, round int, finished []dag.FinishedSplit) (splits []dag.Split, done bool, err error) {
+	defer func() {
+		var pe *worker.PanicError
+		if errors.As(err, &pe) {
+			err = dag.Fatal(err)
+		}
+	}()
+	defer worker.CatchPanic(&err, fmt.Sprintf("split enumerator of dynamic source %d", vertex))
+	return code.MoreSplits(ctx, vertex, round, finished)
 }
 
 // take hands the subtask its next queued split, if any.

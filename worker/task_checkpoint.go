@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -118,8 +119,14 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		actx := context.WithoutCancel(ctx)
 		for _, p := range fns {
 			hw := &handleWriter{ctx: actx, up: up, os: &ts.Operators[p.op]}
-			if err := p.fn(hw); err != nil {
+			if err := t.writeState(p.fn, hw); err != nil {
 				t.w.finishCheckpointWith(actx, t, b.ID, nil, fmt.Errorf("write state of vertex %d: %w", ts.Operators[p.op].Vertex, err), prepared(ts))
+				var pe *PanicError
+				if errors.As(err, &pe) {
+					// A user coder panicked: the task fails, as it would
+					// had the panic been on its own goroutine.
+					t.failAsync(err)
+				}
 				return
 			}
 			ts.Bytes += hw.bytes
@@ -140,6 +147,12 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		t.w.finishCheckpoint(actx, t, b.ID, ack, nil)
 	}()
 	return nil
+}
+
+// writeState runs an operator's snapshot function, which encodes state
+// with the user's coders: a panic there becomes a *PanicError of the task.
+func (t *task) writeState(fn dag.SnapshotFunc, w dag.StateWriter) error {
+	return t.userCall(func() error { return fn(w) })
 }
 
 // inputOffsets returns buffers consumed per blocking input channel. It is

@@ -1,0 +1,26 @@
+package master
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dagflow/dagflow/worker"
+)
+
+// guardedCode runs the committers of a JobCode in this process so that a
+// panic becomes an error carrying the user's stack: the job fails instead
+// of the master (or the embedding program) crashing. Split enumerators
+// are guarded by the SplitCoordinator.
+type guardedCode struct{ JobCode }
+
+// Commit implements JobCode.
+func (c guardedCode) Commit(ctx context.Context, vertex int, committables [][]byte) (err error) {
+	defer worker.CatchPanic(&err, fmt.Sprintf("committer of sink %d", vertex))
+	return c.JobCode.Commit(ctx, vertex, committables)
+}
+
+// Abort implements JobCode.
+func (c guardedCode) Abort(ctx context.Context, vertex int, committables [][]byte) (err error) {
+	defer worker.CatchPanic(&err, fmt.Sprintf("committer of sink %d (abort)", vertex))
+	return c.JobCode.Abort(ctx, vertex, committables)
+}
