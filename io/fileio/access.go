@@ -22,8 +22,22 @@ func accessError(what, path string, err error) error {
 	if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("fileio: %s %s: %w", what, path, err)
 	}
-	if lp, ok := filesystem.LocalPath(path); ok {
-		return dag.Fatal(fmt.Errorf("fileio: cannot %s %s on this host: %w; %s", what, lp, err, sharedFSHint))
+	reason := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err.Error() // the message names the path already
 	}
-	return dag.Fatal(fmt.Errorf("fileio: cannot %s %s: %w", what, path, err))
+	if lp, ok := filesystem.LocalPath(path); ok {
+		return dag.Fatal(&unreachableError{msg: fmt.Sprintf("fileio: cannot %s %s on this host: %s; %s", what, lp, reason, sharedFSHint), err: err})
+	}
+	return dag.Fatal(&unreachableError{msg: fmt.Sprintf("fileio: cannot %s %s: %s", what, path, reason), err: err})
 }
+
+// unreachableError is a file that is missing or not accessible.
+type unreachableError struct {
+	msg string
+	err error
+}
+
+func (e *unreachableError) Error() string { return e.msg }
+func (e *unreachableError) Unwrap() error { return e.err }
