@@ -53,7 +53,7 @@ func wordCounts(t *testing.T, path string) map[string]string {
 	return out
 }
 
-// copyFile copies the repository's README.md (any real text) to dst.
+// copyReadme copies the repository's README.md (any real text) to dst.
 func copyReadme(t *testing.T, dst string) {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
