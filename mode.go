@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/io/filesystem"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
@@ -34,6 +36,13 @@ const (
 	CheckpointDirEnv      = "DAGFLOW_CHECKPOINT_DIR"
 	// StateBackendEnv overrides the keyed state backend: heap or pebble.
 	StateBackendEnv = "DAGFLOW_STATE_BACKEND"
+	// ClientDirEnv holds the working directory of the process that
+	// submitted the job (set by `dagctl submit`, passed to every process of
+	// the job). Relative local paths in job arguments (file sources and
+	// sinks, the checkpoint directory) resolve against it, so they name the
+	// same files in the driver, the executors and the committer; without
+	// it they resolve against the working directory.
+	ClientDirEnv = filesystem.ClientDirEnv
 	// FromSavepointEnv makes an embedded run (dagflow.Run) start from a
 	// savepoint or retained checkpoint.
 	FromSavepointEnv = "DAGFLOW_FROM_SAVEPOINT"
@@ -81,6 +90,17 @@ func applyEnv(g *dag.Graph) error {
 	}
 	if v := os.Getenv(CheckpointDirEnv); v != "" {
 		ck.Dir = v
+	}
+	if lp, local := filesystem.LocalPath(ck.Dir); ck.Dir != "" && local && !filepath.IsAbs(lp) {
+		// The master and every worker use the directory: make it the one
+		// the user meant, in the directory the job was submitted from.
+		base, err := filesystem.BaseDir()
+		if err != nil {
+			return fmt.Errorf("dagflow: checkpoint directory %q: %w", ck.Dir, err)
+		}
+		if ck.Dir, err = filesystem.Absolute(ck.Dir, base); err != nil {
+			return fmt.Errorf("dagflow: checkpoint directory: %w", err)
+		}
 	}
 	g.SetCheckpoint(ck)
 	switch v := os.Getenv(StateBackendEnv); v {

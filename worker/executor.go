@@ -275,6 +275,11 @@ func (ex *executor) NotifyCheckpoint(_ context.Context, req *rpcpb.CheckpointMes
 
 func (ex *executor) report(st TaskStatus) {
 	ex.pushMetrics(context.Background()) // counters are final before the outcome
+	if st.Err != nil && dag.IsFatal(st.Err) {
+		// A fatal error fails the job: say where it happened (e.g. an
+		// input path this worker cannot see).
+		st.Err = fmt.Errorf("worker %s: %w", ex.cfg.Worker, st.Err)
+	}
 	b, err := MarshalStatus(st)
 	if err != nil {
 		ex.log.Error("encode task status", "err", err)

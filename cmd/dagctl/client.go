@@ -147,6 +147,9 @@ func submitCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var env []string
+	if wd, err := os.Getwd(); err == nil { // relative paths in job arguments mean files here
+		env = append(env, dagflow.ClientDirEnv+"="+wd)
+	}
 	if *parallelism > 0 {
 		env = append(env, dagflow.ParallelismEnv+"="+strconv.Itoa(*parallelism))
 	}

@@ -3,6 +3,7 @@ package fileio
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/dagflow/dagflow/io/filesystem"
 	"github.com/dagflow/dagflow/io/hdfs"
@@ -65,6 +66,7 @@ type config struct {
 	onBad       func(*RecordError)
 	rollSize    int64
 	compression Compression
+	baseDir     string // "" = filesystem.BaseDir()
 	err         error
 }
 
@@ -108,6 +110,39 @@ func (c *config) fail(format string, args ...any) {
 // DefaultRegistry()). Sources and sinks.
 func WithRegistry(reg *filesystem.Registry) Option {
 	return func(c *config) { c.reg = reg }
+}
+
+// WithBaseDir resolves relative local paths against dir (an absolute
+// path) instead of the default, filesystem.BaseDir(): the directory the
+// job was submitted from ($DAGFLOW_CLIENT_DIR, set by dagctl submit), or
+// the working directory of an embedded run. Sources and sinks.
+func WithBaseDir(dir string) Option {
+	return func(c *config) {
+		if !filepath.IsAbs(dir) {
+			c.fail("base directory %q is not an absolute path", dir)
+			return
+		}
+		c.baseDir = dir
+	}
+}
+
+// absolute returns path as an absolute URI (see filesystem.Absolute),
+// resolving relative local paths against the configured base directory.
+func (c *config) absolute(path string) (string, error) {
+	base := c.baseDir
+	if base == "" {
+		if _, ok := filesystem.SchemeOf(path); !ok && !filepath.IsAbs(path) {
+			var err error
+			if base, err = filesystem.BaseDir(); err != nil {
+				return "", fmt.Errorf("fileio: resolving %q: %w", path, err)
+			}
+		}
+	}
+	abs, err := filesystem.Absolute(path, base)
+	if err != nil {
+		return "", fmt.Errorf("fileio: %w", err)
+	}
+	return abs, nil
 }
 
 // WithSplitSize sets the byte size of the splits of uncompressed files.

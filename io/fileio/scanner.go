@@ -33,7 +33,7 @@ const (
 // step and fill are separate so that callers can convert all lines found
 // in the buffer before it is compacted by fill.
 type lineScanner struct {
-	path    string
+	path    string // as resolved (a local path or a URI): for messages
 	file    filesystem.File
 	src     io.Reader
 	zdec    *zstd.Decoder
@@ -80,10 +80,10 @@ func openScanner(ctx context.Context, reg *filesystem.Registry, d splitData, poo
 	}
 	f, err := fsys.Open(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("fileio: opening split of %s: %w", d.Path, err)
+		return nil, accessError("read input", d.Path, err)
 	}
 	s := &lineScanner{
-		path:    d.Path,
+		path:    p, // the local path of a file:// URI: messages name it as the user knows it
 		file:    f,
 		src:     f,
 		pool:    pool,

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/dagflow/dagflow/dag"
@@ -143,19 +142,19 @@ func (s *FileSink[T]) NewWriter(ctx context.Context, sc dag.SinkContext) (dag.Si
 	if s.dir == "" {
 		return nil, fmt.Errorf("fileio: %s sink: empty output directory", s.kind)
 	}
-	fsys, dir, err := s.cfg.reg.Resolve(s.dir)
+	// Every writer, wherever it runs, and the committer write the same
+	// absolute location: relative paths resolve against the directory the
+	// job was submitted from (see WithBaseDir).
+	target, err := s.cfg.absolute(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("fileio: %s sink: %w", s.kind, err)
 	}
-	if _, remote := filesystem.SchemeOf(dir); !remote {
-		// Committables may be committed by another process: make them
-		// independent of the working directory.
-		if abs, err := filepath.Abs(dir); err == nil {
-			dir = abs
-		}
+	fsys, dir, err := s.cfg.reg.Resolve(target)
+	if err != nil {
+		return nil, fmt.Errorf("fileio: %s sink: %w", s.kind, err)
 	}
 	if err := fsys.MkdirAll(ctx, dir); err != nil {
-		return nil, fmt.Errorf("fileio: creating output directory %s: %w", s.dir, err)
+		return nil, accessError("create output directory", target, err)
 	}
 	next, err := nextPartNumber(ctx, fsys, dir, sc.Subtask)
 	if err != nil {
@@ -284,7 +283,7 @@ func (w *fileWriter[T]) open(ctx context.Context) error {
 	}
 	f, err := w.fs.Create(ctx, p.inprogress)
 	if err != nil {
-		return fmt.Errorf("fileio: creating part file: %w", err)
+		return accessError("create part file", p.inprogress, err)
 	}
 	p.f = f
 	if w.bw == nil {

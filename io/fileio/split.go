@@ -3,6 +3,7 @@ package fileio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -67,9 +68,9 @@ func (s fileSource) splits(ctx context.Context, sc dag.SplitContext) ([]dag.Spli
 	if len(s.paths) == 0 {
 		return nil, fmt.Errorf("fileio: no input paths")
 	}
-	files, err := filesystem.ExpandInputs(ctx, s.cfg.reg, s.paths)
+	files, err := s.expand(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fileio: %w", err)
+		return nil, err
 	}
 	size := s.cfg.splitSize
 	if size == 0 {
@@ -114,6 +115,41 @@ func (s fileSource) splits(ctx context.Context, sc dag.SplitContext) ([]dag.Spli
 		}
 	}
 	return out, nil
+}
+
+// expand resolves the input paths to absolute URIs (relative local paths
+// against the base directory, see WithBaseDir) and lists their files, so
+// that splits name the same files in every process of the job.
+func (s fileSource) expand(ctx context.Context) ([]filesystem.FileInfo, error) {
+	var files []filesystem.FileInfo
+	seen := make(map[string]bool)
+	for _, p := range s.paths {
+		abs, err := s.cfg.absolute(p)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := filesystem.ExpandInputs(ctx, s.cfg.reg, []string{abs})
+		if err != nil {
+			var ne *filesystem.InputNotExistError
+			if errors.As(err, &ne) {
+				// Name the input as the user gave it, and where it was looked for.
+				ne.Path = p
+				if lp, ok := filesystem.LocalPath(abs); ok {
+					ne.LookedFor = lp
+				} else {
+					ne.LookedFor = abs
+				}
+			}
+			return nil, fmt.Errorf("fileio: %w", err)
+		}
+		for _, f := range fs {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				files = append(files, f)
+			}
+		}
+	}
+	return files, nil
 }
 
 // open decodes a split and opens a scanner on it.

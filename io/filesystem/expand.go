@@ -61,20 +61,31 @@ func hasMeta(p string) bool {
 	return strings.ContainsAny(p, "*?[")
 }
 
-// inputNotExistError is returned for input paths that do not exist.
-type inputNotExistError struct {
-	path string
-	glob bool
+// InputNotExistError is returned by ExpandInputs for an input path that
+// does not exist or a pattern that matches nothing. It matches
+// fs.ErrNotExist.
+type InputNotExistError struct {
+	// Path is the input as given (or as the caller chose to name it).
+	Path string
+	// Glob reports a pattern that matched no file.
+	Glob bool
+	// LookedFor, if set, is the absolute location Path was resolved to;
+	// the message shows it when it differs from Path.
+	LookedFor string
 }
 
-func (e *inputNotExistError) Error() string {
-	if e.glob {
-		return fmt.Sprintf("input path %q does not exist (pattern matches no file)", e.path)
+func (e *InputNotExistError) Error() string {
+	s := fmt.Sprintf("input path %q does not exist", e.Path)
+	if e.Glob {
+		s = fmt.Sprintf("input path %q does not exist (pattern matches no file)", e.Path)
 	}
-	return fmt.Sprintf("input path %q does not exist", e.path)
+	if e.LookedFor != "" && e.LookedFor != e.Path {
+		s += " (looked for " + e.LookedFor + ")"
+	}
+	return s
 }
 
-func (e *inputNotExistError) Unwrap() error { return fs.ErrNotExist }
+func (e *InputNotExistError) Unwrap() error { return fs.ErrNotExist }
 
 // ExpandInputs turns input paths into the list of files to read. Each
 // path, resolved through reg, may be
@@ -87,13 +98,15 @@ func (e *inputNotExistError) Unwrap() error { return fs.ErrNotExist }
 //     and directories expanded as above, leaving out hidden names.
 //
 // Files are returned in input order, each input's files sorted by path,
-// without duplicates. FileInfo.Path can be resolved through reg again. A
-// path that does not exist, or a pattern matching nothing, yields an error
-// `input path "X" does not exist` matching fs.ErrNotExist.
+// without duplicates. FileInfo.Path can be resolved through reg again:
+// the files of a file:// input are file:// URIs (see FileURI), those of a
+// plain local path are local paths. A path that does not exist, or a
+// pattern matching nothing, yields an *InputNotExistError
+// (`input path "X" does not exist`) matching fs.ErrNotExist.
 func ExpandInputs(ctx context.Context, reg *Registry, paths []string) ([]FileInfo, error) {
 	var out []FileInfo
 	seen := make(map[string]bool)
-	add := func(fi FileInfo) {
+	addPath := func(fi FileInfo) {
 		if !seen[fi.Path] {
 			seen[fi.Path] = true
 			out = append(out, fi)
@@ -103,6 +116,14 @@ func ExpandInputs(ctx context.Context, reg *Registry, paths []string) ([]FileInf
 		fsys, fp, err := reg.Resolve(p)
 		if err != nil {
 			return nil, err
+		}
+		add := addPath
+		if scheme, ok := SchemeOf(p); ok && scheme == "file" {
+			// The file system speaks local paths: hand back URIs, as given.
+			add = func(fi FileInfo) {
+				fi.Path = FileURI(fi.Path)
+				addPath(fi)
+			}
 		}
 		if hasMeta(fp) {
 			matches, err := fsys.Glob(ctx, fp)
@@ -124,14 +145,14 @@ func ExpandInputs(ctx context.Context, reg *Registry, paths []string) ([]FileInf
 				}
 			}
 			if n == 0 {
-				return nil, &inputNotExistError{path: p, glob: true}
+				return nil, &InputNotExistError{Path: p, Glob: true}
 			}
 			continue
 		}
 		st, err := fsys.Stat(ctx, fp)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, &inputNotExistError{path: p}
+				return nil, &InputNotExistError{Path: p}
 			}
 			return nil, fmt.Errorf("filesystem: input path %q: %w", p, err)
 		}

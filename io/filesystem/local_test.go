@@ -188,7 +188,8 @@ func TestExpandInputs(t *testing.T) {
 	rel := func(fis []filesystem.FileInfo) []string {
 		var out []string
 		for _, fi := range fis {
-			r, _ := filepath.Rel(dir, fi.Path)
+			lp, _ := filesystem.LocalPath(fi.Path) // file:// inputs list file:// URIs
+			r, _ := filepath.Rel(dir, lp)
 			out = append(out, filepath.ToSlash(r))
 		}
 		return out
