@@ -69,8 +69,10 @@ func loadConfig(path string) (map[string]configValue, error) {
 
 // applyLayers fills the flags of fs not given on the command line, first
 // from the environment (envName), then from the config file at path ("":
-// none). cmd names the command in errors. Errors are usage errors.
-func applyLayers(fs *pflag.FlagSet, lookupEnv func(string) (string, bool), path, cmd string) error {
+// none). cmd names the command in errors. Errors are usage errors. The
+// map says where the flags set here came from ("$DAGFLOW_X" or
+// "FILE:LINE").
+func applyLayers(fs *pflag.FlagSet, lookupEnv func(string) (string, bool), path, cmd string) (map[string]string, error) {
 	var cfg map[string]configValue
 	if path == "" {
 		if v, ok := lookupEnv(envName("config")); ok {
@@ -80,7 +82,7 @@ func applyLayers(fs *pflag.FlagSet, lookupEnv func(string) (string, bool), path,
 	if path != "" {
 		var err error
 		if cfg, err = loadConfig(path); err != nil {
-			return &exitError{code: exitUsage, err: err}
+			return nil, &exitError{code: exitUsage, err: err}
 		}
 		keys := make([]string, 0, len(cfg))
 		for k := range cfg {
@@ -89,11 +91,12 @@ func applyLayers(fs *pflag.FlagSet, lookupEnv func(string) (string, bool), path,
 		slices.Sort(keys)
 		for _, k := range keys {
 			if fs.Lookup(k) == nil || slices.Contains(notLayered, k) {
-				return usageErrorf("config %s:%d: unknown key %q (the keys are the flag names of %s)", path, cfg[k].line, k, cmd)
+				return nil, usageErrorf("config %s:%d: unknown key %q (the keys are the flag names of %s)", path, cfg[k].line, k, cmd)
 			}
 		}
 	}
 	var err error
+	from := map[string]string{}
 	fs.VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed || slices.Contains(notLayered, f.Name) {
 			return
@@ -102,13 +105,15 @@ func applyLayers(fs *pflag.FlagSet, lookupEnv func(string) (string, bool), path,
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = usageErrorf("$%s=%q: %v", envName(f.Name), v, serr)
 			}
+			from[f.Name] = "$" + envName(f.Name)
 			return
 		}
 		if cv, ok := cfg[f.Name]; ok {
 			if serr := fs.Set(f.Name, cv.value); serr != nil {
 				err = usageErrorf("config %s:%d: %s: %q: %v", path, cv.line, f.Name, cv.value, serr)
 			}
+			from[f.Name] = fmt.Sprintf("%s:%d", path, cv.line)
 		}
 	})
-	return err
+	return from, err
 }

@@ -75,4 +75,3 @@ dagflow.Run sees DAGFLOW_EXPLAIN and prints its plan. --output json implies
 	cmd.Flags().StringVar(&format, "format", "text", "plan format: text, dot or json")
 	return cmd
 }
-

@@ -142,9 +142,11 @@ func newRoot(a *app) *cobra.Command {
 // then checks the global flags and builds the logger.
 func (a *app) prepare(cmd *cobra.Command) error {
 	fs := cmd.Flags()
+	from := map[string]string{}
 	if cmd.Annotations[annDaemon] != "" {
 		path, _ := fs.GetString("config")
-		if err := applyLayers(fs, os.LookupEnv, path, cmd.CommandPath()); err != nil {
+		var err error
+		if from, err = applyLayers(fs, os.LookupEnv, path, cmd.CommandPath()); err != nil {
 			return err
 		}
 	} else if f := fs.Lookup("master"); f != nil && !f.Changed {
@@ -153,14 +155,25 @@ func (a *app) prepare(cmd *cobra.Command) error {
 			a.master = v
 		}
 	}
+	// origin names where a flag's value came from when not the command
+	// line.
+	origin := func(flag string) string {
+		if f, ok := from[flag]; ok {
+			return " (from " + f + ")"
+		}
+		return ""
+	}
 	switch a.output {
 	case "text", "json":
 	default:
-		return usageErrorf("--output %q: want text or json", a.output)
+		return usageErrorf("--output %q%s: want text or json", a.output, origin("output"))
+	}
+	if _, err := newLogger(io.Discard, a.logLevel, "text"); err != nil {
+		return usageErrorf("%v%s", err, origin("log-level"))
 	}
 	log, err := newLogger(a.stderr, a.logLevel, a.logFormat)
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return usageErrorf("%v%s", err, origin("log-format"))
 	}
 	a.log = log
 	return nil
