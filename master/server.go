@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/buildinfo"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/scheduler"
@@ -52,6 +53,11 @@ type ServerConfig struct {
 	// StorageDir (a URI, e.g. hdfs://nn:8020/dagflow) keeps uploaded job
 	// binaries and submitted plans beyond the master's local disk.
 	StorageDir string
+	// Advertise is the HOST:PORT others reach the master at (default: from Listen).
+	Advertise string
+	// JobHistory and JobHistoryAge: bounded job history (count, age).
+	JobHistory    int
+	JobHistoryAge time.Duration
 }
 
 // Server is the master daemon: it accepts jobs from dagctl, runs a job
@@ -487,6 +493,12 @@ func (s *Server) status(j *clusterJob) JobStatus {
 	st := j.jm.Status()
 	st.Submitted = j.submitted
 	return st
+}
+
+// Version implements rpcpb.MasterServer: the master's build.
+func (s *Server) Version(context.Context, *rpcpb.VersionRequest) (*rpcpb.VersionResponse, error) {
+	bi := buildinfo.Read()
+	return &rpcpb.VersionResponse{Version: bi.Version, Revision: bi.Revision, Modified: bi.Modified, GoVersion: bi.GoVersion}, nil
 }
 
 // ListJobs implements rpcpb.MasterServer.

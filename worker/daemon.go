@@ -56,6 +56,8 @@ type DaemonConfig struct {
 	// hand them to the daemon. Both or neither.
 	ShuffleDaemon, ShuffleDir string
 	Logger                    *slog.Logger
+	// Advertise is the HOST:PORT others reach this worker at (default: from Listen).
+	Advertise string
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +18,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -29,169 +30,211 @@ import (
 	"github.com/dagflow/dagflow/worker"
 )
 
-// clientFlags are the flags every client command shares.
-type clientFlags struct {
-	master string
-	output string
+// jobCommands are the verbs that talk to a master about jobs, and plan.
+func jobCommands(a *app) []*cobra.Command {
+	return []*cobra.Command{submitCommand(a), listCommand(a), statusCommand(a), cancelCommand(a),
+		savepointCommand(a, false), savepointCommand(a, true), logsCommand(a), planCommand(a)}
 }
 
-func (c *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.master, "master", os.Getenv("DAGFLOW_MASTER"), "master address host:port (or $DAGFLOW_MASTER)")
-	fs.StringVar(&c.output, "output", "text", "output format: text or json")
-}
-
-func (c *clientFlags) check() error {
-	if c.master == "" {
-		return errors.New("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
+// dial connects to the master and checks it answers (exit code 3 when it
+// does not).
+func (a *app) dial(ctx context.Context) (rpcpb.MasterClient, func(), error) {
+	if a.master == "" {
+		return nil, nil, usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
 	}
-	if c.output != "text" && c.output != "json" {
-		return fmt.Errorf("--output %q: want text or json", c.output)
-	}
-	return nil
-}
-
-// dial connects to the master and checks it answers.
-func (c *clientFlags) dial(ctx context.Context) (rpcpb.MasterClient, func(), error) {
-	conn, err := grpc.NewClient(c.master, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(a.master, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("master address %q: %w", c.master, err)
+		return nil, nil, usageErrorf("master address %q: %w", a.master, err)
 	}
 	mc := rpcpb.NewMasterClient(conn)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := mc.ListJobs(pctx, &rpcpb.ListJobsRequest{}); err != nil {
+	if _, err := mc.Version(pctx, &rpcpb.VersionRequest{}); err != nil && status.Code(err) != codes.Unimplemented {
 		conn.Close()
-		return nil, nil, fmt.Errorf("master unreachable at %s: %s", c.master, status.Convert(err).Message())
+		return nil, nil, unreachable(fmt.Errorf("master unreachable at %s: %s", a.master, status.Convert(err).Message()))
 	}
 	return mc, func() { conn.Close() }, nil
 }
 
-func splitArgs(args []string) (own, job []string) {
-	for i, a := range args {
-		if a == "--" {
-			return args[:i], args[i+1:]
-		}
+// rpcFailed turns an RPC error into a command failure.
+func rpcFailed(err error) error {
+	if status.Code(err) == codes.Unavailable {
+		return unreachable(errors.New(status.Convert(err).Message()))
+	}
+	return failed(errors.New(status.Convert(err).Message()))
+}
+
+// printJSON writes v as indented JSON on stdout.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// splitDash separates a command's own arguments from those after "--".
+func splitDash(cmd *cobra.Command, args []string) (own, rest []string) {
+	if d := cmd.ArgsLenAtDash(); d >= 0 {
+		return args[:d], args[d:]
 	}
 	return args, nil
 }
 
-func submitCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf clientFlags
-	cf.register(fs)
-	parallelism := fs.Int("parallelism", 0, "default parallelism of the job (0: the job's own)")
-	detach := fs.Bool("detach", false, "print the job id and return without following the job")
-	binary := fs.String("binary", "", "use this job binary instead of building PACKAGE")
-	maxRestarts := fs.Int("max-restarts", -1, "restart limit (-1: the master's default)")
-	shuffleMode := fs.String("shuffle", "", "where blocking partitions live: worker (default) or external (the hosts' shuffle daemons)")
-	fromSavepoint := fs.String("from-savepoint", "", "start from this savepoint or retained checkpoint (directory or _metadata URI)")
-	allowNonRestored := fs.Bool("allow-non-restored-state", false, "with --from-savepoint: drop state of operators the job no longer has")
-	ckInterval := fs.String("checkpoint-interval", "", "checkpoint interval, e.g. 10s (overrides the job's; 0 disables)")
-	ckDir := fs.String("checkpoint-dir", "", "checkpoint directory URI, e.g. hdfs://nn:8020/ckpt (overrides the job's)")
-	backend := fs.String("state-backend", "", "keyed state backend: heap or pebble (overrides the job's)")
-	own, jobArgs := splitArgs(args)
-	if err := fs.Parse(own); err != nil {
-		return 2
+type submitOptions struct {
+	parallelism      int
+	detach           bool
+	binary           string
+	maxRestarts      int
+	shuffle          string
+	fromSavepoint    string
+	allowNonRestored bool
+	ckInterval       string
+	ckDir            string
+	stateBackend     string
+}
+
+func submitCommand(a *app) *cobra.Command {
+	var o submitOptions
+	cmd := &cobra.Command{
+		Use:   "submit [flags] (PACKAGE | --binary FILE) [-- JOB ARGS...]",
+		Short: "build a job, upload it with its plan, and follow it to the end",
+		Long: `submit builds PACKAGE (a Go package path or directory, built with "go build")
+or takes the job binary --binary FILE, asks it for its plan, uploads binary and
+plan to the master and follows the job until it ends: a progress line on stderr
+(percent and ETA when the sources know their size; one plain line every few
+seconds when stderr is not a terminal), the outcome on stdout. The exit code is
+0 when the job finished, 1 when it failed or was canceled.
+
+Everything after "--" is passed to the job unchanged.`,
+		Example: `  dagctl submit ./examples/wordcount --parallelism 3 -- --input words.txt --output counts
+  dagctl submit --binary ./wordcount --detach -- --input words.txt --output counts
+  dagctl submit ./job --output json --checkpoint-interval 10s --state-backend pebble
+  dagctl submit ./job --from-savepoint file:///sp/savepoint-1 --allow-non-restored-state`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			own, jobArgs := splitDash(cmd, args)
+			return a.submit(cmd.Context(), o, own, jobArgs)
+		},
 	}
-	fail := func(code int, err error) int {
-		fmt.Fprintln(stderr, "dagctl submit:", err)
-		return code
+	f := cmd.Flags()
+	f.IntVar(&o.parallelism, "parallelism", 0, "default parallelism of the job (0: the job's own)")
+	f.BoolVar(&o.detach, "detach", false, "print the job id and return without following the job")
+	f.StringVar(&o.binary, "binary", "", "use this job binary instead of building PACKAGE")
+	f.IntVar(&o.maxRestarts, "max-restarts", -1, "restart limit (-1: the master's default)")
+	f.StringVar(&o.shuffle, "shuffle", "", "where blocking partitions live: worker (default) or external (the hosts' shuffle daemons)")
+	f.StringVar(&o.fromSavepoint, "from-savepoint", "", "start from this savepoint or retained checkpoint (directory or _metadata URI)")
+	f.BoolVar(&o.allowNonRestored, "allow-non-restored-state", false, "with --from-savepoint: drop state of operators the job no longer has")
+	f.StringVar(&o.ckInterval, "checkpoint-interval", "", "checkpoint interval, e.g. 10s (overrides the job's; 0 disables)")
+	f.StringVar(&o.ckDir, "checkpoint-dir", "", "checkpoint directory URI, e.g. hdfs://nn:8020/ckpt (overrides the job's)")
+	f.StringVar(&o.stateBackend, "state-backend", "", "keyed state backend: heap or pebble (overrides the job's)")
+	return cmd
+}
+
+func (a *app) submit(ctx context.Context, o submitOptions, own, jobArgs []string) error {
+	if o.parallelism < 0 {
+		return usageErrorf("--parallelism %d: must not be negative", o.parallelism)
 	}
-	if err := cf.check(); err != nil {
-		return fail(2, err)
-	}
-	if *parallelism < 0 {
-		return fail(2, fmt.Errorf("--parallelism %d: must not be negative", *parallelism))
-	}
-	switch *shuffleMode {
+	switch o.shuffle {
 	case "", worker.ShuffleWorker, worker.ShuffleExternal:
 	default:
-		return fail(2, fmt.Errorf("--shuffle %q: want %s or %s", *shuffleMode, worker.ShuffleWorker, worker.ShuffleExternal))
+		return usageErrorf("--shuffle %q: want %s or %s", o.shuffle, worker.ShuffleWorker, worker.ShuffleExternal)
 	}
-	if (*binary == "") == (fs.NArg() == 0) || fs.NArg() > 1 {
-		return fail(2, errors.New("give exactly one of PACKAGE or --binary FILE"))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	mc, closeConn, err := cf.dial(ctx)
-	if err != nil {
-		return fail(1, err)
-	}
-	defer closeConn()
-	bin := *binary
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "dagctl-build-")
-		if err != nil {
-			return fail(1, err)
-		}
-		defer os.RemoveAll(dir)
-		bin = filepath.Join(dir, "job")
-		pkg := fs.Arg(0)
-		if st, err := os.Stat(pkg); err == nil && st.IsDir() && !strings.HasPrefix(pkg, ".") && !filepath.IsAbs(pkg) {
-			pkg = "./" + pkg
-		}
-		fmt.Fprintf(stderr, "building %s\n", pkg)
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		if st, err := os.Stat(pkg); err == nil && st.IsDir() {
-			// Build inside the package's directory so that its own module
-			// (go.mod above it) applies.
-			build = exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-			build.Dir = pkg
-		}
-		var out bytes.Buffer
-		build.Stdout, build.Stderr = &out, &out
-		if err := build.Run(); err != nil {
-			return fail(1, fmt.Errorf("package %s does not build: %v\n%s", pkg, err, strings.TrimSpace(out.String())))
-		}
+	switch {
+	case o.binary == "" && len(own) == 0:
+		return usageErrorf("give a PACKAGE to build or --binary FILE")
+	case o.binary != "" && len(own) > 0:
+		return usageErrorf("give either PACKAGE %q or --binary %q, not both (job arguments go after --)", own[0], o.binary)
+	case len(own) > 1:
+		return usageErrorf("want one PACKAGE, got %q (job arguments go after --)", own)
 	}
 	var env []string
 	if wd, err := os.Getwd(); err == nil { // relative paths in job arguments mean files here
 		env = append(env, dagflow.ClientDirEnv+"="+wd)
 	}
-	if *parallelism > 0 {
-		env = append(env, dagflow.ParallelismEnv+"="+strconv.Itoa(*parallelism))
+	if o.parallelism > 0 {
+		env = append(env, dagflow.ParallelismEnv+"="+strconv.Itoa(o.parallelism))
 	}
-	if *shuffleMode != "" {
-		env = append(env, dagflow.ShuffleEnv+"="+*shuffleMode)
+	if o.shuffle != "" {
+		env = append(env, dagflow.ShuffleEnv+"="+o.shuffle)
 	}
-	if *ckInterval != "" {
-		if d, err := time.ParseDuration(*ckInterval); err != nil || d < 0 {
-			return fail(2, fmt.Errorf("--checkpoint-interval %q: want a duration such as 10s", *ckInterval))
+	if o.ckInterval != "" {
+		if d, err := time.ParseDuration(o.ckInterval); err != nil || d < 0 {
+			return usageErrorf("--checkpoint-interval %q: want a duration such as 10s", o.ckInterval)
 		}
-		env = append(env, dagflow.CheckpointIntervalEnv+"="+*ckInterval)
+		env = append(env, dagflow.CheckpointIntervalEnv+"="+o.ckInterval)
 	}
-	if *ckDir != "" {
-		env = append(env, dagflow.CheckpointDirEnv+"="+*ckDir)
+	if o.ckDir != "" {
+		env = append(env, dagflow.CheckpointDirEnv+"="+o.ckDir)
 	}
-	if *backend != "" {
-		env = append(env, dagflow.StateBackendEnv+"="+*backend)
+	if o.stateBackend != "" {
+		env = append(env, dagflow.StateBackendEnv+"="+o.stateBackend)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	mc, closeConn, err := a.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	bin := o.binary
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "dagctl-build-")
+		if err != nil {
+			return failed(err)
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "job")
+		if err := buildPackage(ctx, own[0], bin, a.stderr); err != nil {
+			return failed(err)
+		}
 	}
 	sub, err := planOf(ctx, bin, jobArgs, env)
 	if err != nil {
-		return fail(1, err)
+		return failed(err)
 	}
 	ref, err := upload(ctx, mc, bin)
 	if err != nil {
-		return fail(1, err)
+		return failed(err)
 	}
 	planJSON, _ := json.Marshal(sub.Plan)
 	splitsJSON, _ := json.Marshal(sub.Splits)
 	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: sub.Plan.Job, Binary: ref, Args: jobArgs, PlanJson: planJSON,
-		SplitsJson: splitsJSON, MaxRestarts: int32(*maxRestarts), Env: env, RestoreFrom: *fromSavepoint, AllowNonRestoredState: *allowNonRestored})
+		SplitsJson: splitsJSON, MaxRestarts: int32(o.maxRestarts), Env: env, RestoreFrom: o.fromSavepoint, AllowNonRestoredState: o.allowNonRestored})
 	if err != nil {
-		return fail(1, errors.New(status.Convert(err).Message()))
+		return rpcFailed(err)
 	}
-	if cf.output == "json" && *detach {
-		json.NewEncoder(stdout).Encode(map[string]string{"job": resp.JobId})
-		return 0
+	if a.json() {
+		if o.detach {
+			return a.printJSON(map[string]string{"job": resp.JobId})
+		}
+		fmt.Fprintf(a.stderr, "job %s submitted\n", resp.JobId)
+	} else {
+		fmt.Fprintf(a.stdout, "job %s submitted\n", resp.JobId)
 	}
-	fmt.Fprintf(stdout, "job %s submitted\n", resp.JobId)
-	if *detach {
-		return 0
+	if o.detach {
+		return nil
 	}
-	return follow(ctx, mc, resp.JobId, cf.output, stdout, stderr)
+	return a.follow(ctx, mc, resp.JobId)
+}
+
+// buildPackage builds the Go package pkg into bin.
+func buildPackage(ctx context.Context, pkg, bin string, progress io.Writer) error {
+	if st, err := os.Stat(pkg); err == nil && st.IsDir() && !strings.HasPrefix(pkg, ".") && !filepath.IsAbs(pkg) {
+		pkg = "./" + pkg
+	}
+	fmt.Fprintf(progress, "building %s\n", pkg)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	if st, err := os.Stat(pkg); err == nil && st.IsDir() {
+		// Build inside the package's directory so that its own module
+		// (go.mod above it) applies.
+		build = exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		build.Dir = pkg
+	}
+	var out bytes.Buffer
+	build.Stdout, build.Stderr = &out, &out
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("package %s does not build: %v\n%s", pkg, err, strings.TrimSpace(out.String()))
+	}
+	return nil
 }
 
 // planOf runs the job binary in plan mode: it validates the graph and
@@ -279,154 +322,175 @@ func ended(state string) bool {
 	return false
 }
 
-// follow prints progress until the job ends; the exit code says how.
-func follow(ctx context.Context, mc rpcpb.MasterClient, id, output string, stdout, stderr io.Writer) int {
+// plainProgressEvery is how often a followed submit prints a progress line
+// when stderr is not a terminal.
+const plainProgressEvery = 5 * time.Second
+
+// follow prints progress until the job ends; the error says how it ended.
+func (a *app) follow(ctx context.Context, mc rpcpb.MasterClient, id string) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	tty := a.stderrIsTerminal()
+	var lastPlain time.Time
+	drawn := false
 	for {
 		st, err := jobStatus(context.WithoutCancel(ctx), mc, id)
 		if err != nil {
-			fmt.Fprintln(stderr, "dagctl:", err)
-			return 1
+			return failed(err)
 		}
 		if ended(st.State) {
-			if output == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(st)
+			if drawn {
+				fmt.Fprintln(a.stderr)
+			}
+			if a.json() {
+				a.printJSON(st)
 			} else {
-				fmt.Fprintf(stderr, "\n")
-				fmt.Fprintf(stdout, "job %s %s after %s (%d restarts)\n", id, st.State, st.Elapsed.Round(time.Millisecond), st.Restarts)
+				fmt.Fprintf(a.stdout, "job %s %s after %s (%d restarts)\n", id, st.State, st.Elapsed.Round(time.Millisecond), st.Restarts)
 				if st.Reason != "" {
-					fmt.Fprintf(stdout, "reason: %s\n", st.Reason)
+					fmt.Fprintf(a.stdout, "reason: %s\n", st.Reason)
 				}
 			}
 			if st.State == "finished" {
-				return 0
+				return nil
 			}
-			return 1
+			return &exitError{code: exitFailed, silent: true}
 		}
-		var in int64
-		for _, v := range st.Vertices {
-			if v.Kind == "source" {
-				in += v.RecordsOut
-			}
+		line := formatProgress(st)
+		if tty {
+			fmt.Fprintf(a.stderr, "\r%s   ", line)
+			drawn = true
+		} else if now := time.Now(); now.Sub(lastPlain) >= plainProgressEvery {
+			fmt.Fprintln(a.stderr, line)
+			lastPlain = now
 		}
-		fmt.Fprintf(stderr, "\r[%s] %s  splits %d/%d done  %d records read  %d restarts   ",
-			st.Elapsed.Truncate(time.Second), st.State, st.Splits.Done, st.Splits.Total, in, st.Restarts)
 		select {
 		case <-ctx.Done():
-			fmt.Fprintf(stderr, "\nstopped following; the job keeps running (dagctl status %s, dagctl cancel %s)\n", id, id)
-			return 130
+			fmt.Fprintf(a.stderr, "\nstopped following; the job keeps running (dagctl status %s, dagctl cancel %s)\n", id, id)
+			return &exitError{code: 130, silent: true}
 		case <-tick.C:
 		}
 	}
 }
 
-func listCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf clientFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+// formatProgress renders one progress line of a running job: splits,
+// percent of the sources' bytes read and an ETA when the sources know
+// their size, records read and restarts.
+func formatProgress(st *master.JobStatus) string {
+	var in int64
+	for _, v := range st.Vertices {
+		if v.Kind == "source" {
+			in += v.RecordsOut
+		}
 	}
-	if err := cf.check(); err != nil {
-		fmt.Fprintln(stderr, "dagctl list:", err)
-		return 2
+	s := fmt.Sprintf("[%s] %s  splits %d/%d done", st.Elapsed.Truncate(time.Second), st.State, st.Splits.Done, st.Splits.Total)
+	if p := st.Splits; p.TotalWeight > 0 {
+		frac := float64(p.Weight) / float64(p.TotalWeight)
+		s += fmt.Sprintf("  %.0f%% of %s", 100*frac, formatBytes(p.TotalWeight))
+		if p.Weight > 0 && p.Weight < p.TotalWeight {
+			eta := time.Duration(float64(st.Elapsed) * (1 - frac) / frac)
+			s += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
+		}
 	}
-	ctx := context.Background()
-	mc, closeConn, err := cf.dial(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl list:", err)
-		return 1
-	}
-	defer closeConn()
-	doc, err := mc.ListJobs(ctx, &rpcpb.ListJobsRequest{})
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl list:", status.Convert(err).Message())
-		return 1
-	}
-	if cf.output == "json" {
-		stdout.Write(doc.Json)
-		fmt.Fprintln(stdout)
-		return 0
-	}
-	var jobs []master.JobStatus
-	if err := json.Unmarshal(doc.Json, &jobs); err != nil {
-		fmt.Fprintln(stderr, "dagctl list:", err)
-		return 1
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tELAPSED\tRESTARTS")
-	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", j.ID, j.Name, j.State, j.Elapsed.Round(time.Second), j.Restarts)
-	}
-	tw.Flush()
-	return 0
+	s += fmt.Sprintf("  %d records read  %d restarts", in, st.Restarts)
+	return s
 }
 
-func jobArg(name string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (*clientFlags, string, *flag.FlagSet, bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := &clientFlags{}
-	cf.register(fs)
-	if extra != nil {
-		extra(fs)
+// formatBytes renders a byte count with a binary unit.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
 	}
-	// The job id may stand before, between or after the flags.
-	var ids []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, "", nil, false
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids = append(ids, fs.Arg(0))
-		args = fs.Args()[1:]
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
 	}
-	if len(ids) != 1 {
-		fmt.Fprintf(stderr, "dagctl %s: want exactly one JOB id, got %d\n", name, len(ids))
-		return nil, "", nil, false
-	}
-	id := ids[0]
-	if err := cf.check(); err != nil {
-		fmt.Fprintf(stderr, "dagctl %s: %v\n", name, err)
-		return nil, "", nil, false
-	}
-	return cf, id, fs, true
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func statusCmd(args []string, stdout, stderr io.Writer) int {
-	cf, id, _, ok := jobArg("status", args, stdout, stderr, nil)
-	if !ok {
-		return 2
+func listCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "list the master's jobs",
+		Long:    "list prints the jobs the master knows (running ones and its bounded history of ended ones).",
+		Example: "  dagctl list\n  dagctl list --master 10.0.0.5:7070 --output json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			mc, closeConn, err := a.dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			doc, err := mc.ListJobs(ctx, &rpcpb.ListJobsRequest{})
+			if err != nil {
+				return rpcFailed(err)
+			}
+			var jobs []master.JobStatus
+			if err := json.Unmarshal(doc.Json, &jobs); err != nil {
+				return failed(err)
+			}
+			if a.json() {
+				if jobs == nil {
+					jobs = []master.JobStatus{}
+				}
+				return a.printJSON(jobs)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tELAPSED\tRESTARTS")
+			for _, j := range jobs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", j.ID, j.Name, j.State, j.Elapsed.Round(time.Second), j.Restarts)
+			}
+			return tw.Flush()
+		},
 	}
-	ctx := context.Background()
-	mc, closeConn, err := cf.dial(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl status:", err)
-		return 1
+}
+
+func statusCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status JOB",
+		Short: "show a job's vertices, tasks, records, throughput, back-pressure and checkpoints",
+		Long: `status prints one job: its state, splits done, every vertex's records in and
+out, throughput and back-pressure, every task's attempt, state and worker, its
+checkpoints, and its failovers. JOB is a job id (dagctl list).`,
+		Example: "  dagctl status 3f2a9c\n  dagctl status 3f2a9c --output json",
+		Args:    exactlyOneJob,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			mc, closeConn, err := a.dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			st, err := jobStatus(ctx, mc, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			if a.json() {
+				return a.printJSON(st)
+			}
+			printStatus(a.stdout, st)
+			return nil
+		},
 	}
-	defer closeConn()
-	st, err := jobStatus(ctx, mc, id)
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl status:", err)
-		return 1
+}
+
+// exactlyOneJob checks a verb got one JOB argument.
+func exactlyOneJob(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("want exactly one JOB id, got %d", len(args))
 	}
-	if cf.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(st)
-		return 0
-	}
-	fmt.Fprintf(stdout, "job %s (%s): %s, elapsed %s, %d restarts, splits %d/%d done\n", st.ID, st.Name, st.State,
+	return nil
+}
+
+func printStatus(w io.Writer, st *master.JobStatus) {
+	fmt.Fprintf(w, "job %s (%s): %s, elapsed %s, %d restarts, splits %d/%d done\n", st.ID, st.Name, st.State,
 		st.Elapsed.Round(time.Millisecond), st.Restarts, st.Splits.Done, st.Splits.Total)
 	if st.Reason != "" {
-		fmt.Fprintf(stdout, "reason: %s\n", st.Reason)
+		fmt.Fprintf(w, "reason: %s\n", st.Reason)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nVERTEX\tKIND\tPAR\tRECORDS IN\tRECORDS OUT\tOUT/S\tBACK-PRESSURE")
 	for _, v := range st.Vertices {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.0f%%\n", v.Name, v.Kind, v.Parallelism, v.RecordsIn, v.RecordsOut, v.Throughput, 100*v.BackPressure)
@@ -451,112 +515,133 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	for _, f := range st.Failovers {
-		fmt.Fprintf(stdout, "failover: %s\n", f)
+		fmt.Fprintf(w, "failover: %s\n", f)
 	}
-	return 0
 }
 
-// savepointCmd takes a savepoint of a running job (savepoint) or stops a
-// job with one (stop).
-func savepointCmd(name string, args []string, stdout, stderr io.Writer) int {
-	var drain, withSavepoint *bool
-	var dir *string
-	cf, id, fs, ok := jobArg(name, args, stdout, stderr, func(fs *flag.FlagSet) {
-		dir = fs.String("dir", "", "savepoint directory URI (default: the master's --savepoint-dir)")
-		if name == "stop" {
-			withSavepoint = fs.Bool("savepoint", true, "take a savepoint before stopping (stop without one is cancel)")
-			drain = fs.Bool("drain", false, "end the input first so every event-time window fires (final watermark), then stop")
-		}
-	})
-	if !ok {
-		return 2
+// savepointCommand is "savepoint JOB" (stop false) or "stop JOB".
+func savepointCommand(a *app, stop bool) *cobra.Command {
+	var dir string
+	var drain, withSavepoint bool
+	cmd := &cobra.Command{
+		Use:   "savepoint JOB",
+		Short: "take a self-contained savepoint of a running job",
+		Long: `savepoint takes a self-contained savepoint of a running job and prints its
+location; the job keeps running. This is the upgrade path: stop with a
+savepoint, change the job, submit it again with --from-savepoint.`,
+		Example: "  dagctl savepoint 3f2a9c --dir hdfs://nn:8020/savepoints",
+		Args:    exactlyOneJob,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if stop && !withSavepoint {
+				if cmd.Flags().Changed("drain") || cmd.Flags().Changed("dir") {
+					return usageErrorf("--savepoint=false stops without a savepoint: --drain and --dir do not apply")
+				}
+				return a.cancel(cmd.Context(), args[0])
+			}
+			return a.savepoint(cmd.Context(), master.SavepointRequest{Job: args[0], Dir: dir, Stop: stop, Drain: drain})
+		},
 	}
-	_ = fs
-	req := master.SavepointRequest{Job: id, Dir: *dir}
-	if name == "stop" {
-		if !*withSavepoint {
-			return cancelCmd(args, stdout, stderr)
-		}
-		req.Stop, req.Drain = true, *drain
+	cmd.Flags().StringVar(&dir, "dir", "", "savepoint directory URI (default: the master's --savepoint-dir)")
+	if stop {
+		cmd.Use = "stop JOB"
+		cmd.Short = "stop a job with a savepoint (or without one: --savepoint=false)"
+		cmd.Long = `stop takes a savepoint of a running job and then stops it; the savepoint's
+location is printed. --drain first ends the input so that every event-time
+window fires (a final watermark). --savepoint=false stops the job without a
+savepoint, like cancel: output not committed by a checkpoint is discarded.`
+		cmd.Example = "  dagctl stop 3f2a9c --dir file:///data/savepoints\n  dagctl stop 3f2a9c --drain\n  dagctl stop 3f2a9c --savepoint=false"
+		cmd.Flags().BoolVar(&withSavepoint, "savepoint", true, "take a savepoint before stopping (--savepoint=false: stop without one, like cancel)")
+		cmd.Flags().BoolVar(&drain, "drain", false, "end the input first so every event-time window fires (final watermark), then stop")
 	}
-	ctx := context.Background()
-	mc, closeConn, err := cf.dial(ctx)
+	return cmd
+}
+
+func (a *app) savepoint(ctx context.Context, req master.SavepointRequest) error {
+	mc, closeConn, err := a.dial(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "dagctl %s: %v\n", name, err)
-		return 1
+		return err
 	}
 	defer closeConn()
 	b, _ := json.Marshal(req)
 	resp, err := mc.TriggerSavepoint(ctx, &rpcpb.JSONDoc{Json: b})
 	if err != nil {
-		fmt.Fprintf(stderr, "dagctl %s: %s\n", name, status.Convert(err).Message())
-		return 1
+		return rpcFailed(err)
 	}
 	var sr master.SavepointResponse
 	if err := json.Unmarshal(resp.Json, &sr); err != nil {
-		fmt.Fprintf(stderr, "dagctl %s: %v\n", name, err)
-		return 1
+		return failed(err)
 	}
-	if cf.output == "json" {
-		json.NewEncoder(stdout).Encode(map[string]string{"job": id, "savepoint": sr.Location})
-		return 0
+	if a.json() {
+		out := map[string]any{"job": req.Job, "savepoint": sr.Location}
+		if req.Stop {
+			out["stopped"] = true
+		}
+		return a.printJSON(out)
 	}
-	fmt.Fprintf(stdout, "savepoint of job %s: %s\n", id, sr.Location)
+	fmt.Fprintf(a.stdout, "savepoint of job %s: %s\n", req.Job, sr.Location)
 	if req.Stop {
-		fmt.Fprintf(stdout, "job %s stopped\n", id)
+		fmt.Fprintf(a.stdout, "job %s stopped\n", req.Job)
 	}
-	return 0
+	return nil
 }
 
-func cancelCmd(args []string, stdout, stderr io.Writer) int {
-	cf, id, _, ok := jobArg("cancel", args, stdout, stderr, nil)
-	if !ok {
-		return 2
+func cancelCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel JOB",
+		Short: "cancel a job",
+		Long: `cancel stops a job without a savepoint. Output not committed by a checkpoint
+is discarded.`,
+		Example: "  dagctl cancel 3f2a9c",
+		Args:    exactlyOneJob,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.cancel(cmd.Context(), args[0])
+		},
 	}
-	ctx := context.Background()
-	mc, closeConn, err := cf.dial(ctx)
+}
+
+func (a *app) cancel(ctx context.Context, id string) error {
+	mc, closeConn, err := a.dial(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl cancel:", err)
-		return 1
+		return err
 	}
 	defer closeConn()
 	resp, err := mc.CancelJob(ctx, &rpcpb.JobRef{JobId: id})
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl cancel:", status.Convert(err).Message())
-		return 1
+		return rpcFailed(err)
 	}
-	if cf.output == "json" {
-		json.NewEncoder(stdout).Encode(map[string]string{"job": id, "state": resp.State})
-	} else {
-		fmt.Fprintf(stdout, "job %s %s\n", id, resp.State)
+	if a.json() {
+		return a.printJSON(map[string]string{"job": id, "state": resp.State})
 	}
-	return 0
+	fmt.Fprintf(a.stdout, "job %s %s\n", id, resp.State)
+	return nil
 }
 
-func logsCmd(args []string, stdout, stderr io.Writer) int {
+func logsCommand(a *app) *cobra.Command {
 	var task string
-	cf, id, _, ok := jobArg("logs", args, stdout, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&task, "task", "", "only lines of this task, e.g. tokenize[1]")
-	})
-	if !ok {
-		return 2
+	cmd := &cobra.Command{
+		Use:     "logs JOB",
+		Short:   "print the executor logs of a job",
+		Long:    "logs prints the logs of a job's executors on every worker, optionally of one task only.",
+		Example: "  dagctl logs 3f2a9c\n  dagctl logs 3f2a9c --task 'tokenize[1]'",
+		Args:    exactlyOneJob,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			mc, closeConn, err := a.dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			resp, err := mc.JobLogs(ctx, &rpcpb.JobLogsRequest{JobId: args[0], Task: task})
+			if err != nil {
+				return rpcFailed(err)
+			}
+			if a.json() {
+				return a.printJSON(map[string]string{"job": args[0], "logs": string(resp.Logs)})
+			}
+			_, err = a.stdout.Write(resp.Logs)
+			return err
+		},
 	}
-	ctx := context.Background()
-	mc, closeConn, err := cf.dial(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl logs:", err)
-		return 1
-	}
-	defer closeConn()
-	resp, err := mc.JobLogs(ctx, &rpcpb.JobLogsRequest{JobId: id, Task: task})
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl logs:", status.Convert(err).Message())
-		return 1
-	}
-	if cf.output == "json" {
-		json.NewEncoder(stdout).Encode(map[string]string{"job": id, "logs": string(resp.Logs)})
-		return 0
-	}
-	stdout.Write(resp.Logs)
-	return 0
+	cmd.Flags().StringVar(&task, "task", "", "only lines of this task, e.g. tokenize[1]")
+	return cmd
 }

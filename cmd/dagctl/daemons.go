@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,137 +13,276 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
 
-func logger(stderr io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+// daemonCommands are the verbs that run the cluster's daemons.
+func daemonCommands(a *app) []*cobra.Command {
+	return []*cobra.Command{masterCommand(a), workerCommand(a), shuffleCommand(a), localClusterCommand(a)}
 }
 
-// masterCmd runs the master daemon until interrupted.
-func masterCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("master", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:7070", "gRPC address")
-	httpAddr := fs.String("http", "127.0.0.1:7071", "REST and /metrics address (empty disables)")
-	dir := fs.String("dir", "", "directory for job binaries (default: a temporary directory)")
-	failure := fs.Duration("failure-timeout", 3*time.Second, "declare a silent worker lost after about this long")
-	level := fs.String("log-level", "info", "log level")
-	spDir := fs.String("savepoint-dir", "", "default directory (URI) of savepoints")
-	storageDir := fs.String("storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const daemonLong = `
+
+Every flag can also come from the environment variable DAGFLOW_<FLAG> (upper
+case, '-' as '_', e.g. DAGFLOW_LOG_LEVEL) or from the YAML file of --config
+(keys are the flag names); flags win over the environment, the environment
+over the file. See docs/configuration.md.`
+
+// daemonCommand marks cmd as a daemon and adds the flags every daemon has.
+func daemonCommand(cmd *cobra.Command, advertise *string) *cobra.Command {
+	cmd.Annotations = map[string]string{annDaemon: "true"}
+	cmd.Long += daemonLong
+	cmd.Flags().String("config", "", "YAML file of flag values (keys are flag names; or $DAGFLOW_CONFIG)")
+	if advertise != nil {
+		cmd.Flags().StringVar(advertise, "advertise", "", "HOST:PORT others reach this daemon at (default: from --listen; never a wildcard address)")
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "dagflow-master-")
-		if err != nil {
-			fmt.Fprintln(stderr, "dagctl master:", err)
-			return 1
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	return cmd
+}
+
+// checkAdvertise validates an --advertise address ("" is fine).
+func checkAdvertise(addr string) error {
+	if addr == "" {
+		return nil
 	}
-	s, err := master.NewServer(master.ServerConfig{Listen: *listen, HTTP: *httpAddr, Dir: *dir, FailureTimeout: *failure,
-		Logger: logger(stderr, *level), SavepointDir: *spDir, StorageDir: strings.TrimRight(*storageDir, "/")})
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl master:", err)
-		return 1
+		return usageErrorf("--advertise %q: want HOST:PORT: %v", addr, err)
 	}
-	fmt.Fprintf(stdout, "master listening on %s (REST %s)\n", s.Addr(), s.HTTPAddr())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-ctx.Done()
-	s.Close()
-	return 0
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return usageErrorf("--advertise %q: port %q: want 1 to 65535", addr, port)
+	}
+	if host == "" {
+		return usageErrorf("--advertise %q: want a host name or address", addr)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return usageErrorf("--advertise %q: %s is a wildcard address; give one others can reach", addr, host)
+	}
+	return nil
 }
 
-// workerCmd runs a worker daemon until interrupted.
-func workerCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	masterAddr := fs.String("master", os.Getenv("DAGFLOW_MASTER"), "master address (or $DAGFLOW_MASTER)")
-	listen := fs.String("listen", "127.0.0.1:0", "gRPC address")
-	name := fs.String("name", "", "worker name (default: host-port)")
-	slots := fs.Int("slots", 4, "task slots")
-	dir := fs.String("dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
-	failure := fs.Duration("failure-timeout", 3*time.Second, "gossip failure timeout")
-	level := fs.String("log-level", "info", "log level")
-	httpAddr := fs.String("http", "", "serve /metrics on this address")
-	shuffleDaemon := fs.String("shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
-	shuffleDir := fs.String("shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// tempDir returns dir, or a temporary directory removed by the returned
+// function.
+func tempDir(dir, pattern string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
 	}
-	if (*shuffleDaemon == "") != (*shuffleDir == "") {
-		fmt.Fprintln(stderr, "dagctl worker: --shuffle-daemon and --shuffle-dir go together")
-		return 2
-	}
-	if *slots < 1 {
-		fmt.Fprintf(stderr, "dagctl worker: --slots %d: must be at least 1\n", *slots)
-		return 2
-	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "dagflow-worker-")
-		if err != nil {
-			fmt.Fprintln(stderr, "dagctl worker:", err)
-			return 1
-		}
-		defer os.RemoveAll(d)
-		*dir = d
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: *name, Listen: *listen, Master: *masterAddr, Slots: *slots,
-		Dir: *dir, FailureTimeout: *failure, HTTP: *httpAddr, ShuffleDaemon: *shuffleDaemon, ShuffleDir: *shuffleDir,
-		Logger: logger(stderr, *level)})
+	d, err := os.MkdirTemp("", pattern)
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl worker:", err)
-		return 1
+		return "", nil, failed(err)
 	}
-	fmt.Fprintf(stdout, "worker %s listening on %s\n", d.Name(), d.Addr())
-	<-ctx.Done()
-	d.Close()
-	return 0
+	return d, func() { os.RemoveAll(d) }, nil
 }
 
-// localClusterCmd starts a master and N worker processes on loopback.
-func localClusterCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("local-cluster", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	workers := fs.Int("workers", 2, "worker processes")
-	slots := fs.Int("slots", 4, "slots per worker")
-	listen := fs.String("listen", "127.0.0.1:7070", "master gRPC address")
-	httpAddr := fs.String("http", "127.0.0.1:7071", "master REST address")
-	shuffleAddr := fs.String("shuffle-daemon", "", "also start a shuffle daemon on this address, shared by the workers (for submit --shuffle external)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// ready announces a started daemon: a line of text, or one JSON object.
+func (a *app) ready(text string, fields map[string]any) {
+	if a.json() {
+		a.printJSON(fields)
+		return
 	}
-	if *workers < 1 {
-		fmt.Fprintf(stderr, "dagctl local-cluster: --workers %d: must be at least 1\n", *workers)
-		return 2
+	fmt.Fprintln(a.stdout, text)
+}
+
+type masterOptions struct {
+	listen, http, dir, savepointDir, storageDir, advertise string
+	failureTimeout, jobHistoryAge                          time.Duration
+	jobHistory                                             int
+}
+
+func addJobHistoryFlags(f *pflag.FlagSet, n *int, age *time.Duration) {
+	f.IntVar(n, "job-history", 1000, "ended jobs the master keeps for list and status")
+	f.DurationVar(age, "job-history-age", 24*time.Hour, "the master forgets ended jobs older than this")
+}
+
+func checkJobHistory(n int, age time.Duration) error {
+	if n < 0 {
+		return usageErrorf("--job-history %d: must not be negative", n)
 	}
+	if age < 0 {
+		return usageErrorf("--job-history-age %v: must not be negative", age)
+	}
+	return nil
+}
+
+func masterCommand(a *app) *cobra.Command {
+	var o masterOptions
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "run the master daemon",
+		Long: `master runs the cluster's master until SIGINT or SIGTERM: it accepts jobs
+from dagctl, schedules their tasks on the registered workers, and serves the
+REST API and /metrics on --http.`,
+		Example: `  dagctl master --listen 0.0.0.0:7070 --advertise master1.example.com:7070 --http 0.0.0.0:7071
+  DAGFLOW_LOG_LEVEL=debug dagctl master --config /etc/dagflow/master.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkAdvertise(o.advertise); err != nil {
+				return err
+			}
+			if err := checkJobHistory(o.jobHistory, o.jobHistoryAge); err != nil {
+				return err
+			}
+			dir, cleanup, err := tempDir(o.dir, "dagflow-master-")
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			s, err := master.NewServer(master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
+				Logger: a.log, SavepointDir: o.savepointDir, StorageDir: strings.TrimRight(o.storageDir, "/"),
+				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge})
+			if err != nil {
+				return failed(err)
+			}
+			a.ready(fmt.Sprintf("master listening on %s (REST %s)", s.Addr(), s.HTTPAddr()),
+				map[string]any{"daemon": "master", "addr": s.Addr(), "http": s.HTTPAddr()})
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			s.Close()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC address")
+	f.StringVar(&o.http, "http", "127.0.0.1:7071", "REST and /metrics address (empty disables)")
+	f.StringVar(&o.dir, "dir", "", "directory for job binaries (default: a temporary directory)")
+	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "declare a silent worker lost after about this long")
+	f.StringVar(&o.savepointDir, "savepoint-dir", "", "default directory (URI) of savepoints")
+	f.StringVar(&o.storageDir, "storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
+	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
+	return daemonCommand(cmd, &o.advertise)
+}
+
+type workerOptions struct {
+	listen, name, dir, http, shuffleDaemon, shuffleDir, advertise string
+	slots                                                         int
+	failureTimeout                                                time.Duration
+}
+
+func workerCommand(a *app) *cobra.Command {
+	var o workerOptions
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "run a worker daemon",
+		Long: `worker runs a worker daemon until SIGINT or SIGTERM: it registers with the
+master (--master or $DAGFLOW_MASTER), offers --slots task slots and runs one
+executor process per job.`,
+		Example: `  dagctl worker --master 10.0.0.5:7070 --slots 8 --listen 0.0.0.0:7080 --advertise 10.0.0.6:7080
+  dagctl worker --master 10.0.0.5:7070 --shuffle-daemon 127.0.0.1:7072 --shuffle-dir /data/shuffle`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.master == "" {
+				return usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
+			}
+			if (o.shuffleDaemon == "") != (o.shuffleDir == "") {
+				return usageErrorf("--shuffle-daemon and --shuffle-dir go together")
+			}
+			if o.slots < 1 {
+				return usageErrorf("--slots %d: must be at least 1", o.slots)
+			}
+			if err := checkAdvertise(o.advertise); err != nil {
+				return err
+			}
+			dir, cleanup, err := tempDir(o.dir, "dagflow-worker-")
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: o.name, Listen: o.listen, Master: a.master, Slots: o.slots,
+				Dir: dir, FailureTimeout: o.failureTimeout, HTTP: o.http, ShuffleDaemon: o.shuffleDaemon, ShuffleDir: o.shuffleDir,
+				Logger: a.log, Advertise: o.advertise})
+			if err != nil {
+				return failed(err)
+			}
+			a.ready(fmt.Sprintf("worker %s listening on %s", d.Name(), d.Addr()),
+				map[string]any{"daemon": "worker", "name": d.Name(), "addr": d.Addr()})
+			<-ctx.Done()
+			d.Close()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "gRPC address")
+	f.StringVar(&o.name, "name", "", "worker name (default: host-port)")
+	f.IntVar(&o.slots, "slots", 4, "task slots")
+	f.StringVar(&o.dir, "dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
+	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")
+	f.StringVar(&o.http, "http", "", "serve /metrics on this address")
+	f.StringVar(&o.shuffleDaemon, "shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
+	f.StringVar(&o.shuffleDir, "shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
+	return daemonCommand(cmd, &o.advertise)
+}
+
+type localClusterOptions struct {
+	workers, slots, jobHistory       int
+	listen, http, shuffle, advertise string
+	jobHistoryAge                    time.Duration
+}
+
+func localClusterCommand(a *app) *cobra.Command {
+	var o localClusterOptions
+	cmd := &cobra.Command{
+		Use:   "local-cluster",
+		Short: "run a master and N workers (and a shuffle daemon) on loopback",
+		Long: `local-cluster starts a master, --workers worker processes and, with
+--shuffle-daemon, an external shuffle daemon, all on this host, until SIGINT or
+SIGTERM. The daemons' output goes to stderr. Point clients at it with
+export DAGFLOW_MASTER=<--listen>.`,
+		Example: `  dagctl local-cluster --workers 3 --slots 2
+  dagctl local-cluster --listen 127.0.0.1:17070 --http 127.0.0.1:17071 --shuffle-daemon 127.0.0.1:17072`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.workers < 1 {
+				return usageErrorf("--workers %d: must be at least 1", o.workers)
+			}
+			if o.slots < 1 {
+				return usageErrorf("--slots %d: must be at least 1", o.slots)
+			}
+			if err := checkAdvertise(o.advertise); err != nil {
+				return err
+			}
+			if err := checkJobHistory(o.jobHistory, o.jobHistoryAge); err != nil {
+				return err
+			}
+			return a.localCluster(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.workers, "workers", 2, "worker processes")
+	f.IntVar(&o.slots, "slots", 4, "slots per worker")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "master gRPC address")
+	f.StringVar(&o.http, "http", "127.0.0.1:7071", "master REST address")
+	f.StringVar(&o.shuffle, "shuffle-daemon", "", "also start a shuffle daemon on this address, shared by the workers (for submit --shuffle external)")
+	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
+	daemonCommand(cmd, &o.advertise)
+	f.Lookup("advertise").Usage = "HOST:PORT others reach the master at (default: --listen)"
+	return cmd
+}
+
+func (a *app) localCluster(ctx context.Context, o localClusterOptions) error {
 	self, err := os.Executable()
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
-		return 1
+		return failed(err)
 	}
 	dir, err := os.MkdirTemp("", "dagflow-local-cluster-")
 	if err != nil {
-		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
-		return 1
+		return failed(err)
 	}
 	defer os.RemoveAll(dir)
+	env := childEnv(os.Environ())
+	logFlags := []string{"--log-level", a.logLevel, "--log-format", a.logFormat}
 	var procs []*exec.Cmd
 	start := func(args ...string) error {
-		cmd := exec.Command(self, args...)
-		cmd.Stdout, cmd.Stderr = stderr, stderr
+		cmd := exec.Command(self, append(args, logFlags...)...)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = a.stderr, a.stderr
 		if err := cmd.Start(); err != nil {
-			return err
+			return failedf("start %s: %w", args[0], err)
 		}
 		procs = append(procs, cmd)
 		return nil
@@ -158,30 +295,55 @@ func localClusterCmd(args []string, stdout, stderr io.Writer) int {
 			p.Wait()
 		}
 	}()
-	if err := start("master", "--listen", *listen, "--http", *httpAddr, "--dir", filepath.Join(dir, "master")); err != nil {
-		fmt.Fprintln(stderr, "dagctl local-cluster:", err)
-		return 1
+	masterArgs := []string{"master", "--listen", o.listen, "--http", o.http, "--dir", filepath.Join(dir, "master"),
+		"--job-history", strconv.Itoa(o.jobHistory), "--job-history-age", o.jobHistoryAge.String()}
+	if o.advertise != "" {
+		masterArgs = append(masterArgs, "--advertise", o.advertise)
+	}
+	if err := start(masterArgs...); err != nil {
+		return err
 	}
 	var shuffleFlags []string
-	if *shuffleAddr != "" {
+	if o.shuffle != "" {
 		sdir := filepath.Join(dir, "shuffle")
-		if err := start("shuffle", "--master", *listen, "--listen", *shuffleAddr, "--dir", sdir); err != nil {
-			fmt.Fprintln(stderr, "dagctl local-cluster:", err)
-			return 1
+		if err := start("shuffle", "--master", o.listen, "--listen", o.shuffle, "--dir", sdir); err != nil {
+			return err
 		}
-		shuffleFlags = []string{"--shuffle-daemon", *shuffleAddr, "--shuffle-dir", sdir}
+		shuffleFlags = []string{"--shuffle-daemon", o.shuffle, "--shuffle-dir", sdir}
 	}
-	for i := 0; i < *workers; i++ {
-		if err := start(append([]string{"worker", "--master", *listen, "--name", "worker-" + strconv.Itoa(i), "--slots", strconv.Itoa(*slots),
-			"--dir", filepath.Join(dir, "worker-"+strconv.Itoa(i))}, shuffleFlags...)...); err != nil {
-			fmt.Fprintln(stderr, "dagctl local-cluster:", err)
-			return 1
+	for i := 0; i < o.workers; i++ {
+		name := "worker-" + strconv.Itoa(i)
+		if err := start(append([]string{"worker", "--master", o.listen, "--name", name, "--slots", strconv.Itoa(o.slots),
+			"--listen", "127.0.0.1:0", "--dir", filepath.Join(dir, name)}, shuffleFlags...)...); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(stdout, "local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it\n",
-		*listen, *httpAddr, *workers, *listen)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	a.ready(fmt.Sprintf("local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it",
+		o.listen, o.http, o.workers, o.listen),
+		map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers})
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	return 0
+	return nil
+}
+
+// childEnv is the environment of local-cluster's daemons: without the
+// DAGFLOW_* variables of daemon flags, which local-cluster passes as flags
+// itself where they apply (one DAGFLOW_LISTEN must not reach both the
+// master and the workers).
+func childEnv(environ []string) []string {
+	names := map[string]bool{}
+	root := newRoot(&app{})
+	for _, c := range daemonCommands(&app{}) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[envName(f.Name)] = true })
+	}
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[envName(f.Name)] = true })
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !names[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

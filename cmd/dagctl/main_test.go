@@ -40,7 +40,7 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{nil, 2, "usage: dagctl"},
+		{nil, 2, "Usage:"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"plan"}, 2, "want exactly one PACKAGE or BINARY"},
 		{[]string{"plan", "--format", "svg", "x"}, 2, `--format "svg"`},

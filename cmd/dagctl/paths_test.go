@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,23 +34,6 @@ func dagctlIn(t *testing.T, dagctl, dir, masterAddr string, args ...string) (std
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-// wordCounts counts the words of a file with strings.Fields, as word<TAB>count.
-func wordCounts(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := map[string]int{}
-	for _, w := range strings.Fields(string(b)) {
-		n[w]++
-	}
-	out := make(map[string]string, len(n))
-	for w, c := range n {
-		out[w] = strconv.Itoa(c)
-	}
-	return out
-}
 
 // copyReadme copies the repository's README.md (any real text) to dst.
 func copyReadme(t *testing.T, dst string) {

@@ -264,18 +264,7 @@ func TestReadmeClusterCommands(t *testing.T) {
 	if !filepath.IsAbs(input) {
 		input = filepath.Join(root, input)
 	}
-	data, err := os.ReadFile(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{}
-	n := map[string]int{}
-	for _, w := range strings.Fields(string(data)) {
-		n[w]++
-	}
-	for w, c := range n {
-		want[w] = strconv.Itoa(c)
-	}
+	want := wordCounts(t, input)
 	got := readCounts(t, outDir)
 	if len(got) != len(want) {
 		t.Fatalf("%d distinct words in the output, want %d", len(got), len(want))

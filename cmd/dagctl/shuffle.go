@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -13,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -25,111 +23,114 @@ import (
 // corrupts the first N partitions it adopts (see daemon.Config).
 const envTestCorrupt = "DAGFLOW_SHUFFLE_TEST_CORRUPT"
 
-// shuffleCmd runs the external shuffle daemon until interrupted, or lists
-// the jobs a daemon holds (dagctl shuffle jobs).
-func shuffleCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "jobs" {
-		return shuffleJobsCmd(args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("shuffle", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "directory of staged and adopted partitions; workers pass the same as --shuffle-dir (default: a temporary directory)")
-	listen := fs.String("listen", "127.0.0.1:7072", "gRPC address: partition reads and the control API (workers pass it as --shuffle-daemon)")
-	masterAddr := fs.String("master", os.Getenv("DAGFLOW_MASTER"), "master address (or $DAGFLOW_MASTER); empty runs standalone")
-	name := fs.String("name", "", "daemon name (default: host-port)")
-	ttl := fs.Duration("ttl", daemon.DefaultTTL, "delete the partitions of jobs idle this long unless the master lists them as running")
-	reap := fs.Duration("reap-interval", 0, "how often the orphan reaper runs (default: ttl/4, between 1s and 5m)")
-	failure := fs.Duration("failure-timeout", 3*time.Second, "gossip failure timeout")
-	level := fs.String("log-level", "info", "log level")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "dagctl shuffle: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if *ttl <= 0 {
-		fmt.Fprintf(stderr, "dagctl shuffle: --ttl %v: must be positive\n", *ttl)
-		return 2
-	}
-	corrupt := 0
-	if v := os.Getenv(envTestCorrupt); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			fmt.Fprintf(stderr, "dagctl shuffle: %s=%q: want a count\n", envTestCorrupt, v)
-			return 2
-		}
-		corrupt = n
-	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "dagflow-shuffle-")
-		if err != nil {
-			fmt.Fprintln(stderr, "dagctl shuffle:", err)
-			return 1
-		}
-		defer os.RemoveAll(d)
-		*dir = d
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	d, err := daemon.Start(ctx, daemon.Config{Dir: *dir, Listen: *listen, Name: *name, Master: *masterAddr, TTL: *ttl,
-		ReapInterval: *reap, FailureTimeout: *failure, CorruptAdoptions: corrupt, Logger: logger(stderr, *level)})
-	if err != nil {
-		fmt.Fprintln(stderr, "dagctl shuffle:", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "shuffle daemon %s listening on %s (dir %s)\n", d.Name(), d.Addr(), *dir)
-	<-ctx.Done()
-	d.Close()
-	return 0
+type shuffleOptions struct {
+	dir, listen, name, advertise string
+	ttl, reap, failureTimeout    time.Duration
 }
 
-// shuffleJobsCmd lists the jobs whose partitions a daemon holds.
-func shuffleJobsCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("shuffle jobs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("daemon", "127.0.0.1:7072", "shuffle daemon address")
-	output := fs.String("output", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// shuffleCommand runs the external shuffle daemon; its subcommand jobs
+// lists the jobs a daemon holds.
+func shuffleCommand(a *app) *cobra.Command {
+	var o shuffleOptions
+	cmd := &cobra.Command{
+		Use:   "shuffle",
+		Short: "run the external shuffle daemon (one per host)",
+		Long: `shuffle runs the external shuffle daemon of this host until SIGINT or SIGTERM.
+Jobs submitted with --shuffle external hand their blocking partitions to it,
+so that they outlive the producing executors. It registers with the master
+(--master or $DAGFLOW_MASTER; none runs it standalone) and deletes the
+partitions of jobs idle for --ttl unless the master lists them as running.`,
+		Example: `  dagctl shuffle --dir /data/shuffle --master 10.0.0.5:7070 --listen 0.0.0.0:7072 --advertise 10.0.0.6:7072
+  dagctl shuffle jobs --daemon 127.0.0.1:7072`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.ttl <= 0 {
+				return usageErrorf("--ttl %v: must be positive", o.ttl)
+			}
+			if err := checkAdvertise(o.advertise); err != nil {
+				return err
+			}
+			corrupt := 0
+			if v := os.Getenv(envTestCorrupt); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return usageErrorf("%s=%q: want a count", envTestCorrupt, v)
+				}
+				corrupt = n
+			}
+			dir, cleanup, err := tempDir(o.dir, "dagflow-shuffle-")
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, err := daemon.Start(ctx, daemon.Config{Dir: dir, Listen: o.listen, Name: o.name, Master: a.master, TTL: o.ttl,
+				ReapInterval: o.reap, FailureTimeout: o.failureTimeout, CorruptAdoptions: corrupt, Logger: a.log, Advertise: o.advertise})
+			if err != nil {
+				return failed(err)
+			}
+			a.ready(fmt.Sprintf("shuffle daemon %s listening on %s (dir %s)", d.Name(), d.Addr(), dir),
+				map[string]any{"daemon": "shuffle", "name": d.Name(), "addr": d.Addr(), "dir": dir})
+			<-ctx.Done()
+			d.Close()
+			return nil
+		},
 	}
-	if *output != "text" && *output != "json" {
-		fmt.Fprintf(stderr, "dagctl shuffle jobs: --output %q: want text or json\n", *output)
-		return 2
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "directory of staged and adopted partitions; workers pass the same as --shuffle-dir (default: a temporary directory)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:7072", "gRPC address: partition reads and the control API (workers pass it as --shuffle-daemon)")
+	f.StringVar(&o.name, "name", "", "daemon name (default: host-port)")
+	f.DurationVar(&o.ttl, "ttl", daemon.DefaultTTL, "delete the partitions of jobs idle this long unless the master lists them as running")
+	f.DurationVar(&o.reap, "reap-interval", 0, "how often the orphan reaper runs (default: ttl/4, between 1s and 5m)")
+	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")
+	cmd.AddCommand(shuffleJobsCommand(a))
+	return daemonCommand(cmd, &o.advertise)
+}
+
+// shuffleJobsCommand lists the jobs whose partitions a daemon holds.
+func shuffleJobsCommand(a *app) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:     "jobs",
+		Short:   "list the jobs whose partitions a shuffle daemon holds",
+		Long:    "jobs asks a shuffle daemon which jobs' partitions it holds: their count, size and idle time.",
+		Example: "  dagctl shuffle jobs --daemon 127.0.0.1:7072 --output json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				return usageErrorf("--daemon %q: %v", addr, err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			resp, err := rpcpb.NewShuffleDaemonClient(conn).ListJobs(ctx, &rpcpb.ListJobsRequest{})
+			if err != nil {
+				return unreachable(fmt.Errorf("shuffle daemon unreachable at %s: %s", addr, status.Convert(err).Message()))
+			}
+			if a.json() {
+				type job struct {
+					Job        string    `json:"job"`
+					Partitions int32     `json:"partitions"`
+					Bytes      int64     `json:"bytes"`
+					Touched    time.Time `json:"touched"`
+				}
+				out := make([]job, 0, len(resp.Jobs))
+				for _, j := range resp.Jobs {
+					out = append(out, job{j.Job, j.Partitions, j.Bytes, time.Unix(0, j.TouchedUnixNanos)})
+				}
+				return a.printJSON(out)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tPARTITIONS\tBYTES\tIDLE")
+			for _, j := range resp.Jobs {
+				idle := time.Since(time.Unix(0, j.TouchedUnixNanos)).Round(time.Second)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", j.Job, j.Partitions, j.Bytes, idle)
+			}
+			return tw.Flush()
+		},
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		fmt.Fprintf(stderr, "dagctl shuffle jobs: daemon address %q: %v\n", *addr, err)
-		return 1
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := rpcpb.NewShuffleDaemonClient(conn).ListJobs(ctx, &rpcpb.ListJobsRequest{})
-	if err != nil {
-		fmt.Fprintf(stderr, "dagctl shuffle jobs: shuffle daemon unreachable at %s: %s\n", *addr, status.Convert(err).Message())
-		return 1
-	}
-	if *output == "json" {
-		type job struct {
-			Job        string    `json:"job"`
-			Partitions int32     `json:"partitions"`
-			Bytes      int64     `json:"bytes"`
-			Touched    time.Time `json:"touched"`
-		}
-		out := make([]job, 0, len(resp.Jobs))
-		for _, j := range resp.Jobs {
-			out = append(out, job{j.Job, j.Partitions, j.Bytes, time.Unix(0, j.TouchedUnixNanos)})
-		}
-		json.NewEncoder(stdout).Encode(out)
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tPARTITIONS\tBYTES\tIDLE")
-	for _, j := range resp.Jobs {
-		idle := time.Since(time.Unix(0, j.TouchedUnixNanos)).Round(time.Second)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", j.Job, j.Partitions, j.Bytes, idle)
-	}
-	tw.Flush()
-	return 0
+	cmd.Flags().StringVar(&addr, "daemon", "127.0.0.1:7072", "shuffle daemon address")
+	return cmd
 }

@@ -116,6 +116,113 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{1}
 }
 
+type VersionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionRequest) Reset() {
+	*x = VersionRequest{}
+	mi := &file_cluster_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionRequest) ProtoMessage() {}
+
+func (x *VersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionRequest.ProtoReflect.Descriptor instead.
+func (*VersionRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+// VersionResponse describes a build: the module version ("devel" when
+// unknown), the VCS revision and whether the tree was modified, and the Go
+// version it was built with.
+type VersionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Revision      string                 `protobuf:"bytes,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Modified      bool                   `protobuf:"varint,3,opt,name=modified,proto3" json:"modified,omitempty"`
+	GoVersion     string                 `protobuf:"bytes,4,opt,name=go_version,json=goVersion,proto3" json:"go_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionResponse) Reset() {
+	*x = VersionResponse{}
+	mi := &file_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionResponse) ProtoMessage() {}
+
+func (x *VersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionResponse.ProtoReflect.Descriptor instead.
+func (*VersionResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VersionResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *VersionResponse) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *VersionResponse) GetModified() bool {
+	if x != nil {
+		return x.Modified
+	}
+	return false
+}
+
+func (x *VersionResponse) GetGoVersion() string {
+	if x != nil {
+		return x.GoVersion
+	}
+	return ""
+}
+
 type JSONDoc struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
@@ -125,7 +232,7 @@ type JSONDoc struct {
 
 func (x *JSONDoc) Reset() {
 	*x = JSONDoc{}
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +244,7 @@ func (x *JSONDoc) String() string {
 func (*JSONDoc) ProtoMessage() {}
 
 func (x *JSONDoc) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[2]
+	mi := &file_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +257,7 @@ func (x *JSONDoc) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JSONDoc.ProtoReflect.Descriptor instead.
 func (*JSONDoc) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{2}
+	return file_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JSONDoc) GetJson() []byte {
@@ -172,7 +279,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +291,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[3]
+	mi := &file_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +304,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{3}
+	return file_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterWorkerRequest) GetName() string {
@@ -237,7 +344,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +356,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[4]
+	mi := &file_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +369,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{4}
+	return file_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterWorkerResponse) GetGossipAddress() string {
@@ -282,7 +389,7 @@ type BinaryRef struct {
 
 func (x *BinaryRef) Reset() {
 	*x = BinaryRef{}
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +401,7 @@ func (x *BinaryRef) String() string {
 func (*BinaryRef) ProtoMessage() {}
 
 func (x *BinaryRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +414,7 @@ func (x *BinaryRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryRef.ProtoReflect.Descriptor instead.
 func (*BinaryRef) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{5}
+	return file_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BinaryRef) GetSha256() string {
@@ -333,7 +440,7 @@ type HasBinaryResponse struct {
 
 func (x *HasBinaryResponse) Reset() {
 	*x = HasBinaryResponse{}
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +452,7 @@ func (x *HasBinaryResponse) String() string {
 func (*HasBinaryResponse) ProtoMessage() {}
 
 func (x *HasBinaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +465,7 @@ func (x *HasBinaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HasBinaryResponse.ProtoReflect.Descriptor instead.
 func (*HasBinaryResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{6}
+	return file_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HasBinaryResponse) GetPresent() bool {
@@ -378,7 +485,7 @@ type BinaryChunk struct {
 
 func (x *BinaryChunk) Reset() {
 	*x = BinaryChunk{}
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +497,7 @@ func (x *BinaryChunk) String() string {
 func (*BinaryChunk) ProtoMessage() {}
 
 func (x *BinaryChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +510,7 @@ func (x *BinaryChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryChunk.ProtoReflect.Descriptor instead.
 func (*BinaryChunk) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{7}
+	return file_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BinaryChunk) GetRef() *BinaryRef {
@@ -438,7 +545,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +557,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[8]
+	mi := &file_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +570,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{8}
+	return file_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitJobRequest) GetName() string {
@@ -538,7 +645,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +657,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[9]
+	mi := &file_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +670,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{9}
+	return file_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitJobResponse) GetJobId() string {
@@ -581,7 +688,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +700,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[10]
+	mi := &file_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +713,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{10}
+	return file_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 type JobRef struct {
@@ -618,7 +725,7 @@ type JobRef struct {
 
 func (x *JobRef) Reset() {
 	*x = JobRef{}
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +737,7 @@ func (x *JobRef) String() string {
 func (*JobRef) ProtoMessage() {}
 
 func (x *JobRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[11]
+	mi := &file_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +750,7 @@ func (x *JobRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRef.ProtoReflect.Descriptor instead.
 func (*JobRef) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{11}
+	return file_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobRef) GetJobId() string {
@@ -662,7 +769,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +781,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[12]
+	mi := &file_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +794,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{12}
+	return file_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelJobResponse) GetState() string {
@@ -707,7 +814,7 @@ type JobLogsRequest struct {
 
 func (x *JobLogsRequest) Reset() {
 	*x = JobLogsRequest{}
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +826,7 @@ func (x *JobLogsRequest) String() string {
 func (*JobLogsRequest) ProtoMessage() {}
 
 func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[13]
+	mi := &file_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +839,7 @@ func (x *JobLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsRequest.ProtoReflect.Descriptor instead.
 func (*JobLogsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{13}
+	return file_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JobLogsRequest) GetJobId() string {
@@ -758,7 +865,7 @@ type JobLogsResponse struct {
 
 func (x *JobLogsResponse) Reset() {
 	*x = JobLogsResponse{}
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +877,7 @@ func (x *JobLogsResponse) String() string {
 func (*JobLogsResponse) ProtoMessage() {}
 
 func (x *JobLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[14]
+	mi := &file_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +890,7 @@ func (x *JobLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLogsResponse.ProtoReflect.Descriptor instead.
 func (*JobLogsResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{14}
+	return file_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JobLogsResponse) GetLogs() []byte {
@@ -810,7 +917,7 @@ type NextSplitRequest struct {
 
 func (x *NextSplitRequest) Reset() {
 	*x = NextSplitRequest{}
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +929,7 @@ func (x *NextSplitRequest) String() string {
 func (*NextSplitRequest) ProtoMessage() {}
 
 func (x *NextSplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[15]
+	mi := &file_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +942,7 @@ func (x *NextSplitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextSplitRequest.ProtoReflect.Descriptor instead.
 func (*NextSplitRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{15}
+	return file_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *NextSplitRequest) GetJobId() string {
@@ -894,7 +1001,7 @@ type NextSplitResponse struct {
 
 func (x *NextSplitResponse) Reset() {
 	*x = NextSplitResponse{}
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1013,7 @@ func (x *NextSplitResponse) String() string {
 func (*NextSplitResponse) ProtoMessage() {}
 
 func (x *NextSplitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[16]
+	mi := &file_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1026,7 @@ func (x *NextSplitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NextSplitResponse.ProtoReflect.Descriptor instead.
 func (*NextSplitResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{16}
+	return file_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *NextSplitResponse) GetOk() bool {
@@ -966,7 +1073,7 @@ type ReportTaskRequest struct {
 
 func (x *ReportTaskRequest) Reset() {
 	*x = ReportTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1085,7 @@ func (x *ReportTaskRequest) String() string {
 func (*ReportTaskRequest) ProtoMessage() {}
 
 func (x *ReportTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[17]
+	mi := &file_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1098,7 @@ func (x *ReportTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTaskRequest.ProtoReflect.Descriptor instead.
 func (*ReportTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{17}
+	return file_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportTaskRequest) GetStatusJson() []byte {
@@ -1012,7 +1119,7 @@ type ReportMetricsRequest struct {
 
 func (x *ReportMetricsRequest) Reset() {
 	*x = ReportMetricsRequest{}
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1131,7 @@ func (x *ReportMetricsRequest) String() string {
 func (*ReportMetricsRequest) ProtoMessage() {}
 
 func (x *ReportMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[18]
+	mi := &file_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1144,7 @@ func (x *ReportMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportMetricsRequest.ProtoReflect.Descriptor instead.
 func (*ReportMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{18}
+	return file_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReportMetricsRequest) GetJobId() string {
@@ -1072,7 +1179,7 @@ type ExecutorLostRequest struct {
 
 func (x *ExecutorLostRequest) Reset() {
 	*x = ExecutorLostRequest{}
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1191,7 @@ func (x *ExecutorLostRequest) String() string {
 func (*ExecutorLostRequest) ProtoMessage() {}
 
 func (x *ExecutorLostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[19]
+	mi := &file_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1204,7 @@ func (x *ExecutorLostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorLostRequest.ProtoReflect.Descriptor instead.
 func (*ExecutorLostRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{19}
+	return file_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExecutorLostRequest) GetJobId() string {
@@ -1135,7 +1242,7 @@ type PrepareJobRequest struct {
 
 func (x *PrepareJobRequest) Reset() {
 	*x = PrepareJobRequest{}
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1254,7 @@ func (x *PrepareJobRequest) String() string {
 func (*PrepareJobRequest) ProtoMessage() {}
 
 func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[20]
+	mi := &file_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1267,7 @@ func (x *PrepareJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobRequest.ProtoReflect.Descriptor instead.
 func (*PrepareJobRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{20}
+	return file_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PrepareJobRequest) GetJobId() string {
@@ -1214,7 +1321,7 @@ type PrepareJobResponse struct {
 
 func (x *PrepareJobResponse) Reset() {
 	*x = PrepareJobResponse{}
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1333,7 @@ func (x *PrepareJobResponse) String() string {
 func (*PrepareJobResponse) ProtoMessage() {}
 
 func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[21]
+	mi := &file_cluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1346,7 @@ func (x *PrepareJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareJobResponse.ProtoReflect.Descriptor instead.
 func (*PrepareJobResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{21}
+	return file_cluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PrepareJobResponse) GetExecutorAddress() string {
@@ -1258,7 +1365,7 @@ type DeployTaskRequest struct {
 
 func (x *DeployTaskRequest) Reset() {
 	*x = DeployTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1377,7 @@ func (x *DeployTaskRequest) String() string {
 func (*DeployTaskRequest) ProtoMessage() {}
 
 func (x *DeployTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[22]
+	mi := &file_cluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1390,7 @@ func (x *DeployTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeployTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{22}
+	return file_cluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeployTaskRequest) GetDeploymentJson() []byte {
@@ -1305,7 +1412,7 @@ type CancelTaskRequest struct {
 
 func (x *CancelTaskRequest) Reset() {
 	*x = CancelTaskRequest{}
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1424,7 @@ func (x *CancelTaskRequest) String() string {
 func (*CancelTaskRequest) ProtoMessage() {}
 
 func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[23]
+	mi := &file_cluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1437,7 @@ func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
 func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{23}
+	return file_cluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelTaskRequest) GetJobId() string {
@@ -1373,7 +1480,7 @@ type RegisterShuffleDaemonRequest struct {
 
 func (x *RegisterShuffleDaemonRequest) Reset() {
 	*x = RegisterShuffleDaemonRequest{}
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1492,7 @@ func (x *RegisterShuffleDaemonRequest) String() string {
 func (*RegisterShuffleDaemonRequest) ProtoMessage() {}
 
 func (x *RegisterShuffleDaemonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[24]
+	mi := &file_cluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1505,7 @@ func (x *RegisterShuffleDaemonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterShuffleDaemonRequest.ProtoReflect.Descriptor instead.
 func (*RegisterShuffleDaemonRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{24}
+	return file_cluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterShuffleDaemonRequest) GetName() string {
@@ -1441,7 +1548,7 @@ type ShufflePartition struct {
 
 func (x *ShufflePartition) Reset() {
 	*x = ShufflePartition{}
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1560,7 @@ func (x *ShufflePartition) String() string {
 func (*ShufflePartition) ProtoMessage() {}
 
 func (x *ShufflePartition) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[25]
+	mi := &file_cluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1573,7 @@ func (x *ShufflePartition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShufflePartition.ProtoReflect.Descriptor instead.
 func (*ShufflePartition) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{25}
+	return file_cluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ShufflePartition) GetJob() string {
@@ -1510,7 +1617,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1629,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[26]
+	mi := &file_cluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1642,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{26}
+	return file_cluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AdoptRequest) GetPartition() *ShufflePartition {
@@ -1572,7 +1679,7 @@ type ShuffleStatResponse struct {
 
 func (x *ShuffleStatResponse) Reset() {
 	*x = ShuffleStatResponse{}
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1691,7 @@ func (x *ShuffleStatResponse) String() string {
 func (*ShuffleStatResponse) ProtoMessage() {}
 
 func (x *ShuffleStatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[27]
+	mi := &file_cluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1704,7 @@ func (x *ShuffleStatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleStatResponse.ProtoReflect.Descriptor instead.
 func (*ShuffleStatResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{27}
+	return file_cluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ShuffleStatResponse) GetBytes() int64 {
@@ -1647,7 +1754,7 @@ type ShuffleJob struct {
 
 func (x *ShuffleJob) Reset() {
 	*x = ShuffleJob{}
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1766,7 @@ func (x *ShuffleJob) String() string {
 func (*ShuffleJob) ProtoMessage() {}
 
 func (x *ShuffleJob) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[28]
+	mi := &file_cluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1779,7 @@ func (x *ShuffleJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleJob.ProtoReflect.Descriptor instead.
 func (*ShuffleJob) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{28}
+	return file_cluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ShuffleJob) GetJob() string {
@@ -1712,7 +1819,7 @@ type ShuffleJobsResponse struct {
 
 func (x *ShuffleJobsResponse) Reset() {
 	*x = ShuffleJobsResponse{}
-	mi := &file_cluster_proto_msgTypes[29]
+	mi := &file_cluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1831,7 @@ func (x *ShuffleJobsResponse) String() string {
 func (*ShuffleJobsResponse) ProtoMessage() {}
 
 func (x *ShuffleJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[29]
+	mi := &file_cluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1844,7 @@ func (x *ShuffleJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleJobsResponse.ProtoReflect.Descriptor instead.
 func (*ShuffleJobsResponse) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{29}
+	return file_cluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ShuffleJobsResponse) GetJobs() []*ShuffleJob {
@@ -1755,7 +1862,14 @@ const file_cluster_proto_rawDesc = "" +
 	"\x11CheckpointMessage\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\fR\x04json\"\a\n" +
-	"\x05Empty\"\x1d\n" +
+	"\x05Empty\"\x10\n" +
+	"\x0eVersionRequest\"\x82\x01\n" +
+	"\x0fVersionResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\tR\brevision\x12\x1a\n" +
+	"\bmodified\x18\x03 \x01(\bR\bmodified\x12\x1d\n" +
+	"\n" +
+	"go_version\x18\x04 \x01(\tR\tgoVersion\"\x1d\n" +
 	"\aJSONDoc\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"\x82\x01\n" +
 	"\x15RegisterWorkerRequest\x12\x12\n" +
@@ -1869,8 +1983,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12,\n" +
 	"\x12touched_unix_nanos\x18\x04 \x01(\x03R\x10touchedUnixNanos\"I\n" +
 	"\x13ShuffleJobsResponse\x122\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x1e.dagflow.cluster.v1.ShuffleJobR\x04jobs2\xdc\n" +
-	"\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1e.dagflow.cluster.v1.ShuffleJobR\x04jobs2\xb0\v\n" +
 	"\x06Master\x12g\n" +
 	"\x0eRegisterWorker\x12).dagflow.cluster.v1.RegisterWorkerRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse\x12Q\n" +
 	"\tHasBinary\x12\x1d.dagflow.cluster.v1.BinaryRef\x1a%.dagflow.cluster.v1.HasBinaryResponse\x12P\n" +
@@ -1888,7 +2001,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\fExecutorLost\x12'.dagflow.cluster.v1.ExecutorLostRequest\x1a\x19.dagflow.cluster.v1.Empty\x12J\n" +
 	"\x10ReportCheckpoint\x12\x1b.dagflow.cluster.v1.JSONDoc\x1a\x19.dagflow.cluster.v1.Empty\x12L\n" +
 	"\x10TriggerSavepoint\x12\x1b.dagflow.cluster.v1.JSONDoc\x1a\x1b.dagflow.cluster.v1.JSONDoc\x12u\n" +
-	"\x15RegisterShuffleDaemon\x120.dagflow.cluster.v1.RegisterShuffleDaemonRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse2\xc8\x04\n" +
+	"\x15RegisterShuffleDaemon\x120.dagflow.cluster.v1.RegisterShuffleDaemonRequest\x1a*.dagflow.cluster.v1.RegisterWorkerResponse\x12R\n" +
+	"\aVersion\x12\".dagflow.cluster.v1.VersionRequest\x1a#.dagflow.cluster.v1.VersionResponse2\xc8\x04\n" +
 	"\x06Worker\x12[\n" +
 	"\n" +
 	"PrepareJob\x12%.dagflow.cluster.v1.PrepareJobRequest\x1a&.dagflow.cluster.v1.PrepareJobResponse\x12N\n" +
@@ -1927,109 +2041,113 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_cluster_proto_goTypes = []any{
 	(*CheckpointMessage)(nil),            // 0: dagflow.cluster.v1.CheckpointMessage
 	(*Empty)(nil),                        // 1: dagflow.cluster.v1.Empty
-	(*JSONDoc)(nil),                      // 2: dagflow.cluster.v1.JSONDoc
-	(*RegisterWorkerRequest)(nil),        // 3: dagflow.cluster.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil),       // 4: dagflow.cluster.v1.RegisterWorkerResponse
-	(*BinaryRef)(nil),                    // 5: dagflow.cluster.v1.BinaryRef
-	(*HasBinaryResponse)(nil),            // 6: dagflow.cluster.v1.HasBinaryResponse
-	(*BinaryChunk)(nil),                  // 7: dagflow.cluster.v1.BinaryChunk
-	(*SubmitJobRequest)(nil),             // 8: dagflow.cluster.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),            // 9: dagflow.cluster.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),              // 10: dagflow.cluster.v1.ListJobsRequest
-	(*JobRef)(nil),                       // 11: dagflow.cluster.v1.JobRef
-	(*CancelJobResponse)(nil),            // 12: dagflow.cluster.v1.CancelJobResponse
-	(*JobLogsRequest)(nil),               // 13: dagflow.cluster.v1.JobLogsRequest
-	(*JobLogsResponse)(nil),              // 14: dagflow.cluster.v1.JobLogsResponse
-	(*NextSplitRequest)(nil),             // 15: dagflow.cluster.v1.NextSplitRequest
-	(*NextSplitResponse)(nil),            // 16: dagflow.cluster.v1.NextSplitResponse
-	(*ReportTaskRequest)(nil),            // 17: dagflow.cluster.v1.ReportTaskRequest
-	(*ReportMetricsRequest)(nil),         // 18: dagflow.cluster.v1.ReportMetricsRequest
-	(*ExecutorLostRequest)(nil),          // 19: dagflow.cluster.v1.ExecutorLostRequest
-	(*PrepareJobRequest)(nil),            // 20: dagflow.cluster.v1.PrepareJobRequest
-	(*PrepareJobResponse)(nil),           // 21: dagflow.cluster.v1.PrepareJobResponse
-	(*DeployTaskRequest)(nil),            // 22: dagflow.cluster.v1.DeployTaskRequest
-	(*CancelTaskRequest)(nil),            // 23: dagflow.cluster.v1.CancelTaskRequest
-	(*RegisterShuffleDaemonRequest)(nil), // 24: dagflow.cluster.v1.RegisterShuffleDaemonRequest
-	(*ShufflePartition)(nil),             // 25: dagflow.cluster.v1.ShufflePartition
-	(*AdoptRequest)(nil),                 // 26: dagflow.cluster.v1.AdoptRequest
-	(*ShuffleStatResponse)(nil),          // 27: dagflow.cluster.v1.ShuffleStatResponse
-	(*ShuffleJob)(nil),                   // 28: dagflow.cluster.v1.ShuffleJob
-	(*ShuffleJobsResponse)(nil),          // 29: dagflow.cluster.v1.ShuffleJobsResponse
+	(*VersionRequest)(nil),               // 2: dagflow.cluster.v1.VersionRequest
+	(*VersionResponse)(nil),              // 3: dagflow.cluster.v1.VersionResponse
+	(*JSONDoc)(nil),                      // 4: dagflow.cluster.v1.JSONDoc
+	(*RegisterWorkerRequest)(nil),        // 5: dagflow.cluster.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil),       // 6: dagflow.cluster.v1.RegisterWorkerResponse
+	(*BinaryRef)(nil),                    // 7: dagflow.cluster.v1.BinaryRef
+	(*HasBinaryResponse)(nil),            // 8: dagflow.cluster.v1.HasBinaryResponse
+	(*BinaryChunk)(nil),                  // 9: dagflow.cluster.v1.BinaryChunk
+	(*SubmitJobRequest)(nil),             // 10: dagflow.cluster.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),            // 11: dagflow.cluster.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),              // 12: dagflow.cluster.v1.ListJobsRequest
+	(*JobRef)(nil),                       // 13: dagflow.cluster.v1.JobRef
+	(*CancelJobResponse)(nil),            // 14: dagflow.cluster.v1.CancelJobResponse
+	(*JobLogsRequest)(nil),               // 15: dagflow.cluster.v1.JobLogsRequest
+	(*JobLogsResponse)(nil),              // 16: dagflow.cluster.v1.JobLogsResponse
+	(*NextSplitRequest)(nil),             // 17: dagflow.cluster.v1.NextSplitRequest
+	(*NextSplitResponse)(nil),            // 18: dagflow.cluster.v1.NextSplitResponse
+	(*ReportTaskRequest)(nil),            // 19: dagflow.cluster.v1.ReportTaskRequest
+	(*ReportMetricsRequest)(nil),         // 20: dagflow.cluster.v1.ReportMetricsRequest
+	(*ExecutorLostRequest)(nil),          // 21: dagflow.cluster.v1.ExecutorLostRequest
+	(*PrepareJobRequest)(nil),            // 22: dagflow.cluster.v1.PrepareJobRequest
+	(*PrepareJobResponse)(nil),           // 23: dagflow.cluster.v1.PrepareJobResponse
+	(*DeployTaskRequest)(nil),            // 24: dagflow.cluster.v1.DeployTaskRequest
+	(*CancelTaskRequest)(nil),            // 25: dagflow.cluster.v1.CancelTaskRequest
+	(*RegisterShuffleDaemonRequest)(nil), // 26: dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	(*ShufflePartition)(nil),             // 27: dagflow.cluster.v1.ShufflePartition
+	(*AdoptRequest)(nil),                 // 28: dagflow.cluster.v1.AdoptRequest
+	(*ShuffleStatResponse)(nil),          // 29: dagflow.cluster.v1.ShuffleStatResponse
+	(*ShuffleJob)(nil),                   // 30: dagflow.cluster.v1.ShuffleJob
+	(*ShuffleJobsResponse)(nil),          // 31: dagflow.cluster.v1.ShuffleJobsResponse
 }
 var file_cluster_proto_depIdxs = []int32{
-	5,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
-	5,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	5,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	25, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
-	28, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
-	3,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
-	5,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	7,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
-	5,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	8,  // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
-	10, // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	11, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
-	11, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
-	13, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	15, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
-	17, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
-	18, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
-	19, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
-	2,  // 18: dagflow.cluster.v1.Master.ReportCheckpoint:input_type -> dagflow.cluster.v1.JSONDoc
-	2,  // 19: dagflow.cluster.v1.Master.TriggerSavepoint:input_type -> dagflow.cluster.v1.JSONDoc
-	24, // 20: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
-	20, // 21: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
-	22, // 22: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	23, // 23: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	11, // 24: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	13, // 25: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	0,  // 26: dagflow.cluster.v1.Worker.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	0,  // 27: dagflow.cluster.v1.Worker.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	22, // 28: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	23, // 29: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	0,  // 30: dagflow.cluster.v1.Executor.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	0,  // 31: dagflow.cluster.v1.Executor.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	26, // 32: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
-	25, // 33: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
-	11, // 34: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	10, // 35: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	4,  // 36: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	6,  // 37: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
-	5,  // 38: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
-	7,  // 39: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
-	9,  // 40: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
-	2,  // 41: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
-	2,  // 42: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
-	12, // 43: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
-	14, // 44: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	16, // 45: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
-	1,  // 46: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 47: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
-	1,  // 48: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
-	1,  // 49: dagflow.cluster.v1.Master.ReportCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	2,  // 50: dagflow.cluster.v1.Master.TriggerSavepoint:output_type -> dagflow.cluster.v1.JSONDoc
-	4,  // 51: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	21, // 52: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
-	1,  // 53: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 54: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 55: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	14, // 56: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	1,  // 57: dagflow.cluster.v1.Worker.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 58: dagflow.cluster.v1.Worker.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 59: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 60: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 61: dagflow.cluster.v1.Executor.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 62: dagflow.cluster.v1.Executor.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 63: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
-	27, // 64: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
-	1,  // 65: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	29, // 66: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
-	36, // [36:67] is the sub-list for method output_type
-	5,  // [5:36] is the sub-list for method input_type
+	7,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
+	7,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
+	7,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
+	27, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
+	30, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
+	5,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
+	7,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	9,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
+	7,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	10, // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
+	12, // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	13, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
+	13, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
+	15, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	17, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
+	19, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
+	20, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
+	21, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
+	4,  // 18: dagflow.cluster.v1.Master.ReportCheckpoint:input_type -> dagflow.cluster.v1.JSONDoc
+	4,  // 19: dagflow.cluster.v1.Master.TriggerSavepoint:input_type -> dagflow.cluster.v1.JSONDoc
+	26, // 20: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	2,  // 21: dagflow.cluster.v1.Master.Version:input_type -> dagflow.cluster.v1.VersionRequest
+	22, // 22: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
+	24, // 23: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	25, // 24: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	13, // 25: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	15, // 26: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	0,  // 27: dagflow.cluster.v1.Worker.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 28: dagflow.cluster.v1.Worker.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	24, // 29: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	25, // 30: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	0,  // 31: dagflow.cluster.v1.Executor.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 32: dagflow.cluster.v1.Executor.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	28, // 33: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
+	27, // 34: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
+	13, // 35: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	12, // 36: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	6,  // 37: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	8,  // 38: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
+	7,  // 39: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
+	9,  // 40: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
+	11, // 41: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
+	4,  // 42: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
+	4,  // 43: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
+	14, // 44: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
+	16, // 45: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	18, // 46: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
+	1,  // 47: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 48: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
+	1,  // 49: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
+	1,  // 50: dagflow.cluster.v1.Master.ReportCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	4,  // 51: dagflow.cluster.v1.Master.TriggerSavepoint:output_type -> dagflow.cluster.v1.JSONDoc
+	6,  // 52: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	3,  // 53: dagflow.cluster.v1.Master.Version:output_type -> dagflow.cluster.v1.VersionResponse
+	23, // 54: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
+	1,  // 55: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 56: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 57: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	16, // 58: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	1,  // 59: dagflow.cluster.v1.Worker.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 60: dagflow.cluster.v1.Worker.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 61: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 62: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 63: dagflow.cluster.v1.Executor.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 64: dagflow.cluster.v1.Executor.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 65: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
+	29, // 66: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
+	1,  // 67: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	31, // 68: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
+	37, // [37:69] is the sub-list for method output_type
+	5,  // [5:37] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -2046,7 +2164,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -40,6 +40,7 @@ const (
 	Master_ReportCheckpoint_FullMethodName      = "/dagflow.cluster.v1.Master/ReportCheckpoint"
 	Master_TriggerSavepoint_FullMethodName      = "/dagflow.cluster.v1.Master/TriggerSavepoint"
 	Master_RegisterShuffleDaemon_FullMethodName = "/dagflow.cluster.v1.Master/RegisterShuffleDaemon"
+	Master_Version_FullMethodName               = "/dagflow.cluster.v1.Master/Version"
 )
 
 // MasterClient is the client API for Master service.
@@ -79,6 +80,9 @@ type MasterClient interface {
 	// member_name is a new incarnation: the partitions the old one held are
 	// lost.
 	RegisterShuffleDaemon(ctx context.Context, in *RegisterShuffleDaemonRequest, opts ...grpc.CallOption) (*RegisterWorkerResponse, error)
+	// Version reports the master's build (dagctl version compares it with
+	// its own).
+	Version(ctx context.Context, in *VersionRequest, opts ...grpc.CallOption) (*VersionResponse, error)
 }
 
 type masterClient struct {
@@ -261,6 +265,16 @@ func (c *masterClient) RegisterShuffleDaemon(ctx context.Context, in *RegisterSh
 	return out, nil
 }
 
+func (c *masterClient) Version(ctx context.Context, in *VersionRequest, opts ...grpc.CallOption) (*VersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VersionResponse)
+	err := c.cc.Invoke(ctx, Master_Version_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -298,6 +312,9 @@ type MasterServer interface {
 	// member_name is a new incarnation: the partitions the old one held are
 	// lost.
 	RegisterShuffleDaemon(context.Context, *RegisterShuffleDaemonRequest) (*RegisterWorkerResponse, error)
+	// Version reports the master's build (dagctl version compares it with
+	// its own).
+	Version(context.Context, *VersionRequest) (*VersionResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -355,6 +372,9 @@ func (UnimplementedMasterServer) TriggerSavepoint(context.Context, *JSONDoc) (*J
 }
 func (UnimplementedMasterServer) RegisterShuffleDaemon(context.Context, *RegisterShuffleDaemonRequest) (*RegisterWorkerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterShuffleDaemon not implemented")
+}
+func (UnimplementedMasterServer) Version(context.Context, *VersionRequest) (*VersionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Version not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -647,6 +667,24 @@ func _Master_RegisterShuffleDaemon_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_Version_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Version(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Version_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Version(ctx, req.(*VersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -709,6 +747,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RegisterShuffleDaemon",
 			Handler:    _Master_RegisterShuffleDaemon_Handler,
+		},
+		{
+			MethodName: "Version",
+			Handler:    _Master_Version_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

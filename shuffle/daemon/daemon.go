@@ -90,6 +90,8 @@ type Config struct {
 	CorruptAdoptions int
 	// Logger receives the daemon's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Advertise is the HOST:PORT others reach this daemon at (default: from Listen).
+	Advertise string
 }
 
 func (c Config) withDefaults() (Config, error) {
