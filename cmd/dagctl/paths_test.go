@@ -34,7 +34,6 @@ func dagctlIn(t *testing.T, dagctl, dir, masterAddr string, args ...string) (std
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-
 // copyReadme copies the repository's README.md (any real text) to dst.
 func copyReadme(t *testing.T, dst string) {
 	t.Helper()
