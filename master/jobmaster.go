@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
@@ -181,9 +182,10 @@ type JobMaster struct {
 	sched   *scheduler.Scheduler
 	exec    map[scheduler.TaskID]*execution
 	locs    map[string]string // worker -> location of its outputs
-	// ckpt coordinates checkpoints and sink commits; ckptRegion marks the
-	// plan tasks that take part in checkpoints.
-	ckpt       *coordinator
+	// ckpt drives the checkpoint coordinator (checkpoints and sink
+	// commits); ckptRegion marks the plan tasks that take part in
+	// checkpoints.
+	ckpt       *ckptDriver
 	ckptRegion map[int]bool
 
 	// statusMu guards the scheduler against status readers.
@@ -200,17 +202,8 @@ type JobMaster struct {
 	// shuffleLost are locations of external shuffle services that died.
 	shuffleLost []string
 	ckptReports []worker.CheckpointReport
-	// finishing: the job finished while a checkpoint was pending or an
-	// acknowledgement was in flight.
-	finishing   bool
-	finishSince time.Time
-	// lastTaken is the last barrier each finished task took; reported the
-	// last checkpoint it reported on. Until they match, the task's
-	// acknowledgement is in flight.
-	lastTaken map[scheduler.TaskID]int64
-	reported  map[scheduler.TaskID]int64
-	spReqs    []*savepointReq
-	joined    []WorkerGateway
+	spReqs      []*savepointReq
+	joined      []WorkerGateway
 }
 
 // WorkerJoined adds a worker (or a restarted one under its old name) to
@@ -265,8 +258,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
 		notify: make(chan struct{}, 1), ckptRegion: computeCheckpointedTasks(plan),
-		lastTaken: make(map[scheduler.TaskID]int64), reported: make(map[scheduler.TaskID]int64),
-		ckpt: newCoordinator(plan.Config.Checkpoint, store, cfg.Restore),
+		ckpt: &ckptDriver{c: coordinator.New(plan.Config.Checkpoint, cfg.Restore), store: store, savepoints: make(map[int64]*savepointReq)},
 	}
 	for _, w := range workers {
 		jm.workers[w.Name()] = w
@@ -317,12 +309,10 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	jm.start = start
 	actions = append(actions, jm.sched.Start(time.Now())...)
 	jm.statusMu.Unlock()
-	if md := jm.cfg.Restore; md != nil && len(md.Committables) > 0 {
-		// The job may have stopped before committing the restored
-		// checkpoint's output: commit it again (commits are idempotent).
-		if err := jm.commitAll(ctx, md.Committables); err != nil {
-			return nil, fmt.Errorf("%w: %s: commit output of restored checkpoint %d: %v", ErrJobFailed, jm.plan.Job, md.ID, err)
-		}
+	// The job may have stopped before committing the restored checkpoint's
+	// output: commit it again (commits are idempotent) before any task runs.
+	if err := jm.commitRestored(ctx); err != nil {
+		return nil, err
 	}
 	progress := time.NewTicker(jm.cfg.ProgressInterval)
 	defer progress.Stop()
@@ -330,15 +320,18 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	defer ckptTick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
 	canceled := false
 	for {
 		outcome, err := jm.execute(ctx, actions)
-		if outcome == nil && err == nil && jm.finishing && jm.ckpt.pending == nil {
-			if !jm.unsettled() {
-				outcome, err = jm.finish(ctx)
-			} else if time.Since(jm.finishSince) > jm.ckpt.cfg.Timeout {
-				err = fmt.Errorf("%w: %s: checkpoint acknowledgements of finished tasks did not arrive within %s", ErrJobFailed, jm.plan.Job, jm.ckpt.cfg.Timeout)
-				jm.abortAll()
+		if outcome == nil && err == nil {
+			// The coordinator ends a finished job: its output is committed,
+			// or it failed (acknowledgements did not arrive, a commit failed).
+			if reason := jm.ckpt.failed; reason != "" {
+				err = fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, reason)
+			} else if jm.ckpt.finished {
+				outcome = jm.result()
 			}
 		}
 		if outcome != nil || err != nil {
@@ -355,6 +348,11 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			wake.Reset(time.Until(t))
 		} else {
 			wake.Reset(time.Hour)
+		}
+		if t := jm.ckpt.retryAt; !t.IsZero() {
+			retry.Reset(time.Until(t))
+		} else {
+			retry.Reset(time.Hour)
 		}
 		var done <-chan struct{}
 		if !canceled {
@@ -373,7 +371,11 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			}
 			continue
 		case now := <-ckptTick.C:
-			jm.maybeTrigger(ctx, now)
+			jm.ckptStep(ctx, jm.ckptTick(now))
+			continue
+		case <-retry.C:
+			jm.ckpt.retryAt = time.Time{}
+			jm.ckptStep(ctx, coordinator.RetryDue{Now: time.Now()})
 			continue
 		}
 		jm.mu.Lock()
@@ -385,12 +387,9 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		for _, rep := range ckptReports {
 			jm.onCheckpointReport(ctx, rep)
 		}
-		if len(spReqs) > 0 {
-			jm.ckpt.savepoints = append(jm.ckpt.savepoints, spReqs...)
-			jm.maybeTrigger(ctx, time.Now())
-		}
+		jm.requestSavepoints(ctx, spReqs)
 		if len(lost) > 0 || len(shuffleLost) > 0 {
-			jm.abortCheckpoint(ctx, "a worker was lost")
+			jm.ckptStep(ctx, coordinator.WorkerLost{Now: time.Now()})
 		}
 		for _, loc := range shuffleLost {
 			actions = append(actions, jm.onShuffleLost(loc)...)
@@ -437,17 +436,10 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
 			jm.splits.SubtaskFinished(v, st.ID.Subtask, st.Attempt)
 		}
-		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
-			// The final output belongs after the last checkpoint the
-			// attempt took.
-			for vid, c := range st.Committables {
-				jm.ckpt.addCommit(st.LastCheckpoint+1, vid, st.ID.Subtask, c)
-			}
-			if restored := ex.restoredFrom; st.LastCheckpoint > restored {
-				jm.lastTaken[id] = st.LastCheckpoint
-			}
-			jm.taskFinishedDuringCheckpoint(context.Background(), id, st.Attempt, st.LastCheckpoint)
-		}
+		// The final output belongs after the last checkpoint the attempt
+		// took; the coordinator ignores stale attempts.
+		jm.ckptStep(context.Background(), coordinator.TaskFinished{Now: now, Task: id, Attempt: st.Attempt,
+			LastCheckpoint: st.LastCheckpoint, Committables: st.Committables})
 		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
 			ex.outLocs = st.Locations
 		}
@@ -455,11 +447,17 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	case errors.Is(st.Err, context.Canceled):
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
-		jm.abortCheckpoint(context.Background(), fmt.Sprintf("task %v failed", id))
+		ev := coordinator.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Cause: st.Err.Error()}
 		var re *worker.RestoreError
-		if errors.As(st.Err, &re) && !jm.restoreFailed(re.Checkpoint, st.Err.Error()) {
-			return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Retriable: false,
-				Err: fmt.Sprintf("%v; no older checkpoint is retained to fall back to", st.Err)})
+		if errors.As(st.Err, &re) {
+			ev.RestoreFailed, ev.Checkpoint = true, re.Checkpoint
+		}
+		jm.ckptStep(context.Background(), ev)
+		if reason := jm.ckpt.failed; reason != "" {
+			// No older checkpoint is retained to fall back to.
+			jm.ckpt.failed = ""
+			jm.log.Error("checkpoint cannot be restored and no older one is retained", "checkpoint", re.Checkpoint, "cause", st.Err)
+			return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Retriable: false, Err: reason})
 		}
 		if lost := lostProducer(st.Err); lost != nil {
 			if e, ok := jm.producerOf(*lost); ok {
@@ -508,9 +506,11 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				from = dep.Restore.Checkpoint
 			}
 			jm.log.Debug("deploy", "task", a.Task, "attempt", a.Attempt, "restore", from, "finished", dep.Restore != nil && dep.Restore.Finished)
-			jm.abortSinkAttempt(ctx, a.Task, from)
 			jm.exec[a.Task].restoredFrom = from
-			delete(jm.lastTaken, a.Task)
+			// What the task's sinks prepared after the checkpoint it
+			// restores is discarded.
+			jm.ckptStep(ctx, coordinator.TaskDeployed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, RestoredFrom: from,
+				Vertices: jm.plan.Tasks[a.Task.Vertex].Vertices})
 			if v := jm.plan.Tasks[a.Task.Vertex].Vertices[0]; jm.plan.Vertices[v].Kind == "source" && a.Attempt > 0 {
 				jm.splits.Restart(v, a.Task.Subtask, a.Attempt, from)
 			}
@@ -526,14 +526,10 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
 			}
 		case scheduler.JobFinished:
-			if jm.ckpt.pending != nil || jm.unsettled() {
-				// Tasks took a checkpoint barrier and then finished: wait
-				// for their acknowledgements (their sinks' committables)
-				// before the final commit.
-				jm.finishing, jm.finishSince = true, time.Now()
-				continue
-			}
-			return jm.finish(ctx)
+			// The coordinator commits the output once no checkpoint is in
+			// flight and every finished task's acknowledgement (its sinks'
+			// committables) arrived; Run sees the outcome.
+			jm.ckptStep(ctx, coordinator.JobFinishing{Now: time.Now()})
 		case scheduler.JobFailed:
 			jm.abortAll()
 			return nil, fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, a.Reason)
@@ -550,15 +546,6 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 		return jm.execute(ctx, failed)
 	}
 	return nil, nil
-}
-
-// finish commits all remaining sink output of a finished job.
-func (jm *JobMaster) finish(ctx context.Context) (*JobResult, error) {
-	jm.finishing = false
-	if err := jm.commitAll(ctx, jm.ckpt.takeCommits(1<<62)); err != nil {
-		return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
-	}
-	return jm.result(), nil
 }
 
 // deployment builds the descriptor of a deploy decision.
@@ -628,31 +615,10 @@ func (jm *JobMaster) producerOf(p shuffle.PartitionID) (scheduler.TaskID, bool) 
 	return scheduler.TaskID{Vertex: jm.plan.Vertices[jm.plan.Edges[eid].From].Task, Subtask: p.Producer}, true
 }
 
-// abortSinkAttempt discards what a sink task that is about to run again
-// prepared after checkpoint from (all of it when from is 0).
-func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID, from int64) {
-	for _, vid := range jm.plan.Tasks[id.Vertex].Vertices {
-		c := jm.ckpt.dropCommits(vid, id.Subtask, from)
-		if len(c) == 0 || !jm.code.HasCommitter(vid) {
-			continue
-		}
-		if err := jm.code.Abort(ctx, vid, c); err != nil {
-			jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
-		}
-	}
-}
-
+// abortAll aborts the checkpoint in progress and discards all pending sink
+// output of a job that failed or was canceled.
 func (jm *JobMaster) abortAll() {
-	ctx := context.Background()
-	jm.abortCheckpoint(ctx, "job ended")
-	for vid, c := range jm.ckpt.takeCommits(1 << 62) {
-		if !jm.code.HasCommitter(vid) {
-			continue
-		}
-		if err := jm.code.Abort(ctx, vid, c); err != nil {
-			jm.log.Warn("abort sink output", "vertex", vid, "err", err)
-		}
-	}
+	jm.ckptStep(context.Background(), coordinator.JobAborted{Now: time.Now()})
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -714,7 +680,7 @@ func (jm *JobMaster) progress(start time.Time) Progress {
 
 func (jm *JobMaster) result() *JobResult {
 	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers(),
-		Checkpoints: append([]CheckpointStats(nil), jm.ckpt.history...)}
+		Checkpoints: jm.Checkpoints()}
 }
 
 // ShuffleServiceLost tells the job master that the external shuffle
