@@ -121,11 +121,12 @@ type ScheduleRetry struct {
 }
 
 // CommitAbandoned says the committables of Commit Seq were not (all)
-// committed and will not be retried (Reason says why). They are recorded
-// in checkpoint Checkpoint: a restore from it commits them.
+// committed and will not be retried (Reason says why). Unless Final, they
+// are recorded in checkpoint Checkpoint: a restore from it commits them.
 type CommitAbandoned struct {
 	Seq          int64
 	Checkpoint   int64
+	Final        bool
 	Committables map[int][][]byte
 	Reason       string
 }
@@ -137,8 +138,10 @@ type FallBack struct {
 	Cause    string
 }
 
-// FailJob says the job must fail for Reason. It is the last action the
-// coordinator emits.
+// FailJob says the job must fail for Reason. After a task could not
+// restore and no older checkpoint is retained, the runtime fails the job
+// through its scheduler (and feeds JobAborted when it ended); otherwise
+// FailJob is the last action the coordinator emits.
 type FailJob struct {
 	Reason string
 }
@@ -228,7 +231,11 @@ func (a ScheduleRetry) String() string {
 
 // String formats the action.
 func (a CommitAbandoned) String() string {
-	return fmt.Sprintf("commit #%d of %d abandoned (%s): %s", a.Seq, a.Checkpoint, a.Reason, FormatCommittables(a.Committables))
+	what := fmt.Sprintf("of %d", a.Checkpoint)
+	if a.Final {
+		what = "final"
+	}
+	return fmt.Sprintf("commit #%d %s abandoned (%s): %s", a.Seq, what, a.Reason, FormatCommittables(a.Committables))
 }
 
 // String formats the action.

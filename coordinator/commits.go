@@ -128,7 +128,7 @@ func (c *Coordinator) commitFailed(e CommitFailed) []Action {
 	}
 	c.queue = c.queue[1:]
 	reason := fmt.Sprintf("vertex %d: %s", e.Vertex, e.Err)
-	out := []Action{CommitAbandoned{Seq: b.seq, Checkpoint: b.checkpoint, Committables: b.byVertex, Reason: reason}}
+	out := []Action{CommitAbandoned{Seq: b.seq, Checkpoint: b.checkpoint, Final: b.final, Committables: b.byVertex, Reason: reason}}
 	switch {
 	case b.final:
 		c.ended = true

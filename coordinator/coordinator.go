@@ -144,14 +144,24 @@ func (c *Coordinator) NextWakeup() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Held returns every committable the coordinator holds: pending ones and
-// those of queued or retrying commits, by vertex.
+// Held returns every committable the coordinator holds, by vertex: pending
+// ones, those acknowledged for the checkpoint in progress or being stored,
+// and those of queued or retrying commits.
 func (c *Coordinator) Held() map[int][][]byte {
 	out := make(map[int][][]byte)
 	for _, k := range sortedIDs(c.commits) {
 		for _, v := range sortedInts(c.commits[k]) {
 			for _, s := range sortedInts(c.commits[k][v]) {
 				out[v] = append(out[v], c.commits[k][v][s]...)
+			}
+		}
+	}
+	if c.cur != nil {
+		for _, id := range sortedTasks(c.cur.acks) {
+			for _, os := range c.cur.acks[id].Operators {
+				if len(os.Committables) > 0 {
+					out[os.Vertex] = append(out[os.Vertex], os.Committables...)
+				}
 			}
 		}
 	}
@@ -365,9 +375,11 @@ func (c *Coordinator) report(e Report) []Action {
 		return out
 	}
 	for _, a := range e.Acks {
-		if att, ok := p.expected[a.Task]; ok && att == a.Attempt {
+		_, dup := p.acks[a.Task]
+		if att, ok := p.expected[a.Task]; ok && att == a.Attempt && !dup {
 			p.acks[a.Task] = a.State
 		} else if c.current(a.Task, a.Attempt) {
+			// Not expected (or acknowledged twice): keep only its output.
 			c.carry(e.ID, a.Task, a.State)
 		}
 	}
@@ -419,6 +431,9 @@ func (c *Coordinator) taskFinished(e TaskFinished) []Action {
 	}
 	if att, ok := p.expected[e.Task]; !ok || att != e.Attempt || e.LastCheckpoint >= p.barrier.ID {
 		return nil // not part of it, or it took the checkpoint: its acknowledgement comes
+	}
+	if _, acked := p.acks[e.Task]; acked {
+		return nil
 	}
 	p.acks[e.Task] = checkpoint.TaskState{Task: e.Task.Vertex, Subtask: e.Task.Subtask, Finished: true}
 	return c.maybeComplete(e.Now)
