@@ -160,11 +160,9 @@ var ErrJobFailed = errors.New("job failed")
 
 // execution is the current attempt of a task.
 type execution struct {
-	attempt int
-	// restoredFrom is the checkpoint the attempt was restored from.
-	restoredFrom int64
-	worker       string
-	location     string
+	attempt  int
+	worker   string
+	location string
 	// outLocs: where the attempt's outputs stored by an external shuffle
 	// service live, by edge (from its TaskStatus; location otherwise).
 	outLocs map[int]string
@@ -506,7 +504,6 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				from = dep.Restore.Checkpoint
 			}
 			jm.log.Debug("deploy", "task", a.Task, "attempt", a.Attempt, "restore", from, "finished", dep.Restore != nil && dep.Restore.Finished)
-			jm.exec[a.Task].restoredFrom = from
 			// What the task's sinks prepared after the checkpoint it
 			// restores is discarded.
 			jm.ckptStep(ctx, coordinator.TaskDeployed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, RestoredFrom: from,
