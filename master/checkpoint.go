@@ -268,10 +268,10 @@ func (jm *JobMaster) trigger(ctx context.Context, a coordinator.Trigger) coordin
 		tr := worker.CheckpointTrigger{Job: jm.cfg.ID, Task: worker.TaskID{Task: t.Task.Vertex, Subtask: t.Task.Subtask}, Attempt: t.Attempt, Barrier: a.Barrier}
 		gw, ok := jm.workers[t.Worker].(CheckpointGateway)
 		if !ok {
-			return coordinator.TriggerFailed{Now: time.Now(), ID: a.Barrier.ID, Reason: fmt.Sprintf("worker %s cannot take checkpoints", t.Worker)}
+			return coordinator.TriggerFailed{Now: jm.clock.Now(), ID: a.Barrier.ID, Reason: fmt.Sprintf("worker %s cannot take checkpoints", t.Worker)}
 		}
 		if err := gw.TriggerCheckpoint(ctx, tr); err != nil {
-			return coordinator.TriggerFailed{Now: time.Now(), ID: a.Barrier.ID, Reason: fmt.Sprintf("trigger task %v on %s: %v", t.Task, t.Worker, err)}
+			return coordinator.TriggerFailed{Now: jm.clock.Now(), ID: a.Barrier.ID, Reason: fmt.Sprintf("trigger task %v on %s: %v", t.Task, t.Worker, err)}
 		}
 	}
 	return nil
@@ -305,9 +305,9 @@ func (jm *JobMaster) persist(ctx context.Context, a coordinator.Persist) coordin
 	md.Committables = a.Committables
 	if err := jm.ckpt.store.Complete(ctx, md); err != nil {
 		jm.log.Warn("checkpoint could not be stored", "id", a.ID, "err", err)
-		return coordinator.StorageFailed{Now: time.Now(), ID: a.ID, Err: err.Error()}
+		return coordinator.StorageFailed{Now: jm.clock.Now(), ID: a.ID, Err: err.Error()}
 	}
-	return coordinator.StorageCompleted{Now: time.Now(), ID: a.ID, Metadata: md}
+	return coordinator.StorageCompleted{Now: jm.clock.Now(), ID: a.ID, Metadata: md}
 }
 
 // commit commits committables by sink vertex, once; the coordinator
@@ -321,10 +321,10 @@ func (jm *JobMaster) commit(ctx context.Context, a coordinator.Commit) coordinat
 		}
 		if err := jm.code.Commit(ctx, vid, cs); err != nil {
 			jm.log.Warn("commit failed", "checkpoint", a.Checkpoint, "vertex", vid, "err", err)
-			return coordinator.CommitFailed{Now: time.Now(), Seq: a.Seq, Vertex: vid, Err: err.Error()}
+			return coordinator.CommitFailed{Now: jm.clock.Now(), Seq: a.Seq, Vertex: vid, Err: err.Error()}
 		}
 	}
-	return coordinator.CommitDone{Now: time.Now(), Seq: a.Seq}
+	return coordinator.CommitDone{Now: jm.clock.Now(), Seq: a.Seq}
 }
 
 // discard aborts sink output that will never be committed.
@@ -373,7 +373,7 @@ func (jm *JobMaster) checkpointFinished(st CheckpointStats) {
 
 // onCheckpointReport feeds a worker's acknowledgements and declines.
 func (jm *JobMaster) onCheckpointReport(ctx context.Context, rep worker.CheckpointReport) {
-	ev := coordinator.Report{Now: time.Now(), ID: rep.ID, Files: rep.Files}
+	ev := coordinator.Report{Now: jm.clock.Now(), ID: rep.ID, Files: rep.Files}
 	for _, a := range rep.Acks {
 		ev.Acks = append(ev.Acks, coordinator.Ack{Task: scheduler.TaskID{Vertex: a.State.Task, Subtask: a.State.Subtask}, Attempt: a.Attempt, State: a.State})
 	}
@@ -440,20 +440,14 @@ type CheckpointGateway interface {
 
 // ReportCheckpoint delivers a worker's checkpoint report. It never blocks.
 func (jm *JobMaster) ReportCheckpoint(rep worker.CheckpointReport) {
-	jm.mu.Lock()
-	jm.ckptReports = append(jm.ckptReports, rep)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(checkpointReport{rep: rep})
 }
 
 // Savepoint takes a savepoint into dir and returns its location. With
 // kind KindDrainSavepoint the sources end after it (stop --drain).
 func (jm *JobMaster) Savepoint(ctx context.Context, dir string, kind dag.BarrierKind) (string, error) {
 	req := &savepointReq{dir: dir, kind: kind, reply: make(chan savepointResult, 1)}
-	jm.mu.Lock()
-	jm.spReqs = append(jm.spReqs, req)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(savepointRequest{req: req})
 	select {
 	case res := <-req.reply:
 		return res.location, res.err
@@ -462,18 +456,13 @@ func (jm *JobMaster) Savepoint(ctx context.Context, dir string, kind dag.Barrier
 	}
 }
 
-// requestSavepoints feeds savepoint requests, then a tick so that one
+// requestSavepoint feeds a savepoint request, then a tick so that it
 // starts at once if it can.
-func (jm *JobMaster) requestSavepoints(ctx context.Context, reqs []*savepointReq) {
-	if len(reqs) == 0 {
-		return
-	}
-	now := time.Now()
-	for _, r := range reqs {
-		jm.ckpt.nextReq++
-		jm.ckpt.savepoints[jm.ckpt.nextReq] = r
-		jm.ckptStep(ctx, coordinator.SavepointRequested{Now: now, Req: jm.ckpt.nextReq, Dir: r.dir, Kind: r.kind})
-	}
+func (jm *JobMaster) requestSavepoint(ctx context.Context, r *savepointReq) {
+	now := jm.clock.Now()
+	jm.ckpt.nextReq++
+	jm.ckpt.savepoints[jm.ckpt.nextReq] = r
+	jm.ckptStep(ctx, coordinator.SavepointRequested{Now: now, Req: jm.ckpt.nextReq, Dir: r.dir, Kind: r.kind})
 	jm.ckptStep(ctx, jm.ckptTick(now))
 }
 
@@ -501,17 +490,17 @@ func (jm *JobMaster) checkpointTick() time.Duration {
 // waiting for the coordinator's retries on a timer. It returns the job's
 // error when the commit failed for good.
 func (jm *JobMaster) commitRestored(ctx context.Context) error {
-	jm.ckptStart(ctx, time.Now())
+	jm.ckptStart(ctx, jm.clock.Now())
 	for jm.ckpt.failed == "" && !jm.ckpt.retryAt.IsZero() {
-		t := time.NewTimer(time.Until(jm.ckpt.retryAt))
+		t := jm.clock.NewTimer(jm.ckpt.retryAt.Sub(jm.clock.Now()))
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("%w: %s: commit output of restored checkpoint: %w", ErrJobFailed, jm.plan.Job, context.Cause(ctx))
 		}
 		jm.ckpt.retryAt = time.Time{}
-		jm.ckptStep(ctx, coordinator.RetryDue{Now: time.Now()})
+		jm.ckptStep(ctx, coordinator.RetryDue{Now: jm.clock.Now()})
 	}
 	if reason := jm.ckpt.failed; reason != "" {
 		return fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, reason)

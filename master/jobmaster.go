@@ -107,6 +107,9 @@ type JobConfig struct {
 	AllowNonRestored bool
 	// Started, when set, is called with the job master before it runs.
 	Started func(*JobMaster)
+	// Clock is the job master's time and timers (default: the system
+	// clock).
+	Clock Clock
 }
 
 // Progress is a snapshot of a running job.
@@ -192,32 +195,27 @@ type JobMaster struct {
 	// ended is set when Run returned: output is committed (or aborted).
 	ended bool
 
-	mu      sync.Mutex
-	reports []worker.TaskStatus
-	notify  chan struct{}
-	lost    []string
-	rejoin  []string
-	// shuffleLost are locations of external shuffle services that died.
-	shuffleLost []string
-	ckptReports []worker.CheckpointReport
-	spReqs      []*savepointReq
-	joined      []WorkerGateway
+	// clock is the job loop's time; inbox its events from other
+	// goroutines.
+	clock Clock
+	inbox *inbox
 }
 
 // WorkerJoined adds a worker (or a restarted one under its old name) to
 // the job's pool.
 func (jm *JobMaster) WorkerJoined(gw WorkerGateway) {
-	jm.mu.Lock()
-	jm.joined = append(jm.joined, gw)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(workerJoined{gw: gw})
 }
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
 // on bad inputs) and builds the scheduler.
 func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []WorkerGateway, cfg JobConfig) (*JobMaster, error) {
+	clock := cfg.Clock
+	if clock == nil {
+		clock = systemClock{}
+	}
 	if cfg.ID == "" {
-		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, time.Now().UnixNano())
+		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, clock.Now().UnixNano())
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -255,7 +253,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	jm := &JobMaster{
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
-		notify: make(chan struct{}, 1), ckptRegion: computeCheckpointedTasks(plan),
+		clock: clock, inbox: newInbox(), ckptRegion: computeCheckpointedTasks(plan),
 		ckpt: &ckptDriver{c: coordinator.New(plan.Config.Checkpoint, cfg.Restore), store: store, savepoints: make(map[int64]*savepointReq)},
 	}
 	for _, w := range workers {
@@ -274,51 +272,39 @@ func (jm *JobMaster) Splits() *SplitCoordinator { return jm.splits }
 
 // Report delivers a task outcome from a worker. It never blocks.
 func (jm *JobMaster) Report(st worker.TaskStatus) {
-	jm.mu.Lock()
-	jm.reports = append(jm.reports, st)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(taskReport{st: st})
 }
 
 // WorkerLost tells the job master that a worker is gone.
 func (jm *JobMaster) WorkerLost(name string) {
-	jm.mu.Lock()
-	jm.lost = append(jm.lost, name)
-	jm.mu.Unlock()
-	jm.wake()
-}
-
-func (jm *JobMaster) wake() {
-	select {
-	case jm.notify <- struct{}{}:
-	default:
-	}
+	jm.inbox.push(workerLost{name: name})
 }
 
 // Run executes the job until it finishes, fails or ctx is cancelled (which
 // cancels the job). Sink output is committed only when the job succeeded.
 func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
-	start := time.Now()
+	start := jm.clock.Now()
 	var actions []scheduler.Action
 	for _, name := range jm.order {
-		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: jm.workers[name].Slots()})...)
+		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: start, Worker: name, Slots: jm.workers[name].Slots()})...)
 	}
 	jm.statusMu.Lock()
 	jm.start = start
-	actions = append(actions, jm.sched.Start(time.Now())...)
+	actions = append(actions, jm.sched.Start(start)...)
 	jm.statusMu.Unlock()
 	// The job may have stopped before committing the restored checkpoint's
 	// output: commit it again (commits are idempotent) before any task runs.
 	if err := jm.commitRestored(ctx); err != nil {
 		return nil, err
 	}
-	progress := time.NewTicker(jm.cfg.ProgressInterval)
+	clk := jm.clock
+	progress := clk.NewTimer(jm.cfg.ProgressInterval)
 	defer progress.Stop()
-	ckptTick := time.NewTicker(jm.checkpointTick())
+	ckptTick := clk.NewTimer(jm.checkpointTick())
 	defer ckptTick.Stop()
-	wake := time.NewTimer(time.Hour)
+	wake := clk.NewTimer(time.Hour)
 	defer wake.Stop()
-	retry := time.NewTimer(time.Hour)
+	retry := clk.NewTimer(time.Hour)
 	defer retry.Stop()
 	canceled := false
 	for {
@@ -334,7 +320,7 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		}
 		if outcome != nil || err != nil {
 			if outcome != nil {
-				outcome.Duration = time.Since(start)
+				outcome.Duration = clk.Now().Sub(start)
 			}
 			jm.statusMu.Lock()
 			jm.ended = true
@@ -343,12 +329,12 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		}
 		actions = nil
 		if t, ok := jm.sched.NextWakeup(); ok {
-			wake.Reset(time.Until(t))
+			wake.Reset(t.Sub(clk.Now()))
 		} else {
 			wake.Reset(time.Hour)
 		}
 		if t := jm.ckpt.retryAt; !t.IsZero() {
-			retry.Reset(time.Until(t))
+			retry.Reset(t.Sub(clk.Now()))
 		} else {
 			retry.Reset(time.Hour)
 		}
@@ -357,66 +343,67 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 			done = ctx.Done()
 		}
 		select {
-		case <-jm.notify:
-		case <-wake.C:
-			actions = jm.step(scheduler.Tick{Now: time.Now()})
+		case <-jm.inbox.notify:
+		case <-wake.C():
+			actions = jm.step(scheduler.Tick{Now: clk.Now()})
 		case <-done:
 			canceled = true
-			actions = jm.step(scheduler.CancelJob{Now: time.Now()})
-		case <-progress.C:
+			actions = jm.step(scheduler.CancelJob{Now: clk.Now()})
+		case <-progress.C():
+			progress.Reset(jm.cfg.ProgressInterval)
 			if jm.cfg.Progress != nil {
 				jm.cfg.Progress(jm.progress(start))
 			}
 			continue
-		case now := <-ckptTick.C:
+		case now := <-ckptTick.C():
+			ckptTick.Reset(jm.checkpointTick())
 			jm.ckptStep(ctx, jm.ckptTick(now))
 			continue
-		case <-retry.C:
+		case now := <-retry.C():
 			jm.ckpt.retryAt = time.Time{}
-			jm.ckptStep(ctx, coordinator.RetryDue{Now: time.Now()})
+			jm.ckptStep(ctx, coordinator.RetryDue{Now: now})
 			continue
 		}
-		jm.mu.Lock()
-		reports, lost, rejoin, shuffleLost := jm.reports, jm.lost, jm.rejoin, jm.shuffleLost
-		jm.reports, jm.lost, jm.rejoin, jm.shuffleLost = nil, nil, nil, nil
-		ckptReports, spReqs, joined := jm.ckptReports, jm.spReqs, jm.joined
-		jm.ckptReports, jm.spReqs, jm.joined = nil, nil, nil
-		jm.mu.Unlock()
-		for _, rep := range ckptReports {
-			jm.onCheckpointReport(ctx, rep)
-		}
-		jm.requestSavepoints(ctx, spReqs)
-		if len(lost) > 0 || len(shuffleLost) > 0 {
-			jm.ckptStep(ctx, coordinator.WorkerLost{Now: time.Now()})
-		}
-		for _, loc := range shuffleLost {
-			actions = append(actions, jm.onShuffleLost(loc)...)
-		}
-		for _, name := range lost {
-			delete(jm.locs, name)
-			actions = append(actions, jm.step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
-		}
-		for _, name := range rejoin {
-			if w, ok := jm.workers[name]; ok {
-				actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: w.Slots()})...)
-			}
-		}
-		for _, gw := range joined {
-			name := gw.Name()
-			jm.statusMu.Lock()
-			if _, known := jm.workers[name]; !known {
-				jm.order = append(append([]string(nil), jm.order...), name)
-				sortStrings(jm.order)
-			}
-			jm.workers[name] = gw
-			jm.statusMu.Unlock()
-			delete(jm.locs, name)
-			actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: gw.Slots()})...)
-		}
-		for _, st := range reports {
-			actions = append(actions, jm.onStatus(st)...)
+		for _, ev := range jm.inbox.take() {
+			actions = append(actions, jm.handle(ctx, ev)...)
 		}
 	}
+}
+
+// handle handles one event of the inbox.
+func (jm *JobMaster) handle(ctx context.Context, ev inboxEvent) []scheduler.Action {
+	now := jm.clock.Now()
+	switch ev := ev.(type) {
+	case taskReport:
+		return jm.onStatus(ev.st)
+	case checkpointReport:
+		jm.onCheckpointReport(ctx, ev.rep)
+	case savepointRequest:
+		jm.requestSavepoint(ctx, ev.req)
+	case shuffleServiceLost:
+		jm.ckptStep(ctx, coordinator.WorkerLost{Now: now})
+		return jm.onShuffleLost(ev.location)
+	case workerLost:
+		jm.ckptStep(ctx, coordinator.WorkerLost{Now: now})
+		delete(jm.locs, ev.name)
+		out := jm.step(scheduler.WorkerLost{Now: now, Worker: ev.name})
+		if w, ok := jm.workers[ev.name]; ok && ev.rejoin {
+			out = append(out, jm.step(scheduler.WorkerJoined{Now: now, Worker: ev.name, Slots: w.Slots()})...)
+		}
+		return out
+	case workerJoined:
+		name := ev.gw.Name()
+		jm.statusMu.Lock()
+		if _, known := jm.workers[name]; !known {
+			jm.order = append(append([]string(nil), jm.order...), name)
+			sortStrings(jm.order)
+		}
+		jm.workers[name] = ev.gw
+		jm.statusMu.Unlock()
+		delete(jm.locs, name)
+		return jm.step(scheduler.WorkerJoined{Now: now, Worker: name, Slots: ev.gw.Slots()})
+	}
+	return nil
 }
 
 // step feeds one event to the scheduler.
@@ -428,7 +415,7 @@ func (jm *JobMaster) step(ev scheduler.Event) []scheduler.Action {
 
 func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	id := scheduler.TaskID{Vertex: st.ID.Task, Subtask: st.ID.Subtask}
-	now := time.Now()
+	now := jm.clock.Now()
 	switch {
 	case st.Err == nil:
 		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
@@ -480,7 +467,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 		if !ok {
 			var err error
 			if loc, err = jm.workers[d.Worker].Prepare(ctx, jm.cfg.ID); err != nil {
-				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: d.Task, Attempt: d.Attempt,
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: jm.clock.Now(), Task: d.Task, Attempt: d.Attempt,
 					Err: fmt.Sprintf("prepare worker %s: %v", d.Worker, err), Retriable: !dag.IsFatal(err)})...)
 				continue
 			}
@@ -506,17 +493,17 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			jm.log.Debug("deploy", "task", a.Task, "attempt", a.Attempt, "restore", from, "finished", dep.Restore != nil && dep.Restore.Finished)
 			// What the task's sinks prepared after the checkpoint it
 			// restores is discarded.
-			jm.ckptStep(ctx, coordinator.TaskDeployed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, RestoredFrom: from,
+			jm.ckptStep(ctx, coordinator.TaskDeployed{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt, RestoredFrom: from,
 				Vertices: jm.plan.Tasks[a.Task.Vertex].Vertices})
 			if v := jm.plan.Tasks[a.Task.Vertex].Vertices[0]; jm.plan.Vertices[v].Kind == "source" && a.Attempt > 0 {
 				jm.splits.Restart(v, a.Task.Subtask, a.Attempt, from)
 			}
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
-				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
 			} else {
 				// The worker accepted the task: it runs (its outcome comes later).
-				failed = append(failed, jm.step(scheduler.TaskRunning{Now: time.Now(), Task: a.Task, Attempt: a.Attempt})...)
+				failed = append(failed, jm.step(scheduler.TaskRunning{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt})...)
 			}
 		case scheduler.Cancel:
 			if w, ok := jm.workers[a.Worker]; ok {
@@ -526,7 +513,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			// The coordinator commits the output once no checkpoint is in
 			// flight and every finished task's acknowledgement (its sinks'
 			// committables) arrived; Run sees the outcome.
-			jm.ckptStep(ctx, coordinator.JobFinishing{Now: time.Now()})
+			jm.ckptStep(ctx, coordinator.JobFinishing{Now: jm.clock.Now()})
 		case scheduler.JobFailed:
 			jm.abortAll()
 			return nil, fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, a.Reason)
@@ -615,7 +602,7 @@ func (jm *JobMaster) producerOf(p shuffle.PartitionID) (scheduler.TaskID, bool) 
 // abortAll aborts the checkpoint in progress and discards all pending sink
 // output of a job that failed or was canceled.
 func (jm *JobMaster) abortAll() {
-	jm.ckptStep(context.Background(), coordinator.JobAborted{Now: time.Now()})
+	jm.ckptStep(context.Background(), coordinator.JobAborted{Now: jm.clock.Now()})
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -663,7 +650,7 @@ func (jm *JobMaster) metrics() []VertexResult {
 }
 
 func (jm *JobMaster) progress(start time.Time) Progress {
-	p := Progress{Elapsed: time.Since(start), Splits: jm.splits.Progress(), Restarts: jm.sched.Restarts()}
+	p := Progress{Elapsed: jm.clock.Now().Sub(start), Splits: jm.splits.Progress(), Restarts: jm.sched.Restarts()}
 	for _, v := range jm.metrics() {
 		if v.Kind == "source" {
 			p.RecordsIn += v.RecordsOut
@@ -684,10 +671,7 @@ func (jm *JobMaster) result() *JobResult {
 // service at location died: the results it held are lost, and the producers
 // of those a consumer still needs rerun.
 func (jm *JobMaster) ShuffleServiceLost(location string) {
-	jm.mu.Lock()
-	jm.shuffleLost = append(jm.shuffleLost, location)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(shuffleServiceLost{location: location})
 }
 
 // onShuffleLost reports every finished producer attempt with an output at
@@ -718,16 +702,12 @@ func (jm *JobMaster) onShuffleLost(location string) []scheduler.Action {
 	}
 	jm.log.Warn("shuffle service lost with results", "location", location, "results", len(lost))
 	// One event: the producers rerun in a single failover.
-	return jm.step(scheduler.ResultsLost{Now: time.Now(), Results: lost})
+	return jm.step(scheduler.ResultsLost{Now: jm.clock.Now(), Results: lost})
 }
 
 // ExecutorLost tells the job master that its executor on a worker died:
 // the worker's tasks and results of this job are lost, but the worker may
 // run the job again.
 func (jm *JobMaster) ExecutorLost(worker string) {
-	jm.mu.Lock()
-	jm.lost = append(jm.lost, worker)
-	jm.rejoin = append(jm.rejoin, worker)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(workerLost{name: worker, rejoin: true})
 }
