@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
@@ -106,6 +107,9 @@ type JobConfig struct {
 	AllowNonRestored bool
 	// Started, when set, is called with the job master before it runs.
 	Started func(*JobMaster)
+	// Clock is the job master's time and timers (default: the system
+	// clock).
+	Clock Clock
 }
 
 // Progress is a snapshot of a running job.
@@ -159,11 +163,9 @@ var ErrJobFailed = errors.New("job failed")
 
 // execution is the current attempt of a task.
 type execution struct {
-	attempt int
-	// restoredFrom is the checkpoint the attempt was restored from.
-	restoredFrom int64
-	worker       string
-	location     string
+	attempt  int
+	worker   string
+	location string
 	// outLocs: where the attempt's outputs stored by an external shuffle
 	// service live, by edge (from its TaskStatus; location otherwise).
 	outLocs map[int]string
@@ -181,9 +183,10 @@ type JobMaster struct {
 	sched   *scheduler.Scheduler
 	exec    map[scheduler.TaskID]*execution
 	locs    map[string]string // worker -> location of its outputs
-	// ckpt coordinates checkpoints and sink commits; ckptRegion marks the
-	// plan tasks that take part in checkpoints.
-	ckpt       *coordinator
+	// ckpt drives the checkpoint coordinator (checkpoints and sink
+	// commits); ckptRegion marks the plan tasks that take part in
+	// checkpoints.
+	ckpt       *ckptDriver
 	ckptRegion map[int]bool
 
 	// statusMu guards the scheduler against status readers.
@@ -192,41 +195,27 @@ type JobMaster struct {
 	// ended is set when Run returned: output is committed (or aborted).
 	ended bool
 
-	mu      sync.Mutex
-	reports []worker.TaskStatus
-	notify  chan struct{}
-	lost    []string
-	rejoin  []string
-	// shuffleLost are locations of external shuffle services that died.
-	shuffleLost []string
-	ckptReports []worker.CheckpointReport
-	// finishing: the job finished while a checkpoint was pending or an
-	// acknowledgement was in flight.
-	finishing   bool
-	finishSince time.Time
-	// lastTaken is the last barrier each finished task took; reported the
-	// last checkpoint it reported on. Until they match, the task's
-	// acknowledgement is in flight.
-	lastTaken map[scheduler.TaskID]int64
-	reported  map[scheduler.TaskID]int64
-	spReqs    []*savepointReq
-	joined    []WorkerGateway
+	// clock is the job loop's time; inbox its events from other
+	// goroutines.
+	clock Clock
+	inbox *inbox
 }
 
 // WorkerJoined adds a worker (or a restarted one under its old name) to
 // the job's pool.
 func (jm *JobMaster) WorkerJoined(gw WorkerGateway) {
-	jm.mu.Lock()
-	jm.joined = append(jm.joined, gw)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(workerJoined{gw: gw})
 }
 
 // NewJobMaster prepares a job: it enumerates source splits (failing fast
 // on bad inputs) and builds the scheduler.
 func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []WorkerGateway, cfg JobConfig) (*JobMaster, error) {
+	clock := cfg.Clock
+	if clock == nil {
+		clock = systemClock{}
+	}
 	if cfg.ID == "" {
-		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, time.Now().UnixNano())
+		cfg.ID = fmt.Sprintf("%s-%d", plan.Job, clock.Now().UnixNano())
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -264,9 +253,8 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	jm := &JobMaster{
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
-		notify: make(chan struct{}, 1), ckptRegion: computeCheckpointedTasks(plan),
-		lastTaken: make(map[scheduler.TaskID]int64), reported: make(map[scheduler.TaskID]int64),
-		ckpt: newCoordinator(plan.Config.Checkpoint, store, cfg.Restore),
+		clock: clock, inbox: newInbox(), ckptRegion: computeCheckpointedTasks(plan),
+		ckpt: &ckptDriver{c: coordinator.New(plan.Config.Checkpoint, cfg.Restore), store: store, savepoints: make(map[int64]*savepointReq)},
 	}
 	for _, w := range workers {
 		jm.workers[w.Name()] = w
@@ -284,66 +272,55 @@ func (jm *JobMaster) Splits() *SplitCoordinator { return jm.splits }
 
 // Report delivers a task outcome from a worker. It never blocks.
 func (jm *JobMaster) Report(st worker.TaskStatus) {
-	jm.mu.Lock()
-	jm.reports = append(jm.reports, st)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(taskReport{st: st})
 }
 
 // WorkerLost tells the job master that a worker is gone.
 func (jm *JobMaster) WorkerLost(name string) {
-	jm.mu.Lock()
-	jm.lost = append(jm.lost, name)
-	jm.mu.Unlock()
-	jm.wake()
-}
-
-func (jm *JobMaster) wake() {
-	select {
-	case jm.notify <- struct{}{}:
-	default:
-	}
+	jm.inbox.push(workerLost{name: name})
 }
 
 // Run executes the job until it finishes, fails or ctx is cancelled (which
 // cancels the job). Sink output is committed only when the job succeeded.
 func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
-	start := time.Now()
+	start := jm.clock.Now()
 	var actions []scheduler.Action
 	for _, name := range jm.order {
-		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: jm.workers[name].Slots()})...)
+		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: start, Worker: name, Slots: jm.workers[name].Slots()})...)
 	}
 	jm.statusMu.Lock()
 	jm.start = start
-	actions = append(actions, jm.sched.Start(time.Now())...)
+	actions = append(actions, jm.sched.Start(start)...)
 	jm.statusMu.Unlock()
-	if md := jm.cfg.Restore; md != nil && len(md.Committables) > 0 {
-		// The job may have stopped before committing the restored
-		// checkpoint's output: commit it again (commits are idempotent).
-		if err := jm.commitAll(ctx, md.Committables); err != nil {
-			return nil, fmt.Errorf("%w: %s: commit output of restored checkpoint %d: %v", ErrJobFailed, jm.plan.Job, md.ID, err)
-		}
+	// The job may have stopped before committing the restored checkpoint's
+	// output: commit it again (commits are idempotent) before any task runs.
+	if err := jm.commitRestored(ctx); err != nil {
+		return nil, err
 	}
-	progress := time.NewTicker(jm.cfg.ProgressInterval)
+	clk := jm.clock
+	progress := clk.NewTimer(jm.cfg.ProgressInterval)
 	defer progress.Stop()
-	ckptTick := time.NewTicker(jm.checkpointTick())
+	ckptTick := clk.NewTimer(jm.checkpointTick())
 	defer ckptTick.Stop()
-	wake := time.NewTimer(time.Hour)
+	wake := clk.NewTimer(time.Hour)
 	defer wake.Stop()
+	retry := clk.NewTimer(time.Hour)
+	defer retry.Stop()
 	canceled := false
 	for {
 		outcome, err := jm.execute(ctx, actions)
-		if outcome == nil && err == nil && jm.finishing && jm.ckpt.pending == nil {
-			if !jm.unsettled() {
-				outcome, err = jm.finish(ctx)
-			} else if time.Since(jm.finishSince) > jm.ckpt.cfg.Timeout {
-				err = fmt.Errorf("%w: %s: checkpoint acknowledgements of finished tasks did not arrive within %s", ErrJobFailed, jm.plan.Job, jm.ckpt.cfg.Timeout)
-				jm.abortAll()
+		if outcome == nil && err == nil {
+			// The coordinator ends a finished job: its output is committed,
+			// or it failed (acknowledgements did not arrive, a commit failed).
+			if reason := jm.ckpt.failed; reason != "" {
+				err = fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, reason)
+			} else if jm.ckpt.finished {
+				outcome = jm.result()
 			}
 		}
 		if outcome != nil || err != nil {
 			if outcome != nil {
-				outcome.Duration = time.Since(start)
+				outcome.Duration = clk.Now().Sub(start)
 			}
 			jm.statusMu.Lock()
 			jm.ended = true
@@ -352,74 +329,81 @@ func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 		}
 		actions = nil
 		if t, ok := jm.sched.NextWakeup(); ok {
-			wake.Reset(time.Until(t))
+			wake.Reset(t.Sub(clk.Now()))
 		} else {
 			wake.Reset(time.Hour)
+		}
+		if t := jm.ckpt.retryAt; !t.IsZero() {
+			retry.Reset(t.Sub(clk.Now()))
+		} else {
+			retry.Reset(time.Hour)
 		}
 		var done <-chan struct{}
 		if !canceled {
 			done = ctx.Done()
 		}
 		select {
-		case <-jm.notify:
-		case <-wake.C:
-			actions = jm.step(scheduler.Tick{Now: time.Now()})
+		case <-jm.inbox.notify:
+		case <-wake.C():
+			actions = jm.step(scheduler.Tick{Now: clk.Now()})
 		case <-done:
 			canceled = true
-			actions = jm.step(scheduler.CancelJob{Now: time.Now()})
-		case <-progress.C:
+			actions = jm.step(scheduler.CancelJob{Now: clk.Now()})
+		case <-progress.C():
+			progress.Reset(jm.cfg.ProgressInterval)
 			if jm.cfg.Progress != nil {
 				jm.cfg.Progress(jm.progress(start))
 			}
 			continue
-		case now := <-ckptTick.C:
-			jm.maybeTrigger(ctx, now)
+		case now := <-ckptTick.C():
+			ckptTick.Reset(jm.checkpointTick())
+			jm.ckptStep(ctx, jm.ckptTick(now))
+			continue
+		case now := <-retry.C():
+			jm.ckpt.retryAt = time.Time{}
+			jm.ckptStep(ctx, coordinator.RetryDue{Now: now})
 			continue
 		}
-		jm.mu.Lock()
-		reports, lost, rejoin, shuffleLost := jm.reports, jm.lost, jm.rejoin, jm.shuffleLost
-		jm.reports, jm.lost, jm.rejoin, jm.shuffleLost = nil, nil, nil, nil
-		ckptReports, spReqs, joined := jm.ckptReports, jm.spReqs, jm.joined
-		jm.ckptReports, jm.spReqs, jm.joined = nil, nil, nil
-		jm.mu.Unlock()
-		for _, rep := range ckptReports {
-			jm.onCheckpointReport(ctx, rep)
-		}
-		if len(spReqs) > 0 {
-			jm.ckpt.savepoints = append(jm.ckpt.savepoints, spReqs...)
-			jm.maybeTrigger(ctx, time.Now())
-		}
-		if len(lost) > 0 || len(shuffleLost) > 0 {
-			jm.abortCheckpoint(ctx, "a worker was lost")
-		}
-		for _, loc := range shuffleLost {
-			actions = append(actions, jm.onShuffleLost(loc)...)
-		}
-		for _, name := range lost {
-			delete(jm.locs, name)
-			actions = append(actions, jm.step(scheduler.WorkerLost{Now: time.Now(), Worker: name})...)
-		}
-		for _, name := range rejoin {
-			if w, ok := jm.workers[name]; ok {
-				actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: w.Slots()})...)
-			}
-		}
-		for _, gw := range joined {
-			name := gw.Name()
-			jm.statusMu.Lock()
-			if _, known := jm.workers[name]; !known {
-				jm.order = append(append([]string(nil), jm.order...), name)
-				sortStrings(jm.order)
-			}
-			jm.workers[name] = gw
-			jm.statusMu.Unlock()
-			delete(jm.locs, name)
-			actions = append(actions, jm.step(scheduler.WorkerJoined{Now: time.Now(), Worker: name, Slots: gw.Slots()})...)
-		}
-		for _, st := range reports {
-			actions = append(actions, jm.onStatus(st)...)
+		for _, ev := range jm.inbox.take() {
+			actions = append(actions, jm.handle(ctx, ev)...)
 		}
 	}
+}
+
+// handle handles one event of the inbox.
+func (jm *JobMaster) handle(ctx context.Context, ev inboxEvent) []scheduler.Action {
+	now := jm.clock.Now()
+	switch ev := ev.(type) {
+	case taskReport:
+		return jm.onStatus(ev.st)
+	case checkpointReport:
+		jm.onCheckpointReport(ctx, ev.rep)
+	case savepointRequest:
+		jm.requestSavepoint(ctx, ev.req)
+	case shuffleServiceLost:
+		jm.ckptStep(ctx, coordinator.WorkerLost{Now: now})
+		return jm.onShuffleLost(ev.location)
+	case workerLost:
+		jm.ckptStep(ctx, coordinator.WorkerLost{Now: now})
+		delete(jm.locs, ev.name)
+		out := jm.step(scheduler.WorkerLost{Now: now, Worker: ev.name})
+		if w, ok := jm.workers[ev.name]; ok && ev.rejoin {
+			out = append(out, jm.step(scheduler.WorkerJoined{Now: now, Worker: ev.name, Slots: w.Slots()})...)
+		}
+		return out
+	case workerJoined:
+		name := ev.gw.Name()
+		jm.statusMu.Lock()
+		if _, known := jm.workers[name]; !known {
+			jm.order = append(append([]string(nil), jm.order...), name)
+			sortStrings(jm.order)
+		}
+		jm.workers[name] = ev.gw
+		jm.statusMu.Unlock()
+		delete(jm.locs, name)
+		return jm.step(scheduler.WorkerJoined{Now: now, Worker: name, Slots: ev.gw.Slots()})
+	}
+	return nil
 }
 
 // step feeds one event to the scheduler.
@@ -431,23 +415,16 @@ func (jm *JobMaster) step(ev scheduler.Event) []scheduler.Action {
 
 func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	id := scheduler.TaskID{Vertex: st.ID.Task, Subtask: st.ID.Subtask}
-	now := time.Now()
+	now := jm.clock.Now()
 	switch {
 	case st.Err == nil:
 		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
 			jm.splits.SubtaskFinished(v, st.ID.Subtask, st.Attempt)
 		}
-		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
-			// The final output belongs after the last checkpoint the
-			// attempt took.
-			for vid, c := range st.Committables {
-				jm.ckpt.addCommit(st.LastCheckpoint+1, vid, st.ID.Subtask, c)
-			}
-			if restored := ex.restoredFrom; st.LastCheckpoint > restored {
-				jm.lastTaken[id] = st.LastCheckpoint
-			}
-			jm.taskFinishedDuringCheckpoint(context.Background(), id, st.Attempt, st.LastCheckpoint)
-		}
+		// The final output belongs after the last checkpoint the attempt
+		// took; the coordinator ignores stale attempts.
+		jm.ckptStep(context.Background(), coordinator.TaskFinished{Now: now, Task: id, Attempt: st.Attempt,
+			LastCheckpoint: st.LastCheckpoint, Committables: st.Committables})
 		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
 			ex.outLocs = st.Locations
 		}
@@ -455,11 +432,17 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 	case errors.Is(st.Err, context.Canceled):
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
-		jm.abortCheckpoint(context.Background(), fmt.Sprintf("task %v failed", id))
+		ev := coordinator.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Cause: st.Err.Error()}
 		var re *worker.RestoreError
-		if errors.As(st.Err, &re) && !jm.restoreFailed(re.Checkpoint, st.Err.Error()) {
-			return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Retriable: false,
-				Err: fmt.Sprintf("%v; no older checkpoint is retained to fall back to", st.Err)})
+		if errors.As(st.Err, &re) {
+			ev.RestoreFailed, ev.Checkpoint = true, re.Checkpoint
+		}
+		jm.ckptStep(context.Background(), ev)
+		if reason := jm.ckpt.failed; reason != "" {
+			// No older checkpoint is retained to fall back to.
+			jm.ckpt.failed = ""
+			jm.log.Error("checkpoint cannot be restored and no older one is retained", "checkpoint", re.Checkpoint, "cause", st.Err)
+			return jm.step(scheduler.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Retriable: false, Err: reason})
 		}
 		if lost := lostProducer(st.Err); lost != nil {
 			if e, ok := jm.producerOf(*lost); ok {
@@ -484,7 +467,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 		if !ok {
 			var err error
 			if loc, err = jm.workers[d.Worker].Prepare(ctx, jm.cfg.ID); err != nil {
-				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: d.Task, Attempt: d.Attempt,
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: jm.clock.Now(), Task: d.Task, Attempt: d.Attempt,
 					Err: fmt.Sprintf("prepare worker %s: %v", d.Worker, err), Retriable: !dag.IsFatal(err)})...)
 				continue
 			}
@@ -508,32 +491,29 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				from = dep.Restore.Checkpoint
 			}
 			jm.log.Debug("deploy", "task", a.Task, "attempt", a.Attempt, "restore", from, "finished", dep.Restore != nil && dep.Restore.Finished)
-			jm.abortSinkAttempt(ctx, a.Task, from)
-			jm.exec[a.Task].restoredFrom = from
-			delete(jm.lastTaken, a.Task)
+			// What the task's sinks prepared after the checkpoint it
+			// restores is discarded.
+			jm.ckptStep(ctx, coordinator.TaskDeployed{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt, RestoredFrom: from,
+				Vertices: jm.plan.Tasks[a.Task.Vertex].Vertices})
 			if v := jm.plan.Tasks[a.Task.Vertex].Vertices[0]; jm.plan.Vertices[v].Kind == "source" && a.Attempt > 0 {
 				jm.splits.Restart(v, a.Task.Subtask, a.Attempt, from)
 			}
 			w := jm.workers[a.Worker]
 			if err := w.Deploy(ctx, dep); err != nil {
-				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
+				failed = append(failed, jm.step(scheduler.TaskFailed{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
 			} else {
 				// The worker accepted the task: it runs (its outcome comes later).
-				failed = append(failed, jm.step(scheduler.TaskRunning{Now: time.Now(), Task: a.Task, Attempt: a.Attempt})...)
+				failed = append(failed, jm.step(scheduler.TaskRunning{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt})...)
 			}
 		case scheduler.Cancel:
 			if w, ok := jm.workers[a.Worker]; ok {
 				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
 			}
 		case scheduler.JobFinished:
-			if jm.ckpt.pending != nil || jm.unsettled() {
-				// Tasks took a checkpoint barrier and then finished: wait
-				// for their acknowledgements (their sinks' committables)
-				// before the final commit.
-				jm.finishing, jm.finishSince = true, time.Now()
-				continue
-			}
-			return jm.finish(ctx)
+			// The coordinator commits the output once no checkpoint is in
+			// flight and every finished task's acknowledgement (its sinks'
+			// committables) arrived; Run sees the outcome.
+			jm.ckptStep(ctx, coordinator.JobFinishing{Now: jm.clock.Now()})
 		case scheduler.JobFailed:
 			jm.abortAll()
 			return nil, fmt.Errorf("%w: %s: %s", ErrJobFailed, jm.plan.Job, a.Reason)
@@ -550,15 +530,6 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 		return jm.execute(ctx, failed)
 	}
 	return nil, nil
-}
-
-// finish commits all remaining sink output of a finished job.
-func (jm *JobMaster) finish(ctx context.Context) (*JobResult, error) {
-	jm.finishing = false
-	if err := jm.commitAll(ctx, jm.ckpt.takeCommits(1<<62)); err != nil {
-		return nil, fmt.Errorf("%w: %s: commit output: %v", ErrJobFailed, jm.plan.Job, err)
-	}
-	return jm.result(), nil
 }
 
 // deployment builds the descriptor of a deploy decision.
@@ -628,31 +599,10 @@ func (jm *JobMaster) producerOf(p shuffle.PartitionID) (scheduler.TaskID, bool) 
 	return scheduler.TaskID{Vertex: jm.plan.Vertices[jm.plan.Edges[eid].From].Task, Subtask: p.Producer}, true
 }
 
-// abortSinkAttempt discards what a sink task that is about to run again
-// prepared after checkpoint from (all of it when from is 0).
-func (jm *JobMaster) abortSinkAttempt(ctx context.Context, id scheduler.TaskID, from int64) {
-	for _, vid := range jm.plan.Tasks[id.Vertex].Vertices {
-		c := jm.ckpt.dropCommits(vid, id.Subtask, from)
-		if len(c) == 0 || !jm.code.HasCommitter(vid) {
-			continue
-		}
-		if err := jm.code.Abort(ctx, vid, c); err != nil {
-			jm.log.Warn("abort previous sink attempt", "vertex", vid, "err", err)
-		}
-	}
-}
-
+// abortAll aborts the checkpoint in progress and discards all pending sink
+// output of a job that failed or was canceled.
 func (jm *JobMaster) abortAll() {
-	ctx := context.Background()
-	jm.abortCheckpoint(ctx, "job ended")
-	for vid, c := range jm.ckpt.takeCommits(1 << 62) {
-		if !jm.code.HasCommitter(vid) {
-			continue
-		}
-		if err := jm.code.Abort(ctx, vid, c); err != nil {
-			jm.log.Warn("abort sink output", "vertex", vid, "err", err)
-		}
-	}
+	jm.ckptStep(context.Background(), coordinator.JobAborted{Now: jm.clock.Now()})
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -700,7 +650,7 @@ func (jm *JobMaster) metrics() []VertexResult {
 }
 
 func (jm *JobMaster) progress(start time.Time) Progress {
-	p := Progress{Elapsed: time.Since(start), Splits: jm.splits.Progress(), Restarts: jm.sched.Restarts()}
+	p := Progress{Elapsed: jm.clock.Now().Sub(start), Splits: jm.splits.Progress(), Restarts: jm.sched.Restarts()}
 	for _, v := range jm.metrics() {
 		if v.Kind == "source" {
 			p.RecordsIn += v.RecordsOut
@@ -714,17 +664,14 @@ func (jm *JobMaster) progress(start time.Time) Progress {
 
 func (jm *JobMaster) result() *JobResult {
 	return &JobResult{Job: jm.cfg.ID, Vertices: jm.metrics(), Restarts: jm.sched.Restarts(), Failovers: jm.sched.Failovers(),
-		Checkpoints: append([]CheckpointStats(nil), jm.ckpt.history...)}
+		Checkpoints: jm.Checkpoints()}
 }
 
 // ShuffleServiceLost tells the job master that the external shuffle
 // service at location died: the results it held are lost, and the producers
 // of those a consumer still needs rerun.
 func (jm *JobMaster) ShuffleServiceLost(location string) {
-	jm.mu.Lock()
-	jm.shuffleLost = append(jm.shuffleLost, location)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(shuffleServiceLost{location: location})
 }
 
 // onShuffleLost reports every finished producer attempt with an output at
@@ -755,16 +702,12 @@ func (jm *JobMaster) onShuffleLost(location string) []scheduler.Action {
 	}
 	jm.log.Warn("shuffle service lost with results", "location", location, "results", len(lost))
 	// One event: the producers rerun in a single failover.
-	return jm.step(scheduler.ResultsLost{Now: time.Now(), Results: lost})
+	return jm.step(scheduler.ResultsLost{Now: jm.clock.Now(), Results: lost})
 }
 
 // ExecutorLost tells the job master that its executor on a worker died:
 // the worker's tasks and results of this job are lost, but the worker may
 // run the job again.
 func (jm *JobMaster) ExecutorLost(worker string) {
-	jm.mu.Lock()
-	jm.lost = append(jm.lost, worker)
-	jm.rejoin = append(jm.rejoin, worker)
-	jm.mu.Unlock()
-	jm.wake()
+	jm.inbox.push(workerLost{name: worker, rejoin: true})
 }
