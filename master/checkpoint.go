@@ -509,6 +509,7 @@ func (jm *JobMaster) maybeComplete(ctx context.Context) {
 }
 
 func (jm *JobMaster) finishStats(st CheckpointStats) {
+	jm.observeCheckpoint(st)
 	jm.statusMu.Lock()
 	defer jm.statusMu.Unlock()
 	h := jm.ckpt.history

@@ -106,6 +106,9 @@ type JobConfig struct {
 	AllowNonRestored bool
 	// Started, when set, is called with the job master before it runs.
 	Started func(*JobMaster)
+	// Observer, when set, receives checkpoint outcomes and deployment
+	// latencies for metrics (JobMetrics.Observer).
+	Observer JobObserver
 }
 
 // Progress is a snapshot of a running job.
@@ -474,6 +477,7 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 // execute carries out actions. It returns a result or error when the job
 // ended.
 func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*JobResult, error) {
+	decided := time.Now() // the scheduler's deploy decisions are in actions
 	var failed []scheduler.Action
 	for _, a := range actions {
 		d, ok := a.(scheduler.Deploy)
@@ -519,6 +523,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				failed = append(failed, jm.step(scheduler.TaskFailed{Now: time.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
 			} else {
 				// The worker accepted the task: it runs (its outcome comes later).
+				jm.observeDeploy(decided)
 				failed = append(failed, jm.step(scheduler.TaskRunning{Now: time.Now(), Task: a.Task, Attempt: a.Attempt})...)
 			}
 		case scheduler.Cancel:
