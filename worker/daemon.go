@@ -70,6 +70,7 @@ type Daemon struct {
 	master  rpcpb.MasterClient
 	member  *membership.Member
 	httpSrv *http.Server
+	httpLis net.Listener
 
 	mu        sync.Mutex
 	executors map[string]*executorProc
@@ -163,6 +164,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		if err != nil {
 			return fail(fmt.Errorf("worker: listen on %s: %w", cfg.HTTP, err))
 		}
+		d.httpLis = hl
 		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go d.httpSrv.Serve(hl)
 	}
@@ -172,6 +174,14 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 
 // Addr returns the daemon's gRPC address.
 func (d *Daemon) Addr() string { return d.lis.Addr().String() }
+
+// HTTPAddr returns the address /metrics is served on ("" if disabled).
+func (d *Daemon) HTTPAddr() string {
+	if d.httpLis == nil {
+		return ""
+	}
+	return d.httpLis.Addr().String()
+}
 
 // Name returns the worker's name.
 func (d *Daemon) Name() string { return d.cfg.Name }
