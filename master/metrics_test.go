@@ -169,8 +169,8 @@ func (c *metricsCluster) finishTask(t *testing.T, dep worker.TaskDeployment) {
 	}
 }
 
-// waitState polls the job's status until it reaches state.
-func (c *metricsCluster) waitState(t *testing.T, job, state string) {
+// waitStatus polls the job's status until ok accepts it.
+func (c *metricsCluster) waitStatus(t *testing.T, job, what string, ok func(master.JobStatus) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -182,14 +182,34 @@ func (c *metricsCluster) waitState(t *testing.T, job, state string) {
 		if err := json.Unmarshal(doc.Json, &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.State == state {
+		if ok(st) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("job %s is %s after 30s, want %s", job, st.State, state)
+			t.Fatalf("job %s: not %s after 30s: %+v", job, what, st)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitState waits until the job is in state.
+func (c *metricsCluster) waitState(t *testing.T, job, state string) {
+	t.Helper()
+	c.waitStatus(t, job, state, func(st master.JobStatus) bool { return st.State == state })
+}
+
+// waitRunning waits until the deployed task runs (the master saw the
+// worker accept it).
+func (c *metricsCluster) waitRunning(t *testing.T, dep worker.TaskDeployment) {
+	t.Helper()
+	c.waitStatus(t, dep.Job, "running its task", func(st master.JobStatus) bool {
+		for _, tv := range st.Tasks {
+			if tv.Task == dep.ID.Task && tv.Subtask == dep.ID.Subtask && tv.Attempt == dep.Attempt && tv.State == "running" {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // scrape fetches a /metrics endpoint and parses it as Prometheus text.
@@ -288,6 +308,7 @@ func TestMasterMetricsScrape(t *testing.T) {
 	c := startMetricsCluster(t, master.ServerConfig{})
 	id, plan := c.submit(t, awkwardGraph())
 	dep := c.nextDeployment(t)
+	c.waitRunning(t, dep)
 	vid := vertexID(t, plan, awkwardName)
 	rep, _ := json.Marshal(worker.MetricsReport{Vertices: []worker.VertexMetrics{
 		{Vertex: vid, Subtask: 0, RecordsIn: 7, RecordsOut: 5, BytesOut: 11, LateDropped: 2, BackPressureNanos: 1_500_000_000},
@@ -356,6 +377,11 @@ func TestMasterForgetsJobsAndTheirSeries(t *testing.T) {
 	}
 	c.finishTask(t, dep)
 	c.waitState(t, id, "finished")
+	// Cancel returns once the master recorded the job's end (on its clock)
+	// and changes nothing for a job that already finished.
+	if resp, err := c.mc.CancelJob(context.Background(), &rpcpb.JobRef{JobId: id}); err != nil || resp.State != "finished" {
+		t.Fatalf("cancel of a finished job: %v, %v", resp, err)
+	}
 
 	clock.Advance(59 * time.Minute)
 	if len(jobSeries(scrape(t, c.srv.HTTPAddr()), id)) == 0 {
