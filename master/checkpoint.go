@@ -359,6 +359,7 @@ func checkpointStats(s coordinator.Stats, location string) CheckpointStats {
 // checkpointFinished records a completed or aborted checkpoint: every
 // checkpoint that ends passes here.
 func (jm *JobMaster) checkpointFinished(st CheckpointStats) {
+	jm.observeCheckpoint(st)
 	jm.statusMu.Lock()
 	defer jm.statusMu.Unlock()
 	h := jm.ckpt.history

@@ -110,6 +110,9 @@ type JobConfig struct {
 	// Clock is the job master's time and timers (default: the system
 	// clock).
 	Clock Clock
+	// Observer, when set, receives checkpoint outcomes and deployment
+	// latencies for metrics (JobMetrics.Observer).
+	Observer JobObserver
 }
 
 // Progress is a snapshot of a running job.
@@ -457,6 +460,7 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 // execute carries out actions. It returns a result or error when the job
 // ended.
 func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*JobResult, error) {
+	decided := jm.clock.Now() // the scheduler's deploy decisions are in actions
 	var failed []scheduler.Action
 	for _, a := range actions {
 		d, ok := a.(scheduler.Deploy)
@@ -503,6 +507,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 				failed = append(failed, jm.step(scheduler.TaskFailed{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt, Err: err.Error(), Retriable: true})...)
 			} else {
 				// The worker accepted the task: it runs (its outcome comes later).
+				jm.observeDeploy(decided)
 				failed = append(failed, jm.step(scheduler.TaskRunning{Now: jm.clock.Now(), Task: a.Task, Attempt: a.Attempt})...)
 			}
 		case scheduler.Cancel:

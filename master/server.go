@@ -55,10 +55,25 @@ type ServerConfig struct {
 	StorageDir string
 	// Advertise is the HOST:PORT others reach the master at (default: from Listen).
 	Advertise string
-	// JobHistory and JobHistoryAge: bounded job history (count, age).
-	JobHistory    int
+	// JobHistory is how many finished (also failed or canceled) jobs the
+	// master keeps for status and metrics; older ones are forgotten.
+	// 0 means the default, 1000; a negative value keeps none. Running jobs
+	// are never forgotten.
+	JobHistory int
+	// JobHistoryAge forgets finished jobs that ended longer ago than this.
+	// 0 means the default, 24h; a negative value forgets a job as soon as
+	// it ended.
 	JobHistoryAge time.Duration
+	// Now is the master's clock for the job history (default time.Now);
+	// tests advance it to age jobs out.
+	Now func() time.Time
 }
+
+// Defaults of ServerConfig.JobHistory and JobHistoryAge.
+const (
+	DefaultJobHistory    = 1000
+	DefaultJobHistoryAge = 24 * time.Hour
+)
 
 // Server is the master daemon: it accepts jobs from dagctl, runs a job
 // master per job over the registered workers, and serves status.
@@ -92,9 +107,11 @@ type clusterJob struct {
 	jm        *JobMaster
 	cancel    context.CancelFunc
 	done      chan struct{}
-	result    *JobResult
-	err       error
-	final     *JobStatus
+	// ended is when the job ended (on the server's clock).
+	ended  time.Time
+	result *JobResult
+	err    error
+	final  *JobStatus
 }
 
 // NewServer starts the master daemon.
@@ -108,6 +125,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("master: needs a directory (--dir)")
 	}
+	if cfg.JobHistory == 0 {
+		cfg.JobHistory = DefaultJobHistory
+	}
+	if cfg.JobHistoryAge == 0 {
+		cfg.JobHistoryAge = DefaultJobHistoryAge
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "binaries"), 0o755); err != nil {
 		return nil, fmt.Errorf("master: %w", err)
 	}
@@ -116,8 +142,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("master: listen on %s: %w", cfg.Listen, err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis,
-		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob), metrics: newServerMetrics(),
+		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob),
 		shuffles: make(map[string]*shuffleDaemon)}
+	s.metrics = newServerMetrics(s)
 	host, _, _ := net.SplitHostPort(lis.Addr().String())
 	if cfg.GossipBind == "" {
 		cfg.GossipBind = host
@@ -412,7 +439,8 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	if req.MaxRestarts >= 0 {
 		restart = scheduler.ExponentialBackoff(500*time.Millisecond, 10*time.Second, 2, int(req.MaxRestarts))
 	}
-	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState}
+	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState,
+		Observer: s.metrics.jobs.Observer(id)}
 	if req.RestoreFrom != "" {
 		md, err := LoadSnapshot(ctx, req.RestoreFrom)
 		if err != nil {
@@ -452,7 +480,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 		}
 	}
 	s.mu.Lock()
-	j.result, j.err, j.final = res, err, &st
+	j.result, j.err, j.final, j.ended = res, err, &st, s.cfg.Now()
 	workers := make([]*remoteWorker, 0, len(s.workers))
 	for _, w := range s.workers {
 		workers = append(workers, w)
@@ -468,6 +496,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 		cancel()
 	}
 	s.log.Info("job ended", "job", j.id, "state", st.State, "err", err)
+	s.forgetJobs()
 }
 
 func (s *Server) job(id string) (*clusterJob, error) {
@@ -508,6 +537,7 @@ func (s *Server) ListJobs(context.Context, *rpcpb.ListJobsRequest) (*rpcpb.JSOND
 }
 
 func (s *Server) listJobs() []JobStatus {
+	s.forgetJobs()
 	s.mu.Lock()
 	ids := append([]string(nil), s.order...)
 	s.mu.Unlock()
@@ -524,6 +554,7 @@ func (s *Server) listJobs() []JobStatus {
 
 // JobStatus implements rpcpb.MasterServer.
 func (s *Server) JobStatus(_ context.Context, ref *rpcpb.JobRef) (*rpcpb.JSONDoc, error) {
+	s.forgetJobs()
 	j, err := s.job(ref.JobId)
 	if err != nil {
 		return nil, err
@@ -687,7 +718,8 @@ func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsReques
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	s.mu.Lock()
-	if w, ok := s.workers[req.Worker]; ok {
+	_, known := s.jobs[req.JobId] // not a job the master forgot
+	if w, ok := s.workers[req.Worker]; ok && known {
 		w.mu.Lock()
 		w.metrics[req.JobId] = rep.Vertices
 		u := w.usage[req.JobId]

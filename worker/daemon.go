@@ -48,7 +48,7 @@ type DaemonConfig struct {
 	// RegisterTimeout bounds how long to wait for the master at start
 	// (default 10s).
 	RegisterTimeout time.Duration
-	// HTTP serves /metrics (Prometheus text) when set.
+	// HTTP serves /metrics (Prometheus exposition formats) when set.
 	HTTP string
 	// ShuffleDaemon is the gRPC address of this host's shuffle daemon
 	// (dagctl shuffle) and ShuffleDir its --dir: jobs submitted with
@@ -72,6 +72,7 @@ type Daemon struct {
 	master  rpcpb.MasterClient
 	member  *membership.Member
 	httpSrv *http.Server
+	httpLis net.Listener
 
 	mu        sync.Mutex
 	executors map[string]*executorProc
@@ -165,28 +166,24 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		if err != nil {
 			return fail(fmt.Errorf("worker: listen on %s: %w", cfg.HTTP, err))
 		}
-		d.httpSrv = &http.Server{Handler: http.HandlerFunc(d.serveMetrics), ReadHeaderTimeout: 10 * time.Second}
+		d.httpLis = hl
+		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go d.httpSrv.Serve(hl)
 	}
 	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
 	return d, nil
 }
 
-// serveMetrics writes the daemon's gauges in Prometheus text format; task
-// and vertex counters are aggregated by the master's /metrics.
-func (d *Daemon) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	d.mu.Lock()
-	execs := len(d.executors)
-	d.mu.Unlock()
-	bins, _ := os.ReadDir(filepath.Join(d.cfg.Dir, "binaries"))
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# HELP dagflow_worker_slots Task slots offered.\n# TYPE dagflow_worker_slots gauge\ndagflow_worker_slots{worker=%q} %d\n", d.cfg.Name, d.cfg.Slots)
-	fmt.Fprintf(w, "# HELP dagflow_worker_executors Running job executors.\n# TYPE dagflow_worker_executors gauge\ndagflow_worker_executors{worker=%q} %d\n", d.cfg.Name, execs)
-	fmt.Fprintf(w, "# HELP dagflow_worker_binaries_cached Job binaries in the cache.\n# TYPE dagflow_worker_binaries_cached gauge\ndagflow_worker_binaries_cached{worker=%q} %d\n", d.cfg.Name, len(bins))
-}
-
 // Addr returns the daemon's gRPC address.
 func (d *Daemon) Addr() string { return d.lis.Addr().String() }
+
+// HTTPAddr returns the address /metrics is served on ("" if disabled).
+func (d *Daemon) HTTPAddr() string {
+	if d.httpLis == nil {
+		return ""
+	}
+	return d.httpLis.Addr().String()
+}
 
 // Name returns the worker's name.
 func (d *Daemon) Name() string { return d.cfg.Name }
