@@ -176,3 +176,19 @@ func ForListener(listen string, lis net.Listener, advertise string) (string, err
 	ifaces, _ := InterfaceAddrs()
 	return Advertised(listen, lis.Addr(), advertise, ifaces)
 }
+
+// GossipHost returns the host a daemon's gossip member advertises
+// (membership.Config.Advertise): the host of the daemon's advertised
+// address when the operator set an advertise address or when gossip binds
+// a wildcard, else "" (gossip advertises the specific address it is bound
+// to).
+func GossipHost(gossipBind, advertised string, advertiseSet bool) string {
+	if !advertiseSet && !IsWildcard(gossipBind) {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(advertised)
+	if err != nil {
+		return ""
+	}
+	return host
+}
