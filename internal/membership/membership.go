@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -44,7 +45,9 @@ type Config struct {
 
 // Member is this process's membership.
 type Member struct {
-	ml *memberlist.Memberlist
+	ml        *memberlist.Memberlist
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type events struct{ cfg Config }
@@ -152,8 +155,12 @@ func (m *Member) Alive() []string {
 	return out
 }
 
-// Close leaves the cluster and stops gossiping.
+// Close leaves the cluster and stops gossiping; later calls do nothing
+// (memberlist panics on a second leave).
 func (m *Member) Close() error {
-	_ = m.ml.Leave(time.Second)
-	return m.ml.Shutdown()
+	m.closeOnce.Do(func() {
+		_ = m.ml.Leave(time.Second)
+		m.closeErr = m.ml.Shutdown()
+	})
+	return m.closeErr
 }
