@@ -296,14 +296,16 @@ func TestDaemonsOnWildcardAddresses(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			var mlog, wlog lockedBuffer
-			httpListen := tt.listen
-			s, err := master.NewServer(master.ServerConfig{Listen: tt.listen, HTTP: httpListen, Dir: t.TempDir(),
+			s, err := master.NewServer(master.ServerConfig{Listen: tt.listen, Advertise: tt.advertise, HTTP: tt.listen, Dir: t.TempDir(),
 				FailureTimeout: 2 * time.Second, Logger: textLogger(&mlog)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			checkDialable(t, "master address", s.Addr())
+			if _, port, _ := net.SplitHostPort(s.ListenAddr()); tt.advertise != "" && s.Addr() != net.JoinHostPort("localhost", port) {
+				t.Errorf("master with Advertise %s advertises %s", tt.advertise, s.Addr())
+			}
 			checkDialable(t, "master REST address", s.HTTPAddr())
 			wdir := t.TempDir()
 			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: "w0", Listen: tt.listen, Advertise: tt.advertise,
