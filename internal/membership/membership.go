@@ -121,8 +121,11 @@ func advertiseIP(cfg Config) (net.IP, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
-	if err != nil || len(ips) == 0 {
-		return nil, fmt.Errorf("membership: advertise host %q does not resolve to an IP address: %v", host, err)
+	if err != nil {
+		return nil, fmt.Errorf("membership: advertise host %q: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("membership: advertise host %q resolves to no IP address", host)
 	}
 	for _, ip := range ips {
 		if ip.To4() != nil {
