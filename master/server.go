@@ -28,6 +28,7 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/buildinfo"
 	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/scheduler"
 	"github.com/dagflow/dagflow/worker"
@@ -37,6 +38,13 @@ import (
 type ServerConfig struct {
 	// Listen is the gRPC address (default 127.0.0.1:7070).
 	Listen string
+	// Advertise is the HOST:PORT workers, executors and shuffle daemons
+	// reach the master at, when it differs from what the master is bound
+	// to (NAT, containers); port 0 keeps the bound port. Empty: the bound
+	// address, or for a wildcard Listen (0.0.0.0, [::]) an interface
+	// address (see netaddr.Advertised). Its host is also the gossip
+	// address others see.
+	Advertise string
 	// HTTP is the REST/metrics address ("" disables it).
 	HTTP string
 	// Dir stores uploaded job binaries.
@@ -53,8 +61,6 @@ type ServerConfig struct {
 	// StorageDir (a URI, e.g. hdfs://nn:8020/dagflow) keeps uploaded job
 	// binaries and submitted plans beyond the master's local disk.
 	StorageDir string
-	// Advertise is the HOST:PORT others reach the master at (default: from Listen).
-	Advertise string
 	// JobHistory is how many finished (also failed or canceled) jobs the
 	// master keeps for status and metrics; older ones are forgotten.
 	// 0 means the default, 1000; a negative value keeps none. Running jobs
@@ -83,6 +89,7 @@ type Server struct {
 	log     *slog.Logger
 	grpc    *grpc.Server
 	lis     net.Listener
+	addr    string // advertised gRPC address
 	httpSrv *http.Server
 	httpLis net.Listener
 	member  *membership.Member
@@ -141,7 +148,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master: listen on %s: %w", cfg.Listen, err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis,
+	adv, err := netaddr.ForListener(cfg.Listen, lis, cfg.Advertise)
+	if err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("master: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis, addr: adv,
 		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob),
 		shuffles: make(map[string]*shuffleDaemon)}
 	s.metrics = newServerMetrics(s)
@@ -150,6 +162,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.GossipBind = host
 	}
 	s.member, err = membership.Start(membership.Config{Name: "master", BindAddr: cfg.GossipBind,
+		Advertise:      netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""),
 		FailureTimeout: cfg.FailureTimeout, OnLeave: s.memberLost})
 	if err != nil {
 		lis.Close()
@@ -166,19 +179,35 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go s.httpSrv.Serve(s.httpLis)
 	}
-	s.log.Info("master started", "addr", lis.Addr().String(), "gossip", s.member.Address())
+	s.log.Info("master started", "addr", s.addr, "listen", lis.Addr().String(), "gossip", s.member.Address())
 	return s, nil
 }
 
-// Addr returns the gRPC address.
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+// Addr returns the advertised gRPC address: the one workers, executors
+// and clients dial, never a wildcard such as [::]:7070.
+func (s *Server) Addr() string { return s.addr }
 
-// HTTPAddr returns the REST address ("" if disabled).
+// ListenAddr returns the address the gRPC listener is bound to (a
+// wildcard when Listen was one).
+func (s *Server) ListenAddr() string { return s.lis.Addr().String() }
+
+// HTTPAddr returns the REST address ("" if disabled), advertised like
+// Addr: the host of Advertise when set, else an interface address for a
+// wildcard bind.
 func (s *Server) HTTPAddr() string {
 	if s.httpLis == nil {
 		return ""
 	}
-	return s.httpLis.Addr().String()
+	adv := ""
+	if s.cfg.Advertise != "" {
+		host, _, _ := net.SplitHostPort(s.addr)
+		adv = net.JoinHostPort(host, "0")
+	}
+	addr, err := netaddr.ForListener(s.cfg.HTTP, s.httpLis, adv)
+	if err != nil {
+		return s.httpLis.Addr().String()
+	}
+	return addr
 }
 
 // Close cancels running jobs and stops the daemon.
@@ -222,6 +251,9 @@ func (s *Server) Close() error {
 func (s *Server) RegisterWorker(_ context.Context, req *rpcpb.RegisterWorkerRequest) (*rpcpb.RegisterWorkerResponse, error) {
 	if req.Name == "" || req.Address == "" || req.Slots < 1 {
 		return nil, status.Errorf(codes.InvalidArgument, "register worker: need a name, an address and at least one slot")
+	}
+	if err := netaddr.Dialable(req.Address); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "register worker %s: %v", req.Name, err)
 	}
 	conn, err := grpc.NewClient(req.Address, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
@@ -439,7 +471,10 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	if req.MaxRestarts >= 0 {
 		restart = scheduler.ExponentialBackoff(500*time.Millisecond, 10*time.Second, 2, int(req.MaxRestarts))
 	}
-	cfg := JobConfig{ID: id, Logger: s.log, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState,
+	// The job master's logger adds the job; the daemon's component
+	// attribute stays off job lines (the job's checkpoint storage sets its
+	// own component).
+	cfg := JobConfig{ID: id, Logger: s.cfg.Logger, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState,
 		Observer: s.metrics.jobs.Observer(id)}
 	if req.RestoreFrom != "" {
 		md, err := LoadSnapshot(ctx, req.RestoreFrom)

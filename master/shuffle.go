@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle/daemon"
 )
@@ -29,6 +30,9 @@ type shuffleDaemon struct {
 func (s *Server) RegisterShuffleDaemon(_ context.Context, req *rpcpb.RegisterShuffleDaemonRequest) (*rpcpb.RegisterWorkerResponse, error) {
 	if req.Name == "" || req.Address == "" || !strings.HasPrefix(req.MemberName, daemon.MemberPrefix) {
 		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon: need a name, an address and a member name starting with %q", daemon.MemberPrefix)
+	}
+	if err := netaddr.Dialable(req.Address); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon %s: %v", req.Name, err)
 	}
 	conn, err := grpc.NewClient(req.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 )
 
@@ -35,6 +36,14 @@ type DaemonConfig struct {
 	Name string
 	// Listen is the gRPC address (default 127.0.0.1:0).
 	Listen string
+	// Advertise is the HOST:PORT the master reaches this worker at, when
+	// it differs from what the worker is bound to (NAT, containers); port
+	// 0 keeps the bound port. Empty: the bound address, or for a wildcard
+	// Listen (0.0.0.0, [::]) an interface address (see
+	// netaddr.Advertised). Executors of this worker listen on Listen's
+	// host and advertise Advertise's host with their own port; gossip
+	// advertises its host too.
+	Advertise string
 	// Master is the master's gRPC address.
 	Master string
 	// Slots offered (default 4).
@@ -56,8 +65,6 @@ type DaemonConfig struct {
 	// hand them to the daemon. Both or neither.
 	ShuffleDaemon, ShuffleDir string
 	Logger                    *slog.Logger
-	// Advertise is the HOST:PORT others reach this worker at (default: from Listen).
-	Advertise string
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its
@@ -68,6 +75,7 @@ type Daemon struct {
 	log     *slog.Logger
 	srv     *grpc.Server
 	lis     net.Listener
+	addr    string // advertised gRPC address
 	conn    *grpc.ClientConn
 	master  rpcpb.MasterClient
 	member  *membership.Member
@@ -126,6 +134,11 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen on %s: %w", cfg.Listen, err)
 	}
+	adv, err := netaddr.ForListener(cfg.Listen, lis, cfg.Advertise)
+	if err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	host, port, _ := net.SplitHostPort(lis.Addr().String())
 	if cfg.Name == "" {
 		hn, _ := os.Hostname()
@@ -134,7 +147,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if cfg.GossipBind == "" {
 		cfg.GossipBind = host
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), lis: lis,
+	d := &Daemon{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), lis: lis, addr: adv,
 		executors: make(map[string]*executorProc), fetching: make(map[string]*sync.Mutex)}
 	d.srv = grpc.NewServer()
 	rpcpb.RegisterWorkerServer(d.srv, d)
@@ -147,13 +160,14 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		return fail(fmt.Errorf("worker: master address %q: %w", cfg.Master, err))
 	}
 	d.master = rpcpb.NewMasterClient(d.conn)
-	if d.member, err = membership.Start(membership.Config{Name: cfg.Name, BindAddr: cfg.GossipBind, FailureTimeout: cfg.FailureTimeout}); err != nil {
+	if d.member, err = membership.Start(membership.Config{Name: cfg.Name, BindAddr: cfg.GossipBind,
+		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout}); err != nil {
 		return fail(err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
 	defer cancel()
 	resp, err := d.master.RegisterWorker(rctx, &rpcpb.RegisterWorkerRequest{
-		Name: cfg.Name, Address: lis.Addr().String(), Slots: int32(cfg.Slots), GossipAddress: d.member.Address(),
+		Name: cfg.Name, Address: adv, Slots: int32(cfg.Slots), GossipAddress: d.member.Address(),
 	}, grpc.WaitForReady(true))
 	if err != nil {
 		return fail(fmt.Errorf("worker: cannot register with master at %s: %w", cfg.Master, err))
@@ -170,12 +184,17 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go d.httpSrv.Serve(hl)
 	}
-	d.log.Info("worker registered", "addr", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
+	d.log.Info("worker registered", "addr", adv, "listen", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
 	return d, nil
 }
 
-// Addr returns the daemon's gRPC address.
-func (d *Daemon) Addr() string { return d.lis.Addr().String() }
+// Addr returns the daemon's advertised gRPC address: the one registered
+// with the master, never a wildcard such as [::]:7072.
+func (d *Daemon) Addr() string { return d.addr }
+
+// ListenAddr returns the address the gRPC listener is bound to (a
+// wildcard when Listen was one).
+func (d *Daemon) ListenAddr() string { return d.lis.Addr().String() }
 
 // HTTPAddr returns the address /metrics is served on ("" if disabled).
 func (d *Daemon) HTTPAddr() string {
@@ -310,11 +329,15 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 	if err != nil {
 		return nil, err
 	}
+	// The executor binds the worker's listen host and advertises the
+	// worker's advertised host, each with the executor's own port.
 	host, _, _ := net.SplitHostPort(d.lis.Addr().String())
+	advHost, _, _ := net.SplitHostPort(d.addr)
 	cmd := exec.Command(bin, req.Args...)
 	cmd.Env = append(append(os.Environ(), req.Env...),
 		EnvMode+"=executor", EnvJob+"="+req.JobId, EnvWorker+"="+d.cfg.Name, EnvMaster+"="+req.MasterAddress,
 		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"),
+		EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
 		EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, EnvShuffleDir+"="+d.cfg.ShuffleDir)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
@@ -356,6 +379,12 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 	}()
 	select {
 	case p.addr = <-ready:
+		// A job binary built before executors advertised prints its
+		// bound address; for a wildcard bind the worker's advertised host
+		// reaches it.
+		if h, port, err := net.SplitHostPort(p.addr); err == nil && netaddr.IsWildcard(h) {
+			p.addr = net.JoinHostPort(advHost, port)
+		}
 	case <-p.done:
 		code := codes.Unavailable
 		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == ExitFatal {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/shuffle/daemon"
@@ -33,6 +34,9 @@ const (
 	EnvFingerprint = "DAGFLOW_FINGERPRINT"
 	EnvDir         = "DAGFLOW_EXECUTOR_DIR"
 	EnvListen      = "DAGFLOW_EXECUTOR_LISTEN"
+	// EnvAdvertise is the HOST:PORT an executor advertises (port 0: its
+	// bound port); empty: chosen by netaddr.Advertised.
+	EnvAdvertise = "DAGFLOW_EXECUTOR_ADVERTISE"
 	// EnvShuffle is the job setting (dagctl submit --shuffle) choosing
 	// where blocking partitions live: ShuffleWorker (default) or
 	// ShuffleExternal.
@@ -51,6 +55,9 @@ const (
 // ExecutorConfig is what an executor learns from its environment.
 type ExecutorConfig struct {
 	Job, Worker, Master, Fingerprint, Dir, Listen string
+	// Advertise is the address given to the master and other executors
+	// (EnvAdvertise; see netaddr.Advertised).
+	Advertise string
 	// Shuffle is the job's EnvShuffle setting; ShuffleDaemon and
 	// ShuffleDir locate the host's shuffle daemon, if the worker has one.
 	Shuffle, ShuffleDaemon, ShuffleDir string
@@ -64,7 +71,7 @@ type ExecutorConfig struct {
 // ExecutorConfigFromEnv reads the executor's environment.
 func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 	c := ExecutorConfig{Job: os.Getenv(EnvJob), Worker: os.Getenv(EnvWorker), Master: os.Getenv(EnvMaster),
-		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen),
+		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen), Advertise: os.Getenv(EnvAdvertise),
 		Shuffle: os.Getenv(EnvShuffle), ShuffleDaemon: os.Getenv(EnvShuffleDaemon), ShuffleDir: os.Getenv(EnvShuffleDir),
 		NoHostLocalReads: os.Getenv(EnvShuffleHostLocal) == "0"}
 	for k, v := range map[string]string{EnvJob: c.Job, EnvWorker: c.Worker, EnvMaster: c.Master, EnvFingerprint: c.Fingerprint, EnvDir: c.Dir} {
@@ -95,6 +102,9 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Every attribute once per line: executor-level lines carry the job
+	// and the worker; the task runtime (New) adds the worker and each task
+	// the job, so it gets the bare logger.
 	log := cfg.Logger.With("job", cfg.Job, "worker", cfg.Worker)
 	if plan.Fingerprint != cfg.Fingerprint {
 		return dag.Fatal(fmt.Errorf("%w: this binary builds plan %s but job %s was submitted with %s (different binary, arguments or environment)",
@@ -124,7 +134,12 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		local.Close()
 		return fmt.Errorf("executor: listen on %s: %w", cfg.Listen, err)
 	}
-	addr := lis.Addr().String()
+	addr, err := netaddr.ForListener(cfg.Listen, lis, cfg.Advertise)
+	if err != nil {
+		lis.Close()
+		local.Close()
+		return fmt.Errorf("executor: %w", err)
+	}
 	conn, err := grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		lis.Close()
@@ -146,7 +161,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		defer view.Close()
 		ex.hostLocal = hostLocal{FileView: view, daemon: func() (shuffle.Service, error) { return resolver.Resolve(cfg.ShuffleDaemon) }}
 	}
-	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: log, OnCheckpoint: ex.reportCheckpoint,
+	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: cfg.Logger, OnCheckpoint: ex.reportCheckpoint,
 		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(filepath.Dir(cfg.Dir), "state")}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 	rpcpb.RegisterExecutorServer(srv, ex)

@@ -5,22 +5,32 @@
 package membership
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/dagflow/dagflow/internal/netaddr"
 )
 
 // Config configures a member.
 type Config struct {
 	// Name must be unique in the cluster.
 	Name string
-	// BindAddr is the address to gossip on ("127.0.0.1" for loopback).
+	// BindAddr is the address to gossip on ("127.0.0.1" for loopback; a
+	// wildcard such as "0.0.0.0", "::" or "" binds every interface).
 	BindAddr string
+	// Advertise is the host (an IP or a name resolving to one) other
+	// members reach this one at. Empty: the bound address when BindAddr is
+	// specific, else an interface address chosen by netaddr.WildcardHost
+	// (never the unspecified address memberlist would gossip for "::").
+	Advertise string
 	// Port is the gossip port (0 picks a free one).
 	Port int
 	// FailureTimeout is roughly how long a silent member takes to be
@@ -35,7 +45,9 @@ type Config struct {
 
 // Member is this process's membership.
 type Member struct {
-	ml *memberlist.Memberlist
+	ml        *memberlist.Memberlist
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type events struct{ cfg Config }
@@ -64,6 +76,15 @@ func Start(cfg Config) (*Member, error) {
 	mc.BindAddr = cfg.BindAddr
 	mc.BindPort = cfg.Port
 	mc.AdvertisePort = 0
+	adv, err := advertiseIP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if adv != nil {
+		// memberlist replaces AdvertisePort by the bound port when
+		// BindPort is 0.
+		mc.AdvertiseAddr, mc.AdvertisePort = adv.String(), cfg.Port
+	}
 	// Probe often enough that a dead member is suspected and then declared
 	// dead within about FailureTimeout.
 	mc.ProbeInterval = cfg.FailureTimeout / 6
@@ -78,6 +99,40 @@ func Start(cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("membership: start %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.Port, err)
 	}
 	return &Member{ml: ml}, nil
+}
+
+// advertiseIP returns the IP to gossip, or nil to let memberlist use the
+// specific address it is bound to.
+func advertiseIP(cfg Config) (net.IP, error) {
+	host := cfg.Advertise
+	if host == "" {
+		if !netaddr.IsWildcard(cfg.BindAddr) {
+			return nil, nil
+		}
+		ifaces, _ := netaddr.InterfaceAddrs()
+		return netaddr.WildcardHost(cfg.BindAddr, ifaces), nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() {
+			return nil, fmt.Errorf("membership: advertise address %q is a wildcard", host)
+		}
+		return ip, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("membership: advertise host %q: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("membership: advertise host %q resolves to no IP address", host)
+	}
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			return ip, nil
+		}
+	}
+	return ips[0], nil
 }
 
 // Address returns host:port that others join.
@@ -103,8 +158,12 @@ func (m *Member) Alive() []string {
 	return out
 }
 
-// Close leaves the cluster and stops gossiping.
+// Close leaves the cluster and stops gossiping; later calls do nothing
+// (memberlist panics on a second leave).
 func (m *Member) Close() error {
-	_ = m.ml.Leave(time.Second)
-	return m.ml.Shutdown()
+	m.closeOnce.Do(func() {
+		_ = m.ml.Leave(time.Second)
+		m.closeErr = m.ml.Shutdown()
+	})
+	return m.closeErr
 }

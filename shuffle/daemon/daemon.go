@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/shuffle/remote"
@@ -57,6 +58,12 @@ type Config struct {
 	// Listen is the gRPC address of reads and the control API (default
 	// 127.0.0.1:0).
 	Listen string
+	// Advertise is the HOST:PORT registered with the master and given to
+	// consumers as the location of the partitions, when it differs from
+	// what the daemon is bound to; port 0 keeps the bound port. Empty: the
+	// bound address, or for a wildcard Listen (0.0.0.0, [::]) an interface
+	// address (see netaddr.Advertised). Gossip advertises its host too.
+	Advertise string
 	// Name identifies the daemon to the master (default: host name +
 	// listen port).
 	Name string
@@ -90,8 +97,6 @@ type Config struct {
 	CorruptAdoptions int
 	// Logger receives the daemon's logs (default slog.Default()).
 	Logger *slog.Logger
-	// Advertise is the HOST:PORT others reach this daemon at (default: from Listen).
-	Advertise string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -134,6 +139,7 @@ type Daemon struct {
 	// stagingReal is stagingDir with symbolic links resolved.
 	stagingReal string
 	lis         net.Listener
+	addr        string // advertised gRPC address
 	srv         *grpc.Server
 	reads       *remote.Server
 	conn        *grpc.ClientConn // to the master
@@ -195,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fail(fmt.Errorf("shuffle daemon: listen on %s: %w", cfg.Listen, err))
 	}
+	if d.addr, err = netaddr.ForListener(cfg.Listen, d.lis, cfg.Advertise); err != nil {
+		return fail(fmt.Errorf("shuffle daemon: %w", err))
+	}
 	host, port, _ := net.SplitHostPort(d.lis.Addr().String())
 	if d.cfg.Name == "" {
 		hn, _ := os.Hostname()
@@ -220,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.reaperWG.Add(1)
 		go d.reapLoop(rctx)
 	}
-	d.log.Info("shuffle daemon started", "addr", d.Addr(), "dir", cfg.Dir, "ttl", d.cfg.TTL, "master", cfg.Master)
+	d.log.Info("shuffle daemon started", "addr", d.Addr(), "listen", d.lis.Addr().String(), "dir", cfg.Dir, "ttl", d.cfg.TTL, "master", cfg.Master)
 	return d, nil
 }
 
@@ -236,7 +245,8 @@ func (d *Daemon) register(ctx context.Context) error {
 		d.cfg.Jobs = masterJobs{mc}
 	}
 	d.memberName = fmt.Sprintf("%s%s:%d", MemberPrefix, d.cfg.Name, time.Now().UnixNano())
-	if d.member, err = membership.Start(membership.Config{Name: d.memberName, BindAddr: d.cfg.GossipBind, FailureTimeout: d.cfg.FailureTimeout}); err != nil {
+	if d.member, err = membership.Start(membership.Config{Name: d.memberName, BindAddr: d.cfg.GossipBind,
+		Advertise: netaddr.GossipHost(d.cfg.GossipBind, d.addr, d.cfg.Advertise != ""), FailureTimeout: d.cfg.FailureTimeout}); err != nil {
 		return fmt.Errorf("shuffle daemon: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.RegisterTimeout)
@@ -252,9 +262,14 @@ func (d *Daemon) register(ctx context.Context) error {
 	return nil
 }
 
-// Addr returns the gRPC address consumers read partitions from (their
-// location) and producers adopt through.
-func (d *Daemon) Addr() string { return d.lis.Addr().String() }
+// Addr returns the advertised gRPC address consumers read partitions from
+// (their location) and producers adopt through; never a wildcard such as
+// [::]:7072.
+func (d *Daemon) Addr() string { return d.addr }
+
+// ListenAddr returns the address the gRPC listener is bound to (a
+// wildcard when Listen was one).
+func (d *Daemon) ListenAddr() string { return d.lis.Addr().String() }
 
 // Name returns the daemon's name.
 func (d *Daemon) Name() string { return d.cfg.Name }
