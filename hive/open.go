@@ -3,7 +3,11 @@ package hive
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"time"
+
+	"github.com/dagflow/dagflow/io/filesystem"
 )
 
 // Config says which catalog Open returns.
@@ -40,5 +44,31 @@ func Open(ctx context.Context, cfg Config) (Catalog, error) {
 	if cfg.Warehouse == "" {
 		return nil, errors.New("hive: Open: neither MetastoreURIs nor Warehouse is set")
 	}
-	return openEmbedded(ctx, cfg.Warehouse, cfg.CatalogPath)
+	warehouse, err := absLocal(cfg.Warehouse)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := absLocal(cfg.CatalogPath)
+	if err != nil {
+		return nil, err
+	}
+	return openEmbedded(ctx, warehouse, catalog)
+}
+
+// absLocal makes a relative local path absolute against the directory the
+// job was submitted from (filesystem.BaseDir), so that every process of a
+// job opens the same catalog and warehouse; URIs and absolute paths are
+// returned as they are.
+func absLocal(p string) (string, error) {
+	if p == "" || filepath.IsAbs(p) {
+		return p, nil
+	}
+	if _, ok := filesystem.SchemeOf(p); ok {
+		return p, nil
+	}
+	base, err := filesystem.BaseDir()
+	if err != nil {
+		return "", fmt.Errorf("hive: %w", err)
+	}
+	return filepath.Join(base, p), nil
 }
