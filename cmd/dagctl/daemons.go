@@ -87,6 +87,10 @@ func (a *app) ready(text string, fields map[string]any) {
 }
 
 type masterOptions struct {
+	sec                                                    daemonSecurity
+	maxUploadBytes                                         int64
+	maxJobsPerUser                                         int
+	allowedDirs                                            []string
 	listen, http, dir, savepointDir, storageDir, advertise string
 	failureTimeout, jobHistoryAge                          time.Duration
 	jobHistory                                             int
@@ -125,6 +129,14 @@ REST API and /metrics on --http.`,
 			if err := checkJobHistory(o.jobHistory, o.jobHistoryAge); err != nil {
 				return err
 			}
+			if o.maxUploadBytes < 0 || o.maxJobsPerUser < 0 {
+				return usageErrorf("--max-upload-bytes and --max-jobs-per-user must not be negative")
+			}
+			node, authn, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen, "--http": o.http})
+			if err != nil {
+				return err
+			}
+			defer node.Close()
 			dir, cleanup, err := tempDir(o.dir, "dagflow-master-")
 			if err != nil {
 				return err
@@ -132,7 +144,9 @@ REST API and /metrics on --http.`,
 			defer cleanup()
 			s, err := master.NewServer(master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
 				Logger: a.log, SavepointDir: o.savepointDir, StorageDir: strings.TrimRight(o.storageDir, "/"),
-				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge})
+				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge,
+				TLS: node, Authenticator: authn, GossipKeyring: kr,
+				MaxUploadBytes: o.maxUploadBytes, MaxJobsPerUser: o.maxJobsPerUser, AllowedDirs: o.allowedDirs})
 			if err != nil {
 				return failed(err)
 			}
@@ -153,10 +167,15 @@ REST API and /metrics on --http.`,
 	f.StringVar(&o.savepointDir, "savepoint-dir", "", "default directory (URI) of savepoints")
 	f.StringVar(&o.storageDir, "storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
 	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
+	addDaemonSecurityFlags(f, &o.sec, true)
+	f.Int64Var(&o.maxUploadBytes, "max-upload-bytes", 0, "reject job binaries larger than this (0: no limit)")
+	f.IntVar(&o.maxJobsPerUser, "max-jobs-per-user", 0, "reject submissions of a user already running this many jobs (0: no limit)")
+	f.StringSliceVar(&o.allowedDirs, "allowed-dirs", nil, "comma-separated roots (paths or URIs) savepoint, checkpoint and restore directories must lie under (default with TLS: --savepoint-dir and --storage-dir; without TLS: no check)")
 	return daemonCommand(cmd, &o.advertise)
 }
 
 type workerOptions struct {
+	sec                                                           daemonSecurity
 	listen, name, dir, http, shuffleDaemon, shuffleDir, advertise string
 	slots                                                         int
 	failureTimeout                                                time.Duration
@@ -186,6 +205,11 @@ executor process per job.`,
 			if err := checkAdvertise(o.advertise); err != nil {
 				return err
 			}
+			node, _, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen, "--http": o.http})
+			if err != nil {
+				return err
+			}
+			defer node.Close()
 			dir, cleanup, err := tempDir(o.dir, "dagflow-worker-")
 			if err != nil {
 				return err
@@ -195,7 +219,7 @@ executor process per job.`,
 			defer stop()
 			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: o.name, Listen: o.listen, Master: a.master, Slots: o.slots,
 				Dir: dir, FailureTimeout: o.failureTimeout, HTTP: o.http, ShuffleDaemon: o.shuffleDaemon, ShuffleDir: o.shuffleDir,
-				Logger: a.log, Advertise: o.advertise})
+				Logger: a.log, Advertise: o.advertise, TLS: node, GossipKeyring: kr})
 			if err != nil {
 				return failed(err)
 			}
@@ -215,6 +239,7 @@ executor process per job.`,
 	f.StringVar(&o.http, "http", "", "serve /metrics on this address")
 	f.StringVar(&o.shuffleDaemon, "shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
 	f.StringVar(&o.shuffleDir, "shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
+	addDaemonSecurityFlags(f, &o.sec, false)
 	return daemonCommand(cmd, &o.advertise)
 }
 
