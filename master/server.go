@@ -573,6 +573,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
 	}
+	if err := checkPlan(&plan); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
+	}
 	var splits map[int][]dag.Split
 	if err := json.Unmarshal(req.SplitsJson, &splits); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode splits: %v", err)

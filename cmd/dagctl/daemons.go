@@ -168,7 +168,7 @@ REST API and /metrics on --http.`,
 	f.StringVar(&o.storageDir, "storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
 	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
 	addDaemonSecurityFlags(f, &o.sec, true)
-	f.Int64Var(&o.maxUploadBytes, "max-upload-bytes", 0, "reject job binaries larger than this (0: no limit)")
+	f.Int64Var(&o.maxUploadBytes, "max-upload-bytes", 1<<30, "reject job binaries larger than this (0: no limit)")
 	f.IntVar(&o.maxJobsPerUser, "max-jobs-per-user", 0, "reject submissions of a user already running this many jobs (0: no limit)")
 	f.StringSliceVar(&o.allowedDirs, "allowed-dirs", nil, "comma-separated roots (paths or URIs) savepoint, checkpoint and restore directories must lie under (default with TLS: --savepoint-dir and --storage-dir; without TLS: no check)")
 	return daemonCommand(cmd, &o.advertise)
