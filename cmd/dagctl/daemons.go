@@ -244,6 +244,7 @@ executor process per job.`,
 }
 
 type localClusterOptions struct {
+	secure                           bool
 	workers, slots, jobHistory       int
 	listen, http, shuffle, advertise string
 	jobHistoryAge                    time.Duration
@@ -283,6 +284,7 @@ export DAGFLOW_MASTER=<--listen>.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "master gRPC address")
 	f.StringVar(&o.http, "http", "127.0.0.1:7071", "master REST address")
 	f.StringVar(&o.shuffle, "shuffle-daemon", "", "also start a shuffle daemon on this address, shared by the workers (for submit --shuffle external)")
+	f.BoolVar(&o.secure, "secure", false, "turn security on: a development CA, mutual TLS, a gossip key and an admin token printed once")
 	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
 	daemonCommand(cmd, &o.advertise)
 	f.Lookup("advertise").Usage = "HOST:PORT others reach the master at (default: --listen)"
@@ -301,6 +303,13 @@ func (a *app) localCluster(ctx context.Context, o localClusterOptions) error {
 	defer os.RemoveAll(dir)
 	env := childEnv(os.Environ())
 	logFlags := []string{"--log-level", a.logLevel, "--log-format", a.logFormat}
+	var sec *localSecurity
+	if o.secure {
+		if sec, err = newLocalSecurity(filepath.Join(dir, "pki"), o.workers); err != nil {
+			return failed(err)
+		}
+		env = append(env, envName("gossip-key")+"="+sec.gossipKey)
+	}
 	var procs []*exec.Cmd
 	start := func(args ...string) error {
 		cmd := exec.Command(self, append(args, logFlags...)...)
@@ -325,27 +334,45 @@ func (a *app) localCluster(ctx context.Context, o localClusterOptions) error {
 	if o.advertise != "" {
 		masterArgs = append(masterArgs, "--advertise", o.advertise)
 	}
+	if sec != nil {
+		masterArgs = append(append(masterArgs, sec.node("master")...), "--token-file", sec.tokens)
+	}
 	if err := start(masterArgs...); err != nil {
 		return err
 	}
 	var shuffleFlags []string
 	if o.shuffle != "" {
 		sdir := filepath.Join(dir, "shuffle")
-		if err := start("shuffle", "--master", o.listen, "--listen", o.shuffle, "--dir", sdir); err != nil {
+		args := []string{"shuffle", "--master", o.listen, "--listen", o.shuffle, "--dir", sdir}
+		if sec != nil {
+			args = append(append(args, "--name", "shuffle", "--token-file", sec.tokens), sec.node("shuffle")...)
+		}
+		if err := start(args...); err != nil {
 			return err
 		}
 		shuffleFlags = []string{"--shuffle-daemon", o.shuffle, "--shuffle-dir", sdir}
 	}
 	for i := 0; i < o.workers; i++ {
 		name := "worker-" + strconv.Itoa(i)
-		if err := start(append([]string{"worker", "--master", o.listen, "--name", name, "--slots", strconv.Itoa(o.slots),
-			"--listen", "127.0.0.1:0", "--dir", filepath.Join(dir, name)}, shuffleFlags...)...); err != nil {
+		args := append([]string{"worker", "--master", o.listen, "--name", name, "--slots", strconv.Itoa(o.slots),
+			"--listen", "127.0.0.1:0", "--dir", filepath.Join(dir, name)}, shuffleFlags...)
+		if sec != nil {
+			args = append(args, sec.node(name)...)
+		}
+		if err := start(args...); err != nil {
 			return err
 		}
 	}
-	a.ready(fmt.Sprintf("local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it",
-		o.listen, o.http, o.workers, o.listen),
-		map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers})
+	if sec != nil {
+		a.ready(fmt.Sprintf("local cluster (secure): master %s (REST https://%s), %d workers; export DAGFLOW_MASTER=%s DAGFLOW_TOKEN=%s; pass --tls-ca %s to clients; Ctrl-C stops it",
+			o.listen, o.http, o.workers, o.listen, sec.token, sec.ca),
+			map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers,
+				"token": sec.token, "tlsCA": sec.ca})
+	} else {
+		a.ready(fmt.Sprintf("local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it",
+			o.listen, o.http, o.workers, o.listen),
+			map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers})
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()

@@ -239,3 +239,50 @@ development and tests; production clusters should use their own PKI.`,
 	cmd.AddCommand(initCmd, issueCmd)
 	return cmd
 }
+
+// localSecurity is what local-cluster --secure generates in its directory.
+type localSecurity struct {
+	dir, ca, tokens, token, gossipKey string
+}
+
+// newLocalSecurity creates a development CA in dir, node certificates for
+// the master, the shuffle daemon and workers worker-0..n-1 (loopback
+// only), a token file with one admin token, and a gossip key.
+func newLocalSecurity(dir string, workers int) (*localSecurity, error) {
+	ca, err := devca.InitDir(dir, "dagflow local-cluster CA", devca.Options{})
+	if err != nil {
+		return nil, err
+	}
+	names := []string{"master", "shuffle"}
+	for i := 0; i < workers; i++ {
+		names = append(names, fmt.Sprintf("worker-%d", i))
+	}
+	for _, n := range names {
+		p, err := ca.IssueNode(n, []string{"127.0.0.1", "localhost"}, devca.Options{})
+		if err != nil {
+			return nil, err
+		}
+		if err := devca.WritePair(dir, n, p, false); err != nil {
+			return nil, err
+		}
+	}
+	token, err := gossipkey.Generate(nil) // 32 random bytes, base64
+	if err != nil {
+		return nil, err
+	}
+	token = strings.NewReplacer("+", "-", "/", "_", "=", "").Replace(token)
+	key, err := gossipkey.Generate(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &localSecurity{dir: dir, ca: filepath.Join(dir, "ca.crt"), tokens: filepath.Join(dir, "tokens"), token: token, gossipKey: key}
+	if err := os.WriteFile(s.tokens, []byte(token+" admin admin\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("local-cluster: %w", err)
+	}
+	return s, nil
+}
+
+// node returns the TLS flags of node name.
+func (s *localSecurity) node(name string) []string {
+	return []string{"--tls-cert", filepath.Join(s.dir, name+".crt"), "--tls-key", filepath.Join(s.dir, name+".key"), "--tls-ca", s.ca}
+}

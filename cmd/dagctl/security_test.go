@@ -415,3 +415,48 @@ func TestDaemonRefusesPlaintextOnWildcard(t *testing.T) {
 	p := startDagctl(t, b["dagctl"], nil, "master", "--listen", "0.0.0.0:0", "--http", "", "--dir", t.TempDir(), "--insecure")
 	p.waitFor("master listening")
 }
+
+func TestLocalClusterSecure(t *testing.T) {
+	b := buildAll(t)
+	addr, httpAddr := freeAddr(t), freeAddr(t)
+	p := startDagctl(t, b["dagctl"], nil, "local-cluster", "--secure", "--listen", addr, "--http", httpAddr, "--workers", "1")
+	p.waitFor("DAGFLOW_TOKEN=")
+	line := p.out()
+	_, rest, _ := strings.Cut(line, "DAGFLOW_TOKEN=")
+	token, _, _ := strings.Cut(rest, ";")
+	_, rest, _ = strings.Cut(line, "--tls-ca ")
+	ca, _, _ := strings.Cut(rest, " ")
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The worker registers over mutual TLS: wait until REST lists it.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _ := exec.Command("curl", "-sS", "--cacert", ca, "-H", "Authorization: Bearer "+token,
+			"https://"+httpAddr+"/api/workers").CombinedOutput()
+		if strings.Contains(string(out), `"worker-0"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker-0 not listed in 60s: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "words.txt"), filepath.Join(dir, "counts")
+	writeWords(t, in, 2000)
+	var o, e bytes.Buffer
+	if code := run([]string{"submit", "--master", addr, "--tls-ca", ca, "--token-file", tokFile, "--binary", b["wordcount"], "--",
+		"--input", in, "--output", out}, &o, &e); code != 0 {
+		t.Fatalf("submit: exit %d\n%s\n%s", code, o.String(), e.String())
+	}
+	if got, want := readCounts(t, out), countWords(t, in); len(got) != len(want) || got["alpha"] != want["alpha"] {
+		t.Fatalf("counts: %d words (alpha %s), want %d (alpha %s)", len(got), got["alpha"], len(want), want["alpha"])
+	}
+	o.Reset()
+	e.Reset()
+	if code := run([]string{"list", "--master", addr, "--tls-ca", ca}, &o, &e); code != exitFailed {
+		t.Fatalf("list without a token: exit %d: %s", code, e.String())
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -117,6 +118,9 @@ func shuffleJobsCommand(a *app) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
 			resp, err := rpcpb.NewShuffleDaemonClient(conn).ListJobs(ctx, &rpcpb.ListJobsRequest{})
+			if err != nil && status.Code(err) != codes.Unavailable {
+				return failed(fmt.Errorf("shuffle daemon at %s: %s", addr, status.Convert(err).Message()))
+			}
 			if err != nil {
 				return unreachable(fmt.Errorf("shuffle daemon unreachable at %s: %s", addr, status.Convert(err).Message()))
 			}
