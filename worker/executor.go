@@ -169,7 +169,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	}
 	defer conn.Close()
 	mc := rpcpb.NewMasterClient(conn)
-	resolver := remote.NewResolver(remote.ClientOptions{DialOptions: []grpc.DialOption{node.DialOption()}})
+	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
 	if cfg.Shuffle == ShuffleExternal && !cfg.NoHostLocalReads {

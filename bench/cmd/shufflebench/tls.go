@@ -8,8 +8,6 @@ import (
 	"net"
 	"path/filepath"
 
-	"google.golang.org/grpc"
-
 	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/devca"
 	"github.com/dagflow/dagflow/internal/secure"
@@ -87,7 +85,7 @@ func readOver(ctx context.Context, cfg config, svc shuffle.Service, job string, 
 	go srv.Serve(lis)
 	defer srv.Stop()
 	defer rs.Close()
-	res := remote.NewResolver(remote.ClientOptions{Logger: quietLogger(), DialOptions: []grpc.DialOption{n.DialOption()}})
+	res := remote.NewResolver(remote.ClientOptions{Logger: quietLogger(), Creds: n.TransportCredentials()})
 	defer res.Close()
 	client, err := res.Resolve(lis.Addr().String())
 	if err != nil {
