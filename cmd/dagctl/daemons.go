@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
@@ -205,7 +206,11 @@ executor process per job.`,
 			if err := checkAdvertise(o.advertise); err != nil {
 				return err
 			}
-			node, _, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen, "--http": o.http})
+			// The worker's /metrics port has no TLS even when gRPC has.
+			if secure.CheckListen("--http", o.http, false, o.sec.insecure) != nil {
+				return usageErrorf("--http %s is not a loopback address and /metrics is served without TLS or authentication: bind it to loopback, or pass --insecure to serve it there anyway", o.http)
+			}
+			node, _, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen})
 			if err != nil {
 				return err
 			}
