@@ -221,6 +221,22 @@ func TestSecureCluster(t *testing.T) {
 			t.Fatalf("wrong token: exit %d: %s", code, stderr)
 		}
 	})
+	t.Run("REST", func(t *testing.T) {
+		out, err := exec.Command("curl", "-sS", "-i", "--cacert", p.caFile(), "-H", "Origin: https://evil.example",
+			"https://"+c.http+"/api/jobs").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), " 401") || !strings.Contains(string(out), "no bearer token or client certificate") {
+			t.Fatalf("REST without a token: %v\n%s", err, out)
+		}
+		if strings.Contains(strings.ToLower(string(out)), "access-control-allow-origin") {
+			t.Fatalf("REST sends CORS headers:\n%s", out)
+		}
+		if out, _ := exec.Command("curl", "-sS", "-w", " %{http_code}", "http://"+c.http+"/api/jobs").CombinedOutput(); strings.HasSuffix(string(out), " 200") {
+			t.Fatalf("REST answered plaintext HTTP: %s", out)
+		}
+		if ws := restWorkers(t, c, p); !strings.Contains(ws, `"worker-0"`) {
+			t.Fatalf("REST with the view token: %s", ws)
+		}
+	})
 	t.Run("bad certificates", func(t *testing.T) {
 		other, err := devca.NewCA("other CA", devca.Options{})
 		if err != nil {
