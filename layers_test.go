@@ -21,7 +21,7 @@ var layers = []struct {
 		"io/filesystem", "io/filesystem/fstest", "io/hdfs",
 		"internal/rpcpb", "internal/netaddr", "internal/buildinfo", "internal/membership",
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
-		"internal/gossipkey", "internal/pathpolicy", "internal/hdfstest", "internal/hivetest",
+		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
 	}},
 	{"api", []string{"dag"}},
 	{"libraries", []string{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,16 +21,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/buildinfo"
+	"github.com/dagflow/dagflow/internal/limits"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/pathpolicy"
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/scheduler"
 	"github.com/dagflow/dagflow/worker"
 )
@@ -73,6 +78,28 @@ type ServerConfig struct {
 	// Now is the master's clock for the job history (default time.Now);
 	// tests advance it to age jobs out.
 	Now func() time.Time
+	// TLS, when set, serves gRPC and REST over TLS (client certificates
+	// verified if given) and dials workers and shuffle daemons with its
+	// node certificate; nil keeps plaintext.
+	TLS *secure.Node
+	// Authenticator identifies users (token file, certificate mapping);
+	// with TLS, every call is authenticated and authorized against
+	// auth.DefaultPolicy. Nil with TLS admits node certificates only.
+	Authenticator *auth.Authenticator
+	// GossipKeyring, when set, encrypts the cluster's gossip; members
+	// without the key never join.
+	GossipKeyring *memberlist.Keyring
+	// MaxUploadBytes rejects job binaries larger than this (0: no limit).
+	MaxUploadBytes int64
+	// MaxJobsPerUser rejects a submission while its user runs this many
+	// jobs (0: no limit). Users are the authenticated identities; without
+	// authentication every job counts for the anonymous user "".
+	MaxJobsPerUser int
+	// AllowedDirs are the roots (absolute paths or URIs) that savepoint,
+	// checkpoint and restore directories must lie under. Empty: with TLS,
+	// SavepointDir and StorageDir (when set; no directory at all
+	// otherwise); without TLS, no check.
+	AllowedDirs []string
 }
 
 // Defaults of ServerConfig.JobHistory and JobHistoryAge.
@@ -88,12 +115,17 @@ type Server struct {
 	cfg     ServerConfig
 	log     *slog.Logger
 	grpc    *grpc.Server
+	auth    *auth.Server // nil without TLS
 	lis     net.Listener
 	addr    string // advertised gRPC address
 	httpSrv *http.Server
 	httpLis net.Listener
 	member  *membership.Member
 	metrics *serverMetrics
+	// roots are the allowed directories (nil: no check).
+	roots *pathpolicy.Roots
+	// running counts running jobs per user (MaxJobsPerUser).
+	running *limits.Jobs
 
 	mu      sync.Mutex
 	workers map[string]*remoteWorker
@@ -106,6 +138,7 @@ type Server struct {
 // clusterJob is one submitted job.
 type clusterJob struct {
 	id, name  string
+	owner     string // the submitting user ("" without authentication)
 	plan      *dag.Plan
 	binary    *rpcpb.BinaryRef
 	binPath   string
@@ -157,18 +190,35 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob),
 		shuffles: make(map[string]*shuffleDaemon)}
 	s.metrics = newServerMetrics(s)
+	s.running = limits.NewJobs(cfg.MaxJobsPerUser)
+	if s.roots, err = allowedRoots(cfg); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("master: --allowed-dirs: %w", err)
+	}
 	host, _, _ := net.SplitHostPort(lis.Addr().String())
 	if cfg.GossipBind == "" {
 		cfg.GossipBind = host
 	}
 	s.member, err = membership.Start(membership.Config{Name: "master", BindAddr: cfg.GossipBind,
 		Advertise:      netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""),
-		FailureTimeout: cfg.FailureTimeout, OnLeave: s.memberLost})
+		FailureTimeout: cfg.FailureTimeout, OnLeave: s.memberLost, Keyring: cfg.GossipKeyring})
 	if err != nil {
 		lis.Close()
 		return nil, err
 	}
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+	if cfg.TLS.Enabled() {
+		authn := cfg.Authenticator
+		if authn == nil {
+			authn = auth.NewAuthenticator(nil, nil)
+		}
+		if s.auth, err = auth.NewServer(auth.ServerConfig{Authenticator: authn, Audit: auth.NewAudit(cfg.Logger),
+			JobOwner: s.jobOwner}); err != nil {
+			s.member.Close()
+			lis.Close()
+			return nil, fmt.Errorf("master: %w", err)
+		}
+	}
+	s.grpc = grpc.NewServer(append(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, s.auth), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterMasterServer(s.grpc, s)
 	go s.grpc.Serve(lis)
 	if cfg.HTTP != "" {
@@ -176,11 +226,81 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("master: listen on %s: %w", cfg.HTTP, err)
 		}
-		s.httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go s.httpSrv.Serve(s.httpLis)
+		handler := s.httpHandler()
+		hl := s.httpLis
+		if cfg.TLS.Enabled() {
+			handler = s.auth.Middleware(handler)
+			hl = tls.NewListener(hl, cfg.TLS.Reloader().ServerConfig(tls.VerifyClientCertIfGiven))
+		}
+		s.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		go s.httpSrv.Serve(hl)
 	}
 	s.log.Info("master started", "addr", s.addr, "listen", lis.Addr().String(), "gossip", s.member.Address())
 	return s, nil
+}
+
+// allowedRoots returns the roots directories must lie under (nil: no
+// check; see ServerConfig.AllowedDirs).
+func allowedRoots(cfg ServerConfig) (*pathpolicy.Roots, error) {
+	roots := cfg.AllowedDirs
+	if len(roots) == 0 {
+		if !cfg.TLS.Enabled() {
+			return nil, nil
+		}
+		for _, d := range []string{cfg.SavepointDir, cfg.StorageDir} {
+			if d != "" {
+				roots = append(roots, d)
+			}
+		}
+		if len(roots) == 0 {
+			return &pathpolicy.Roots{}, nil // nothing allowed
+		}
+	}
+	return pathpolicy.New(roots)
+}
+
+// checkDir checks a savepoint, checkpoint or restore directory against
+// the allowed roots and returns its cleaned form; what names it in the
+// error.
+func (s *Server) checkDir(what, dir string) (string, error) {
+	if s.roots == nil || dir == "" {
+		return dir, nil
+	}
+	clean, err := s.roots.Check(dir)
+	if err != nil {
+		if s.roots.String() == "" {
+			err = fmt.Errorf("directory %q: no directories are allowed (the master has no --allowed-dirs, --savepoint-dir or --storage-dir)", dir)
+		}
+		return "", status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
+	}
+	return clean, nil
+}
+
+// checkGossip joins a registering member's gossip address when gossip is
+// encrypted, so that a member without the key is refused at
+// registration rather than registered and never heard from.
+func (s *Server) checkGossip(addr string) error {
+	if s.cfg.GossipKeyring == nil {
+		return nil
+	}
+	if addr == "" {
+		return errors.New("no gossip address, and the master's gossip is encrypted")
+	}
+	if err := s.member.Join(addr); err != nil {
+		return fmt.Errorf("cannot gossip with %s (does it have the master's --gossip-key?): %w", addr, err)
+	}
+	return nil
+}
+
+// jobOwner implements auth.JobOwner.
+func (s *Server) jobOwner(_ context.Context, job string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[job]
+	if !ok {
+		return "", false
+	}
+	return j.owner, true
 }
 
 // Addr returns the advertised gRPC address: the one workers, executors
@@ -248,14 +368,20 @@ func (s *Server) Close() error {
 }
 
 // RegisterWorker implements rpcpb.MasterServer.
-func (s *Server) RegisterWorker(_ context.Context, req *rpcpb.RegisterWorkerRequest) (*rpcpb.RegisterWorkerResponse, error) {
+func (s *Server) RegisterWorker(ctx context.Context, req *rpcpb.RegisterWorkerRequest) (*rpcpb.RegisterWorkerResponse, error) {
+	if err := auth.CheckNodeName(ctx, req.Name); err != nil {
+		return nil, err
+	}
 	if req.Name == "" || req.Address == "" || req.Slots < 1 {
 		return nil, status.Errorf(codes.InvalidArgument, "register worker: need a name, an address and at least one slot")
 	}
 	if err := netaddr.Dialable(req.Address); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "register worker %s: %v", req.Name, err)
 	}
-	conn, err := grpc.NewClient(req.Address, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if err := s.checkGossip(req.GossipAddress); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "register worker %s: %v", req.Name, err)
+	}
+	conn, err := grpc.NewClient(req.Address, s.cfg.TLS.DialOption(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
@@ -315,8 +441,8 @@ func (s *Server) workerLost(name string) {
 }
 
 func (s *Server) binaryPath(sha string) (string, error) {
-	if len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
-		return "", status.Errorf(codes.InvalidArgument, "bad binary hash %q", sha)
+	if err := pathpolicy.SHA256Hex(sha); err != nil {
+		return "", status.Errorf(codes.InvalidArgument, "bad binary hash %q: %v", sha, err)
 	}
 	return filepath.Join(s.cfg.Dir, "binaries", sha), nil
 }
@@ -359,7 +485,15 @@ func (s *Server) UploadBinary(stream rpcpb.Master_UploadBinaryServer) error {
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
 	n := int64(0)
+	limit := limits.NewUpload(s.cfg.MaxUploadBytes)
+	if s.cfg.MaxUploadBytes > 0 && ref.Size > s.cfg.MaxUploadBytes {
+		tmp.Close()
+		return status.Errorf(codes.ResourceExhausted, "upload: binary of %d bytes is larger than the master's limit of %d bytes (--max-upload-bytes)", ref.Size, s.cfg.MaxUploadBytes)
+	}
 	write := func(b []byte) error {
+		if err := limit.Add(len(b)); err != nil {
+			return status.Errorf(codes.ResourceExhausted, "upload: %v", err)
+		}
 		h.Write(b)
 		n += int64(len(b))
 		_, err := tmp.Write(b)
@@ -431,13 +565,26 @@ func (s *Server) GetBinary(ref *rpcpb.BinaryRef, stream rpcpb.Master_GetBinarySe
 
 // SubmitJob implements rpcpb.MasterServer.
 func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*rpcpb.SubmitJobResponse, error) {
+	owner := ""
+	if id, ok := auth.IdentityFromContext(ctx); ok {
+		owner = id.Name
+	}
 	var plan dag.Plan
 	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
 	}
+	if err := checkPlan(&plan); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
+	}
 	var splits map[int][]dag.Split
 	if err := json.Unmarshal(req.SplitsJson, &splits); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode splits: %v", err)
+	}
+	if _, err := s.checkDir("submit: checkpoint directory", plan.Config.Checkpoint.Dir); err != nil {
+		return nil, err
+	}
+	if _, err := s.checkDir("submit: restore from", req.RestoreFrom); err != nil {
+		return nil, err
 	}
 	binPath, err := s.binaryPath(req.GetBinary().GetSha256())
 	if err != nil {
@@ -458,7 +605,16 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		return nil, status.Error(codes.FailedPrecondition, "submit: no workers are registered with the master")
 	}
 	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
-	j := &clusterJob{id: id, name: req.Name, plan: &plan, binary: req.Binary, binPath: binPath, args: req.Args,
+	if err := s.running.Acquire(owner); err != nil {
+		return nil, status.Errorf(codes.ResourceExhausted, "submit: %v", err)
+	}
+	acquired := true
+	defer func() {
+		if acquired {
+			s.running.Release(owner)
+		}
+	}()
+	j := &clusterJob{id: id, name: req.Name, owner: owner, plan: &plan, binary: req.Binary, binPath: binPath, args: req.Args,
 		env: req.Env, submitted: time.Now(), done: make(chan struct{})}
 	code := &binaryCode{path: binPath, args: req.Args, env: req.Env, splits: splits, plan: &plan}
 	// Default restarts outlast the failure detector: a task deployed to a
@@ -498,6 +654,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	s.order = append(s.order, id)
 	s.mu.Unlock()
 	s.metrics.jobsSubmitted.Add(1)
+	acquired = false // released when the job ends
 	go s.runJob(jctx, j)
 	s.log.Info("job submitted", "job", id, "tasks", len(plan.Tasks))
 	return &rpcpb.SubmitJobResponse{JobId: id}, nil
@@ -521,6 +678,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 		workers = append(workers, w)
 	}
 	s.mu.Unlock()
+	s.running.Release(j.owner)
 	close(j.done)
 	s.releaseShuffles(j.id)
 	for _, w := range workers {
@@ -535,6 +693,9 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 }
 
 func (s *Server) job(id string) (*clusterJob, error) {
+	if err := pathpolicy.JobID(id); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "job %q: %v", id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
@@ -707,6 +868,9 @@ func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpc
 	if sr.Dir == "" {
 		return nil, status.Error(codes.InvalidArgument, "savepoint: no directory given and the master has no --savepoint-dir")
 	}
+	if sr.Dir, err = s.checkDir("savepoint", sr.Dir); err != nil {
+		return nil, err
+	}
 	kind := dag.KindSavepoint
 	if sr.Drain {
 		kind = dag.KindDrainSavepoint
@@ -787,6 +951,7 @@ func safeJobName(s string) string {
 		}
 		return '-'
 	}, s)
+	s = strings.TrimLeft(s, "-") // job ids must not start with '-'
 	if s == "" {
 		s = "job"
 	}

@@ -7,9 +7,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/shuffle/daemon"
@@ -27,14 +27,20 @@ type shuffleDaemon struct {
 // RegisterShuffleDaemon implements rpcpb.MasterServer. A daemon that
 // registers again under its name as a new incarnation lost every
 // partition the old one held.
-func (s *Server) RegisterShuffleDaemon(_ context.Context, req *rpcpb.RegisterShuffleDaemonRequest) (*rpcpb.RegisterWorkerResponse, error) {
+func (s *Server) RegisterShuffleDaemon(ctx context.Context, req *rpcpb.RegisterShuffleDaemonRequest) (*rpcpb.RegisterWorkerResponse, error) {
+	if err := auth.CheckNodeName(ctx, req.Name); err != nil {
+		return nil, err
+	}
 	if req.Name == "" || req.Address == "" || !strings.HasPrefix(req.MemberName, daemon.MemberPrefix) {
 		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon: need a name, an address and a member name starting with %q", daemon.MemberPrefix)
 	}
 	if err := netaddr.Dialable(req.Address); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon %s: %v", req.Name, err)
 	}
-	conn, err := grpc.NewClient(req.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err := s.checkGossip(req.GossipAddress); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "register shuffle daemon %s: %v", req.Name, err)
+	}
+	conn, err := grpc.NewClient(req.Address, s.cfg.TLS.DialOption())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "shuffle daemon address %q: %v", req.Address, err)
 	}

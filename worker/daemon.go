@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,14 +21,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
 )
 
 // DaemonConfig configures a worker daemon.
@@ -65,6 +68,13 @@ type DaemonConfig struct {
 	// hand them to the daemon. Both or neither.
 	ShuffleDaemon, ShuffleDir string
 	Logger                    *slog.Logger
+	// TLS, when set, serves gRPC with mutual TLS to node certificates
+	// only, dials the master and executors with its node certificate and
+	// hands its files to executors (secure.EnvCert, ...); nil keeps
+	// plaintext.
+	TLS *secure.Node
+	// GossipKeyring, when set, encrypts gossip (the master's key).
+	GossipKeyring *memberlist.Keyring
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its
@@ -149,19 +159,26 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), lis: lis, addr: adv,
 		executors: make(map[string]*executorProc), fetching: make(map[string]*sync.Mutex)}
-	d.srv = grpc.NewServer()
+	var as *auth.Server
+	if cfg.TLS.Enabled() {
+		if as, err = secure.NodeOnly(cfg.Logger); err != nil {
+			lis.Close()
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+	}
+	d.srv = grpc.NewServer(cfg.TLS.ServerOptions(tls.RequireAndVerifyClientCert, as)...)
 	rpcpb.RegisterWorkerServer(d.srv, d)
 	go d.srv.Serve(lis)
 	fail := func(err error) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.conn, err = grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	if d.conn, err = grpc.NewClient(cfg.Master, cfg.TLS.DialOption()); err != nil {
 		return fail(fmt.Errorf("worker: master address %q: %w", cfg.Master, err))
 	}
 	d.master = rpcpb.NewMasterClient(d.conn)
 	if d.member, err = membership.Start(membership.Config{Name: cfg.Name, BindAddr: cfg.GossipBind,
-		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout}); err != nil {
+		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout, Keyring: cfg.GossipKeyring}); err != nil {
 		return fail(err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
@@ -339,6 +356,7 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"),
 		EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
 		EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, EnvShuffleDir+"="+d.cfg.ShuffleDir)
+	cmd.Env = append(cmd.Env, d.cfg.TLS.Env()...)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -395,7 +413,7 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		cmd.Process.Kill()
 		return nil, status.Errorf(codes.Unavailable, "worker %s: job binary did not start serving within 60s", d.cfg.Name)
 	}
-	p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	p.conn, err = grpc.NewClient(p.addr, d.cfg.TLS.DialOption(), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
 	if err != nil {
 		cmd.Process.Kill()
 		return nil, err

@@ -3,6 +3,7 @@ package worker
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +15,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
+	"github.com/dagflow/dagflow/internal/tlsconfig"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/shuffle/daemon"
 	"github.com/dagflow/dagflow/shuffle/remote"
@@ -66,6 +69,11 @@ type ExecutorConfig struct {
 	NoHostLocalReads bool
 	Slots            int
 	Logger           *slog.Logger
+	// TLS names the node certificate files (secure.EnvCert, EnvKey,
+	// EnvCA): when set, the executor serves its Executor and shuffle
+	// services with mutual TLS to node certificates only and dials the
+	// master, peers and the shuffle daemon with them.
+	TLS tlsconfig.Files
 }
 
 // ExecutorConfigFromEnv reads the executor's environment.
@@ -73,7 +81,8 @@ func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 	c := ExecutorConfig{Job: os.Getenv(EnvJob), Worker: os.Getenv(EnvWorker), Master: os.Getenv(EnvMaster),
 		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen), Advertise: os.Getenv(EnvAdvertise),
 		Shuffle: os.Getenv(EnvShuffle), ShuffleDaemon: os.Getenv(EnvShuffleDaemon), ShuffleDir: os.Getenv(EnvShuffleDir),
-		NoHostLocalReads: os.Getenv(EnvShuffleHostLocal) == "0"}
+		NoHostLocalReads: os.Getenv(EnvShuffleHostLocal) == "0",
+		TLS:              tlsconfig.Files{Cert: os.Getenv(secure.EnvCert), Key: os.Getenv(secure.EnvKey), CA: os.Getenv(secure.EnvCA)}}
 	for k, v := range map[string]string{EnvJob: c.Job, EnvWorker: c.Worker, EnvMaster: c.Master, EnvFingerprint: c.Fingerprint, EnvDir: c.Dir} {
 		if v == "" {
 			return c, fmt.Errorf("executor: environment variable %s is not set", k)
@@ -114,13 +123,25 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return dag.Fatal(fmt.Errorf("executor: job %s asks for external shuffle (%s=%s) but worker %s runs without a shuffle daemon (--shuffle-daemon and --shuffle-dir)",
 			cfg.Job, EnvShuffle, ShuffleExternal, cfg.Worker))
 	}
+	iv, _ := time.ParseDuration(os.Getenv(secure.EnvReloadInterval))
+	node, err := secure.Start(cfg.TLS, iv, log)
+	if err != nil {
+		return dag.Fatal(fmt.Errorf("executor: %w", err))
+	}
+	defer node.Close()
+	var as *auth.Server
+	if node.Enabled() {
+		if as, err = secure.NodeOnly(log); err != nil {
+			return err
+		}
+	}
 	own, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: cfg.Dir, Logger: log})
 	if err != nil {
 		return err
 	}
 	var local shuffle.Service = own
 	if cfg.Shuffle == ShuffleExternal {
-		ext, err := newExternalShuffle(own, cfg.ShuffleDaemon, cfg.ShuffleDir, log)
+		ext, err := newExternalShuffle(own, cfg.ShuffleDaemon, cfg.ShuffleDir, node, log)
 		if err != nil {
 			own.Close()
 			return err
@@ -140,7 +161,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		local.Close()
 		return fmt.Errorf("executor: %w", err)
 	}
-	conn, err := grpc.NewClient(cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.Master, node.DialOption())
 	if err != nil {
 		lis.Close()
 		local.Close()
@@ -148,7 +169,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	}
 	defer conn.Close()
 	mc := rpcpb.NewMasterClient(conn)
-	resolver := remote.NewResolver()
+	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
 	if cfg.Shuffle == ShuffleExternal && !cfg.NoHostLocalReads {
@@ -163,7 +184,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	}
 	ex.w = New(Config{Name: cfg.Worker, Slots: cfg.Slots, Logger: cfg.Logger, OnCheckpoint: ex.reportCheckpoint,
 		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(filepath.Dir(cfg.Dir), "state")}, local, ex, ex, staticPlan{plan}, ex.report)
-	srv := remote.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
+	srv := remote.NewGRPCServer(append(node.ServerOptions(tls.RequireAndVerifyClientCert, as), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterExecutorServer(srv, ex)
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)

@@ -12,10 +12,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/shuffle/daemon"
 )
@@ -67,7 +67,7 @@ type externalShuffle struct {
 
 // newExternalShuffle sets up the staging directory of this executor under
 // the daemon's staging directory (dir/staging, see shuffle/daemon).
-func newExternalShuffle(local *shuffle.Local, addr, dir string, log *slog.Logger) (*externalShuffle, error) {
+func newExternalShuffle(local *shuffle.Local, addr, dir string, node *secure.Node, log *slog.Logger) (*externalShuffle, error) {
 	root := filepath.Join(dir, daemon.StagingDir)
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("executor: shuffle daemon staging directory %s: %v (is the shuffle daemon at %s running with --dir %s?)", root, err, addr, dir)
@@ -81,7 +81,7 @@ func newExternalShuffle(local *shuffle.Local, addr, dir string, log *slog.Logger
 		os.Remove(sdir)
 		return nil, err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, node.DialOption())
 	if err != nil {
 		staging.Close()
 		os.Remove(sdir)

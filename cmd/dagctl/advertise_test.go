@@ -19,7 +19,7 @@ func TestWorkerOnWildcardRegistersRoutableAddress(t *testing.T) {
 	}
 	dagctl, _, _, _ := binaries(t)
 	c := startCluster(t, dagctl, 0, 1)
-	c.start("wild", "worker", "--master", c.master, "--name", "wild", "--listen", "0.0.0.0:0",
+	c.start("wild", "worker", "--master", c.master, "--name", "wild", "--listen", "0.0.0.0:0", "--insecure",
 		"--dir", filepath.Join(c.baseDir, "wild"), "--failure-timeout", "2s")
 	c.waitReady("worker wild listening")
 

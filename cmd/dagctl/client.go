@@ -21,7 +21,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow"
@@ -32,8 +31,12 @@ import (
 
 // jobCommands are the verbs that talk to a master about jobs, and plan.
 func jobCommands(a *app) []*cobra.Command {
-	return []*cobra.Command{submitCommand(a), listCommand(a), statusCommand(a), cancelCommand(a),
-		savepointCommand(a, false), savepointCommand(a, true), logsCommand(a), planCommand(a)}
+	cmds := []*cobra.Command{submitCommand(a), listCommand(a), statusCommand(a), cancelCommand(a),
+		savepointCommand(a, false), savepointCommand(a, true), logsCommand(a)}
+	for _, c := range cmds {
+		a.addClientSecurityFlags(c)
+	}
+	return append(cmds, planCommand(a))
 }
 
 // dial connects to the master and checks it answers (exit code 3 when it
@@ -42,8 +45,11 @@ func (a *app) dial(ctx context.Context) (rpcpb.MasterClient, func(), error) {
 	if a.master == "" {
 		return nil, nil, usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
 	}
-	conn, err := grpc.NewClient(a.master, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	opts, err := a.clientDialOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(a.master, append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))...)
 	if err != nil {
 		return nil, nil, usageErrorf("master address %q: %w", a.master, err)
 	}
@@ -52,7 +58,14 @@ func (a *app) dial(ctx context.Context) (rpcpb.MasterClient, func(), error) {
 	defer cancel()
 	if _, err := mc.Version(pctx, &rpcpb.VersionRequest{}); err != nil && status.Code(err) != codes.Unimplemented {
 		conn.Close()
-		return nil, nil, unreachable(fmt.Errorf("master unreachable at %s: %s", a.master, status.Convert(err).Message()))
+		hint := ""
+		switch {
+		case a.sec.ca == "":
+			hint = " (if the master serves TLS, pass --tls-ca and --token-file or --tls-cert)"
+		case a.sec.cert != "":
+			hint = " (the master may have refused the client certificate: is it issued by the master's CA and still valid?)"
+		}
+		return nil, nil, unreachable(fmt.Errorf("master unreachable at %s: %s%s", a.master, status.Convert(err).Message(), hint))
 	}
 	return mc, func() { conn.Close() }, nil
 }

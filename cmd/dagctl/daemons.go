@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
@@ -87,6 +88,10 @@ func (a *app) ready(text string, fields map[string]any) {
 }
 
 type masterOptions struct {
+	sec                                                    daemonSecurity
+	maxUploadBytes                                         int64
+	maxJobsPerUser                                         int
+	allowedDirs                                            []string
 	listen, http, dir, savepointDir, storageDir, advertise string
 	failureTimeout, jobHistoryAge                          time.Duration
 	jobHistory                                             int
@@ -125,6 +130,14 @@ REST API and /metrics on --http.`,
 			if err := checkJobHistory(o.jobHistory, o.jobHistoryAge); err != nil {
 				return err
 			}
+			if o.maxUploadBytes < 0 || o.maxJobsPerUser < 0 {
+				return usageErrorf("--max-upload-bytes and --max-jobs-per-user must not be negative")
+			}
+			node, authn, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen, "--http": o.http})
+			if err != nil {
+				return err
+			}
+			defer node.Close()
 			dir, cleanup, err := tempDir(o.dir, "dagflow-master-")
 			if err != nil {
 				return err
@@ -132,7 +145,9 @@ REST API and /metrics on --http.`,
 			defer cleanup()
 			s, err := master.NewServer(master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
 				Logger: a.log, SavepointDir: o.savepointDir, StorageDir: strings.TrimRight(o.storageDir, "/"),
-				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge})
+				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge,
+				TLS: node, Authenticator: authn, GossipKeyring: kr,
+				MaxUploadBytes: o.maxUploadBytes, MaxJobsPerUser: o.maxJobsPerUser, AllowedDirs: o.allowedDirs})
 			if err != nil {
 				return failed(err)
 			}
@@ -153,10 +168,15 @@ REST API and /metrics on --http.`,
 	f.StringVar(&o.savepointDir, "savepoint-dir", "", "default directory (URI) of savepoints")
 	f.StringVar(&o.storageDir, "storage-dir", "", "directory (URI, e.g. hdfs://nn:8020/dagflow) keeping job binaries and plans beyond the local disk")
 	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
+	addDaemonSecurityFlags(f, &o.sec, true)
+	f.Int64Var(&o.maxUploadBytes, "max-upload-bytes", 1<<30, "reject job binaries larger than this (0: no limit)")
+	f.IntVar(&o.maxJobsPerUser, "max-jobs-per-user", 0, "reject submissions of a user already running this many jobs (0: no limit)")
+	f.StringSliceVar(&o.allowedDirs, "allowed-dirs", nil, "comma-separated roots (paths or URIs) savepoint, checkpoint and restore directories must lie under (default with TLS: --savepoint-dir and --storage-dir; without TLS: no check)")
 	return daemonCommand(cmd, &o.advertise)
 }
 
 type workerOptions struct {
+	sec                                                           daemonSecurity
 	listen, name, dir, http, shuffleDaemon, shuffleDir, advertise string
 	slots                                                         int
 	failureTimeout                                                time.Duration
@@ -186,6 +206,15 @@ executor process per job.`,
 			if err := checkAdvertise(o.advertise); err != nil {
 				return err
 			}
+			// The worker's /metrics port has no TLS even when gRPC has.
+			if secure.CheckListen("--http", o.http, false, o.sec.insecure) != nil {
+				return usageErrorf("--http %s is not a loopback address and /metrics is served without TLS or authentication: bind it to loopback, or pass --insecure to serve it there anyway", o.http)
+			}
+			node, _, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen})
+			if err != nil {
+				return err
+			}
+			defer node.Close()
 			dir, cleanup, err := tempDir(o.dir, "dagflow-worker-")
 			if err != nil {
 				return err
@@ -195,7 +224,7 @@ executor process per job.`,
 			defer stop()
 			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: o.name, Listen: o.listen, Master: a.master, Slots: o.slots,
 				Dir: dir, FailureTimeout: o.failureTimeout, HTTP: o.http, ShuffleDaemon: o.shuffleDaemon, ShuffleDir: o.shuffleDir,
-				Logger: a.log, Advertise: o.advertise})
+				Logger: a.log, Advertise: o.advertise, TLS: node, GossipKeyring: kr})
 			if err != nil {
 				return failed(err)
 			}
@@ -215,10 +244,12 @@ executor process per job.`,
 	f.StringVar(&o.http, "http", "", "serve /metrics on this address")
 	f.StringVar(&o.shuffleDaemon, "shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
 	f.StringVar(&o.shuffleDir, "shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
+	addDaemonSecurityFlags(f, &o.sec, false)
 	return daemonCommand(cmd, &o.advertise)
 }
 
 type localClusterOptions struct {
+	secure                           bool
 	workers, slots, jobHistory       int
 	listen, http, shuffle, advertise string
 	jobHistoryAge                    time.Duration
@@ -258,6 +289,7 @@ export DAGFLOW_MASTER=<--listen>.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "master gRPC address")
 	f.StringVar(&o.http, "http", "127.0.0.1:7071", "master REST address")
 	f.StringVar(&o.shuffle, "shuffle-daemon", "", "also start a shuffle daemon on this address, shared by the workers (for submit --shuffle external)")
+	f.BoolVar(&o.secure, "secure", false, "turn security on: a development CA, mutual TLS, a gossip key and an admin token printed once")
 	addJobHistoryFlags(f, &o.jobHistory, &o.jobHistoryAge)
 	daemonCommand(cmd, &o.advertise)
 	f.Lookup("advertise").Usage = "HOST:PORT others reach the master at (default: --listen)"
@@ -276,6 +308,13 @@ func (a *app) localCluster(ctx context.Context, o localClusterOptions) error {
 	defer os.RemoveAll(dir)
 	env := childEnv(os.Environ())
 	logFlags := []string{"--log-level", a.logLevel, "--log-format", a.logFormat}
+	var sec *localSecurity
+	if o.secure {
+		if sec, err = newLocalSecurity(filepath.Join(dir, "pki"), o.workers); err != nil {
+			return failed(err)
+		}
+		env = append(env, envName("gossip-key")+"="+sec.gossipKey)
+	}
 	var procs []*exec.Cmd
 	start := func(args ...string) error {
 		cmd := exec.Command(self, append(args, logFlags...)...)
@@ -300,27 +339,45 @@ func (a *app) localCluster(ctx context.Context, o localClusterOptions) error {
 	if o.advertise != "" {
 		masterArgs = append(masterArgs, "--advertise", o.advertise)
 	}
+	if sec != nil {
+		masterArgs = append(append(masterArgs, sec.node("master")...), "--token-file", sec.tokens)
+	}
 	if err := start(masterArgs...); err != nil {
 		return err
 	}
 	var shuffleFlags []string
 	if o.shuffle != "" {
 		sdir := filepath.Join(dir, "shuffle")
-		if err := start("shuffle", "--master", o.listen, "--listen", o.shuffle, "--dir", sdir); err != nil {
+		args := []string{"shuffle", "--master", o.listen, "--listen", o.shuffle, "--dir", sdir}
+		if sec != nil {
+			args = append(append(args, "--name", "shuffle", "--token-file", sec.tokens), sec.node("shuffle")...)
+		}
+		if err := start(args...); err != nil {
 			return err
 		}
 		shuffleFlags = []string{"--shuffle-daemon", o.shuffle, "--shuffle-dir", sdir}
 	}
 	for i := 0; i < o.workers; i++ {
 		name := "worker-" + strconv.Itoa(i)
-		if err := start(append([]string{"worker", "--master", o.listen, "--name", name, "--slots", strconv.Itoa(o.slots),
-			"--listen", "127.0.0.1:0", "--dir", filepath.Join(dir, name)}, shuffleFlags...)...); err != nil {
+		args := append([]string{"worker", "--master", o.listen, "--name", name, "--slots", strconv.Itoa(o.slots),
+			"--listen", "127.0.0.1:0", "--dir", filepath.Join(dir, name)}, shuffleFlags...)
+		if sec != nil {
+			args = append(args, sec.node(name)...)
+		}
+		if err := start(args...); err != nil {
 			return err
 		}
 	}
-	a.ready(fmt.Sprintf("local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it",
-		o.listen, o.http, o.workers, o.listen),
-		map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers})
+	if sec != nil {
+		a.ready(fmt.Sprintf("local cluster (secure): master %s (REST https://%s), %d workers; export DAGFLOW_MASTER=%s DAGFLOW_TOKEN=%s; pass --tls-ca %s to clients; Ctrl-C stops it",
+			o.listen, o.http, o.workers, o.listen, sec.token, sec.ca),
+			map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers,
+				"token": sec.token, "tlsCA": sec.ca})
+	} else {
+		a.ready(fmt.Sprintf("local cluster: master %s (REST http://%s), %d workers; export DAGFLOW_MASTER=%s; Ctrl-C stops it",
+			o.listen, o.http, o.workers, o.listen),
+			map[string]any{"daemon": "local-cluster", "master": o.listen, "http": o.http, "workers": o.workers})
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()

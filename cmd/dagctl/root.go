@@ -64,6 +64,8 @@ type app struct {
 	logLevel       string
 	logFormat      string
 	log            *slog.Logger
+	// sec are the TLS and token flags of client verbs.
+	sec clientSecurity
 }
 
 func (a *app) json() bool { return a.output == "json" }
@@ -129,7 +131,7 @@ func newRoot(a *app) *cobra.Command {
 		c.GroupID = "daemons"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{catalogCommand(a), versionCommand(a)} {
+	for _, c := range []*cobra.Command{catalogCommand(a), a.addClientSecurityFlags(versionCommand(a)), certsCommand(a)} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -24,6 +24,7 @@ import (
 const envTestCorrupt = "DAGFLOW_SHUFFLE_TEST_CORRUPT"
 
 type shuffleOptions struct {
+	sec                          daemonSecurity
 	dir, listen, name, advertise string
 	ttl, reap, failureTimeout    time.Duration
 }
@@ -58,6 +59,11 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 				}
 				corrupt = n
 			}
+			node, authn, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen})
+			if err != nil {
+				return err
+			}
+			defer node.Close()
 			dir, cleanup, err := tempDir(o.dir, "dagflow-shuffle-")
 			if err != nil {
 				return err
@@ -66,7 +72,8 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			d, err := daemon.Start(ctx, daemon.Config{Dir: dir, Listen: o.listen, Name: o.name, Master: a.master, TTL: o.ttl,
-				ReapInterval: o.reap, FailureTimeout: o.failureTimeout, CorruptAdoptions: corrupt, Logger: a.log, Advertise: o.advertise})
+				ReapInterval: o.reap, FailureTimeout: o.failureTimeout, CorruptAdoptions: corrupt, Logger: a.log, Advertise: o.advertise,
+				TLS: node, Authenticator: authn, GossipKeyring: kr})
 			if err != nil {
 				return failed(err)
 			}
@@ -84,7 +91,8 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 	f.DurationVar(&o.ttl, "ttl", daemon.DefaultTTL, "delete the partitions of jobs idle this long unless the master lists them as running")
 	f.DurationVar(&o.reap, "reap-interval", 0, "how often the orphan reaper runs (default: ttl/4, between 1s and 5m)")
 	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")
-	cmd.AddCommand(shuffleJobsCommand(a))
+	addDaemonSecurityFlags(f, &o.sec, true)
+	cmd.AddCommand(a.addClientSecurityFlags(shuffleJobsCommand(a)))
 	return daemonCommand(cmd, &o.advertise)
 }
 
@@ -98,7 +106,11 @@ func shuffleJobsCommand(a *app) *cobra.Command {
 		Example: "  dagctl shuffle jobs --daemon 127.0.0.1:7072 --output json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			opts, err := a.clientDialOptions()
+			if err != nil {
+				return err
+			}
+			conn, err := grpc.NewClient(addr, opts...)
 			if err != nil {
 				return usageErrorf("--daemon %q: %v", addr, err)
 			}
@@ -106,6 +118,9 @@ func shuffleJobsCommand(a *app) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
 			resp, err := rpcpb.NewShuffleDaemonClient(conn).ListJobs(ctx, &rpcpb.ListJobsRequest{})
+			if err != nil && status.Code(err) != codes.Unavailable {
+				return failed(fmt.Errorf("shuffle daemon at %s: %s", addr, status.Convert(err).Message()))
+			}
 			if err != nil {
 				return unreachable(fmt.Errorf("shuffle daemon unreachable at %s: %s", addr, status.Convert(err).Message()))
 			}

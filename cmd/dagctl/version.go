@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/buildinfo"
@@ -29,7 +28,11 @@ the master's; a mismatch is warned about on stderr. --output json prints
 			var srv *buildinfo.Info
 			var srvErr error
 			if a.master != "" {
-				srv, srvErr = masterVersion(cmd.Context(), a.master)
+				opts, err := a.clientDialOptions()
+				if err != nil {
+					return err
+				}
+				srv, srvErr = masterVersion(cmd.Context(), a.master, opts)
 			}
 			if srvErr != nil {
 				fmt.Fprintf(a.stderr, "dagctl version: master: %v\n", srvErr)
@@ -50,8 +53,8 @@ the master's; a mismatch is warned about on stderr. --output json prints
 }
 
 // masterVersion asks the master at addr for its build.
-func masterVersion(ctx context.Context, addr string) (*buildinfo.Info, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func masterVersion(ctx context.Context, addr string, opts []grpc.DialOption) (*buildinfo.Info, error) {
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("address %q: %w", addr, err)
 	}

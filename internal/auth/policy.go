@@ -52,7 +52,8 @@ func DefaultPolicy() Policy {
 		rpcpb.Master_ListJobs_FullMethodName:         viewNode, // the shuffle daemon's reaper lists jobs
 		rpcpb.Master_JobStatus_FullMethodName:        view,
 		rpcpb.Master_JobLogs_FullMethodName:          view,
-		rpcpb.Master_Version_FullMethodName:          viewNode, // dagctl probes the master with it
+		// Version is what clients probe a master with before anything else.
+		rpcpb.Master_Version_FullMethodName: public,
 		// Master: from workers, executors and shuffle daemons.
 		rpcpb.Master_RegisterWorker_FullMethodName:        nodeMut,
 		rpcpb.Master_RegisterShuffleDaemon_FullMethodName: nodeMut,

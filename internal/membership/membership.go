@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/dagflow/dagflow/internal/gossipkey"
 	"github.com/dagflow/dagflow/internal/netaddr"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	OnLeave func(name, addr string)
 	// OnJoin is called with the name of a member that joined.
 	OnJoin func(name string)
+	// Keyring, when set, encrypts gossip and refuses unencrypted or
+	// foreign-key messages (see gossipkey); nil gossips in the clear.
+	Keyring *memberlist.Keyring
 }
 
 // Member is this process's membership.
@@ -75,6 +79,9 @@ func Start(cfg Config) (*Member, error) {
 	mc.Name = cfg.Name
 	mc.BindAddr = cfg.BindAddr
 	mc.BindPort = cfg.Port
+	if cfg.Keyring != nil {
+		gossipkey.Apply(mc, cfg.Keyring)
+	}
 	mc.AdvertisePort = 0
 	adv, err := advertiseIP(cfg)
 	if err != nil {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,14 +16,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/shuffle/remote"
 )
@@ -97,6 +100,15 @@ type Config struct {
 	CorruptAdoptions int
 	// Logger receives the daemon's logs (default slog.Default()).
 	Logger *slog.Logger
+	// TLS, when set, serves with TLS (client certificates verified if
+	// given) and dials the master with its node certificate; nil keeps
+	// plaintext.
+	TLS *secure.Node
+	// Authenticator identifies users of ListJobs (dagctl shuffle jobs);
+	// with TLS and nil, node certificates only.
+	Authenticator *auth.Authenticator
+	// GossipKeyring, when set, encrypts gossip (the master's key).
+	GossipKeyring *memberlist.Keyring
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -213,7 +225,17 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.cfg.GossipBind = host
 	}
 	d.log = cfg.Logger.With("shuffleDaemon", d.cfg.Name)
-	d.srv = remote.NewGRPCServer()
+	var as *auth.Server
+	if cfg.TLS.Enabled() {
+		authn := cfg.Authenticator
+		if authn == nil {
+			authn = auth.NewAuthenticator(nil, nil)
+		}
+		if as, err = auth.NewServer(auth.ServerConfig{Authenticator: authn, Audit: auth.NewAudit(cfg.Logger)}); err != nil {
+			return fail(fmt.Errorf("shuffle daemon: %w", err))
+		}
+	}
+	d.srv = remote.NewGRPCServer(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, as)...)
 	d.reads = remote.NewServer(served{d}, remote.ServerOptions{Logger: d.log})
 	d.reads.Register(d.srv)
 	rpcpb.RegisterShuffleDaemonServer(d.srv, d)
@@ -236,7 +258,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 // register joins the gossip and registers with the master.
 func (d *Daemon) register(ctx context.Context) error {
 	var err error
-	if d.conn, err = grpc.NewClient(d.cfg.Master, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if d.conn, err = grpc.NewClient(d.cfg.Master, d.cfg.TLS.DialOption(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20))); err != nil {
 		return fmt.Errorf("shuffle daemon: master address %q: %w", d.cfg.Master, err)
 	}
@@ -246,7 +268,7 @@ func (d *Daemon) register(ctx context.Context) error {
 	}
 	d.memberName = fmt.Sprintf("%s%s:%d", MemberPrefix, d.cfg.Name, time.Now().UnixNano())
 	if d.member, err = membership.Start(membership.Config{Name: d.memberName, BindAddr: d.cfg.GossipBind,
-		Advertise: netaddr.GossipHost(d.cfg.GossipBind, d.addr, d.cfg.Advertise != ""), FailureTimeout: d.cfg.FailureTimeout}); err != nil {
+		Advertise: netaddr.GossipHost(d.cfg.GossipBind, d.addr, d.cfg.Advertise != ""), FailureTimeout: d.cfg.FailureTimeout, Keyring: d.cfg.GossipKeyring}); err != nil {
 		return fmt.Errorf("shuffle daemon: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.RegisterTimeout)

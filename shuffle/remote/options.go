@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
@@ -116,6 +117,9 @@ type ClientOptions struct {
 	// grpc.WithTransportCredentials for TLS and grpc.WithPerRPCCredentials
 	// or interceptors for a token.
 	DialOptions []grpc.DialOption
+	// Creds, when set, are the transport credentials (e.g. mutual TLS from
+	// internal/tlsconfig) instead of the insecure default.
+	Creds credentials.TransportCredentials
 	// Logger receives debug messages; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -146,8 +150,12 @@ func (o ClientOptions) dialOptions() []grpc.DialOption {
 	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
 	}}
+	creds := o.Creds
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp", addr)
 		}),

@@ -76,6 +76,9 @@ type config struct {
 	dir                  string
 	codecs               []shuffle.Compression
 	baseline             bool
+	// tls runs only the data-plane comparison: warm reads over loopback
+	// gRPC, plaintext and mutual TLS, in the same run.
+	tls bool
 }
 
 func parseSize(s string) (int64, error) {
@@ -110,6 +113,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.dir, "dir", os.TempDir(), "directory on the disk to measure")
 	codecs := fs.String("codecs", "none,s2,zstd", "codecs of the end-to-end runs")
 	fs.BoolVar(&c.baseline, "baseline", true, "also compare with the file-per-subpartition layout (no compression)")
+	fs.BoolVar(&c.tls, "tls", false, "only compare the data plane (warm reads over loopback gRPC) plaintext and with mutual TLS")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -180,6 +184,9 @@ func run(args []string, out io.Writer) error {
 		return d, nil
 	}
 	data := genBuffers(cfg.bufferSize, 1024)
+	if cfg.tls {
+		return runTLS(out, root, cfg, data)
+	}
 	var results []result
 	add := func(name string, f func() (result, error)) error {
 		d, err := ddRun(name)
