@@ -31,6 +31,7 @@ import (
 	"github.com/dagflow/dagflow/internal/buildinfo"
 	"github.com/dagflow/dagflow/internal/limits"
 	"github.com/dagflow/dagflow/internal/membership"
+	"github.com/dagflow/dagflow/internal/provision"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/pathpolicy"
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -100,6 +101,11 @@ type ServerConfig struct {
 	// SavepointDir and StorageDir (when set; no directory at all
 	// otherwise); without TLS, no check.
 	AllowedDirs []string
+	// Provider, when set, is the active resource manager (Kubernetes,
+	// YARN) that starts workers when jobs need slots and stops idle ones.
+	// The master hands it a provision.Demand whenever jobs or workers
+	// change, and accepts jobs before any worker registered.
+	Provider provision.Provider
 }
 
 // Defaults of ServerConfig.JobHistory and JobHistoryAge.
@@ -412,6 +418,7 @@ func (s *Server) RegisterWorker(ctx context.Context, req *rpcpb.RegisterWorkerRe
 		jm.WorkerJoined(w)
 	}
 	s.log.Info("worker registered", "worker", req.Name, "addr", req.Address, "slots", req.Slots)
+	s.updateProvider()
 	return &rpcpb.RegisterWorkerResponse{GossipAddress: s.member.Address()}, nil
 }
 
@@ -438,6 +445,7 @@ func (s *Server) workerLost(name string) {
 		jm.WorkerLost(name)
 	}
 	w.conn.Close()
+	s.updateProvider()
 }
 
 func (s *Server) binaryPath(sha string) (string, error) {
@@ -601,7 +609,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		gws = append(gws, s.workers[name])
 	}
 	s.mu.Unlock()
-	if len(gws) == 0 {
+	if len(gws) == 0 && s.cfg.Provider == nil {
 		return nil, status.Error(codes.FailedPrecondition, "submit: no workers are registered with the master")
 	}
 	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
@@ -656,6 +664,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	s.metrics.jobsSubmitted.Add(1)
 	acquired = false // released when the job ends
 	go s.runJob(jctx, j)
+	s.updateProvider()
 	s.log.Info("job submitted", "job", id, "tasks", len(plan.Tasks))
 	return &rpcpb.SubmitJobResponse{JobId: id}, nil
 }
@@ -690,6 +699,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 	}
 	s.log.Info("job ended", "job", j.id, "state", st.State, "err", err)
 	s.forgetJobs()
+	s.updateProvider()
 }
 
 func (s *Server) job(id string) (*clusterJob, error) {
