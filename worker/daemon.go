@@ -374,6 +374,11 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		logf.Close()
 		return nil, status.Errorf(codes.FailedPrecondition, "worker %s: cannot start job binary: %v", d.cfg.Name, err)
 	}
+	// executor.pid tells operators and tools which
+	// process runs the job's tasks on this worker.
+	if err := os.WriteFile(filepath.Join(dir, "executor.pid"), fmt.Appendf(nil, "%d\n", cmd.Process.Pid), 0o644); err != nil {
+		d.log.Warn("write executor pid file", "job", req.JobId, "err", err)
+	}
 	p := &executorProc{job: req.JobId, cmd: cmd, stdin: stdin, log: logf, done: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
