@@ -94,7 +94,7 @@ func runFaultCase(t *testing.T, dagctl, job string, p faultsuite.Plan) {
 	}
 	args = append(append(args, "--"), p.Params(out, faultDir, "file://"+filepath.Join(dir, "ckpt")).Args()...)
 	id := c.submitDetached(args...)
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	r := waitFaultPoint(t, c, id, faultDir, deadline)
 	t.Logf("fault point: %+v", r)
 	switch p.Fault {
@@ -110,11 +110,13 @@ func runFaultCase(t *testing.T, dagctl, job string, p faultsuite.Plan) {
 		}
 	case faultsuite.KillWorker:
 		w := executorWorker(t, c, id, r)
-		t.Logf("SIGKILL worker daemon %s and its executor %d", w, r.PID)
-		c.kill(w)
-		if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		// As when the machine dies: the executor first, so that it cannot
+		// see its worker's pipe close and shut down cleanly.
+		t.Logf("SIGKILL executor %d and its worker daemon %s", r.PID, w)
+		if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
+		c.kill(w)
 	case faultsuite.KillShuffleDaemon:
 		if sc == nil {
 			t.Fatalf("%s needs a shuffle daemon", p.Fault)
