@@ -34,7 +34,7 @@ const (
 )
 
 // Faults lists every fault kind.
-var Faults = []Fault{FailTask, KillExecutor, KillWorker, KillShuffleDaemon}
+func Faults() []Fault { return []Fault{FailTask, KillExecutor, KillWorker, KillShuffleDaemon} }
 
 // String implements fmt.Stringer.
 func (f Fault) String() string {

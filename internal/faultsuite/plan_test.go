@@ -37,7 +37,7 @@ func TestNewPlansIsSeededAndCoversEveryFault(t *testing.T) {
 			}
 			used[p.Fault] = true
 		}
-		if len(used) != len(faultsuite.Faults) {
+		if len(used) != len(faultsuite.Faults()) {
 			t.Errorf("seed %d uses only %v", seed, used)
 		}
 	}

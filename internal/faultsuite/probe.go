@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/worker"
 )
 
 // Files of the fault directory.
@@ -23,8 +23,6 @@ const (
 	ReachedFile = "reached.json"
 	// FailFile, once it exists, makes the paused attempt fail (panic).
 	FailFile = "fail"
-	// workerEnv is the variable a worker daemon sets for its executors.
-	workerEnv = "DAGFLOW_WORKER"
 	// pauseLimit bounds a pause, so that a runner that never injects its
 	// fault fails the job instead of hanging it.
 	pauseLimit = 3 * time.Minute
@@ -73,7 +71,7 @@ func (p *point) armed() bool { return p.dir != "" && p.at > 0 && !p.passed.Load(
 // runner asks for a failure (the task panics), or pauseLimit passes.
 func (p *point) reach(ctx context.Context, r Reached) error {
 	p.passed.Store(true)
-	r.Vertex, r.PID, r.Worker = p.vertex, os.Getpid(), os.Getenv(workerEnv)
+	r.Vertex, r.PID, r.Worker = p.vertex, os.Getpid(), os.Getenv(worker.EnvWorker)
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("faultsuite: %w", err)
@@ -237,12 +235,7 @@ func (w *probedWriter[T]) Prepare(ctx context.Context) ([][]byte, error) {
 
 // readJSON decodes the JSON file at path into v.
 func readJSON(path string, v any) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
