@@ -205,9 +205,10 @@ func (t *Term) Lost() <-chan struct{} { return t.lost }
 func (t *Term) lose() { t.once.Do(func() { close(t.lost) }) }
 
 // Campaign enters the election and blocks until this process leads or ctx
-// ends. On winning it increments the epoch and publishes info (with the
-// new epoch) as the leader. The returned term ends when leadership is lost.
-func (c *Client) Campaign(ctx context.Context, info Info) (*Term, error) {
+// ends. On winning it increments the epoch; the new leader then starts
+// serving and announces itself with Publish. The returned term ends when
+// leadership is lost.
+func (c *Client) Campaign(ctx context.Context) (*Term, error) {
 	expired := c.nextExpiry()
 	node, err := c.conn.Create(c.path("election", candidatePrefix), nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
 	if err != nil {
@@ -244,21 +245,6 @@ func (c *Client) Campaign(ctx context.Context, info Info) (*Term, error) {
 	t := &Term{c: c, node: node, lost: make(chan struct{})}
 	if err := t.bumpEpoch(); err != nil {
 		return nil, c.leave(node, err)
-	}
-	info.Epoch = t.Epoch
-	data, _ := json.Marshal(info)
-	// A previous leader's node may linger until its session expires; the
-	// election already says it is gone, so replace it.
-	if _, err := c.conn.Create(c.path("leader"), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
-		if !errors.Is(err, zk.ErrNodeExists) {
-			return nil, c.leave(node, fmt.Errorf("ha: publish leader: %w", err))
-		}
-		if err := c.conn.Delete(c.path("leader"), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-			return nil, c.leave(node, fmt.Errorf("ha: replace stale leader node: %w", err))
-		}
-		if _, err := c.conn.Create(c.path("leader"), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
-			return nil, c.leave(node, fmt.Errorf("ha: publish leader: %w", err))
-		}
 	}
 	go t.watch(expired)
 	c.log.Info("elected leader", "epoch", t.Epoch, "node", name)
@@ -347,15 +333,37 @@ func (t *Term) watch(expired <-chan struct{}) {
 	}
 }
 
+// Publish announces the leader (info.Epoch is set to the term's epoch) to
+// clients, workers and daemons waiting in WaitLeader. It is fenced: a
+// deposed leader cannot publish.
+func (t *Term) Publish(info Info) error {
+	info.Epoch = t.Epoch
+	data, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("ha: publish leader: %w", err)
+	}
+	p := t.c.path("leader")
+	// A previous leader's node lingers until its session expires; the
+	// election already says it is gone, so replace it.
+	ops := []any{&zk.CreateRequest{Path: p, Data: data, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral}}
+	if ok, _, err := t.c.conn.Exists(p); err != nil {
+		return fmt.Errorf("ha: publish leader: %w", err)
+	} else if ok {
+		ops = append([]any{&zk.DeleteRequest{Path: p, Version: -1}}, ops...)
+	}
+	if _, err := t.c.conn.Multi(t.fence(ops...)...); err != nil {
+		return fmt.Errorf("ha: publish leader: %w", fenceErr(err))
+	}
+	return nil
+}
+
 // Resign gives up leadership: a standby takes over at once.
 func (t *Term) Resign() error {
 	defer t.lose()
-	ops := []any{
-		&zk.DeleteRequest{Path: t.c.path("leader"), Version: -1},
-		&zk.DeleteRequest{Path: t.node, Version: -1},
-	}
-	if _, err := t.c.conn.Multi(t.fence(ops...)...); err != nil {
-		return fmt.Errorf("ha: resign: %w", fenceErr(err))
+	// The leader node may not have been published yet.
+	_ = t.c.conn.Delete(t.c.path("leader"), -1)
+	if err := t.c.conn.Delete(t.node, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("ha: resign: %w", err)
 	}
 	return nil
 }

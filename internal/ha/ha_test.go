@@ -34,8 +34,14 @@ func TestElectionFailoverAndFencing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	ta, err := a.Campaign(ctx, ha.Info{ID: "a", Address: "127.0.0.1:1"})
+	ta, err := a.Campaign(ctx)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Leader(); !errors.Is(err, ha.ErrNoLeader) {
+		t.Fatalf("leader before publish: %v, want ErrNoLeader", err)
+	}
+	if err := ta.Publish(ha.Info{ID: "a", Address: "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
 	if ta.Epoch != 1 {
@@ -50,8 +56,10 @@ func TestElectionFailoverAndFencing(t *testing.T) {
 
 	won := make(chan *ha.Term, 1)
 	go func() {
-		tb, err := b.Campaign(ctx, ha.Info{ID: "b", Address: "127.0.0.1:2"})
+		tb, err := b.Campaign(ctx)
 		if err != nil {
+			t.Error(err)
+		} else if err := tb.Publish(ha.Info{ID: "b", Address: "127.0.0.1:2"}); err != nil {
 			t.Error(err)
 		}
 		won <- tb
@@ -99,6 +107,9 @@ func TestElectionFailoverAndFencing(t *testing.T) {
 	if err := ta.Put("job-1", []byte("stale")); !errors.Is(err, ha.ErrFenced) {
 		t.Fatalf("deposed leader's put: %v, want ErrFenced", err)
 	}
+	if err := ta.Publish(ha.Info{ID: "a", Address: "127.0.0.1:1"}); !errors.Is(err, ha.ErrFenced) {
+		t.Fatalf("deposed leader's publish: %v, want ErrFenced", err)
+	}
 	if err := tb.Put("job-1", []byte("v2")); err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +137,12 @@ func TestClosedLeaderHandsOver(t *testing.T) {
 	terms := make(chan *ha.Term, 3)
 	for i, c := range clients {
 		go func() {
-			tm, err := c.Campaign(ctx, ha.Info{ID: string(rune('a' + i)), Address: "127.0.0.1:1"})
+			tm, err := c.Campaign(ctx)
 			if err != nil {
 				return
+			}
+			if err := tm.Publish(ha.Info{ID: string(rune('a' + i)), Address: "127.0.0.1:1"}); err != nil {
+				t.Error(err)
 			}
 			terms <- tm
 		}()
@@ -159,7 +173,7 @@ func TestLeaderSurvivesZooKeeperRestart(t *testing.T) {
 	c := connect(t, e, "restart")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	tm, err := c.Campaign(ctx, ha.Info{ID: "a", Address: "127.0.0.1:1"})
+	tm, err := c.Campaign(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
