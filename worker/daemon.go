@@ -88,12 +88,12 @@ type DaemonConfig struct {
 // liveness, caches job binaries and runs one executor process per job.
 type Daemon struct {
 	rpcpb.UnimplementedWorkerServer
-	cfg     DaemonConfig
-	log     *slog.Logger
-	srv     *grpc.Server
-	lis     net.Listener
-	addr    string // advertised gRPC address
-	member  *membership.Member
+	cfg    DaemonConfig
+	log    *slog.Logger
+	srv    *grpc.Server
+	lis    net.Listener
+	addr   string // advertised gRPC address
+	member *membership.Member
 	// guard refuses orders from deposed HA leaders.
 	guard *ha.Guard
 	// ctx ends when the daemon closes.
@@ -101,9 +101,9 @@ type Daemon struct {
 	cancel context.CancelFunc
 
 	// mmu guards the connection to the current master.
-	mmu    sync.Mutex
-	conn   *grpc.ClientConn
-	master rpcpb.MasterClient
+	mmu     sync.Mutex
+	conn    *grpc.ClientConn
+	master  rpcpb.MasterClient
 	httpSrv *http.Server
 	httpLis net.Listener
 

@@ -63,9 +63,9 @@ type app struct {
 	// zk and haCluster find the leading master of an HA cluster.
 	zk, haCluster string
 	output        string
-	logLevel       string
-	logFormat      string
-	log            *slog.Logger
+	logLevel      string
+	logFormat     string
+	log           *slog.Logger
 	// sec are the TLS and token flags of client verbs.
 	sec clientSecurity
 }
