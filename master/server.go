@@ -672,10 +672,10 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}
 	j.jm = jm
-	if err := s.storePlan(ctx, id, req.PlanJson); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "submit: record plan in %s: %v", s.cfg.StorageDir, err)
-	}
-	if !recovered {
+	if !recovered { // a recovered job's plan and submission are stored already
+		if err := s.storePlan(ctx, id, req.PlanJson); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "submit: record plan in %s: %v", s.cfg.StorageDir, err)
+		}
 		if err := s.persistJob(ctx, id, owner, req); err != nil {
 			return nil, status.Errorf(codes.Unavailable, "submit: %v", err)
 		}
