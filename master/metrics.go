@@ -25,6 +25,9 @@ type serverMetrics struct {
 	// shuffleDaemonsLost counts external shuffle daemons that died or
 	// restarted.
 	shuffleDaemonsLost prometheus.Counter
+	// jobsRecovered and jobsNotRecovered count jobs a new HA leader
+	// restarted, or could not, after a leader change.
+	jobsRecovered, jobsNotRecovered prometheus.Counter
 	// jobs holds the per-job histograms and checkpoint counters.
 	jobs *JobMetrics
 }
@@ -40,12 +43,17 @@ func newServerMetrics(s *Server) *serverMetrics {
 			Help: "Workers declared lost (stopped gossiping or re-registered after a restart)."}),
 		shuffleDaemonsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "dagflow_shuffle_daemons_lost_total",
 			Help: "External shuffle daemons declared lost (died or restarted)."}),
+		jobsRecovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "dagflow_jobs_recovered_total",
+			Help: "Jobs this master restarted after it became the HA leader."}),
+		jobsNotRecovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "dagflow_jobs_not_recovered_total",
+			Help: "Jobs this master could not restart after it became the HA leader."}),
 		jobs: NewJobMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.jobsSubmitted, m.taskFailures, m.workersLost, m.shuffleDaemonsLost,
+		m.jobsRecovered, m.jobsNotRecovered,
 		m.jobs,
 		newJobCollector(s),
 	)

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -106,6 +107,14 @@ type ServerConfig struct {
 	// The master hands it a provision.Demand whenever jobs or workers
 	// change, and accepts jobs before any worker registered.
 	Provider provision.Provider
+	// Epoch is the leader epoch of an HA master (0 without HA). Every
+	// order to workers and shuffle daemons carries it, and they refuse
+	// orders from older epochs.
+	Epoch uint64
+	// JobStore, set on an HA leader, keeps a fenced pointer to every
+	// running job (the submission itself lives under StorageDir), so a new
+	// leader can recover the jobs with RecoverJobs.
+	JobStore JobStore
 }
 
 // Defaults of ServerConfig.JobHistory and JobHistoryAge.
@@ -128,6 +137,9 @@ type Server struct {
 	httpLis net.Listener
 	member  *membership.Member
 	metrics *serverMetrics
+	// closing is set by Close: jobs ended by a shutdown stay persisted for
+	// the next leader.
+	closing atomic.Bool
 	// roots are the allowed directories (nil: no check).
 	roots *pathpolicy.Roots
 	// running counts running jobs per user (MaxJobsPerUser).
@@ -338,6 +350,7 @@ func (s *Server) HTTPAddr() string {
 
 // Close cancels running jobs and stops the daemon.
 func (s *Server) Close() error {
+	s.closing.Store(true)
 	s.mu.Lock()
 	jobs := make([]*clusterJob, 0, len(s.jobs))
 	for _, j := range s.jobs {
@@ -387,8 +400,8 @@ func (s *Server) RegisterWorker(ctx context.Context, req *rpcpb.RegisterWorkerRe
 	if err := s.checkGossip(req.GossipAddress); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "register worker %s: %v", req.Name, err)
 	}
-	conn, err := grpc.NewClient(req.Address, s.cfg.TLS.DialOption(),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	conn, err := grpc.NewClient(req.Address, append(s.epochDialOptions(), s.cfg.TLS.DialOption(),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))...)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
 	}
@@ -577,6 +590,14 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 	if id, ok := auth.IdentityFromContext(ctx); ok {
 		owner = id.Name
 	}
+	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
+	return s.submit(ctx, req, owner, id, false)
+}
+
+// submit starts job id from a submission; recovered is true when a new
+// leader restarts a job its predecessor accepted (the job is already
+// persisted, and workers may not have found the new leader yet).
+func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner, id string, recovered bool) (*rpcpb.SubmitJobResponse, error) {
 	var plan dag.Plan
 	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
@@ -609,10 +630,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		gws = append(gws, s.workers[name])
 	}
 	s.mu.Unlock()
-	if len(gws) == 0 && s.cfg.Provider == nil {
+	if len(gws) == 0 && s.cfg.Provider == nil && !recovered {
 		return nil, status.Error(codes.FailedPrecondition, "submit: no workers are registered with the master")
 	}
-	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
 	if err := s.running.Acquire(owner); err != nil {
 		return nil, status.Errorf(codes.ResourceExhausted, "submit: %v", err)
 	}
@@ -652,8 +672,13 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}
 	j.jm = jm
-	if err := s.storePlan(ctx, id, req.PlanJson); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "submit: record plan in %s: %v", s.cfg.StorageDir, err)
+	if !recovered { // a recovered job's plan and submission are stored already
+		if err := s.storePlan(ctx, id, req.PlanJson); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "submit: record plan in %s: %v", s.cfg.StorageDir, err)
+		}
+		if err := s.persistJob(ctx, id, owner, req); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "submit: %v", err)
+		}
 	}
 	jctx, cancel := context.WithCancel(context.Background())
 	j.cancel = cancel
@@ -688,6 +713,7 @@ func (s *Server) runJob(ctx context.Context, j *clusterJob) {
 	}
 	s.mu.Unlock()
 	s.running.Release(j.owner)
+	s.unpersistJob(j.id)
 	close(j.done)
 	s.releaseShuffles(j.id)
 	for _, w := range workers {

@@ -40,7 +40,7 @@ func (s *Server) RegisterShuffleDaemon(ctx context.Context, req *rpcpb.RegisterS
 	if err := s.checkGossip(req.GossipAddress); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "register shuffle daemon %s: %v", req.Name, err)
 	}
-	conn, err := grpc.NewClient(req.Address, s.cfg.TLS.DialOption())
+	conn, err := grpc.NewClient(req.Address, append(s.epochDialOptions(), s.cfg.TLS.DialOption())...)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "shuffle daemon address %q: %v", req.Address, err)
 	}

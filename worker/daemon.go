@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/auth"
+	"github.com/dagflow/dagflow/internal/ha"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -75,20 +76,34 @@ type DaemonConfig struct {
 	TLS *secure.Node
 	// GossipKeyring, when set, encrypts gossip (the master's key).
 	GossipKeyring *memberlist.Keyring
+	// Leaders, set with master high availability, tells the worker which
+	// master leads (Master may then be empty): the worker registers with
+	// each new leader, refuses orders from deposed ones, and stops the
+	// executors of the previous leader's jobs (the new leader restarts
+	// them).
+	Leaders LeaderSource
 }
 
 // Daemon is a worker daemon: it registers with the master, gossips its
 // liveness, caches job binaries and runs one executor process per job.
 type Daemon struct {
 	rpcpb.UnimplementedWorkerServer
-	cfg     DaemonConfig
-	log     *slog.Logger
-	srv     *grpc.Server
-	lis     net.Listener
-	addr    string // advertised gRPC address
+	cfg    DaemonConfig
+	log    *slog.Logger
+	srv    *grpc.Server
+	lis    net.Listener
+	addr   string // advertised gRPC address
+	member *membership.Member
+	// guard refuses orders from deposed HA leaders.
+	guard *ha.Guard
+	// ctx ends when the daemon closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// mmu guards the connection to the current master.
+	mmu     sync.Mutex
 	conn    *grpc.ClientConn
 	master  rpcpb.MasterClient
-	member  *membership.Member
 	httpSrv *http.Server
 	httpLis net.Listener
 
@@ -127,7 +142,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("worker: daemon needs a directory (--dir)")
 	}
-	if cfg.Master == "" {
+	if cfg.Master == "" && cfg.Leaders == nil {
 		return nil, errors.New("worker: daemon needs the master's address (--master)")
 	}
 	if (cfg.ShuffleDaemon == "") != (cfg.ShuffleDir == "") {
@@ -159,6 +174,8 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), lis: lis, addr: adv,
 		executors: make(map[string]*executorProc), fetching: make(map[string]*sync.Mutex)}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.guard = ha.NewGuard(d.leaderChanged)
 	var as *auth.Server
 	if cfg.TLS.Enabled() {
 		if as, err = secure.NodeOnly(cfg.Logger); err != nil {
@@ -166,31 +183,39 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
 	}
-	d.srv = grpc.NewServer(cfg.TLS.ServerOptions(tls.RequireAndVerifyClientCert, as)...)
+	d.srv = grpc.NewServer(append(cfg.TLS.ServerOptions(tls.RequireAndVerifyClientCert, as),
+		grpc.ChainUnaryInterceptor(d.guard.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(d.guard.StreamServerInterceptor()))...)
 	rpcpb.RegisterWorkerServer(d.srv, d)
 	go d.srv.Serve(lis)
 	fail := func(err error) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.conn, err = grpc.NewClient(cfg.Master, cfg.TLS.DialOption()); err != nil {
-		return fail(fmt.Errorf("worker: master address %q: %w", cfg.Master, err))
+	if cfg.Leaders != nil && cfg.Master == "" {
+		d.log.Info("waiting for a leading master")
+		info, err := cfg.Leaders.WaitLeader(ctx, 0)
+		if err != nil {
+			return fail(fmt.Errorf("worker: find the leading master: %w", err))
+		}
+		cfg.Master = info.Address
+		d.cfg.Master = info.Address
+		d.guard.Observe(info.Epoch)
 	}
-	d.master = rpcpb.NewMasterClient(d.conn)
+	if err := d.dialMaster(cfg.Master); err != nil {
+		return fail(err)
+	}
 	if d.member, err = membership.Start(membership.Config{Name: cfg.Name, BindAddr: cfg.GossipBind,
 		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout, Keyring: cfg.GossipKeyring}); err != nil {
 		return fail(err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
 	defer cancel()
-	resp, err := d.master.RegisterWorker(rctx, &rpcpb.RegisterWorkerRequest{
-		Name: cfg.Name, Address: adv, Slots: int32(cfg.Slots), GossipAddress: d.member.Address(),
-	}, grpc.WaitForReady(true))
-	if err != nil {
-		return fail(fmt.Errorf("worker: cannot register with master at %s: %w", cfg.Master, err))
-	}
-	if err := d.member.Join(resp.GossipAddress); err != nil {
+	if err := d.register(rctx, cfg.Master); err != nil {
 		return fail(err)
+	}
+	if cfg.Leaders != nil {
+		go d.followLeaders()
 	}
 	if cfg.HTTP != "" {
 		hl, err := net.Listen("tcp", cfg.HTTP)
@@ -241,9 +266,12 @@ func (d *Daemon) Close() error {
 	if d.httpSrv != nil {
 		d.httpSrv.Close()
 	}
+	d.cancel()
+	d.mmu.Lock()
 	if d.conn != nil {
 		d.conn.Close()
 	}
+	d.mmu.Unlock()
 	d.srv.Stop()
 	return nil
 }
@@ -298,7 +326,7 @@ func (d *Daemon) binary(ctx context.Context, ref *rpcpb.BinaryRef) (string, erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	stream, err := d.master.GetBinary(ctx, ref)
+	stream, err := d.masterClient().GetBinary(ctx, ref)
 	if err != nil {
 		return "", err
 	}
@@ -444,7 +472,7 @@ func (d *Daemon) executorExited(p *executorProc, err error, stderr string) {
 	d.log.Warn("executor exited", "job", p.job, "err", err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, rerr := d.master.ExecutorLost(ctx, &rpcpb.ExecutorLostRequest{JobId: p.job, Worker: d.cfg.Name, Reason: reason}); rerr != nil {
+	if _, rerr := d.masterClient().ExecutorLost(ctx, &rpcpb.ExecutorLostRequest{JobId: p.job, Worker: d.cfg.Name, Reason: reason}); rerr != nil {
 		d.log.Warn("report executor loss", "err", rerr)
 	}
 }

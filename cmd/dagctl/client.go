@@ -42,8 +42,13 @@ func jobCommands(a *app) []*cobra.Command {
 // dial connects to the master and checks it answers (exit code 3 when it
 // does not).
 func (a *app) dial(ctx context.Context) (rpcpb.MasterClient, func(), error) {
+	if a.master == "" && a.zk != "" {
+		if err := a.findLeader(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	if a.master == "" {
-		return nil, nil, usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
+		return nil, nil, usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER (or --zk for an HA cluster)")
 	}
 	opts, err := a.clientDialOptions()
 	if err != nil {

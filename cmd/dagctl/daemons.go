@@ -95,6 +95,7 @@ type masterOptions struct {
 	listen, http, dir, savepointDir, storageDir, advertise string
 	failureTimeout, jobHistoryAge                          time.Duration
 	jobHistory                                             int
+	ha                                                     haOptions
 }
 
 func addJobHistoryFlags(f *pflag.FlagSet, n *int, age *time.Duration) {
@@ -143,11 +144,15 @@ REST API and /metrics on --http.`,
 				return err
 			}
 			defer cleanup()
-			s, err := master.NewServer(master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
+			cfg := master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
 				Logger: a.log, SavepointDir: o.savepointDir, StorageDir: strings.TrimRight(o.storageDir, "/"),
 				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge,
 				TLS: node, Authenticator: authn, GossipKeyring: kr,
-				MaxUploadBytes: o.maxUploadBytes, MaxJobsPerUser: o.maxJobsPerUser, AllowedDirs: o.allowedDirs})
+				MaxUploadBytes: o.maxUploadBytes, MaxJobsPerUser: o.maxJobsPerUser, AllowedDirs: o.allowedDirs}
+			if o.ha.mode != "" && o.ha.mode != "none" {
+				return a.runHAMaster(cmd.Context(), cfg, o.ha)
+			}
+			s, err := master.NewServer(cfg)
 			if err != nil {
 				return failed(err)
 			}
@@ -171,6 +176,7 @@ REST API and /metrics on --http.`,
 	addDaemonSecurityFlags(f, &o.sec, true)
 	f.Int64Var(&o.maxUploadBytes, "max-upload-bytes", 1<<30, "reject job binaries larger than this (0: no limit)")
 	f.IntVar(&o.maxJobsPerUser, "max-jobs-per-user", 0, "reject submissions of a user already running this many jobs (0: no limit)")
+	addHAFlags(f, &o.ha)
 	f.StringSliceVar(&o.allowedDirs, "allowed-dirs", nil, "comma-separated roots (paths or URIs) savepoint, checkpoint and restore directories must lie under (default with TLS: --savepoint-dir and --storage-dir; without TLS: no check)")
 	return daemonCommand(cmd, &o.advertise)
 }
@@ -194,8 +200,8 @@ executor process per job.`,
   dagctl worker --master 10.0.0.5:7070 --shuffle-daemon 127.0.0.1:7072 --shuffle-dir /data/shuffle`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if a.master == "" {
-				return usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER")
+			if a.master == "" && a.zk == "" {
+				return usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER (or --zk for an HA cluster)")
 			}
 			if (o.shuffleDaemon == "") != (o.shuffleDir == "") {
 				return usageErrorf("--shuffle-daemon and --shuffle-dir go together")
@@ -222,9 +228,14 @@ executor process per job.`,
 			defer cleanup()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			leaders, closeZK, err := a.leaderSource(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeZK()
 			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: o.name, Listen: o.listen, Master: a.master, Slots: o.slots,
 				Dir: dir, FailureTimeout: o.failureTimeout, HTTP: o.http, ShuffleDaemon: o.shuffleDaemon, ShuffleDir: o.shuffleDir,
-				Logger: a.log, Advertise: o.advertise, TLS: node, GossipKeyring: kr})
+				Logger: a.log, Advertise: o.advertise, TLS: node, GossipKeyring: kr, Leaders: leaders})
 			if err != nil {
 				return failed(err)
 			}

@@ -60,10 +60,12 @@ const (
 type app struct {
 	stdout, stderr io.Writer
 	master         string
-	output         string
-	logLevel       string
-	logFormat      string
-	log            *slog.Logger
+	// zk and haCluster find the leading master of an HA cluster.
+	zk, haCluster string
+	output        string
+	logLevel      string
+	logFormat     string
+	log           *slog.Logger
 	// sec are the TLS and token flags of client verbs.
 	sec clientSecurity
 }
@@ -118,6 +120,8 @@ func newRoot(a *app) *cobra.Command {
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.master, "master", "", "master gRPC address HOST:PORT (default $DAGFLOW_MASTER)")
+	pf.StringVar(&a.zk, "zk", "", "ZooKeeper servers HOST:PORT,... of an HA cluster: find the leading master there (default $DAGFLOW_ZK)")
+	pf.StringVar(&a.haCluster, "ha-cluster", "default", "the HA cluster's id in ZooKeeper (several clusters may share one ZooKeeper)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (json: only JSON on stdout)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
@@ -151,10 +155,15 @@ func (a *app) prepare(cmd *cobra.Command) error {
 		if from, err = applyLayers(fs, os.LookupEnv, path, cmd.CommandPath()); err != nil {
 			return err
 		}
-	} else if f := fs.Lookup("master"); f != nil && !f.Changed {
-		// Client verbs read only $DAGFLOW_MASTER from the environment.
-		if v := os.Getenv(envName("master")); v != "" {
-			a.master = v
+	} else {
+		// Client verbs read only $DAGFLOW_MASTER, $DAGFLOW_ZK and
+		// $DAGFLOW_HA_CLUSTER from the environment.
+		for name, dst := range map[string]*string{"master": &a.master, "zk": &a.zk, "ha-cluster": &a.haCluster} {
+			if f := fs.Lookup(name); f != nil && !f.Changed {
+				if v := os.Getenv(envName(name)); v != "" {
+					*dst = v
+				}
+			}
 		}
 	}
 	// origin names where a flag's value came from when not the command
