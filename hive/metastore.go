@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/apache/thrift/lib/go/thrift"
 	hms "github.com/beltran/gohive/hive_metastore"
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
 )
 
 // metastore is the Catalog over the Hive Metastore Thrift API. It uses the
@@ -27,6 +29,9 @@ type metastore struct {
 	cfg       Config
 	addrs     []string // host:port
 	warehouse string
+
+	// krb holds the Kerberos credentials with Auth KERBEROS.
+	krb *krbclient.Client
 
 	mu        sync.Mutex
 	cur       int // index into addrs of the connected metastore
@@ -60,13 +65,26 @@ func openMetastore(ctx context.Context, cfg Config) (*metastore, error) {
 	}
 	switch strings.ToUpper(cfg.Auth) {
 	case "", "NOSASL", "PLAIN", "NONE":
+	case "KERBEROS", "GSSAPI":
+		// Check the principal pattern before logging in.
+		if _, _, err := servicePrincipal(cfg.Kerberos.ServicePrincipal, "h"); err != nil {
+			return nil, err
+		}
+		cl, err := kerberosLogin(cfg.Kerberos, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		m.krb = cl
 	default:
-		return nil, fmt.Errorf("hive: metastore auth %q is not supported (want NOSASL or PLAIN)", cfg.Auth)
+		return nil, fmt.Errorf("hive: metastore auth %q is not supported (want NOSASL, PLAIN or KERBEROS)", cfg.Auth)
 	}
 	m.mu.Lock()
 	err := m.connect(ctx, 0)
 	m.mu.Unlock()
 	if err != nil {
+		if m.krb != nil {
+			m.krb.Destroy()
+		}
 		return nil, err
 	}
 	m.warehouse = cfg.Warehouse
@@ -102,7 +120,14 @@ func (m *metastore) connect(ctx context.Context, from int) error {
 		conf := &thrift.TConfiguration{ConnectTimeout: min(timeout, 10*time.Second), SocketTimeout: timeout}
 		sock := thrift.NewTSocketConf(addr, conf)
 		var tr thrift.TTransport = thrift.NewTBufferedTransport(sock, 64<<10)
-		if a := strings.ToUpper(m.cfg.Auth); a == "PLAIN" || a == "NONE" {
+		if m.krb != nil {
+			host, _, _ := net.SplitHostPort(addr)
+			spn, _, err := servicePrincipal(m.cfg.Kerberos.ServicePrincipal, host)
+			if err != nil {
+				return err
+			}
+			tr = newSASL(tr, newGSSAPI(m.krb, spn))
+		} else if a := strings.ToUpper(m.cfg.Auth); a == "PLAIN" || a == "NONE" {
 			user := m.cfg.Username
 			if user == "" {
 				user = "anonymous"
@@ -127,7 +152,7 @@ func (m *metastore) connect(ctx context.Context, from int) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("hive: no metastore reachable: %w", errors.Join(errs...))
+	return fmt.Errorf("hive: could not connect to any metastore: %w", errors.Join(errs...))
 }
 
 // call runs fn on the connection, reconnecting (to the next URI) and
@@ -190,6 +215,10 @@ func (m *metastore) Warehouse() string { return m.warehouse }
 func (m *metastore) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.krb != nil {
+		m.krb.Destroy()
+		m.krb = nil
+	}
 	if m.transport != nil {
 		err := m.transport.Close()
 		m.transport, m.client = nil, nil

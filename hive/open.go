@@ -26,10 +26,14 @@ type Config struct {
 	CatalogPath string
 	// Auth is the metastore transport: "NOSASL" (default: plain binary
 	// protocol over a buffered socket, what metastores use unless
-	// hive.metastore.sasl.enabled) or "PLAIN" (SASL PLAIN with Username
-	// and Password). Kerberos is not supported.
+	// hive.metastore.sasl.enabled), "PLAIN" (SASL PLAIN with Username
+	// and Password) or "KERBEROS" (SASL GSSAPI with Kerberos, see
+	// KerberosConfig; without a security layer, i.e. the metastore's
+	// QOP must allow "auth").
 	Auth               string
 	Username, Password string
+	// Kerberos configures Auth "KERBEROS".
+	Kerberos KerberosConfig
 	// Timeout bounds connecting and each metastore call (default 30 s).
 	Timeout time.Duration
 }

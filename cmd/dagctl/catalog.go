@@ -16,11 +16,26 @@ import (
 
 type catalogOptions struct {
 	metastore, warehouse, auth string
+	krb                        hive.KerberosConfig
 }
 
 // open opens the catalog the flags name.
 func (o *catalogOptions) open(ctx context.Context) (hive.Catalog, error) {
 	cfg := hive.Config{Warehouse: o.warehouse, Auth: o.auth}
+	switch strings.ToUpper(o.auth) {
+	case "KERBEROS", "GSSAPI":
+		if o.krb.ServicePrincipal == "" {
+			return nil, usageErrorf("--auth KERBEROS needs --metastore-principal (hive.metastore.kerberos.principal, e.g. hive/_HOST@EXAMPLE.COM)")
+		}
+		if (o.krb.Keytab == "") != (o.krb.Principal == "") {
+			return nil, usageErrorf("--kerberos-keytab and --kerberos-principal go together")
+		}
+		cfg.Kerberos = o.krb
+	default:
+		if o.krb != (hive.KerberosConfig{}) {
+			return nil, usageErrorf("--metastore-principal, --kerberos-* and --krb5-conf need --auth KERBEROS")
+		}
+	}
 	if o.metastore != "" {
 		cfg.MetastoreURIs = []string{o.metastore}
 	}
@@ -47,7 +62,8 @@ $HIVE_METASTORE_URIS) or the embedded catalog of a warehouse directory
 (--warehouse DIR).`,
 		Example: `  dagctl catalog ls --warehouse /data/wh
   dagctl catalog create-table default.t --columns "a int,b string" --warehouse /data/wh
-  dagctl catalog describe default.t --metastore thrift://hms:9083`,
+  dagctl catalog describe default.t --metastore thrift://hms:9083
+  dagctl catalog ls --metastore thrift://hms.example.com:9083 --auth KERBEROS --metastore-principal 'hive/_HOST@EXAMPLE.COM'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SetOut(a.stderr)
@@ -58,7 +74,12 @@ $HIVE_METASTORE_URIS) or the embedded catalog of a warehouse directory
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.metastore, "metastore", os.Getenv("HIVE_METASTORE_URIS"), "metastore Thrift URIs, comma-separated (default $HIVE_METASTORE_URIS)")
 	pf.StringVar(&o.warehouse, "warehouse", "", "warehouse directory (embedded catalog, or overrides the metastore's)")
-	pf.StringVar(&o.auth, "auth", "NOSASL", "metastore transport: NOSASL or PLAIN")
+	pf.StringVar(&o.auth, "auth", "NOSASL", "metastore transport: NOSASL, PLAIN or KERBEROS (SASL GSSAPI)")
+	pf.StringVar(&o.krb.ServicePrincipal, "metastore-principal", "", "with --auth KERBEROS: the metastore's principal (hive.metastore.kerberos.principal), e.g. hive/_HOST@EXAMPLE.COM; _HOST becomes the metastore's host name")
+	pf.StringVar(&o.krb.Principal, "kerberos-principal", "", "with --kerberos-keytab: the principal to log in as (user@REALM)")
+	pf.StringVar(&o.krb.Keytab, "kerberos-keytab", "", "keytab to log in with (default: the credential cache)")
+	pf.StringVar(&o.krb.CCache, "kerberos-ccache", "", "credential cache, as after kinit (default $KRB5CCNAME, else /tmp/krb5cc_UID)")
+	pf.StringVar(&o.krb.Krb5Conf, "krb5-conf", "", "Kerberos configuration (default $KRB5_CONFIG, else /etc/krb5.conf)")
 	// with runs f on the opened catalog under a timeout.
 	with := func(cmd *cobra.Command, f func(context.Context, hive.Catalog) error) error {
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)

@@ -134,7 +134,7 @@ REST API and /metrics on --http.`,
 			if o.maxUploadBytes < 0 || o.maxJobsPerUser < 0 {
 				return usageErrorf("--max-upload-bytes and --max-jobs-per-user must not be negative")
 			}
-			node, authn, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen, "--http": o.http})
+			node, authn, kr, err := o.sec.start(cmd.Context(), a.log, map[string]string{"--listen": o.listen, "--http": o.http})
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,7 @@ executor process per job.`,
 			if secure.CheckListen("--http", o.http, false, o.sec.insecure) != nil {
 				return usageErrorf("--http %s is not a loopback address and /metrics is served without TLS or authentication: bind it to loopback, or pass --insecure to serve it there anyway", o.http)
 			}
-			node, _, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen})
+			node, _, kr, err := o.sec.start(cmd.Context(), a.log, map[string]string{"--listen": o.listen})
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -95,8 +96,8 @@ func (a *app) clientDialOptions() ([]grpc.DialOption, error) {
 
 // daemonSecurity are the security flags of the daemons.
 type daemonSecurity struct {
-	cert, key, ca, tokenFile, authUsers, gossipKey string
-	insecure                                       bool
+	cert, key, ca, tokenFile, authUsers, gossipKey, gossipKeyFile string
+	insecure                                                      bool
 }
 
 // addDaemonSecurityFlags adds the TLS, gossip key and --insecure flags;
@@ -106,17 +107,19 @@ func addDaemonSecurityFlags(f *pflag.FlagSet, o *daemonSecurity, users bool) {
 	f.StringVar(&o.key, "tls-key", "", "private key (PEM) of --tls-cert")
 	f.StringVar(&o.ca, "tls-ca", "", "CA bundle (PEM) peers are verified against")
 	f.StringVar(&o.gossipKey, "gossip-key", "", "base64 AES key(s) encrypting gossip, comma-separated, the first used to send (every member needs it)")
+	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "file of base64 gossip keys, one per line, the first used to send; re-read when it changes (live rotation)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow serving plaintext on a non-loopback address")
 	if users {
-		f.StringVar(&o.tokenFile, "token-file", "", `file of bearer tokens: lines "TOKEN USER ROLE" (roles view, submit, admin)`)
-		f.StringVar(&o.authUsers, "auth-users", "", `file mapping client certificate CNs to users: lines "CN USER ROLE"`)
+		f.StringVar(&o.tokenFile, "token-file", "", `file of bearer tokens: lines "TOKEN USER ROLE" (roles view, submit, admin); re-read when it changes`)
+		f.StringVar(&o.authUsers, "auth-users", "", `file mapping client certificate CNs to users: lines "CN USER ROLE"; re-read when it changes`)
 	}
 }
 
 // start checks the listen addresses against the TLS rule and loads the
 // TLS files, the user files and the gossip key. listens maps flag names
-// to addresses.
-func (o daemonSecurity) start(log *slog.Logger, listens map[string]string) (*secure.Node, *auth.Authenticator, *memberlist.Keyring, error) {
+// to addresses. The user files and the gossip key file are re-read when
+// they change until ctx ends.
+func (o daemonSecurity) start(ctx context.Context, log *slog.Logger, listens map[string]string) (*secure.Node, *auth.Authenticator, *memberlist.Keyring, error) {
 	tlsOn := o.cert != "" || o.key != "" || o.ca != ""
 	for flag, addr := range listens {
 		if err := secure.CheckListen(flag, addr, tlsOn, o.insecure); err != nil {
@@ -130,24 +133,42 @@ func (o daemonSecurity) start(log *slog.Logger, listens map[string]string) (*sec
 	if err != nil {
 		return nil, nil, nil, usageErrorf("%v", err)
 	}
+	var kr *memberlist.Keyring
+	var keyFile *gossipkey.File
+	switch {
+	case o.gossipKey != "" && o.gossipKeyFile != "":
+		node.Close()
+		return nil, nil, nil, usageErrorf("give --gossip-key or --gossip-key-file, not both")
+	case o.gossipKey != "":
+		if kr, err = gossipkey.Keyring(o.gossipKey); err != nil {
+			node.Close()
+			return nil, nil, nil, usageErrorf("--gossip-key: %v", err)
+		}
+	case o.gossipKeyFile != "":
+		if keyFile, err = gossipkey.LoadFile(o.gossipKeyFile); err != nil {
+			node.Close()
+			return nil, nil, nil, usageErrorf("--gossip-key-file: %v", err)
+		}
+		kr = keyFile.Keyring()
+	}
 	var authn *auth.Authenticator
 	if tlsOn {
 		if authn, err = auth.LoadAuthenticator(o.tokenFile, o.authUsers); err != nil {
 			node.Close()
 			return nil, nil, nil, usageErrorf("%v", err)
 		}
-	}
-	var kr *memberlist.Keyring
-	if o.gossipKey != "" {
-		if kr, err = gossipkey.Keyring(o.gossipKey); err != nil {
-			node.Close()
-			return nil, nil, nil, usageErrorf("--gossip-key: %v", err)
+		if o.tokenFile != "" || o.authUsers != "" {
+			go authn.Run(ctx, reloadInterval(), log, nil)
 		}
+	}
+	if keyFile != nil {
+		go keyFile.Run(ctx, reloadInterval(), log, nil)
 	}
 	return node, authn, kr, nil
 }
 
-// reloadInterval is how often TLS files are polled ($DAGFLOW_TLS_RELOAD_INTERVAL).
+// reloadInterval is how often TLS files, the user files and the gossip
+// key file are polled ($DAGFLOW_TLS_RELOAD_INTERVAL).
 func reloadInterval() time.Duration {
 	d, _ := time.ParseDuration(os.Getenv(secure.EnvReloadInterval))
 	return d

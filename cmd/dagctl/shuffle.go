@@ -59,7 +59,7 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 				}
 				corrupt = n
 			}
-			node, authn, kr, err := o.sec.start(a.log, map[string]string{"--listen": o.listen})
+			node, authn, kr, err := o.sec.start(cmd.Context(), a.log, map[string]string{"--listen": o.listen})
 			if err != nil {
 				return err
 			}

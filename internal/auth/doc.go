@@ -21,7 +21,11 @@
 // certificate mapping file has one "CN USER ROLE[,ROLE...]" per line.
 // Fields are separated by blanks, '#' starts a comment, blank lines are
 // ignored. Roles are view, submit and admin; each includes the ones
-// before it. Tokens are compared in constant time.
+// before it. Tokens are compared in constant time. An Authenticator
+// loaded from files re-reads them when they change (Reload, Run), so
+// tokens and users can be added and revoked without a restart; a file
+// that fails to parse keeps the previous entries in use, and the error
+// names the file and line.
 //
 // Authorization. A Policy maps each gRPC full method name (and each REST
 // route pattern) to a Rule: the least user role needed, whether node

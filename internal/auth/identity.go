@@ -2,14 +2,20 @@ package auth
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // NodeURIPrefix starts the URI SAN that marks a node certificate; the
@@ -145,49 +151,160 @@ type tokenEntry struct {
 	role Role
 }
 
+// principals is one generation of the token and certificate mapping
+// entries, with the file contents they were parsed from.
+type principals struct {
+	tokens            []tokenEntry
+	certs             map[string]Principal
+	tokenRaw, certRaw []byte
+}
+
 // Authenticator turns a bearer token or a verified client certificate
-// into an Identity.
+// into an Identity. One loaded from files (LoadAuthenticator) can
+// re-read them while in use (Reload, Run).
 type Authenticator struct {
-	tokens []tokenEntry
-	certs  map[string]Principal
+	cur                 atomic.Pointer[principals]
+	tokenFile, certFile string
+	mu                  sync.Mutex // serialises Reload
+}
+
+func newPrincipals(tokens, certs []Principal) *principals {
+	p := &principals{certs: map[string]Principal{}}
+	for _, t := range tokens {
+		p.tokens = append(p.tokens, tokenEntry{sum: sha256.Sum256([]byte(t.Key)), user: t.User, role: t.Role})
+	}
+	for _, c := range certs {
+		p.certs[c.Key] = c
+	}
+	return p
 }
 
 // NewAuthenticator builds an authenticator from parsed token and
 // certificate mapping entries (either may be empty).
 func NewAuthenticator(tokens, certs []Principal) *Authenticator {
-	a := &Authenticator{certs: map[string]Principal{}}
-	for _, t := range tokens {
-		a.tokens = append(a.tokens, tokenEntry{sum: sha256.Sum256([]byte(t.Key)), user: t.User, role: t.Role})
-	}
-	for _, c := range certs {
-		a.certs[c.Key] = c
-	}
+	a := &Authenticator{}
+	a.cur.Store(newPrincipals(tokens, certs))
 	return a
 }
 
 // LoadAuthenticator reads the token file and the certificate mapping file
-// (--token-file, --auth-users); an empty path skips that file.
+// (--token-file, --auth-users); an empty path skips that file. Reload
+// and Run re-read them later.
 func LoadAuthenticator(tokenFile, certMapFile string) (*Authenticator, error) {
-	load := func(path, kind string) ([]Principal, error) {
+	a := &Authenticator{tokenFile: tokenFile, certFile: certMapFile}
+	p, err := a.load()
+	if err != nil {
+		return nil, err
+	}
+	a.cur.Store(p)
+	return a, nil
+}
+
+// load reads and parses the files; it returns the current generation
+// when their contents did not change.
+func (a *Authenticator) load() (*principals, error) {
+	read := func(path string) ([]byte, error) {
 		if path == "" {
 			return nil, nil
 		}
-		f, err := os.Open(path)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		defer f.Close()
-		return ParseFile(f, path, kind)
+		return b, nil
 	}
-	tokens, err := load(tokenFile, "token")
+	tokenRaw, err := read(a.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	certs, err := load(certMapFile, "cert")
+	certRaw, err := read(a.certFile)
 	if err != nil {
 		return nil, err
 	}
-	return NewAuthenticator(tokens, certs), nil
+	if old := a.cur.Load(); old != nil && bytes.Equal(old.tokenRaw, tokenRaw) && bytes.Equal(old.certRaw, certRaw) {
+		return old, nil
+	}
+	parse := func(raw []byte, path, kind string) ([]Principal, error) {
+		if path == "" {
+			return nil, nil
+		}
+		return ParseFile(bytes.NewReader(raw), path, kind)
+	}
+	tokens, err := parse(tokenRaw, a.tokenFile, "token")
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parse(certRaw, a.certFile, "cert")
+	if err != nil {
+		return nil, err
+	}
+	p := newPrincipals(tokens, certs)
+	p.tokenRaw, p.certRaw = tokenRaw, certRaw
+	return p, nil
+}
+
+// Reload re-reads the token and certificate mapping files. changed is
+// true when their contents differ from those in use. On error (a file
+// missing, unreadable or invalid: the error names the file and line) the
+// previous entries stay in use. Calls already authenticated are not
+// affected; later calls see the new entries.
+func (a *Authenticator) Reload() (changed bool, err error) {
+	if a.tokenFile == "" && a.certFile == "" {
+		return false, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.cur.Load()
+	p, err := a.load()
+	if err != nil {
+		return true, err
+	}
+	if p == old {
+		return false, nil
+	}
+	a.cur.Store(p)
+	return true, nil
+}
+
+// Run calls Reload every interval (0: 10 s) until ctx ends, logging to
+// log (nil: slog.Default()) each reload and each new error, once while a
+// file stays broken. onReload, if not nil, is called after each attempt
+// that found changed files, with nil or the error that kept the previous
+// entries.
+func (a *Authenticator) Run(ctx context.Context, interval time.Duration, log *slog.Logger, onReload func(error)) {
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := a.Reload()
+		switch {
+		case err != nil && err.Error() == lastErr:
+			continue
+		case err != nil:
+			lastErr = err.Error()
+			log.ErrorContext(ctx, "auth: keeping the previous tokens and users", "token_file", a.tokenFile, "auth_users", a.certFile, "err", err)
+		case changed:
+			lastErr = ""
+			p := a.cur.Load()
+			log.InfoContext(ctx, "auth: reloaded tokens and users", "token_file", a.tokenFile, "tokens", len(p.tokens), "auth_users", a.certFile, "users", len(p.certs))
+		default:
+			lastErr = ""
+		}
+		if changed && onReload != nil {
+			onReload(err)
+		}
+	}
 }
 
 // Errors returned by Authenticate; the gRPC and HTTP layers map them to
@@ -218,18 +335,19 @@ func (a *Authenticator) Authenticate(header string, chains [][]*x509.Certificate
 
 func (a *Authenticator) byToken(token string) (Identity, error) {
 	sum := sha256.Sum256([]byte(token))
+	tokens := a.cur.Load().tokens
 	found := -1
 	// Look at every entry so the time taken does not depend on which
 	// one (if any) matches.
-	for i := range a.tokens {
-		if subtle.ConstantTimeCompare(sum[:], a.tokens[i].sum[:]) == 1 {
+	for i := range tokens {
+		if subtle.ConstantTimeCompare(sum[:], tokens[i].sum[:]) == 1 {
 			found = i
 		}
 	}
 	if found < 0 {
 		return Identity{}, ErrUnknownToken
 	}
-	return Identity{Name: a.tokens[found].user, Role: a.tokens[found].role, Via: "token"}, nil
+	return Identity{Name: tokens[found].user, Role: tokens[found].role, Via: "token"}, nil
 }
 
 func (a *Authenticator) byCert(leaf *x509.Certificate) Identity {
@@ -239,7 +357,7 @@ func (a *Authenticator) byCert(leaf *x509.Certificate) Identity {
 		}
 	}
 	cn := leaf.Subject.CommonName
-	if p, ok := a.certs[cn]; ok {
+	if p, ok := a.cur.Load().certs[cn]; ok {
 		return Identity{Name: p.User, Role: p.Role, Via: "certificate"}
 	}
 	// A verified but unmapped certificate: known name, no role.

@@ -1,6 +1,7 @@
 package gossipkey
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -25,14 +26,9 @@ func ParseKeys(s string) ([][]byte, error) {
 		if part == "" {
 			return nil, fmt.Errorf("gossipkey: key %d of %d is empty", i+1, strings.Count(s, ",")+1)
 		}
-		k, err := base64.StdEncoding.DecodeString(part)
+		k, err := decodeKey(part)
 		if err != nil {
-			return nil, fmt.Errorf("gossipkey: key %d is not standard base64: %w", i+1, err)
-		}
-		switch len(k) {
-		case 16, 24, 32:
-		default:
-			return nil, fmt.Errorf("gossipkey: key %d is %d bytes, want 16, 24 or 32", i+1, len(k))
+			return nil, fmt.Errorf("gossipkey: key %d %w", i+1, err)
 		}
 		for j, prev := range keys {
 			if bytes.Equal(prev, k) {
@@ -40,6 +36,59 @@ func ParseKeys(s string) ([][]byte, error) {
 			}
 		}
 		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// decodeKey decodes one base64 key; errors continue "key N ...".
+func decodeKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not standard base64: %w", err)
+	}
+	switch len(k) {
+	case 16, 24, 32:
+	default:
+		return nil, fmt.Errorf("is %d bytes, want 16, 24 or 32", len(k))
+	}
+	return k, nil
+}
+
+// ParseKeyFile decodes a --gossip-key-file: one base64 key per line, the
+// first being the primary; blank lines are ignored and '#' starts a
+// comment. name is used in errors, which name the file and line but
+// never a key.
+func ParseKeyFile(r io.Reader, name string) ([][]byte, error) {
+	var keys [][]byte
+	lineOf := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) > 1 {
+			return nil, fmt.Errorf("gossipkey: %s:%d: want one key per line, got %d fields", name, n, len(f))
+		}
+		k, err := decodeKey(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("gossipkey: %s:%d: key %w", name, n, err)
+		}
+		if prev, dup := lineOf[string(k)]; dup {
+			return nil, fmt.Errorf("gossipkey: %s:%d: the key repeats line %d", name, n, prev)
+		}
+		lineOf[string(k)] = n
+		keys = append(keys, k)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("gossipkey: read %s: %w", name, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("gossipkey: %s: no key in the file", name)
 	}
 	return keys, nil
 }
@@ -74,6 +123,14 @@ func Update(kr *memberlist.Keyring, s string) error {
 	keys, err := ParseKeys(s)
 	if err != nil {
 		return err
+	}
+	return UpdateKeys(kr, keys)
+}
+
+// UpdateKeys is Update with decoded keys (at least one).
+func UpdateKeys(kr *memberlist.Keyring, keys [][]byte) error {
+	if len(keys) == 0 {
+		return errors.New("gossipkey: no key given")
 	}
 	for _, k := range keys {
 		if err := kr.AddKey(k); err != nil {

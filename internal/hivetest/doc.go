@@ -2,7 +2,15 @@
 // server on loopback built from the generated metastore processor
 // (github.com/beltran/gohive/hive_metastore) with an in-memory handler, so
 // that package hive's metastore client takes its production code path
-// (binary protocol over a buffered socket, or SASL PLAIN).
+// (binary protocol over a buffered socket, SASL PLAIN, or SASL GSSAPI).
+//
+// Kerberos without a KDC: Kerberos derives a service key and mints
+// tickets into a credential cache file (WriteCCache), WriteKrb5Conf
+// writes a matching krb5.conf, and Options.Kerberos makes the metastore
+// verify each client's AP-REQ with the service keytab (gokrb5's
+// service.VerifyAPREQ), answer with an AP-REP and negotiate "no security
+// layer"; Principals lists who authenticated, AuthErrors why others
+// were refused.
 //
 //	ms := hivetest.StartTest(t, hivetest.Options{Warehouse: dir})
 //	cat, _ := hive.Open(ctx, hive.Config{MetastoreURIs: []string{ms.URI()}})

@@ -21,6 +21,9 @@ type Options struct {
 	// NONE); User and Password, when set, are checked.
 	SASL           bool
 	User, Password string
+	// Kerberos, when set, makes the server expect SASL GSSAPI instead
+	// (SASL is then ignored).
+	Kerberos *KerberosOptions
 	// Addr is the listen address (default 127.0.0.1:0).
 	Addr string
 }
@@ -37,6 +40,10 @@ type Metastore struct {
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 	calls map[string]int
+	// principals are the Kerberos clients authenticated, in order.
+	principals []string
+	// authErrs are the reasons GSSAPI handshakes failed, in order.
+	authErrs []string
 }
 
 // Start starts a metastore.
@@ -119,6 +126,21 @@ func (m *Metastore) Calls(method string) int {
 	return m.calls[method]
 }
 
+// Principals returns the client principals ("alice@EXAMPLE.COM") that
+// authenticated with Kerberos, one per connection.
+func (m *Metastore) Principals() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.principals...)
+}
+
+// AuthErrors returns why Kerberos handshakes failed, one per connection.
+func (m *Metastore) AuthErrors() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.authErrs...)
+}
+
 func (m *Metastore) accept(ln net.Listener) {
 	defer m.wg.Done()
 	for {
@@ -147,7 +169,21 @@ func (m *Metastore) serve(c net.Conn) {
 	ctx := context.Background()
 	conf := &thrift.TConfiguration{}
 	var tr thrift.TTransport = thrift.NewTBufferedTransport(thrift.NewTSocketFromConnConf(c, conf), 64<<10)
-	if m.opts.SASL {
+	if m.opts.Kerberos != nil {
+		st := &saslServer{under: tr}
+		who, err := st.handshakeGSSAPI(ctx, m.opts.Kerberos)
+		m.mu.Lock()
+		if err != nil {
+			m.authErrs = append(m.authErrs, err.Error())
+		} else {
+			m.principals = append(m.principals, who)
+		}
+		m.mu.Unlock()
+		if err != nil {
+			return
+		}
+		tr = st
+	} else if m.opts.SASL {
 		st := &saslServer{under: tr}
 		if err := st.handshake(ctx, m.opts.User, m.opts.Password); err != nil {
 			return
