@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -132,6 +133,8 @@ type Server struct {
 	roots *pathpolicy.Roots
 	// running counts running jobs per user (MaxJobsPerUser).
 	running *limits.Jobs
+	// ready is true from the end of NewServer until Close (GET /readyz).
+	ready atomic.Bool
 
 	mu      sync.Mutex
 	workers map[string]*remoteWorker
@@ -241,6 +244,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go s.httpSrv.Serve(hl)
 	}
+	s.ready.Store(true)
 	s.log.Info("master started", "addr", s.addr, "listen", lis.Addr().String(), "gossip", s.member.Address())
 	return s, nil
 }
@@ -338,6 +342,7 @@ func (s *Server) HTTPAddr() string {
 
 // Close cancels running jobs and stops the daemon.
 func (s *Server) Close() error {
+	s.ready.Store(false)
 	s.mu.Lock()
 	jobs := make([]*clusterJob, 0, len(s.jobs))
 	for _, j := range s.jobs {
@@ -935,6 +940,7 @@ func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsReques
 		u.Name = w.name
 		u.BuffersInUse = rep.BuffersInUse
 		u.PeakBuffersInUse = max(u.PeakBuffersInUse, rep.PeakBuffersInUse)
+		u.MemoryBytes = rep.MemoryBytes
 		w.usage[req.JobId] = u
 		w.mu.Unlock()
 	}
