@@ -16,6 +16,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/browsertest"
+	"github.com/dagflow/dagflow/internal/gossipkey"
 )
 
 // uiNode and uiEdge are what the job page drew, read from its SVG.
@@ -285,4 +286,84 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("after clicking Cancel the job is %s, want canceled", st.State)
 	}
 	browsertest.Screenshot(t, ctx, shots, "ui-job-canceled")
+}
+
+// TestWebUISecure opens the UI of a master with TLS and tokens in
+// headless Chromium: without a token the page shows the 401 and asks for
+// one; with the view token it reads the job but Cancel is refused (403,
+// shown to the user) and the job keeps running; with the submit token of
+// the job's owner Cancel cancels it.
+func TestWebUISecure(t *testing.T) {
+	ctx := browsertest.New(t, 1400, 1000, 6*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
+	shots := browsertest.ScreenshotDir(t)
+	b := buildAll(t)
+	p := newPKI(t)
+	key, err := gossipkey.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startSecureCluster(t, b["dagctl"], p, key, 1)
+	dir := t.TempDir()
+	stdout, stderr, code := c.runAs(p.client(tokSubmit), "submit", "--detach", "--binary", b["ckptwindow"], "--",
+		"--events", "100000000", "--keys", "20", "--rate", "2000", "--output", filepath.Join(dir, "ck"))
+	if code != 0 {
+		t.Fatalf("submit: exit %d: %s %s", code, stdout, stderr)
+	}
+	id := strings.Fields(stdout)[1]
+	waitState(t, c, p, id, "running")
+	base := "https://" + c.http
+
+	err = chromedp.Do(ctx, chromedp.Navigate(base+"/#/jobs/"+id))
+	if err == nil {
+		err = poll(ctx, `!document.getElementById("banner").hidden && document.getElementById("banner").textContent.includes("no bearer token") && document.getElementById("banner").textContent.includes("Paste a bearer token")`)
+	}
+	if err != nil {
+		t.Fatalf("without a token: %v", err)
+	}
+	browsertest.Screenshot(t, ctx, shots, "ui-secure-no-token")
+
+	useToken := func(tok string) {
+		t.Helper()
+		err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), tok), chromedp.Click(chromedp.CSS("#token-save")))
+		if err == nil {
+			err = poll(ctx, `document.getElementById("banner").hidden && document.querySelector("#job-state").dataset.state === "running"`)
+		}
+		if err != nil {
+			t.Fatalf("with a token: %v", err)
+		}
+	}
+	cancel := func() string {
+		t.Helper()
+		err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("action-result").textContent = ""`),
+			chromedp.Click(chromedp.CSS("#act-cancel")))
+		if err == nil {
+			err = poll(ctx, `document.getElementById("action-result").textContent.startsWith("cancel") && !document.getElementById("action-result").textContent.endsWith("…")`)
+		}
+		if err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		res, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("action-result").textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	useToken(tokView)
+	if res := cancel(); !strings.Contains(res, "cancel failed") || !strings.Contains(res, "may not call POST /api/jobs/{id}/cancel (needs role submit)") {
+		t.Errorf("cancel with the view token: %q, want it refused for lack of role submit", res)
+	}
+	browsertest.Screenshot(t, ctx, shots, "ui-secure-view-refused")
+	if st, _, _ := c.runAs(p.client(tokView), "status", id, "--output", "json"); !strings.Contains(st, `"state": "running"`) {
+		t.Fatalf("after a refused cancel the job is not running: %s", st)
+	}
+
+	useToken(tokSubmit)
+	if res := cancel(); res != "cancel: canceled" {
+		t.Errorf("cancel with the owner's submit token: %q, want \"cancel: canceled\"", res)
+	}
+	if err := poll(ctx, `document.querySelector("#job-state").dataset.state === "canceled"`); err != nil {
+		t.Errorf("job page never showed canceled: %v", err)
+	}
+	waitState(t, c, p, id, "canceled")
 }

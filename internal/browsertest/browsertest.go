@@ -32,8 +32,9 @@ func Chromium() string {
 
 // New starts a headless browser with a window of w×h pixels and returns
 // a chromedp context for one tab; everything stops at the end of the
-// test or after timeout.
-func New(t testing.TB, w, h int, timeout time.Duration) context.Context {
+// test or after timeout. Extra options are added to the browser's (e.g.
+// chromedp.Flag("ignore-certificate-errors", true) for a test CA).
+func New(t testing.TB, w, h int, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := Chromium()
 	if path == "" {
@@ -49,6 +50,7 @@ func New(t testing.TB, w, h int, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
