@@ -149,9 +149,10 @@ func poll(ctx context.Context, expr string) error {
 // partitioners, pipelined groups), numbers update, and clicking Cancel
 // cancels the job. Screenshots of every page are saved.
 func TestWebUI(t *testing.T) {
+	browsertest.Require(t)
+	b := buildAll(t)
 	ctx := browsertest.New(t, 1400, 1000, 8*time.Minute)
 	shots := browsertest.ScreenshotDir(t)
-	b := buildAll(t)
 	c := startCluster(t, b["dagctl"], 2, 4)
 	dir := t.TempDir()
 	base := "http://" + c.http
@@ -294,9 +295,10 @@ func TestWebUI(t *testing.T) {
 // shown to the user) and the job keeps running; with the submit token of
 // the job's owner Cancel cancels it.
 func TestWebUISecure(t *testing.T) {
+	browsertest.Require(t)
+	b := buildAll(t)
 	ctx := browsertest.New(t, 1400, 1000, 6*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
 	shots := browsertest.ScreenshotDir(t)
-	b := buildAll(t)
 	p := newPKI(t)
 	key, err := gossipkey.Generate(nil)
 	if err != nil {

@@ -36,13 +36,7 @@ func Chromium() string {
 // chromedp.Flag("ignore-certificate-errors", true) for a test CA).
 func New(t testing.TB, w, h int, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	path := Chromium()
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("browsertest: no chromium found (looked for chromium, chromium-browser, google-chrome and $" + EnvChromium + "); CI must install it (apt-get install chromium)")
-		}
-		t.Skip("browsertest: no chromium installed; skipping the browser test (apt-get install chromium, or set $" + EnvChromium + ")")
-	}
+	path := Require(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests run as root in containers
@@ -63,6 +57,21 @@ func New(t testing.TB, w, h int, timeout time.Duration, extra ...chromedp.ExecAl
 		t.Fatalf("browsertest: start %s: %v", path, err)
 	}
 	return ctx
+}
+
+// Require returns the browser binary, or ends the test when there is
+// none: it fails under CI=true and skips otherwise. Tests that prepare
+// for long call it first, then New.
+func Require(t testing.TB) string {
+	t.Helper()
+	path := Chromium()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("browsertest: no chromium found (looked for chromium, chromium-browser, google-chrome and $" + EnvChromium + "); CI must install it (apt-get install chromium)")
+		}
+		t.Skip("browsertest: no chromium installed; skipping the browser test (apt-get install chromium, or set $" + EnvChromium + ")")
+	}
+	return path
 }
 
 // ScreenshotDir returns where screenshots go ($DAGFLOW_SCREENSHOTS or the

@@ -313,12 +313,22 @@
     document.getElementById("act-stop-drain").onclick = () => act("stop", { dir: dir(), drain: true })();
     const sec = document.getElementById("tab");
     let graph = null;
+    let zoom = 1;
+    const applyZoom = () => {
+      const svg = document.getElementById("graph");
+      if (!svg) return;
+      const vb = svg.viewBox.baseVal;
+      svg.setAttribute("width", Math.round(vb.width * zoom));
+      svg.setAttribute("height", Math.round(vb.height * zoom));
+    };
     let logTask = "";
     let lastLog = 0;
     if (tab === "graph") {
       sec.innerHTML = '<div class="legend"><span><span class="sw" style="background:#2e9d5b"></span>back-pressure &lt; 10%</span>' +
         '<span><span class="sw" style="background:#e09a1a"></span>10–50%</span><span><span class="sw" style="background:#d64545"></span>≥ 50%</span>' +
-        '<span>solid edge: pipelined · dashed: blocking · shaded: pipelined group</span><span id="graph-summary"></span></div>' +
+        '<span>solid edge: pipelined · dashed: blocking · shaded: pipelined group</span><span id="graph-summary"></span>' +
+        '<span><button type="button" id="zoom-out" title="zoom out">−</button> <button type="button" id="zoom-fit">fit</button> ' +
+        '<button type="button" id="zoom-in" title="zoom in">+</button></span></div>' +
         '<div class="graphbox" id="graphbox"></div><h2>Subtasks</h2><input type="text" id="st-filter" placeholder="filter by task, state or worker">' +
         '<div class="tablewrap"><table id="subtasks"><thead><tr><th>Task</th><th class="n">Subtask</th><th class="n">Attempt</th><th>State</th><th>Worker</th>' +
         '<th class="n">Region</th><th class="n">Records in</th><th class="n">Records out</th><th class="n">Bytes in</th><th class="n">Bytes out</th>' +
@@ -351,6 +361,14 @@
             updateGraph(graph, st);
             stats.graphRenderMs = performance.now() - t0;
             stats.graphReadyAt = performance.now();
+            document.getElementById("zoom-in").onclick = () => { zoom = Math.min(2, zoom * 1.25); applyZoom(); };
+            document.getElementById("zoom-out").onclick = () => { zoom = Math.max(0.1, zoom / 1.25); applyZoom(); };
+            document.getElementById("zoom-fit").onclick = () => {
+              const box = document.getElementById("graphbox"), svg = document.getElementById("graph");
+              const vb = svg.viewBox.baseVal;
+              zoom = Math.min(1, (box.clientWidth - 4) / vb.width, Math.max(300, window.innerHeight * 0.7) / vb.height);
+              applyZoom();
+            };
             set("graph-summary", graph.tasks.length + " tasks, " + graph.edges.length + " network edges, " + graph.groups +
               " pipelined groups, " + graph.regions + " regions");
           }
