@@ -69,6 +69,8 @@ type Metrics struct {
 	BackPressureNanos atomic.Int64
 	// BytesOut counts encoded bytes the vertex wrote to network edges.
 	BytesOut atomic.Int64
+	// BytesIn counts encoded data bytes the vertex read from network edges.
+	BytesIn atomic.Int64
 }
 
 // OperatorContext gives an operator instance its place in the job.

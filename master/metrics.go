@@ -96,6 +96,7 @@ func (s *Server) httpHandler() http.Handler {
 		s.mu.Unlock()
 		writeJSON(w, out)
 	})
+	s.registerUI(mux)
 	metrics := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
 		ErrorLog: slogPrintln{s.log}, ErrorHandling: promhttp.ContinueOnError})
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

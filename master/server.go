@@ -144,6 +144,8 @@ type Server struct {
 	roots *pathpolicy.Roots
 	// running counts running jobs per user (MaxJobsPerUser).
 	running *limits.Jobs
+	// ready is true from the end of NewServer until Close (GET /readyz).
+	ready atomic.Bool
 
 	mu      sync.Mutex
 	workers map[string]*remoteWorker
@@ -253,6 +255,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go s.httpSrv.Serve(hl)
 	}
+	s.ready.Store(true)
 	s.log.Info("master started", "addr", s.addr, "listen", lis.Addr().String(), "gossip", s.member.Address())
 	return s, nil
 }
@@ -351,6 +354,7 @@ func (s *Server) HTTPAddr() string {
 // Close cancels running jobs and stops the daemon.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.ready.Store(false)
 	s.mu.Lock()
 	jobs := make([]*clusterJob, 0, len(s.jobs))
 	for _, j := range s.jobs {
@@ -961,6 +965,7 @@ func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsReques
 		u.Name = w.name
 		u.BuffersInUse = rep.BuffersInUse
 		u.PeakBuffersInUse = max(u.PeakBuffersInUse, rep.PeakBuffersInUse)
+		u.MemoryBytes = rep.MemoryBytes
 		w.usage[req.JobId] = u
 		w.mu.Unlock()
 	}

@@ -33,6 +33,9 @@ type WorkerUsage struct {
 	// partitions of the job; PeakBuffersInUse the highest value seen.
 	BuffersInUse     int `json:"buffersInUse"`
 	PeakBuffersInUse int `json:"peakBuffersInUse"`
+	// MemoryBytes is what the worker's executor of the job last reported
+	// its Go runtime holds from the operating system.
+	MemoryBytes uint64 `json:"memoryBytes,omitempty"`
 }
 
 // VertexStatus is one vertex's counters.

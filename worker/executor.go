@@ -338,6 +338,9 @@ type MetricsReport struct {
 	Vertices         []VertexMetrics `json:"vertices"`
 	BuffersInUse     int             `json:"buffersInUse"`
 	PeakBuffersInUse int             `json:"peakBuffersInUse"`
+	// MemoryBytes is the memory the executor process's Go runtime holds
+	// from the operating system.
+	MemoryBytes uint64 `json:"memoryBytes,omitempty"`
 }
 
 // sampleBuffers records the peak of buffers in use between reports.
@@ -358,7 +361,8 @@ func (ex *executor) buffersInUse() int {
 func (ex *executor) pushMetrics(ctx context.Context) {
 	ex.sampleBuffers()
 	ex.mu.Lock()
-	rep := MetricsReport{Vertices: ex.w.Metrics(ex.cfg.Job), BuffersInUse: ex.buffersInUse(), PeakBuffersInUse: ex.peak}
+	rep := MetricsReport{Vertices: ex.w.Metrics(ex.cfg.Job), BuffersInUse: ex.buffersInUse(), PeakBuffersInUse: ex.peak,
+		MemoryBytes: runtimeMemory()}
 	ex.peak = 0
 	ex.mu.Unlock()
 	if len(rep.Vertices) == 0 && rep.PeakBuffersInUse == 0 {

@@ -276,6 +276,7 @@ func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec d
 		ch.idle = false
 		n := b.(lener).Len()
 		head.metrics.RecordsIn.Add(int64(n))
+		head.metrics.BytesIn.Add(int64(len(buf)))
 		return head.op.ProcessBatch(ctx, ch.input, b)
 	case dag.FrameWatermark:
 		wm, err := dag.DecodeWatermark(buf)

@@ -205,6 +205,8 @@ type VertexMetrics struct {
 	LateDropped       int64 `json:"lateDropped"`
 	BackPressureNanos int64 `json:"backPressureNanos"`
 	BytesOut          int64 `json:"bytesOut"`
+	// BytesIn is encoded data bytes read from network edges.
+	BytesIn int64 `json:"bytesIn,omitempty"`
 }
 
 // Metrics returns the counters of the job's subtasks on this worker,
@@ -219,7 +221,7 @@ func (w *Worker) Metrics(job string) []VertexMetrics {
 		}
 		out = append(out, VertexMetrics{Vertex: k.vertex, Subtask: k.subtask,
 			RecordsIn: m.RecordsIn.Load(), RecordsOut: m.RecordsOut.Load(), LateDropped: m.LateDropped.Load(),
-			BackPressureNanos: m.BackPressureNanos.Load(), BytesOut: m.BytesOut.Load()})
+			BackPressureNanos: m.BackPressureNanos.Load(), BytesOut: m.BytesOut.Load(), BytesIn: m.BytesIn.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Vertex != out[j].Vertex {

@@ -91,14 +91,31 @@ func DefaultPolicy() Policy {
 }
 
 // DefaultHTTPPolicy returns the rules for the master's REST routes
-// (patterns as registered on its http.ServeMux).
+// (patterns as registered on its http.ServeMux): users read with view;
+// cancel, savepoint and stop need submit (and a submit user's own job),
+// as over gRPC; health checks and the web UI's static files are public
+// (they hold no data).
 func DefaultHTTPPolicy() Policy {
 	view := Rule{Role: RoleView}
+	act := Rule{Role: RoleSubmit, Mutating: true, OwnJob: true}
+	public := Rule{Public: true}
 	return Policy{
-		"GET /api/jobs":      view,
-		"GET /api/jobs/{id}": view,
-		"GET /api/workers":   view,
-		"GET /metrics":       view,
+		"GET /api/jobs":                 view,
+		"GET /api/jobs/{id}":            view,
+		"GET /api/workers":              view,
+		"GET /metrics":                  view,
+		"GET /api/cluster":              view,
+		"GET /api/jobs/{id}/graph":      view,
+		"GET /api/jobs/{id}/subtasks":   view,
+		"GET /api/jobs/{id}/exceptions": view,
+		"GET /api/jobs/{id}/logs":       view,
+		"POST /api/jobs/{id}/cancel":    act,
+		"POST /api/jobs/{id}/savepoint": act,
+		"POST /api/jobs/{id}/stop":      act,
+		"GET /healthz":                  public,
+		"GET /readyz":                   public,
+		"GET /{$}":                      public,
+		"GET /ui/":                      public,
 	}
 }
 
