@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/io/filesystem"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
@@ -28,7 +29,7 @@ const (
 	// cluster (`dagctl submit --shuffle`): "worker" (default, in the
 	// executor that wrote them) or "external" (in the host's shuffle
 	// daemon, surviving the worker). The plan does not depend on it.
-	ShuffleEnv = worker.EnvShuffle
+	ShuffleEnv = cluster.EnvShuffle
 	// CheckpointIntervalEnv and CheckpointDirEnv override the job's
 	// checkpoint interval (a Go duration, "0" disables) and directory
 	// (`dagctl submit --checkpoint-interval/--checkpoint-dir`).
@@ -60,7 +61,7 @@ type Submission struct {
 // committer (false). Jobs use it to skip driver-only work such as
 // generating sample input.
 func IsDriver() bool {
-	switch os.Getenv(worker.EnvMode) {
+	switch os.Getenv(cluster.EnvMode) {
 	case "executor", "commit":
 		return false
 	}
@@ -76,9 +77,9 @@ func applyEnv(g *dag.Graph) error {
 		g.SetParallelism(n)
 	}
 	switch v := os.Getenv(ShuffleEnv); v {
-	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	case "", cluster.ShuffleWorker, cluster.ShuffleExternal:
 	default:
-		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, worker.ShuffleWorker, worker.ShuffleExternal)
+		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, cluster.ShuffleWorker, cluster.ShuffleExternal)
 	}
 	ck := g.Config().Checkpoint
 	if v := os.Getenv(CheckpointIntervalEnv); v != "" {
@@ -118,7 +119,7 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) (co
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "dagflow %s: %v\n", mode, err)
 		if dag.IsFatal(err) {
-			return worker.ExitFatal
+			return cluster.ExitFatal
 		}
 		return 1
 	}
@@ -131,7 +132,7 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) (co
 			code = fail(perr)
 		}
 	}()
-	defer worker.CatchPanic(&perr, mode+" mode")
+	defer cluster.CatchPanic(&perr, mode+" mode")
 	switch mode {
 	case "plan":
 		sub := Submission{Plan: plan, Splits: map[int][]dag.Split{}}
@@ -196,10 +197,10 @@ func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) (co
 		}
 		return 0
 	}
-	return fail(fmt.Errorf("unknown %s %q", worker.EnvMode, mode))
+	return fail(fmt.Errorf("unknown %s %q", cluster.EnvMode, mode))
 }
 
 // ClusterRole returns the role this process plays for a cluster: "plan"
 // (printing the plan for dagctl submit), "executor", "commit", or "" when
 // the job runs embedded.
-func ClusterRole() string { return os.Getenv(worker.EnvMode) }
+func ClusterRole() string { return os.Getenv(cluster.EnvMode) }

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dagflow/dagflow"
+	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/io/fileio"
@@ -182,7 +183,7 @@ func submitWordcount(t *testing.T, ctx context.Context, masterAddr, bin, input, 
 	t.Helper()
 	args := []string{"--input", input, "--output", output, "--parallelism", "2"}
 	plan := exec.CommandContext(ctx, bin, args...)
-	plan.Env = append(os.Environ(), worker.EnvMode+"=plan")
+	plan.Env = append(os.Environ(), cluster.EnvMode+"=plan")
 	var stderr bytes.Buffer
 	plan.Stderr = &stderr
 	out, err := plan.Output()

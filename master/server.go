@@ -29,6 +29,7 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/buildinfo"
+	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/limits"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
@@ -37,7 +38,6 @@ import (
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // ServerConfig configures the master daemon.
@@ -393,7 +393,7 @@ func (s *Server) RegisterWorker(ctx context.Context, req *rpcpb.RegisterWorkerRe
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
 	}
 	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, gossip: req.GossipAddress, slots: int(req.Slots), conn: conn,
-		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics),
+		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]cluster.VertexMetrics),
 		usage: make(map[string]WorkerUsage)}
 	s.mu.Lock()
 	_, known := s.workers[req.Name]
@@ -817,7 +817,7 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 	if err != nil {
 		return nil, err
 	}
-	sr := worker.SplitRequest{Vertex: int(req.Vertex), Subtask: int(req.Subtask), Attempt: int(req.Attempt), Checkpoint: req.Checkpoint}
+	sr := cluster.SplitRequest{Vertex: int(req.Vertex), Subtask: int(req.Subtask), Attempt: int(req.Attempt), Checkpoint: req.Checkpoint}
 	if len(req.FinishedJson) > 0 {
 		if err := json.Unmarshal(req.FinishedJson, &sr.Finished); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "decode finished splits: %v", err)
@@ -833,7 +833,7 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 
 // ReportCheckpoint implements rpcpb.MasterServer.
 func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.JSONDoc) (*rpcpb.Empty, error) {
-	var rep worker.CheckpointReport
+	var rep cluster.CheckpointReport
 	if err := json.Unmarshal(req.Json, &rep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "decode checkpoint report: %v", err)
 	}
@@ -905,7 +905,7 @@ func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpc
 
 // ReportTask implements rpcpb.MasterServer.
 func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
-	st, err := worker.UnmarshalStatus(req.StatusJson)
+	st, err := cluster.UnmarshalStatus(req.StatusJson)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
@@ -922,7 +922,7 @@ func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*r
 
 // ReportMetrics implements rpcpb.MasterServer.
 func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsRequest) (*rpcpb.Empty, error) {
-	var rep worker.MetricsReport
+	var rep cluster.MetricsReport
 	if err := json.Unmarshal(req.MetricsJson, &rep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
@@ -979,7 +979,7 @@ type remoteWorker struct {
 	client rpcpb.WorkerClient
 
 	mu      sync.Mutex
-	metrics map[string][]worker.VertexMetrics
+	metrics map[string][]cluster.VertexMetrics
 	usage   map[string]WorkerUsage
 }
 
@@ -1012,7 +1012,7 @@ func (w *remoteWorker) Prepare(ctx context.Context, job string) (string, error) 
 	return resp.ExecutorAddress, nil
 }
 
-func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) error {
+func (w *remoteWorker) Deploy(ctx context.Context, dep cluster.TaskDeployment) error {
 	b, err := json.Marshal(dep)
 	if err != nil {
 		return err
@@ -1027,7 +1027,7 @@ func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) er
 }
 
 // TriggerCheckpoint implements CheckpointGateway.
-func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr worker.CheckpointTrigger) error {
+func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr cluster.CheckpointTrigger) error {
 	b, err := json.Marshal(tr)
 	if err != nil {
 		return err
@@ -1042,7 +1042,7 @@ func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr worker.Checkpoi
 
 // NotifyCheckpoint implements CheckpointGateway.
 func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
-	b, _ := json.Marshal(worker.CheckpointNotice{Job: job, ID: id})
+	b, _ := json.Marshal(cluster.CheckpointNotice{Job: job, ID: id})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -1050,15 +1050,15 @@ func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
 	}()
 }
 
-func (w *remoteWorker) Cancel(job string, id worker.TaskID, attempt int) {
+func (w *remoteWorker) Cancel(job string, id cluster.TaskID, attempt int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		w.client.CancelTask(ctx, &rpcpb.CancelTaskRequest{JobId: job, Task: int32(id.Task), Subtask: int32(id.Subtask), Attempt: int32(attempt)})
+		w.client.CancelTask(ctx, &rpcpb.CancelTaskRequest{JobId: job, Task: int32(id.Vertex), Subtask: int32(id.Subtask), Attempt: int32(attempt)})
 	}()
 }
 
-func (w *remoteWorker) Metrics(job string) []worker.VertexMetrics {
+func (w *remoteWorker) Metrics(job string) []cluster.VertexMetrics {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.metrics[job]
@@ -1138,7 +1138,7 @@ func (c *binaryCode) output(ctx context.Context, req CommitRequest) ([]byte, err
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.path, c.args...)
-	cmd.Env = append(append(os.Environ(), c.env...), worker.EnvMode+"=commit")
+	cmd.Env = append(append(os.Environ(), c.env...), cluster.EnvMode+"=commit")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr, stdout bytes.Buffer
 	cmd.Stderr = &stderr

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/auth"
+	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -352,10 +353,10 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 	advHost, _, _ := net.SplitHostPort(d.addr)
 	cmd := exec.Command(bin, req.Args...)
 	cmd.Env = append(append(os.Environ(), req.Env...),
-		EnvMode+"=executor", EnvJob+"="+req.JobId, EnvWorker+"="+d.cfg.Name, EnvMaster+"="+req.MasterAddress,
-		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"),
-		EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
-		EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, EnvShuffleDir+"="+d.cfg.ShuffleDir)
+		cluster.EnvMode+"=executor", cluster.EnvJob+"="+req.JobId, cluster.EnvWorker+"="+d.cfg.Name, cluster.EnvMaster+"="+req.MasterAddress,
+		cluster.EnvFingerprint+"="+req.Fingerprint, cluster.EnvDir+"="+filepath.Join(dir, "shuffle"), cluster.EnvListen+"="+net.JoinHostPort(host, "0"),
+		cluster.EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
+		cluster.EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, cluster.EnvShuffleDir+"="+d.cfg.ShuffleDir)
 	cmd.Env = append(cmd.Env, d.cfg.TLS.Env()...)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
@@ -381,8 +382,8 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
-			if !sent && strings.HasPrefix(line, ExecutorReady) {
-				ready <- strings.TrimPrefix(line, ExecutorReady)
+			if !sent && strings.HasPrefix(line, cluster.ExecutorReady) {
+				ready <- strings.TrimPrefix(line, cluster.ExecutorReady)
 				sent = true
 				continue
 			}
@@ -405,7 +406,7 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		}
 	case <-p.done:
 		code := codes.Unavailable
-		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == ExitFatal {
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == cluster.ExitFatal {
 			code = codes.FailedPrecondition
 		}
 		return nil, status.Errorf(code, "worker %s: job binary exited before serving (%v): %s", d.cfg.Name, exitErr, strings.TrimSpace(stderrTail.String()))

@@ -24,9 +24,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow"
+	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/master"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // jobCommands are the verbs that talk to a master about jobs, and plan.
@@ -147,9 +147,9 @@ func (a *app) submit(ctx context.Context, o submitOptions, own, jobArgs []string
 		return usageErrorf("--parallelism %d: must not be negative", o.parallelism)
 	}
 	switch o.shuffle {
-	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	case "", cluster.ShuffleWorker, cluster.ShuffleExternal:
 	default:
-		return usageErrorf("--shuffle %q: want %s or %s", o.shuffle, worker.ShuffleWorker, worker.ShuffleExternal)
+		return usageErrorf("--shuffle %q: want %s or %s", o.shuffle, cluster.ShuffleWorker, cluster.ShuffleExternal)
 	}
 	switch {
 	case o.binary == "" && len(own) == 0:
@@ -254,7 +254,7 @@ func buildPackage(ctx context.Context, pkg, bin string, progress io.Writer) erro
 // prints the plan and the splits of its sources.
 func planOf(ctx context.Context, bin string, args, env []string) (*dagflow.Submission, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(append(os.Environ(), env...), worker.EnvMode+"=plan")
+	cmd.Env = append(append(os.Environ(), env...), cluster.EnvMode+"=plan")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
