@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
-	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/embedded"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -61,14 +61,14 @@ func Run(ctx context.Context, g *dag.Graph, opts Options) (*Result, error) {
 	}
 	plan, err := g.Build()
 	if err != nil {
-		if os.Getenv(cluster.EnvMode) != "" {
+		if os.Getenv(protocol.EnvMode) != "" {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return nil, err
 	}
-	if mode := os.Getenv(cluster.EnvMode); mode != "" {
-		os.Exit(runMode(ctx, mode, plan, opts))
+	if role := protocol.RoleFromEnv(); role != protocol.RoleNone {
+		os.Exit(runMode(ctx, role, plan))
 	}
 	return RunPlan(ctx, plan, opts)
 }

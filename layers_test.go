@@ -28,7 +28,7 @@ var layers = []struct {
 	{"libraries", []string{
 		"coordinator", "internal/checkpoint", "internal/pebblestate", "internal/restore",
 		"internal/testkit", "io/fileio", "io/datagen", "io/hybrid", "io/kafka", "hive",
-		"shuffle/daemon", "internal/cluster",
+		"shuffle/daemon", "internal/protocol",
 	}},
 	{"runtime", []string{"worker", "master"}},
 	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/", "internal/embedded"}},

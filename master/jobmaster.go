@@ -12,7 +12,7 @@ import (
 	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/internal/cluster"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/scheduler"
 	"github.com/dagflow/dagflow/shuffle"
 )
@@ -25,9 +25,9 @@ type WorkerGateway interface {
 	// job's executor) and returns the location its task outputs are read
 	// from.
 	Prepare(ctx context.Context, job string) (location string, err error)
-	Deploy(ctx context.Context, dep cluster.TaskDeployment) error
-	Cancel(job string, id cluster.TaskID, attempt int)
-	Metrics(job string) []cluster.VertexMetrics
+	Deploy(ctx context.Context, dep protocol.TaskDeployment) error
+	Cancel(job string, id protocol.TaskID, attempt int)
+	Metrics(job string) []protocol.VertexMetrics
 }
 
 // JobCode runs the parts of a job that need its user code but no task:
@@ -274,7 +274,7 @@ func (jm *JobMaster) ID() string { return jm.cfg.ID }
 func (jm *JobMaster) Splits() *SplitCoordinator { return jm.splits }
 
 // Report delivers a task outcome from a worker. It never blocks.
-func (jm *JobMaster) Report(st cluster.TaskStatus) {
+func (jm *JobMaster) Report(st protocol.TaskStatus) {
 	jm.inbox.push(taskReport{st: st})
 }
 
@@ -416,7 +416,7 @@ func (jm *JobMaster) step(ev scheduler.Event) []scheduler.Action {
 	return jm.sched.Step(ev)
 }
 
-func (jm *JobMaster) onStatus(st cluster.TaskStatus) []scheduler.Action {
+func (jm *JobMaster) onStatus(st protocol.TaskStatus) []scheduler.Action {
 	id := st.ID
 	now := jm.clock.Now()
 	switch {
@@ -436,7 +436,7 @@ func (jm *JobMaster) onStatus(st cluster.TaskStatus) []scheduler.Action {
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
 		ev := coordinator.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Cause: st.Err.Error()}
-		var re *cluster.RestoreError
+		var re *protocol.RestoreError
 		if errors.As(st.Err, &re) {
 			ev.RestoreFailed, ev.Checkpoint = true, re.Checkpoint
 		}
@@ -538,16 +538,16 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 }
 
 // deployment builds the descriptor of a deploy decision.
-func (jm *JobMaster) deployment(d scheduler.Deploy) cluster.TaskDeployment {
-	dep := cluster.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt}
+func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
+	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt}
 	pt := jm.plan.Tasks[d.Task.Vertex]
 	for _, eid := range pt.Inputs {
 		e := jm.plan.Edges[eid]
 		prod := jm.plan.Tasks[jm.plan.Vertices[e.From].Task]
-		gate := cluster.InputGate{Edge: eid, Input: e.Input, Blocking: e.Mode == dag.Blocking}
+		gate := protocol.InputGate{Edge: eid, Input: e.Input, Blocking: e.Mode == dag.Blocking}
 		addChannel := func(producer, sub int) {
 			ex := jm.exec[scheduler.TaskID{Vertex: prod.ID, Subtask: producer}]
-			ch := cluster.InputChannel{From: sub, To: sub + 1}
+			ch := protocol.InputChannel{From: sub, To: sub + 1}
 			ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: producer}
 			if ex != nil {
 				ch.Partition.Attempt, ch.Location = ex.attempt, ex.location
@@ -576,7 +576,7 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) cluster.TaskDeployment {
 		if e.Mode == dag.Blocking {
 			mode = shuffle.Blocking
 		}
-		dep.Outputs = append(dep.Outputs, cluster.OutputPartition{
+		dep.Outputs = append(dep.Outputs, protocol.OutputPartition{
 			Edge: eid, Mode: mode, Subpartitions: subs,
 			Partition: shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: d.Task.Subtask, Attempt: d.Attempt},
 		})
@@ -588,7 +588,7 @@ func resultID(edge int) string { return fmt.Sprintf("e%d", edge) }
 
 // lostProducer extracts the partition a consumer could not read.
 func lostProducer(err error) *shuffle.PartitionID {
-	var pe *cluster.InputError
+	var pe *protocol.InputError
 	if errors.As(err, &pe) && (errors.Is(err, shuffle.ErrNotExist) || errors.Is(err, shuffle.ErrCorrupt)) {
 		return &pe.Partition
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dagflow/dagflow/internal/cluster"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // guardedCode runs the committers of a JobCode in this process so that a
@@ -15,13 +15,13 @@ type guardedCode struct{ JobCode }
 
 // Commit implements JobCode.
 func (c guardedCode) Commit(ctx context.Context, vertex int, committables [][]byte) (err error) {
-	defer cluster.CatchPanic(&err, fmt.Sprintf("committer of sink %d", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("committer of sink %d", vertex))
 	return c.JobCode.Commit(ctx, vertex, committables)
 }
 
 // Abort implements JobCode.
 func (c guardedCode) Abort(ctx context.Context, vertex int, committables [][]byte) (err error) {
-	defer cluster.CatchPanic(&err, fmt.Sprintf("committer of sink %d (abort)", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("committer of sink %d (abort)", vertex))
 	return c.JobCode.Abort(ctx, vertex, committables)
 }
 

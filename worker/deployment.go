@@ -1,55 +1,55 @@
 package worker
 
 import (
-	"github.com/dagflow/dagflow/internal/cluster"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
 // The protocol types a worker shares with the master live in
-// internal/cluster; these aliases keep the worker's own code short.
+// internal/protocol; these aliases keep the worker's own code short.
 type (
-	// TaskID is cluster.TaskID.
-	TaskID = cluster.TaskID
-	// InputChannel is cluster.InputChannel.
-	InputChannel = cluster.InputChannel
-	// InputGate is cluster.InputGate.
-	InputGate = cluster.InputGate
-	// OutputPartition is cluster.OutputPartition.
-	OutputPartition = cluster.OutputPartition
-	// TaskDeployment is cluster.TaskDeployment.
-	TaskDeployment = cluster.TaskDeployment
-	// SplitRequest is cluster.SplitRequest.
-	SplitRequest = cluster.SplitRequest
-	// SplitResponse is cluster.SplitResponse.
-	SplitResponse = cluster.SplitResponse
-	// SplitProvider is cluster.SplitProvider.
-	SplitProvider = cluster.SplitProvider
-	// TaskStatus is cluster.TaskStatus.
-	TaskStatus = cluster.TaskStatus
-	// InputError is cluster.InputError.
-	InputError = cluster.InputError
-	// RestoreError is cluster.RestoreError.
-	RestoreError = cluster.RestoreError
-	// PanicError is cluster.PanicError.
-	PanicError = cluster.PanicError
-	// VertexMetrics is cluster.VertexMetrics.
-	VertexMetrics = cluster.VertexMetrics
-	// MetricsReport is cluster.MetricsReport.
-	MetricsReport = cluster.MetricsReport
-	// CheckpointTrigger is cluster.CheckpointTrigger.
-	CheckpointTrigger = cluster.CheckpointTrigger
-	// CheckpointNotice is cluster.CheckpointNotice.
-	CheckpointNotice = cluster.CheckpointNotice
-	// TaskAck is cluster.TaskAck.
-	TaskAck = cluster.TaskAck
-	// CheckpointDecline is cluster.CheckpointDecline.
-	CheckpointDecline = cluster.CheckpointDecline
-	// CheckpointReport is cluster.CheckpointReport.
-	CheckpointReport = cluster.CheckpointReport
-	// TaskRestore is cluster.TaskRestore.
-	TaskRestore = cluster.TaskRestore
-	// VertexRestore is cluster.VertexRestore.
-	VertexRestore = cluster.VertexRestore
+	// TaskID is protocol.TaskID.
+	TaskID = protocol.TaskID
+	// InputChannel is protocol.InputChannel.
+	InputChannel = protocol.InputChannel
+	// InputGate is protocol.InputGate.
+	InputGate = protocol.InputGate
+	// OutputPartition is protocol.OutputPartition.
+	OutputPartition = protocol.OutputPartition
+	// TaskDeployment is protocol.TaskDeployment.
+	TaskDeployment = protocol.TaskDeployment
+	// SplitRequest is protocol.SplitRequest.
+	SplitRequest = protocol.SplitRequest
+	// SplitResponse is protocol.SplitResponse.
+	SplitResponse = protocol.SplitResponse
+	// SplitProvider is protocol.SplitProvider.
+	SplitProvider = protocol.SplitProvider
+	// TaskStatus is protocol.TaskStatus.
+	TaskStatus = protocol.TaskStatus
+	// InputError is protocol.InputError.
+	InputError = protocol.InputError
+	// RestoreError is protocol.RestoreError.
+	RestoreError = protocol.RestoreError
+	// PanicError is protocol.PanicError.
+	PanicError = protocol.PanicError
+	// VertexMetrics is protocol.VertexMetrics.
+	VertexMetrics = protocol.VertexMetrics
+	// MetricsReport is protocol.MetricsReport.
+	MetricsReport = protocol.MetricsReport
+	// CheckpointTrigger is protocol.CheckpointTrigger.
+	CheckpointTrigger = protocol.CheckpointTrigger
+	// CheckpointNotice is protocol.CheckpointNotice.
+	CheckpointNotice = protocol.CheckpointNotice
+	// TaskAck is protocol.TaskAck.
+	TaskAck = protocol.TaskAck
+	// CheckpointDecline is protocol.CheckpointDecline.
+	CheckpointDecline = protocol.CheckpointDecline
+	// CheckpointReport is protocol.CheckpointReport.
+	CheckpointReport = protocol.CheckpointReport
+	// TaskRestore is protocol.TaskRestore.
+	TaskRestore = protocol.TaskRestore
+	// VertexRestore is protocol.VertexRestore.
+	VertexRestore = protocol.VertexRestore
 )
 
 // ShuffleResolver finds the shuffle service at a location.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/auth"
-	"github.com/dagflow/dagflow/internal/cluster"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/internal/tlsconfig"
@@ -32,13 +32,13 @@ import (
 type ExecutorConfig struct {
 	Job, Worker, Master, Fingerprint, Dir, Listen string
 	// Advertise is the address given to the master and other executors
-	// (cluster.EnvAdvertise; see netaddr.Advertised).
+	// (protocol.EnvAdvertise; see netaddr.Advertised).
 	Advertise string
-	// Shuffle is the job's cluster.EnvShuffle setting; ShuffleDaemon and
+	// Shuffle is the job's protocol.EnvShuffle setting; ShuffleDaemon and
 	// ShuffleDir locate the host's shuffle daemon, if the worker has one.
 	Shuffle, ShuffleDaemon, ShuffleDir string
 	// NoHostLocalReads makes consumers read the host's shuffle daemon
-	// through gRPC rather than from its files (cluster.EnvShuffleHostLocal=0).
+	// through gRPC rather than from its files (protocol.EnvShuffleHostLocal=0).
 	NoHostLocalReads bool
 	Slots            int
 	Logger           *slog.Logger
@@ -51,12 +51,12 @@ type ExecutorConfig struct {
 
 // ExecutorConfigFromEnv reads the executor's environment.
 func ExecutorConfigFromEnv() (ExecutorConfig, error) {
-	c := ExecutorConfig{Job: os.Getenv(cluster.EnvJob), Worker: os.Getenv(cluster.EnvWorker), Master: os.Getenv(cluster.EnvMaster),
-		Fingerprint: os.Getenv(cluster.EnvFingerprint), Dir: os.Getenv(cluster.EnvDir), Listen: os.Getenv(cluster.EnvListen), Advertise: os.Getenv(cluster.EnvAdvertise),
-		Shuffle: os.Getenv(cluster.EnvShuffle), ShuffleDaemon: os.Getenv(cluster.EnvShuffleDaemon), ShuffleDir: os.Getenv(cluster.EnvShuffleDir),
-		NoHostLocalReads: os.Getenv(cluster.EnvShuffleHostLocal) == "0",
+	c := ExecutorConfig{Job: os.Getenv(protocol.EnvJob), Worker: os.Getenv(protocol.EnvWorker), Master: os.Getenv(protocol.EnvMaster),
+		Fingerprint: os.Getenv(protocol.EnvFingerprint), Dir: os.Getenv(protocol.EnvDir), Listen: os.Getenv(protocol.EnvListen), Advertise: os.Getenv(protocol.EnvAdvertise),
+		Shuffle: os.Getenv(protocol.EnvShuffle), ShuffleDaemon: os.Getenv(protocol.EnvShuffleDaemon), ShuffleDir: os.Getenv(protocol.EnvShuffleDir),
+		NoHostLocalReads: os.Getenv(protocol.EnvShuffleHostLocal) == "0",
 		TLS:              tlsconfig.Files{Cert: os.Getenv(secure.EnvCert), Key: os.Getenv(secure.EnvKey), CA: os.Getenv(secure.EnvCA)}}
-	for k, v := range map[string]string{cluster.EnvJob: c.Job, cluster.EnvWorker: c.Worker, cluster.EnvMaster: c.Master, cluster.EnvFingerprint: c.Fingerprint, cluster.EnvDir: c.Dir} {
+	for k, v := range map[string]string{protocol.EnvJob: c.Job, protocol.EnvWorker: c.Worker, protocol.EnvMaster: c.Master, protocol.EnvFingerprint: c.Fingerprint, protocol.EnvDir: c.Dir} {
 		if v == "" {
 			return c, fmt.Errorf("executor: environment variable %s is not set", k)
 		}
@@ -65,9 +65,9 @@ func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 		c.Listen = "127.0.0.1:0"
 	}
 	switch c.Shuffle {
-	case "", cluster.ShuffleWorker, cluster.ShuffleExternal:
+	case "", protocol.ShuffleWorker, protocol.ShuffleExternal:
 	default:
-		return c, fmt.Errorf("executor: %s=%q: want %s or %s", cluster.EnvShuffle, c.Shuffle, cluster.ShuffleWorker, cluster.ShuffleExternal)
+		return c, fmt.Errorf("executor: %s=%q: want %s or %s", protocol.EnvShuffle, c.Shuffle, protocol.ShuffleWorker, protocol.ShuffleExternal)
 	}
 	return c, nil
 }
@@ -92,9 +92,9 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return dag.Fatal(fmt.Errorf("%w: this binary builds plan %s but job %s was submitted with %s (different binary, arguments or environment)",
 			ErrPlanMismatch, plan.Fingerprint, cfg.Job, cfg.Fingerprint))
 	}
-	if cfg.Shuffle == cluster.ShuffleExternal && (cfg.ShuffleDaemon == "" || cfg.ShuffleDir == "") {
+	if cfg.Shuffle == protocol.ShuffleExternal && (cfg.ShuffleDaemon == "" || cfg.ShuffleDir == "") {
 		return dag.Fatal(fmt.Errorf("executor: job %s asks for external shuffle (%s=%s) but worker %s runs without a shuffle daemon (--shuffle-daemon and --shuffle-dir)",
-			cfg.Job, cluster.EnvShuffle, cluster.ShuffleExternal, cfg.Worker))
+			cfg.Job, protocol.EnvShuffle, protocol.ShuffleExternal, cfg.Worker))
 	}
 	iv, _ := time.ParseDuration(os.Getenv(secure.EnvReloadInterval))
 	node, err := secure.Start(cfg.TLS, iv, log)
@@ -113,7 +113,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return err
 	}
 	var local shuffle.Service = own
-	if cfg.Shuffle == cluster.ShuffleExternal {
+	if cfg.Shuffle == protocol.ShuffleExternal {
 		ext, err := newExternalShuffle(own, cfg.ShuffleDaemon, cfg.ShuffleDir, node, log)
 		if err != nil {
 			own.Close()
@@ -145,7 +145,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
-	if cfg.Shuffle == cluster.ShuffleExternal && !cfg.NoHostLocalReads {
+	if cfg.Shuffle == protocol.ShuffleExternal && !cfg.NoHostLocalReads {
 		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, daemon.DataDir), Logger: log})
 		if err != nil {
 			lis.Close()
@@ -162,7 +162,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
-	fmt.Fprintf(stdout, "%s%s\n", cluster.ExecutorReady, addr)
+	fmt.Fprintf(stdout, "%s%s\n", protocol.ExecutorReady, addr)
 	log.Info("executor ready", "addr", addr)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -226,17 +226,13 @@ func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 
 // NextSplit implements SplitProvider through the master.
 func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error) {
-	var fin []byte
-	if len(req.Finished) > 0 {
-		var err error
-		if fin, err = jsonMarshal(req.Finished); err != nil {
-			return SplitResponse{}, err
-		}
-	}
 	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
-		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, FinishedJson: fin})
+		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
 	if err != nil {
 		return SplitResponse{}, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+	}
+	if resp.Fatal {
+		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master %s: %s", ex.cfg.Master, resp.Error))
 	}
 	return SplitResponse{Split: dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, OK: resp.Ok, Wait: resp.Wait}, nil
 }
@@ -289,7 +285,7 @@ func (ex *executor) report(st TaskStatus) {
 		// input path this worker cannot see).
 		st.Err = fmt.Errorf("worker %s: %w", ex.cfg.Worker, st.Err)
 	}
-	b, err := cluster.MarshalStatus(st)
+	b, err := protocol.MarshalStatus(st)
 	if err != nil {
 		ex.log.Error("encode task status", "err", err)
 		return

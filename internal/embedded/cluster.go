@@ -13,7 +13,7 @@ import (
 	"sync"
 
 	"github.com/dagflow/dagflow/dag"
-	"github.com/dagflow/dagflow/internal/cluster"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/worker"
@@ -109,16 +109,16 @@ func (c *Cluster) Resolve(location string) (shuffle.Service, error) {
 	return svc, nil
 }
 
-// NextSplit implements cluster.SplitProvider.
-func (c *Cluster) NextSplit(ctx context.Context, job string, req cluster.SplitRequest) (cluster.SplitResponse, error) {
+// NextSplit implements protocol.SplitProvider.
+func (c *Cluster) NextSplit(ctx context.Context, job string, req protocol.SplitRequest) (protocol.SplitResponse, error) {
 	j, err := c.job(job)
 	if err != nil {
-		return cluster.SplitResponse{}, err
+		return protocol.SplitResponse{}, err
 	}
 	return j.jm.Splits().NextSplit(ctx, req)
 }
 
-func (c *Cluster) reportCheckpoint(rep cluster.CheckpointReport) {
+func (c *Cluster) reportCheckpoint(rep protocol.CheckpointReport) {
 	if j, err := c.job(rep.Job); err == nil {
 		j.jm.ReportCheckpoint(rep)
 	}
@@ -143,7 +143,7 @@ func (c *Cluster) job(id string) (*localJob, error) {
 	return j, nil
 }
 
-func (c *Cluster) report(st cluster.TaskStatus) {
+func (c *Cluster) report(st protocol.TaskStatus) {
 	if j, err := c.job(st.Job); err == nil {
 		j.jm.Report(st)
 	}

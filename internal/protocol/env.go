@@ -1,4 +1,4 @@
-package cluster
+package protocol
 
 // Environment variables a cluster sets for the processes of a job binary.
 const (

@@ -1,4 +1,4 @@
-package cluster
+package protocol
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func MarshalStatus(st TaskStatus) ([]byte, error) {
 func UnmarshalStatus(b []byte) (TaskStatus, error) {
 	var w wireStatus
 	if err := json.Unmarshal(b, &w); err != nil {
-		return TaskStatus{}, fmt.Errorf("cluster: decode task status: %w", err)
+		return TaskStatus{}, fmt.Errorf("protocol: decode task status: %w", err)
 	}
 	st := TaskStatus{Job: w.Job, ID: w.ID, Attempt: w.Attempt, Committables: w.Committables,
 		External: w.External, Locations: w.Locations, LastCheckpoint: w.LastCkpt}

@@ -1,4 +1,4 @@
-// Package cluster owns the protocol between the processes of a dagflow
+// Package protocol owns the protocol between the processes of a dagflow
 // cluster: the master, the workers, the executors they start and the
 // short-lived job processes (plan, commit, more-splits).
 //
@@ -12,4 +12,4 @@
 // It sits in the "libraries" layer (it uses dag, scheduler, shuffle and
 // internal/checkpoint types) and never imports master or worker, so both
 // can import it.
-package cluster
+package protocol

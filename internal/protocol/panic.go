@@ -1,4 +1,4 @@
-package cluster
+package protocol
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func (e *PanicError) Error() string {
 // CatchPanic, deferred directly by a function that calls user code, turns
 // a panic into a *PanicError naming code and stores it in *err:
 //
-//	defer cluster.CatchPanic(&err, "committer of vertex 3")
+//	defer protocol.CatchPanic(&err, "committer of vertex 3")
 func CatchPanic(err *error, code string) {
 	if r := recover(); r != nil {
 		*err = &PanicError{Code: code, Value: r, Stack: string(debug.Stack())}
