@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // Options configure Run.
@@ -60,14 +61,14 @@ func Run(ctx context.Context, g *dag.Graph, opts Options) (*Result, error) {
 	}
 	plan, err := g.Build()
 	if err != nil {
-		if os.Getenv(worker.EnvMode) != "" {
+		if os.Getenv(protocol.EnvMode) != "" {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return nil, err
 	}
-	if mode := os.Getenv(worker.EnvMode); mode != "" {
-		os.Exit(runMode(ctx, mode, plan, opts))
+	if role := protocol.RoleFromEnv(); role != protocol.RoleNone {
+		os.Exit(runMode(ctx, role, plan))
 	}
 	return RunPlan(ctx, plan, opts)
 }
@@ -90,13 +91,13 @@ func RunPlan(ctx context.Context, plan *dag.Plan, opts Options) (*Result, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	cluster, err := master.NewLocalCluster(master.LocalConfig{
+	lc, err := embedded.New(embedded.Config{
 		Workers: opts.Workers, SlotsPerWorker: opts.SlotsPerWorker, Dir: opts.Dir, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer cluster.Close()
+	defer lc.Close()
 	jcfg := master.JobConfig{Restart: opts.Restart, Logger: opts.Logger, AllowNonRestored: opts.AllowNonRestoredState}
 	if opts.FromSavepoint == "" {
 		opts.FromSavepoint = os.Getenv(FromSavepointEnv)
@@ -119,7 +120,7 @@ func RunPlan(ctx context.Context, plan *dag.Plan, opts Options) (*Result, error)
 			fmt.Fprintf(pw, "\r%s", FormatProgress(p))
 		}
 	}
-	res, err := cluster.Run(ctx, plan, jcfg)
+	res, err := lc.Run(ctx, plan, jcfg)
 	if printed {
 		fmt.Fprintln(pw)
 	}

@@ -2,9 +2,7 @@ package dagflow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,8 +12,8 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/io/filesystem"
-	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
 
@@ -28,7 +26,7 @@ const (
 	// cluster (`dagctl submit --shuffle`): "worker" (default, in the
 	// executor that wrote them) or "external" (in the host's shuffle
 	// daemon, surviving the worker). The plan does not depend on it.
-	ShuffleEnv = worker.EnvShuffle
+	ShuffleEnv = protocol.EnvShuffle
 	// CheckpointIntervalEnv and CheckpointDirEnv override the job's
 	// checkpoint interval (a Go duration, "0" disables) and directory
 	// (`dagctl submit --checkpoint-interval/--checkpoint-dir`).
@@ -48,23 +46,12 @@ const (
 	FromSavepointEnv = "DAGFLOW_FROM_SAVEPOINT"
 )
 
-// Submission is what a job binary prints in plan mode: the plan and the
-// splits of every source, enumerated by the driver.
-type Submission struct {
-	Plan   *dag.Plan           `json:"plan"`
-	Splits map[int][]dag.Split `json:"splits"`
-}
-
 // IsDriver reports whether this process builds and submits or runs the
 // job itself (true), rather than serving a cluster as an executor or
 // committer (false). Jobs use it to skip driver-only work such as
 // generating sample input.
 func IsDriver() bool {
-	switch os.Getenv(worker.EnvMode) {
-	case "executor", "commit":
-		return false
-	}
-	return true
+	return protocol.RoleFromEnv().Driver()
 }
 
 func applyEnv(g *dag.Graph) error {
@@ -76,9 +63,9 @@ func applyEnv(g *dag.Graph) error {
 		g.SetParallelism(n)
 	}
 	switch v := os.Getenv(ShuffleEnv); v {
-	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	case "", protocol.ShuffleWorker, protocol.ShuffleExternal:
 	default:
-		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, worker.ShuffleWorker, worker.ShuffleExternal)
+		return fmt.Errorf("dagflow: %s=%q: want %s or %s", ShuffleEnv, v, protocol.ShuffleWorker, protocol.ShuffleExternal)
 	}
 	ck := g.Config().Checkpoint
 	if v := os.Getenv(CheckpointIntervalEnv); v != "" {
@@ -114,92 +101,51 @@ func applyEnv(g *dag.Graph) error {
 }
 
 // runMode serves one cluster role and returns the process exit code.
-func runMode(ctx context.Context, mode string, plan *dag.Plan, opts Options) (code int) {
-	fail := func(err error) int {
-		fmt.Fprintf(os.Stderr, "dagflow %s: %v\n", mode, err)
-		if dag.IsFatal(err) {
-			return worker.ExitFatal
-		}
-		return 1
-	}
-	// User code runs on this goroutine (split enumerators in plan mode,
-	// committers and dynamic enumerators in commit mode): a panic fails
-	// with the user's stack on stderr, which the master reports.
-	var perr error
-	defer func() {
-		if perr != nil {
-			code = fail(perr)
-		}
-	}()
-	defer worker.CatchPanic(&perr, mode+" mode")
-	switch mode {
-	case "plan":
-		sub := Submission{Plan: plan, Splits: map[int][]dag.Split{}}
-		for _, v := range plan.Vertices {
-			if v.Kind != "source" {
-				continue
+// User code runs on this goroutine (split enumerators in plan and
+// more-splits mode, committers in commit mode): a panic fails with the
+// user's stack on stderr, which the master reports.
+func runMode(ctx context.Context, role protocol.Role, plan *dag.Plan) int {
+	return protocol.Serve(ctx, role, protocol.Handlers{
+		Plan: func(ctx context.Context) (*dag.Plan, map[int][]dag.Split, error) {
+			splits := map[int][]dag.Split{}
+			for _, v := range plan.Vertices {
+				if v.Kind != "source" {
+					continue
+				}
+				s, err := plan.Splits(ctx, v.ID)
+				if err != nil {
+					return nil, nil, err
+				}
+				splits[v.ID] = s
 			}
-			splits, err := plan.Splits(ctx, v.ID)
+			return plan, splits, nil
+		},
+		Executor: func(ctx context.Context) error {
+			cfg, err := worker.ExecutorConfigFromEnv()
 			if err != nil {
-				return fail(err)
+				return err
 			}
-			sub.Splits[v.ID] = splits
-		}
-		if err := json.NewEncoder(os.Stdout).Encode(sub); err != nil {
-			return fail(err)
-		}
-		return 0
-	case "executor":
-		cfg, err := worker.ExecutorConfigFromEnv()
-		if err != nil {
-			return fail(err)
-		}
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-		defer stop()
-		if err := worker.RunExecutor(ctx, plan, cfg, os.Stdin, os.Stdout); err != nil {
-			return fail(err)
-		}
-		return 0
-	case "commit":
-		var req master.CommitRequest
-		if err := json.NewDecoder(io.LimitReader(os.Stdin, 1<<30)).Decode(&req); err != nil {
-			return fail(fmt.Errorf("read commit request: %w", err))
-		}
-		if req.Action == "more-splits" {
-			splits, done, err := plan.MoreSplits(ctx, req.Vertex, req.Round, req.Finished)
-			if err != nil {
-				return fail(err)
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return worker.RunExecutor(ctx, plan, cfg, os.Stdin, os.Stdout)
+		},
+		Commit: func(ctx context.Context, vertex int, abort bool, committables [][]byte) error {
+			com, err := plan.Committer(vertex)
+			if err != nil || com == nil {
+				return err
 			}
-			if err := json.NewEncoder(os.Stdout).Encode(master.MoreSplitsResult{Splits: splits, Done: done}); err != nil {
-				return fail(err)
+			if abort {
+				return com.Abort(ctx, committables)
 			}
-			return 0
-		}
-		com, err := plan.Committer(req.Vertex)
-		if err != nil {
-			return fail(err)
-		}
-		if com == nil {
-			return 0
-		}
-		switch req.Action {
-		case "commit":
-			err = com.Commit(ctx, req.Committables)
-		case "abort":
-			err = com.Abort(ctx, req.Committables)
-		default:
-			err = fmt.Errorf("unknown action %q", req.Action)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		return 0
-	}
-	return fail(fmt.Errorf("unknown %s %q", worker.EnvMode, mode))
+			return com.Commit(ctx, committables)
+		},
+		MoreSplits: plan.MoreSplits,
+	}, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // ClusterRole returns the role this process plays for a cluster: "plan"
-// (printing the plan for dagctl submit), "executor", "commit", or "" when
+// (printing the plan for dagctl submit), "executor", "commit",
+// "more-splits" (see internal/protocol.Role), or "" when
 // the job runs embedded.
-func ClusterRole() string { return os.Getenv(worker.EnvMode) }
+func ClusterRole() string { return string(protocol.RoleFromEnv()) }

@@ -11,9 +11,9 @@ import (
 	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/restore"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // The checkpoint coordinator's decisions live in package coordinator; this
@@ -265,7 +265,7 @@ func (jm *JobMaster) trigger(ctx context.Context, a coordinator.Trigger) coordin
 	jm.statusMu.Unlock()
 	jm.log.Debug("triggering checkpoint", "id", a.Barrier.ID, "kind", a.Barrier.Kind, "tasks", a.Expected, "triggers", len(a.Tasks))
 	for _, t := range a.Tasks {
-		tr := worker.CheckpointTrigger{Job: jm.cfg.ID, Task: worker.TaskID{Task: t.Task.Vertex, Subtask: t.Task.Subtask}, Attempt: t.Attempt, Barrier: a.Barrier}
+		tr := protocol.CheckpointTrigger{Job: jm.cfg.ID, Task: t.Task, Attempt: t.Attempt, Barrier: a.Barrier}
 		gw, ok := jm.workers[t.Worker].(CheckpointGateway)
 		if !ok {
 			return coordinator.TriggerFailed{Now: jm.clock.Now(), ID: a.Barrier.ID, Reason: fmt.Sprintf("worker %s cannot take checkpoints", t.Worker)}
@@ -373,13 +373,13 @@ func (jm *JobMaster) checkpointFinished(st CheckpointStats) {
 }
 
 // onCheckpointReport feeds a worker's acknowledgements and declines.
-func (jm *JobMaster) onCheckpointReport(ctx context.Context, rep worker.CheckpointReport) {
+func (jm *JobMaster) onCheckpointReport(ctx context.Context, rep protocol.CheckpointReport) {
 	ev := coordinator.Report{Now: jm.clock.Now(), ID: rep.ID, Files: rep.Files}
 	for _, a := range rep.Acks {
 		ev.Acks = append(ev.Acks, coordinator.Ack{Task: scheduler.TaskID{Vertex: a.State.Task, Subtask: a.State.Subtask}, Attempt: a.Attempt, State: a.State})
 	}
 	for _, d := range rep.Declines {
-		ev.Declines = append(ev.Declines, coordinator.Decline{Task: scheduler.TaskID{Vertex: d.Task.Task, Subtask: d.Task.Subtask},
+		ev.Declines = append(ev.Declines, coordinator.Decline{Task: d.Task,
 			Attempt: d.Attempt, Reason: d.Reason, Committables: d.Committables})
 	}
 	jm.ckptStep(ctx, ev)
@@ -387,7 +387,7 @@ func (jm *JobMaster) onCheckpointReport(ctx context.Context, rep worker.Checkpoi
 
 // restoreFor computes the state a deployed task starts from: the latest
 // completed checkpoint's state redistributed for the task's parallelism.
-func (jm *JobMaster) restoreFor(id scheduler.TaskID) *worker.TaskRestore {
+func (jm *JobMaster) restoreFor(id scheduler.TaskID) *protocol.TaskRestore {
 	md := jm.ckpt.c.Latest()
 	if md == nil || !jm.checkpointed(id.Vertex) {
 		return nil
@@ -399,7 +399,7 @@ func (jm *JobMaster) restoreFor(id scheduler.TaskID) *worker.TaskRestore {
 // when restored from md, redistributing keyed state by key group,
 // operator state by union and source splits round-robin when the
 // parallelism changed. It returns nil when md holds nothing for the task.
-func RestoreFor(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *worker.TaskRestore {
+func RestoreFor(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *protocol.TaskRestore {
 	return restore.For(md, p, task, subtask)
 }
 
@@ -435,12 +435,12 @@ func sortTaskStates(ts []checkpoint.TaskState) {
 // CheckpointGateway is implemented by worker gateways that take part in
 // checkpoints.
 type CheckpointGateway interface {
-	TriggerCheckpoint(ctx context.Context, tr worker.CheckpointTrigger) error
+	TriggerCheckpoint(ctx context.Context, tr protocol.CheckpointTrigger) error
 	NotifyCheckpoint(job string, id int64)
 }
 
 // ReportCheckpoint delivers a worker's checkpoint report. It never blocks.
-func (jm *JobMaster) ReportCheckpoint(rep worker.CheckpointReport) {
+func (jm *JobMaster) ReportCheckpoint(rep protocol.CheckpointReport) {
 	jm.inbox.push(checkpointReport{rep: rep})
 }
 

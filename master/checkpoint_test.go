@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/hdfstest"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/master"
@@ -213,12 +214,12 @@ func TestSavepointRestoreWithOtherParallelism(t *testing.T) {
 }
 
 // startJob runs a job in the background on the local cluster.
-func startJob(t *testing.T, ctx context.Context, c *master.LocalCluster, plan *dag.Plan) (*master.JobMaster, <-chan struct{}) {
+func startJob(t *testing.T, ctx context.Context, c *embedded.Cluster, plan *dag.Plan) (*master.JobMaster, <-chan struct{}) {
 	t.Helper()
 	return startJobWith(t, ctx, c, plan, master.JobConfig{})
 }
 
-func startJobWith(t *testing.T, ctx context.Context, c *master.LocalCluster, plan *dag.Plan, cfg master.JobConfig) (*master.JobMaster, <-chan struct{}) {
+func startJobWith(t *testing.T, ctx context.Context, c *embedded.Cluster, plan *dag.Plan, cfg master.JobConfig) (*master.JobMaster, <-chan struct{}) {
 	t.Helper()
 	jmc := make(chan *master.JobMaster, 1)
 	done := make(chan struct{})

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/dagflow/dagflow"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
@@ -181,18 +181,13 @@ func checkDialable(t *testing.T, what, addr string) {
 func submitWordcount(t *testing.T, ctx context.Context, masterAddr, bin, input, output string) (string, master.JobStatus) {
 	t.Helper()
 	args := []string{"--input", input, "--output", output, "--parallelism", "2"}
-	plan := exec.CommandContext(ctx, bin, args...)
-	plan.Env = append(os.Environ(), worker.EnvMode+"=plan")
-	var stderr bytes.Buffer
-	plan.Stderr = &stderr
-	out, err := plan.Output()
-	if err != nil {
-		t.Fatalf("plan mode: %v\n%s", err, stderr.String())
+	var sub rpcpb.Submission
+	if err := protocol.Call(ctx, protocol.Process{Path: bin, Args: args}, protocol.RolePlan, nil, &sub); err != nil {
+		t.Fatalf("plan mode: %v", err)
 	}
-	var sub dagflow.Submission
-	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
-	if err := json.Unmarshal(lines[len(lines)-1], &sub); err != nil || sub.Plan == nil {
-		t.Fatalf("plan mode printed no plan (%v): %s", err, out)
+	plan, _, err := protocol.DecodeSubmission(&sub)
+	if err != nil {
+		t.Fatalf("plan mode printed a bad plan: %v", err)
 	}
 	conn, err := grpc.NewClient(masterAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -222,10 +217,8 @@ func submitWordcount(t *testing.T, ctx context.Context, masterAddr, bin, input, 
 	if _, err := stream.CloseAndRecv(); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	planJSON, _ := json.Marshal(sub.Plan)
-	splitsJSON, _ := json.Marshal(sub.Splits)
-	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: sub.Plan.Job, Binary: ref, Args: args,
-		PlanJson: planJSON, SplitsJson: splitsJSON, MaxRestarts: 0})
+	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: plan.Job, Binary: ref, Args: args,
+		PlanJson: sub.PlanJson, Splits: sub.Splits, MaxRestarts: 0})
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}

@@ -5,7 +5,11 @@ import (
 	"io"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
+	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/testkit"
 )
 
@@ -38,18 +42,41 @@ func FuzzPlanJSON(f *testing.F) {
 	})
 }
 
-// FuzzSplitsJSON feeds SubmitJob's split decoding: it must fail or
-// succeed, never panic, and what decodes must encode again.
-func FuzzSplitsJSON(f *testing.F) {
-	f.Add([]byte(`{"0":[{"id":"a","data":"eyJ4IjoxfQ=="}]}`))
-	f.Add([]byte(`{"-1":null}`))
+// FuzzSplitsProto feeds SubmitJob's split decoding (a protobuf
+// SubmitJobRequest from an untrusted client): it must fail or succeed,
+// never panic, and what decodes must encode again to the same splits.
+func FuzzSplitsProto(f *testing.F) {
+	seed, err := proto.Marshal(&rpcpb.SubmitJobRequest{Splits: []*rpcpb.SourceSplits{
+		{Vertex: 0, Splits: []*rpcpb.Split{{Id: "a", Data: []byte(`{"x":1}`), Weight: 3}}}, {Vertex: 2}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	dup, _ := proto.Marshal(&rpcpb.SubmitJobRequest{Splits: []*rpcpb.SourceSplits{{Vertex: 1}, {Vertex: 1}}})
+	f.Add(dup)
+	neg, _ := proto.Marshal(&rpcpb.SubmitJobRequest{Splits: []*rpcpb.SourceSplits{{Vertex: -1}}})
+	f.Add(neg)
+	f.Add([]byte{0x52, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var splits map[int][]dag.Split
-		if json.Unmarshal(b, &splits) != nil {
+		var req rpcpb.SubmitJobRequest
+		if proto.Unmarshal(b, &req) != nil {
 			return
 		}
-		if _, err := json.Marshal(splits); err != nil {
-			t.Fatalf("decoded splits do not encode: %v", err)
+		splits, err := protocol.SourceSplitsFromProto(req.Splits)
+		if err != nil {
+			return
+		}
+		again, err := protocol.SourceSplitsFromProto(protocol.SourceSplitsToProto(splits))
+		if err != nil {
+			t.Fatalf("decoded splits do not decode again: %v", err)
+		}
+		if len(again) != len(splits) {
+			t.Fatalf("round trip changed the sources: %d, want %d", len(again), len(splits))
+		}
+		for v, ss := range splits {
+			if len(again[v]) != len(ss) {
+				t.Fatalf("round trip changed the splits of vertex %d", v)
+			}
 		}
 	})
 }

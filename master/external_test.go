@@ -8,18 +8,18 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // scriptedWorker is a WorkerGateway that runs nothing: it records
 // deployments and hands them to the test, which reports their outcome.
 type scriptedWorker struct {
 	name    string
-	deps    chan<- worker.TaskDeployment
-	cancels chan<- worker.TaskID
+	deps    chan<- protocol.TaskDeployment
+	cancels chan<- protocol.TaskID
 }
 
 func (w *scriptedWorker) Name() string { return w.name }
@@ -27,12 +27,12 @@ func (w *scriptedWorker) Slots() int   { return 4 }
 func (w *scriptedWorker) Prepare(context.Context, string) (string, error) {
 	return "executor-" + w.name, nil
 }
-func (w *scriptedWorker) Deploy(_ context.Context, dep worker.TaskDeployment) error {
+func (w *scriptedWorker) Deploy(_ context.Context, dep protocol.TaskDeployment) error {
 	w.deps <- dep
 	return nil
 }
-func (w *scriptedWorker) Cancel(_ string, id worker.TaskID, _ int) { w.cancels <- id }
-func (w *scriptedWorker) Metrics(string) []worker.VertexMetrics    { return nil }
+func (w *scriptedWorker) Cancel(_ string, id protocol.TaskID, _ int) { w.cancels <- id }
+func (w *scriptedWorker) Metrics(string) []protocol.VertexMetrics    { return nil }
 
 // TestExternalResultsLocationsAndServiceLoss checks the job master's side
 // of external shuffle: consumers read producers' results from the location
@@ -49,8 +49,8 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := make(chan worker.TaskDeployment, 64)
-	cancels := make(chan worker.TaskID, 64)
+	deps := make(chan protocol.TaskDeployment, 64)
+	cancels := make(chan protocol.TaskID, 64)
 	var ws []master.WorkerGateway
 	for _, n := range []string{"w1", "w2"} {
 		ws = append(ws, &scriptedWorker{name: n, deps: deps, cancels: cancels})
@@ -72,7 +72,7 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 		res, runErr = jm.Run(ctx)
 	}()
 	const daemon = "10.0.0.9:7072"
-	next := func() worker.TaskDeployment {
+	next := func() protocol.TaskDeployment {
 		t.Helper()
 		select {
 		case d := <-deps:
@@ -80,24 +80,24 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("no deployment")
 		}
-		return worker.TaskDeployment{}
+		return protocol.TaskDeployment{}
 	}
-	finishProducer := func(d worker.TaskDeployment) {
+	finishProducer := func(d protocol.TaskDeployment) {
 		locs := map[int]string{}
 		for _, o := range d.Outputs {
 			locs[o.Edge] = daemon
 		}
-		jm.Report(worker.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt, External: true, Locations: locs})
+		jm.Report(protocol.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt, External: true, Locations: locs})
 	}
 	// Producers (task 0) run first; consumers (task 1) once they finished.
 	for i := 0; i < 2; i++ {
 		d := next()
-		if d.ID.Task != 0 || d.Attempt != 0 {
+		if d.ID.Vertex != 0 || d.Attempt != 0 {
 			t.Fatalf("first deployments should be producers: %+v", d)
 		}
 		finishProducer(d)
 	}
-	consumers := []worker.TaskDeployment{next(), next()}
+	consumers := []protocol.TaskDeployment{next(), next()}
 	for _, d := range consumers {
 		for _, g := range d.Inputs {
 			for _, ch := range g.Channels {
@@ -117,12 +117,12 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 		}
 	}
 	for _, d := range consumers {
-		jm.Report(worker.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt, Err: context.Canceled})
+		jm.Report(protocol.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt, Err: context.Canceled})
 	}
 	seen := 0
 	for seen < 2 {
 		d := next()
-		if d.ID.Task != 0 || d.Attempt != 1 {
+		if d.ID.Vertex != 0 || d.Attempt != 1 {
 			t.Fatalf("after the service loss, want producer attempt 1, got %+v", d)
 		}
 		finishProducer(d)
@@ -130,7 +130,7 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		d := next()
-		if d.ID.Task != 1 {
+		if d.ID.Vertex != 1 {
 			t.Fatalf("want a consumer, got %+v", d)
 		}
 		for _, g := range d.Inputs {
@@ -140,7 +140,7 @@ func TestExternalResultsLocationsAndServiceLoss(t *testing.T) {
 				}
 			}
 		}
-		jm.Report(worker.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt})
+		jm.Report(protocol.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt})
 	}
 	wg.Wait()
 	if runErr != nil {

@@ -3,7 +3,7 @@ package master
 import (
 	"sync"
 
-	"github.com/dagflow/dagflow/worker"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // inbox is the job master's ordered queue of events from other goroutines
@@ -19,10 +19,10 @@ type inbox struct {
 type inboxEvent interface{ inboxEvent() }
 
 // taskReport is a task outcome from a worker.
-type taskReport struct{ st worker.TaskStatus }
+type taskReport struct{ st protocol.TaskStatus }
 
 // checkpointReport is a worker's checkpoint acknowledgements and declines.
-type checkpointReport struct{ rep worker.CheckpointReport }
+type checkpointReport struct{ rep protocol.CheckpointReport }
 
 // savepointRequest is a client's savepoint request.
 type savepointRequest struct{ req *savepointReq }

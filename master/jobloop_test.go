@@ -12,8 +12,8 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/testkit"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // fakeClock is a Clock whose time moves only when the test advances it;
@@ -92,8 +92,8 @@ func (t *fakeTimer) drain() {
 
 // fakeWorker records what the job master asks of it on channels.
 type fakeWorker struct {
-	deploys  chan worker.TaskDeployment
-	triggers chan worker.CheckpointTrigger
+	deploys  chan protocol.TaskDeployment
+	triggers chan protocol.CheckpointTrigger
 	notices  chan int64
 }
 
@@ -102,14 +102,14 @@ func (w *fakeWorker) Slots() int   { return 1 }
 func (w *fakeWorker) Prepare(context.Context, string) (string, error) {
 	return "loc", nil
 }
-func (w *fakeWorker) Deploy(_ context.Context, dep worker.TaskDeployment) error {
+func (w *fakeWorker) Deploy(_ context.Context, dep protocol.TaskDeployment) error {
 	w.deploys <- dep
 	return nil
 }
-func (w *fakeWorker) Cancel(string, worker.TaskID, int)     {}
-func (w *fakeWorker) Metrics(string) []worker.VertexMetrics { return nil }
-func (w *fakeWorker) NotifyCheckpoint(_ string, id int64)   { w.notices <- id }
-func (w *fakeWorker) TriggerCheckpoint(_ context.Context, tr worker.CheckpointTrigger) error {
+func (w *fakeWorker) Cancel(string, protocol.TaskID, int)     {}
+func (w *fakeWorker) Metrics(string) []protocol.VertexMetrics { return nil }
+func (w *fakeWorker) NotifyCheckpoint(_ string, id int64)     { w.notices <- id }
+func (w *fakeWorker) TriggerCheckpoint(_ context.Context, tr protocol.CheckpointTrigger) error {
 	w.triggers <- tr
 	return nil
 }
@@ -184,7 +184,7 @@ func TestJobLoopWithFakeClock(t *testing.T) {
 	}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := &fakeClock{now: t0}
-	w := &fakeWorker{deploys: make(chan worker.TaskDeployment, 4), triggers: make(chan worker.CheckpointTrigger, 4), notices: make(chan int64, 4)}
+	w := &fakeWorker{deploys: make(chan protocol.TaskDeployment, 4), triggers: make(chan protocol.CheckpointTrigger, 4), notices: make(chan int64, 4)}
 	code := &fakeCode{sink: sink, commits: make(chan commitCall, 8)}
 	jm, err := NewJobMaster(context.Background(), plan, code, []WorkerGateway{w},
 		JobConfig{ID: "det-1", Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -202,7 +202,7 @@ func TestJobLoopWithFakeClock(t *testing.T) {
 	}()
 
 	dep := await(t, "deploy", w.deploys)
-	if dep.ID != (worker.TaskID{}) || dep.Attempt != 0 || dep.Restore != nil {
+	if dep.ID != (protocol.TaskID{}) || dep.Attempt != 0 || dep.Restore != nil {
 		t.Fatalf("deployed %+v, want task 0/0 attempt 0 without restore", dep)
 	}
 	ack := func(id int64, items ...string) {
@@ -210,7 +210,7 @@ func TestJobLoopWithFakeClock(t *testing.T) {
 		for _, it := range items {
 			cs = append(cs, []byte(it))
 		}
-		jm.ReportCheckpoint(worker.CheckpointReport{Job: "det-1", Worker: "w1", ID: id, Acks: []worker.TaskAck{{Attempt: 0,
+		jm.ReportCheckpoint(protocol.CheckpointReport{Job: "det-1", Worker: "w1", ID: id, Acks: []protocol.TaskAck{{Attempt: 0,
 			State: checkpoint.TaskState{Operators: []checkpoint.OperatorState{{Vertex: sink, Committables: cs}}}}}})
 	}
 
@@ -253,7 +253,7 @@ func TestJobLoopWithFakeClock(t *testing.T) {
 
 	// The task finishes after checkpoint 2: its final output is committed
 	// and the job ends.
-	jm.Report(worker.TaskStatus{Job: "det-1", Attempt: 0, LastCheckpoint: 2, Committables: map[int][][]byte{sink: {[]byte("c3")}}})
+	jm.Report(protocol.TaskStatus{Job: "det-1", Attempt: 0, LastCheckpoint: 2, Committables: map[int][][]byte{sink: {[]byte("c3")}}})
 	if c := await(t, "final commit", code.commits); !reflect.DeepEqual(c.items, []string{"c3"}) || c.err != nil {
 		t.Fatalf("final commit %+v, want c3", c)
 	}

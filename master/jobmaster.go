@@ -12,9 +12,9 @@ import (
 	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/scheduler"
 	"github.com/dagflow/dagflow/shuffle"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // WorkerGateway is how the job master reaches one worker.
@@ -25,9 +25,9 @@ type WorkerGateway interface {
 	// job's executor) and returns the location its task outputs are read
 	// from.
 	Prepare(ctx context.Context, job string) (location string, err error)
-	Deploy(ctx context.Context, dep worker.TaskDeployment) error
-	Cancel(job string, id worker.TaskID, attempt int)
-	Metrics(job string) []worker.VertexMetrics
+	Deploy(ctx context.Context, dep protocol.TaskDeployment) error
+	Cancel(job string, id protocol.TaskID, attempt int)
+	Metrics(job string) []protocol.VertexMetrics
 }
 
 // JobCode runs the parts of a job that need its user code but no task:
@@ -274,7 +274,7 @@ func (jm *JobMaster) ID() string { return jm.cfg.ID }
 func (jm *JobMaster) Splits() *SplitCoordinator { return jm.splits }
 
 // Report delivers a task outcome from a worker. It never blocks.
-func (jm *JobMaster) Report(st worker.TaskStatus) {
+func (jm *JobMaster) Report(st protocol.TaskStatus) {
 	jm.inbox.push(taskReport{st: st})
 }
 
@@ -416,12 +416,12 @@ func (jm *JobMaster) step(ev scheduler.Event) []scheduler.Action {
 	return jm.sched.Step(ev)
 }
 
-func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
-	id := scheduler.TaskID{Vertex: st.ID.Task, Subtask: st.ID.Subtask}
+func (jm *JobMaster) onStatus(st protocol.TaskStatus) []scheduler.Action {
+	id := st.ID
 	now := jm.clock.Now()
 	switch {
 	case st.Err == nil:
-		if v := jm.plan.Tasks[st.ID.Task].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
+		if v := jm.plan.Tasks[st.ID.Vertex].Vertices[0]; jm.plan.Vertices[v].Kind == "source" {
 			jm.splits.SubtaskFinished(v, st.ID.Subtask, st.Attempt)
 		}
 		// The final output belongs after the last checkpoint the attempt
@@ -436,7 +436,7 @@ func (jm *JobMaster) onStatus(st worker.TaskStatus) []scheduler.Action {
 		return jm.step(scheduler.TaskCanceled{Now: now, Task: id, Attempt: st.Attempt})
 	default:
 		ev := coordinator.TaskFailed{Now: now, Task: id, Attempt: st.Attempt, Cause: st.Err.Error()}
-		var re *worker.RestoreError
+		var re *protocol.RestoreError
 		if errors.As(st.Err, &re) {
 			ev.RestoreFailed, ev.Checkpoint = true, re.Checkpoint
 		}
@@ -512,7 +512,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			}
 		case scheduler.Cancel:
 			if w, ok := jm.workers[a.Worker]; ok {
-				w.Cancel(jm.cfg.ID, worker.TaskID{Task: a.Task.Vertex, Subtask: a.Task.Subtask}, a.Attempt)
+				w.Cancel(jm.cfg.ID, a.Task, a.Attempt)
 			}
 		case scheduler.JobFinished:
 			// The coordinator commits the output once no checkpoint is in
@@ -538,16 +538,16 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 }
 
 // deployment builds the descriptor of a deploy decision.
-func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
-	dep := worker.TaskDeployment{Job: jm.cfg.ID, ID: worker.TaskID{Task: d.Task.Vertex, Subtask: d.Task.Subtask}, Attempt: d.Attempt}
+func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
+	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt}
 	pt := jm.plan.Tasks[d.Task.Vertex]
 	for _, eid := range pt.Inputs {
 		e := jm.plan.Edges[eid]
 		prod := jm.plan.Tasks[jm.plan.Vertices[e.From].Task]
-		gate := worker.InputGate{Edge: eid, Input: e.Input, Blocking: e.Mode == dag.Blocking}
+		gate := protocol.InputGate{Edge: eid, Input: e.Input, Blocking: e.Mode == dag.Blocking}
 		addChannel := func(producer, sub int) {
 			ex := jm.exec[scheduler.TaskID{Vertex: prod.ID, Subtask: producer}]
-			ch := worker.InputChannel{From: sub, To: sub + 1}
+			ch := protocol.InputChannel{From: sub, To: sub + 1}
 			ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: producer}
 			if ex != nil {
 				ch.Partition.Attempt, ch.Location = ex.attempt, ex.location
@@ -576,7 +576,7 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) worker.TaskDeployment {
 		if e.Mode == dag.Blocking {
 			mode = shuffle.Blocking
 		}
-		dep.Outputs = append(dep.Outputs, worker.OutputPartition{
+		dep.Outputs = append(dep.Outputs, protocol.OutputPartition{
 			Edge: eid, Mode: mode, Subpartitions: subs,
 			Partition: shuffle.PartitionID{Job: jm.cfg.ID, Result: resultID(eid), Producer: d.Task.Subtask, Attempt: d.Attempt},
 		})
@@ -588,7 +588,7 @@ func resultID(edge int) string { return fmt.Sprintf("e%d", edge) }
 
 // lostProducer extracts the partition a consumer could not read.
 func lostProducer(err error) *shuffle.PartitionID {
-	var pe *worker.InputError
+	var pe *protocol.InputError
 	if errors.As(err, &pe) && (errors.Is(err, shuffle.ErrNotExist) || errors.Is(err, shuffle.ErrCorrupt)) {
 		return &pe.Partition
 	}
@@ -715,4 +715,13 @@ func (jm *JobMaster) onShuffleLost(location string) []scheduler.Action {
 // run the job again.
 func (jm *JobMaster) ExecutorLost(worker string) {
 	jm.inbox.push(workerLost{name: worker, rejoin: true})
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	return names
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
@@ -57,9 +58,9 @@ func expectedCounts(ws []string) []string {
 	return testkit.SortedStrings(kvs)
 }
 
-func newCluster(t *testing.T, workers int) *master.LocalCluster {
+func newCluster(t *testing.T, workers int) *embedded.Cluster {
 	t.Helper()
-	c, err := master.NewLocalCluster(master.LocalConfig{Workers: workers, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	c, err := embedded.New(embedded.Config{Workers: workers, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func newCluster(t *testing.T, workers int) *master.LocalCluster {
 	return c
 }
 
-func run(t *testing.T, c *master.LocalCluster, g *dag.Graph, cfg master.JobConfig) (*master.JobResult, error) {
+func run(t *testing.T, c *embedded.Cluster, g *dag.Graph, cfg master.JobConfig) (*master.JobResult, error) {
 	t.Helper()
 	plan, err := g.Build()
 	if err != nil {

@@ -25,11 +25,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // fakeClock is a settable clock for the master's job history.
@@ -50,7 +50,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
 // would.
 type fakeWorkerServer struct {
 	rpcpb.UnimplementedWorkerServer
-	deps chan worker.TaskDeployment
+	deps chan protocol.TaskDeployment
 }
 
 func (w *fakeWorkerServer) PrepareJob(context.Context, *rpcpb.PrepareJobRequest) (*rpcpb.PrepareJobResponse, error) {
@@ -58,7 +58,7 @@ func (w *fakeWorkerServer) PrepareJob(context.Context, *rpcpb.PrepareJobRequest)
 }
 
 func (w *fakeWorkerServer) DeployTask(_ context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
-	var dep worker.TaskDeployment
+	var dep protocol.TaskDeployment
 	if err := json.Unmarshal(req.DeploymentJson, &dep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "decode deployment: %v", err)
 	}
@@ -97,7 +97,7 @@ func startMetricsCluster(t *testing.T, cfg master.ServerConfig) *metricsCluster 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	c := &metricsCluster{srv: srv, mc: rpcpb.NewMasterClient(conn), worker: &fakeWorkerServer{deps: make(chan worker.TaskDeployment, 64)}, name: "fake-worker"}
+	c := &metricsCluster{srv: srv, mc: rpcpb.NewMasterClient(conn), worker: &fakeWorkerServer{deps: make(chan protocol.TaskDeployment, 64)}, name: "fake-worker"}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func (c *metricsCluster) submit(t *testing.T, g *dag.Graph) (string, *dag.Plan) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: plan.Job, Binary: ref, PlanJson: planJSON, SplitsJson: []byte("{}"), MaxRestarts: -1})
+	resp, err := c.mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: plan.Job, Binary: ref, PlanJson: planJSON, MaxRestarts: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,21 +146,21 @@ func (c *metricsCluster) submit(t *testing.T, g *dag.Graph) (string, *dag.Plan) 
 }
 
 // nextDeployment waits for the master to deploy a task to the fake worker.
-func (c *metricsCluster) nextDeployment(t *testing.T) worker.TaskDeployment {
+func (c *metricsCluster) nextDeployment(t *testing.T) protocol.TaskDeployment {
 	t.Helper()
 	select {
 	case dep := <-c.worker.deps:
 		return dep
 	case <-time.After(30 * time.Second):
 		t.Fatal("no task was deployed within 30s")
-		return worker.TaskDeployment{}
+		return protocol.TaskDeployment{}
 	}
 }
 
 // finishTask reports a deployed task as finished.
-func (c *metricsCluster) finishTask(t *testing.T, dep worker.TaskDeployment) {
+func (c *metricsCluster) finishTask(t *testing.T, dep protocol.TaskDeployment) {
 	t.Helper()
-	b, err := worker.MarshalStatus(worker.TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt})
+	b, err := protocol.MarshalStatus(protocol.TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,11 +200,11 @@ func (c *metricsCluster) waitState(t *testing.T, job, state string) {
 
 // waitRunning waits until the deployed task runs (the master saw the
 // worker accept it).
-func (c *metricsCluster) waitRunning(t *testing.T, dep worker.TaskDeployment) {
+func (c *metricsCluster) waitRunning(t *testing.T, dep protocol.TaskDeployment) {
 	t.Helper()
 	c.waitStatus(t, dep.Job, "running its task", func(st master.JobStatus) bool {
 		for _, tv := range st.Tasks {
-			if tv.Task == dep.ID.Task && tv.Subtask == dep.ID.Subtask && tv.Attempt == dep.Attempt && tv.State == "running" {
+			if tv.Task == dep.ID.Vertex && tv.Subtask == dep.ID.Subtask && tv.Attempt == dep.Attempt && tv.State == "running" {
 				return true
 			}
 		}
@@ -310,7 +310,7 @@ func TestMasterMetricsScrape(t *testing.T) {
 	dep := c.nextDeployment(t)
 	c.waitRunning(t, dep)
 	vid := vertexID(t, plan, awkwardName)
-	rep, _ := json.Marshal(worker.MetricsReport{Vertices: []worker.VertexMetrics{
+	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
 		{Vertex: vid, Subtask: 0, RecordsIn: 7, RecordsOut: 5, BytesOut: 11, LateDropped: 2, BackPressureNanos: 1_500_000_000},
 	}, BuffersInUse: 3, PeakBuffersInUse: 9})
 	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
@@ -371,7 +371,7 @@ func TestMasterForgetsJobsAndTheirSeries(t *testing.T) {
 		t.Fatalf("plan has %d tasks, want the chain in one", len(plan.Tasks))
 	}
 	dep := c.nextDeployment(t)
-	rep, _ := json.Marshal(worker.MetricsReport{Vertices: []worker.VertexMetrics{{Vertex: 0, RecordsOut: 2}}, BuffersInUse: 1})
+	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{{Vertex: 0, RecordsOut: 2}}, BuffersInUse: 1})
 	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
 		t.Fatal(err)
 	}

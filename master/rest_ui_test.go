@@ -18,10 +18,10 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/auth"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/master"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // openAPIDoc is the part of docs/openapi.yaml the tests read.
@@ -260,7 +260,7 @@ func checkJSONError(t *testing.T, what string, res httpResult) string {
 
 // finishTasks finishes dep and the next n-1 deployments (the job's
 // other subtasks, deployed as their inputs finish).
-func (c *metricsCluster) finishTasks(t *testing.T, dep worker.TaskDeployment, n int) {
+func (c *metricsCluster) finishTasks(t *testing.T, dep protocol.TaskDeployment, n int) {
 	t.Helper()
 	c.finishTask(t, dep)
 	for i := 1; i < n; i++ {
@@ -311,12 +311,12 @@ func TestJobGraphSubtasksAndExceptions(t *testing.T) {
 	}
 
 	// The two source subtasks run; the test reports their counters.
-	deps := []worker.TaskDeployment{c.nextDeployment(t), c.nextDeployment(t)}
+	deps := []protocol.TaskDeployment{c.nextDeployment(t), c.nextDeployment(t)}
 	for _, d := range deps {
 		c.waitRunning(t, d)
 	}
 	src, mapv := plan.Tasks[0].Vertices[0], plan.Tasks[0].Vertices[len(plan.Tasks[0].Vertices)-1]
-	rep, _ := json.Marshal(worker.MetricsReport{Vertices: []worker.VertexMetrics{
+	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
 		{Vertex: src, Subtask: 0, RecordsIn: 0, RecordsOut: 7},
 		{Vertex: mapv, Subtask: 0, RecordsIn: 7, RecordsOut: 7, BytesOut: 700, BytesIn: 0},
 		{Vertex: src, Subtask: 1, RecordsOut: 3},
@@ -346,7 +346,7 @@ func TestJobGraphSubtasksAndExceptions(t *testing.T) {
 	// A failed attempt with a stack: one failover, its cause carries the
 	// stack and names the restarted regions.
 	const stack = "panic in task words[0]: boom\ngoroutine 7 [running]:\nmain.parse(...)\n\t/src/job/main.go:42"
-	b, _ := worker.MarshalStatus(worker.TaskStatus{Job: id, ID: deps[0].ID, Attempt: deps[0].Attempt, Err: errors.New(stack)})
+	b, _ := protocol.MarshalStatus(protocol.TaskStatus{Job: id, ID: deps[0].ID, Attempt: deps[0].Attempt, Err: errors.New(stack)})
 	if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{StatusJson: b}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,11 +33,11 @@ import (
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/pathpolicy"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/provision"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // ServerConfig configures the master daemon.
@@ -410,7 +409,7 @@ func (s *Server) RegisterWorker(ctx context.Context, req *rpcpb.RegisterWorkerRe
 		return nil, status.Errorf(codes.InvalidArgument, "worker address %q: %v", req.Address, err)
 	}
 	w := &remoteWorker{s: s, name: req.Name, addr: req.Address, gossip: req.GossipAddress, slots: int(req.Slots), conn: conn,
-		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]worker.VertexMetrics),
+		client: rpcpb.NewWorkerClient(conn), metrics: make(map[string][]protocol.VertexMetrics),
 		usage: make(map[string]WorkerUsage)}
 	s.mu.Lock()
 	_, known := s.workers[req.Name]
@@ -609,8 +608,8 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 	if err := checkPlan(&plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}
-	var splits map[int][]dag.Split
-	if err := json.Unmarshal(req.SplitsJson, &splits); err != nil {
+	splits, err := protocol.SourceSplitsFromProto(req.Splits)
+	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode splits: %v", err)
 	}
 	if _, err := s.checkDir("submit: checkpoint directory", plan.Config.Checkpoint.Dir); err != nil {
@@ -847,13 +846,13 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 	if err != nil {
 		return nil, err
 	}
-	sr := worker.SplitRequest{Vertex: int(req.Vertex), Subtask: int(req.Subtask), Attempt: int(req.Attempt), Checkpoint: req.Checkpoint}
-	if len(req.FinishedJson) > 0 {
-		if err := json.Unmarshal(req.FinishedJson, &sr.Finished); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "decode finished splits: %v", err)
-		}
-	}
+	sr := protocol.SplitRequest{Vertex: int(req.Vertex), Subtask: int(req.Subtask), Attempt: int(req.Attempt), Checkpoint: req.Checkpoint,
+		Finished: protocol.FinishedFromProto(req.Finished)}
 	resp, err := j.jm.Splits().NextSplit(ctx, sr)
+	if dag.IsFatal(err) {
+		// The job fails: the asking task must not be retried.
+		return &rpcpb.NextSplitResponse{Error: err.Error(), Fatal: true}, nil
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
@@ -863,7 +862,7 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 
 // ReportCheckpoint implements rpcpb.MasterServer.
 func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.JSONDoc) (*rpcpb.Empty, error) {
-	var rep worker.CheckpointReport
+	var rep protocol.CheckpointReport
 	if err := json.Unmarshal(req.Json, &rep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "decode checkpoint report: %v", err)
 	}
@@ -935,7 +934,7 @@ func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpc
 
 // ReportTask implements rpcpb.MasterServer.
 func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
-	st, err := worker.UnmarshalStatus(req.StatusJson)
+	st, err := protocol.UnmarshalStatus(req.StatusJson)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
@@ -952,7 +951,7 @@ func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*r
 
 // ReportMetrics implements rpcpb.MasterServer.
 func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsRequest) (*rpcpb.Empty, error) {
-	var rep worker.MetricsReport
+	var rep protocol.MetricsReport
 	if err := json.Unmarshal(req.MetricsJson, &rep); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
@@ -1010,7 +1009,7 @@ type remoteWorker struct {
 	client rpcpb.WorkerClient
 
 	mu      sync.Mutex
-	metrics map[string][]worker.VertexMetrics
+	metrics map[string][]protocol.VertexMetrics
 	usage   map[string]WorkerUsage
 }
 
@@ -1043,7 +1042,7 @@ func (w *remoteWorker) Prepare(ctx context.Context, job string) (string, error) 
 	return resp.ExecutorAddress, nil
 }
 
-func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) error {
+func (w *remoteWorker) Deploy(ctx context.Context, dep protocol.TaskDeployment) error {
 	b, err := json.Marshal(dep)
 	if err != nil {
 		return err
@@ -1058,7 +1057,7 @@ func (w *remoteWorker) Deploy(ctx context.Context, dep worker.TaskDeployment) er
 }
 
 // TriggerCheckpoint implements CheckpointGateway.
-func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr worker.CheckpointTrigger) error {
+func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr protocol.CheckpointTrigger) error {
 	b, err := json.Marshal(tr)
 	if err != nil {
 		return err
@@ -1073,7 +1072,7 @@ func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr worker.Checkpoi
 
 // NotifyCheckpoint implements CheckpointGateway.
 func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
-	b, _ := json.Marshal(worker.CheckpointNotice{Job: job, ID: id})
+	b, _ := json.Marshal(protocol.CheckpointNotice{Job: job, ID: id})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -1081,15 +1080,15 @@ func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
 	}()
 }
 
-func (w *remoteWorker) Cancel(job string, id worker.TaskID, attempt int) {
+func (w *remoteWorker) Cancel(job string, id protocol.TaskID, attempt int) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		w.client.CancelTask(ctx, &rpcpb.CancelTaskRequest{JobId: job, Task: int32(id.Task), Subtask: int32(id.Subtask), Attempt: int32(attempt)})
+		w.client.CancelTask(ctx, &rpcpb.CancelTaskRequest{JobId: job, Task: int32(id.Vertex), Subtask: int32(id.Subtask), Attempt: int32(attempt)})
 	}()
 }
 
-func (w *remoteWorker) Metrics(job string) []worker.VertexMetrics {
+func (w *remoteWorker) Metrics(job string) []protocol.VertexMetrics {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.metrics[job]
@@ -1114,70 +1113,42 @@ func (c *binaryCode) HasCommitter(int) bool { return true }
 func (c *binaryCode) IsDynamic(vertex int) bool { return c.plan != nil && c.plan.IsDynamic(vertex) }
 
 // MoreSplits runs the job binary to enumerate the next round of a dynamic
-// source.
+// source. A panic in the enumerator is fatal (protocol.RoleMoreSplits).
 func (c *binaryCode) MoreSplits(ctx context.Context, vertex, round int, finished []dag.FinishedSplit) ([]dag.Split, bool, error) {
-	out, err := c.output(ctx, CommitRequest{Vertex: vertex, Action: "more-splits", Round: round, Finished: finished})
-	if err != nil {
-		return nil, false, err
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var resp rpcpb.MoreSplitsResponse
+	req := &rpcpb.MoreSplitsRequest{Vertex: int32(vertex), Round: int32(round), Finished: protocol.FinishedToProto(finished)}
+	if err := protocol.Call(ctx, c.process(), protocol.RoleMoreSplits, req, &resp); err != nil {
+		return nil, false, fmt.Errorf("more splits of vertex %d: %w", vertex, err)
 	}
-	var res MoreSplitsResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, false, fmt.Errorf("more splits of vertex %d: decode: %w", vertex, err)
-	}
-	return res.Splits, res.Done, nil
-}
-
-// MoreSplitsResult is what a job binary prints for a more-splits request.
-type MoreSplitsResult struct {
-	Splits []dag.Split `json:"splits"`
-	Done   bool        `json:"done"`
+	return protocol.SplitsFromProto(resp.Splits), resp.Done, nil
 }
 
 func (c *binaryCode) Commit(ctx context.Context, vertex int, committables [][]byte) error {
-	return c.run(ctx, CommitRequest{Vertex: vertex, Action: "commit", Committables: committables})
+	return c.commit(ctx, vertex, rpcpb.CommitRequest_ACTION_COMMIT, committables)
 }
 
 func (c *binaryCode) Abort(ctx context.Context, vertex int, committables [][]byte) error {
-	return c.run(ctx, CommitRequest{Vertex: vertex, Action: "abort", Committables: committables})
+	return c.commit(ctx, vertex, rpcpb.CommitRequest_ACTION_ABORT, committables)
 }
 
-// CommitRequest is what a job binary in commit mode reads from stdin.
-type CommitRequest struct {
-	Vertex       int      `json:"vertex"`
-	Action       string   `json:"action"` // commit, abort or more-splits
-	Committables [][]byte `json:"committables"`
-	// Round and Finished are the arguments of more-splits.
-	Round    int                 `json:"round,omitempty"`
-	Finished []dag.FinishedSplit `json:"finished,omitempty"`
+func (c *binaryCode) process() protocol.Process {
+	return protocol.Process{Path: c.path, Args: c.args, Env: c.env}
 }
 
-func (c *binaryCode) run(ctx context.Context, req CommitRequest) error {
-	if len(req.Committables) == 0 {
+// commit runs the job binary in the commit role.
+func (c *binaryCode) commit(ctx context.Context, vertex int, action rpcpb.CommitRequest_Action, committables [][]byte) error {
+	if len(committables) == 0 {
 		return nil
-	}
-	_, err := c.output(ctx, req)
-	return err
-}
-
-// output runs the job binary in commit mode with req and returns its
-// standard output.
-func (c *binaryCode) output(ctx context.Context, req CommitRequest) ([]byte, error) {
-	in, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.path, c.args...)
-	cmd.Env = append(append(os.Environ(), c.env...), worker.EnvMode+"=commit")
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr, stdout bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = &stdout
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s of vertex %d: %v: %s", req.Action, req.Vertex, err, strings.TrimSpace(stderr.String()))
+	req := &rpcpb.CommitRequest{Vertex: int32(vertex), Action: action, Committables: committables}
+	if err := protocol.Call(ctx, c.process(), protocol.RoleCommit, req, nil); err != nil {
+		return fmt.Errorf("%s of vertex %d: %w", strings.ToLower(strings.TrimPrefix(action.String(), "ACTION_")), vertex, err)
 	}
-	return stdout.Bytes(), nil
+	return nil
 }
 
 func sortedStatusNames(m map[string]*remoteWorker) []string {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/worker"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // SplitCoordinator hands source splits to source subtasks. Splits of
@@ -117,12 +117,12 @@ func newSplitCoordinator(ctx context.Context, p *dag.Plan, code JobCode, md *che
 }
 
 // NextSplit hands the next split to a source subtask attempt.
-func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitRequest) (worker.SplitResponse, error) {
+func (sc *SplitCoordinator) NextSplit(ctx context.Context, req protocol.SplitRequest) (protocol.SplitResponse, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	s, ok := sc.sources[req.Vertex]
 	if !ok {
-		return worker.SplitResponse{}, fmt.Errorf("master: vertex %d is not a source", req.Vertex)
+		return protocol.SplitResponse{}, fmt.Errorf("master: vertex %d is not a source", req.Vertex)
 	}
 	if prev, seen := s.attempt[req.Subtask]; !seen || req.Attempt > prev {
 		// A new attempt, restored from checkpoint req.Checkpoint (0: from
@@ -130,7 +130,7 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 		s.rewind(req.Subtask, req.Checkpoint)
 		s.attempt[req.Subtask] = req.Attempt
 	} else if req.Attempt < prev {
-		return worker.SplitResponse{}, fmt.Errorf("master: stale attempt %d of source %d[%d]", req.Attempt, req.Vertex, req.Subtask)
+		return protocol.SplitResponse{}, fmt.Errorf("master: stale attempt %d of source %d[%d]", req.Attempt, req.Vertex, req.Subtask)
 	}
 	for _, f := range req.Finished {
 		s.markDone(req.Subtask, f, req.Checkpoint)
@@ -139,12 +139,12 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 		return resp, nil
 	}
 	if !s.dynamic || s.finished {
-		return worker.SplitResponse{}, nil
+		return protocol.SplitResponse{}, nil
 	}
 	// A dynamic source enumerates its next round once every split handed
 	// out so far finished.
 	if len(s.queue) > 0 || s.open() > 0 {
-		return worker.SplitResponse{Wait: true}, nil
+		return protocol.SplitResponse{Wait: true}, nil
 	}
 	reports := make([]dag.FinishedSplit, len(s.reports))
 	for i, r := range s.reports {
@@ -152,7 +152,7 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 	}
 	splits, done, err := enumerateMoreSplits(ctx, sc.code, req.Vertex, len(s.rounds), reports)
 	if err != nil {
-		return worker.SplitResponse{}, fmt.Errorf("master: enumerate round %d of source %d: %w", len(s.rounds), req.Vertex, err)
+		return protocol.SplitResponse{}, fmt.Errorf("master: enumerate round %d of source %d: %w", len(s.rounds), req.Vertex, err)
 	}
 	s.enqueue(splits, len(s.rounds))
 	s.rounds = append(s.rounds, req.Checkpoint)
@@ -160,13 +160,13 @@ func (sc *SplitCoordinator) NextSplit(ctx context.Context, req worker.SplitReque
 	if resp, ok := s.take(req); ok {
 		return resp, nil
 	}
-	return worker.SplitResponse{Wait: !done || len(s.queue) > 0}, nil
+	return protocol.SplitResponse{Wait: !done || len(s.queue) > 0}, nil
 }
 
 // enumerateSplits runs a source's split enumerator: a panic in it fails
 // the job with the user's stack instead of crashing the master.
 func enumerateSplits(ctx context.Context, code JobCode, vertex int) (splits []dag.Split, err error) {
-	defer worker.CatchPanic(&err, fmt.Sprintf("split enumerator of source %d", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("split enumerator of source %d", vertex))
 	return code.Splits(ctx, vertex)
 }
 
@@ -175,25 +175,25 @@ func enumerateSplits(ctx context.Context, code JobCode, vertex int) (splits []da
 // carries the user's stack.
 func enumerateMoreSplits(ctx context.Context, code JobCode, vertex, round int, finished []dag.FinishedSplit) (splits []dag.Split, done bool, err error) {
 	defer func() {
-		var pe *worker.PanicError
+		var pe *protocol.PanicError
 		if errors.As(err, &pe) {
 			err = dag.Fatal(err)
 		}
 	}()
-	defer worker.CatchPanic(&err, fmt.Sprintf("split enumerator of dynamic source %d", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("split enumerator of dynamic source %d", vertex))
 	return code.MoreSplits(ctx, vertex, round, finished)
 }
 
 // take hands the subtask its next queued split, if any.
-func (s *sourceSplits) take(req worker.SplitRequest) (worker.SplitResponse, bool) {
+func (s *sourceSplits) take(req protocol.SplitRequest) (protocol.SplitResponse, bool) {
 	idx := s.pick(req.Subtask)
 	if idx < 0 {
-		return worker.SplitResponse{}, false
+		return protocol.SplitResponse{}, false
 	}
 	q := s.queue[idx]
 	s.queue = append(s.queue[:idx], s.queue[idx+1:]...)
 	s.log = append(s.log, &assignment{split: q.split, subtask: req.Subtask, tag: req.Checkpoint, round: q.round, owner: q.owner})
-	return worker.SplitResponse{Split: q.split, OK: true}, true
+	return protocol.SplitResponse{Split: q.split, OK: true}, true
 }
 
 // Restart prepares for a new attempt of a source subtask restored from

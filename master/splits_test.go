@@ -6,8 +6,8 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/testkit"
-	"github.com/dagflow/dagflow/worker"
 )
 
 func splitPlan(t *testing.T, n int, bounded bool) *dag.Plan {
@@ -39,7 +39,7 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 	got := map[string]int{}
 	held := map[int]string{}
 	next := func(sub, attempt int) (string, bool) {
-		req := worker.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt}
+		req := protocol.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt}
 		if id, ok := held[sub]; ok {
 			req.Finished = []dag.FinishedSplit{{ID: id}}
 			delete(held, sub)
@@ -84,7 +84,7 @@ func TestSplitsReturnOnNewAttempt(t *testing.T) {
 	if p := sc.Progress(); p.Done != 5 {
 		t.Errorf("progress %+v, want 5 done", p)
 	}
-	if _, err := sc.NextSplit(ctx, worker.SplitRequest{Vertex: 0, Subtask: 0, Attempt: 0}); err == nil {
+	if _, err := sc.NextSplit(ctx, protocol.SplitRequest{Vertex: 0, Subtask: 0, Attempt: 0}); err == nil {
 		t.Error("stale attempt got a split")
 	}
 }
@@ -99,7 +99,7 @@ func TestSplitsRestoreFromCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	take := func(sub, attempt int, ckpt int64, finished ...string) string {
-		req := worker.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt, Checkpoint: ckpt}
+		req := protocol.SplitRequest{Vertex: 0, Subtask: sub, Attempt: attempt, Checkpoint: ckpt}
 		for _, f := range finished {
 			req.Finished = append(req.Finished, dag.FinishedSplit{ID: f})
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dagflow/dagflow/worker"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // guardedCode runs the committers of a JobCode in this process so that a
@@ -15,12 +15,18 @@ type guardedCode struct{ JobCode }
 
 // Commit implements JobCode.
 func (c guardedCode) Commit(ctx context.Context, vertex int, committables [][]byte) (err error) {
-	defer worker.CatchPanic(&err, fmt.Sprintf("committer of sink %d", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("committer of sink %d", vertex))
 	return c.JobCode.Commit(ctx, vertex, committables)
 }
 
 // Abort implements JobCode.
 func (c guardedCode) Abort(ctx context.Context, vertex int, committables [][]byte) (err error) {
-	defer worker.CatchPanic(&err, fmt.Sprintf("committer of sink %d (abort)", vertex))
+	defer protocol.CatchPanic(&err, fmt.Sprintf("committer of sink %d (abort)", vertex))
 	return c.JobCode.Abort(ctx, vertex, committables)
 }
+
+// Guarded wraps code so that a panic in one of its committers becomes an
+// error carrying the user's stack (a job failure) instead of crashing the
+// process: for code that runs in the master's own process, such as the
+// plan of an embedded job.
+func Guarded(code JobCode) JobCode { return guardedCode{code} }

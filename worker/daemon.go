@@ -30,6 +30,7 @@ import (
 	"github.com/dagflow/dagflow/internal/ha"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 )
@@ -378,12 +379,11 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 	// worker's advertised host, each with the executor's own port.
 	host, _, _ := net.SplitHostPort(d.lis.Addr().String())
 	advHost, _, _ := net.SplitHostPort(d.addr)
-	cmd := exec.Command(bin, req.Args...)
-	cmd.Env = append(append(os.Environ(), req.Env...),
-		EnvMode+"=executor", EnvJob+"="+req.JobId, EnvWorker+"="+d.cfg.Name, EnvMaster+"="+req.MasterAddress,
-		EnvFingerprint+"="+req.Fingerprint, EnvDir+"="+filepath.Join(dir, "shuffle"), EnvListen+"="+net.JoinHostPort(host, "0"),
-		EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
-		EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, EnvShuffleDir+"="+d.cfg.ShuffleDir)
+	cmd := protocol.Launch(context.Background(), protocol.Process{Path: bin, Args: req.Args, Env: req.Env}, protocol.RoleExecutor,
+		protocol.EnvJob+"="+req.JobId, protocol.EnvWorker+"="+d.cfg.Name, protocol.EnvMaster+"="+req.MasterAddress,
+		protocol.EnvFingerprint+"="+req.Fingerprint, protocol.EnvDir+"="+filepath.Join(dir, "shuffle"), protocol.EnvListen+"="+net.JoinHostPort(host, "0"),
+		protocol.EnvAdvertise+"="+net.JoinHostPort(advHost, "0"),
+		protocol.EnvShuffleDaemon+"="+d.cfg.ShuffleDaemon, protocol.EnvShuffleDir+"="+d.cfg.ShuffleDir)
 	cmd.Env = append(cmd.Env, d.cfg.TLS.Env()...)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
@@ -414,8 +414,8 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
-			if !sent && strings.HasPrefix(line, ExecutorReady) {
-				ready <- strings.TrimPrefix(line, ExecutorReady)
+			if !sent && strings.HasPrefix(line, protocol.ExecutorReady) {
+				ready <- strings.TrimPrefix(line, protocol.ExecutorReady)
 				sent = true
 				continue
 			}
@@ -438,7 +438,7 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		}
 	case <-p.done:
 		code := codes.Unavailable
-		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == ExitFatal {
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == protocol.ExitFatal {
 			code = codes.FailedPrecondition
 		}
 		return nil, status.Errorf(code, "worker %s: job binary exited before serving (%v): %s", d.cfg.Name, exitErr, strings.TrimSpace(stderrTail.String()))

@@ -1,120 +1,58 @@
 package worker
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
-// TaskID names one subtask of a plan task (operator chain).
-type TaskID struct {
-	Task    int // plan task id
-	Subtask int
-}
-
-// InputChannel is one producer partition range a consumer reads.
-type InputChannel struct {
-	Partition shuffle.PartitionID
-	// Location names the shuffle service holding the partition.
-	Location string
-	// From, To is the subpartition range to read.
-	From, To int
-}
-
-// InputGate lists the channels of one network input edge.
-type InputGate struct {
-	Edge  int // plan edge id
-	Input int // consumer input index of the edge's target vertex
-	// Blocking says the edge is blocking: its producers finished, so its
-	// channels take no part in checkpoint barrier alignment.
-	Blocking bool `json:",omitempty"`
-	Channels []InputChannel
-}
-
-// OutputPartition is one partition a task writes for a network edge.
-type OutputPartition struct {
-	Edge          int
-	Partition     shuffle.PartitionID
-	Mode          shuffle.Mode
-	Subpartitions int
-}
-
-// TaskDeployment is everything a worker needs to run one task attempt.
-type TaskDeployment struct {
-	Job     string
-	ID      TaskID
-	Attempt int
-	Inputs  []InputGate
-	Outputs []OutputPartition
-	// Restore, when set, is the checkpointed state the attempt starts from.
-	Restore *TaskRestore `json:",omitempty"`
-}
-
-// SplitRequest is a source subtask asking for its next split.
-type SplitRequest struct {
-	Vertex, Subtask, Attempt int
-	// Checkpoint is the last barrier the subtask processed: splits handed
-	// out now belong to the state after that checkpoint.
-	Checkpoint int64
-	// Finished are the splits the subtask read to the end since its last
-	// request.
-	Finished []dag.FinishedSplit
-}
-
-// SplitResponse answers a SplitRequest.
-type SplitResponse struct {
-	Split dag.Split
-	// OK says Split is set. Otherwise Wait says more splits may come later
-	// (ask again); neither means the subtask has no more splits.
-	OK, Wait bool
-}
-
-// SplitProvider hands source splits to source subtasks on demand.
-type SplitProvider interface {
-	NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error)
-}
+// The protocol types a worker shares with the master live in
+// internal/protocol; these aliases keep the worker's own code short.
+type (
+	// TaskID is protocol.TaskID.
+	TaskID = protocol.TaskID
+	// InputChannel is protocol.InputChannel.
+	InputChannel = protocol.InputChannel
+	// InputGate is protocol.InputGate.
+	InputGate = protocol.InputGate
+	// OutputPartition is protocol.OutputPartition.
+	OutputPartition = protocol.OutputPartition
+	// TaskDeployment is protocol.TaskDeployment.
+	TaskDeployment = protocol.TaskDeployment
+	// SplitRequest is protocol.SplitRequest.
+	SplitRequest = protocol.SplitRequest
+	// SplitResponse is protocol.SplitResponse.
+	SplitResponse = protocol.SplitResponse
+	// SplitProvider is protocol.SplitProvider.
+	SplitProvider = protocol.SplitProvider
+	// TaskStatus is protocol.TaskStatus.
+	TaskStatus = protocol.TaskStatus
+	// InputError is protocol.InputError.
+	InputError = protocol.InputError
+	// RestoreError is protocol.RestoreError.
+	RestoreError = protocol.RestoreError
+	// PanicError is protocol.PanicError.
+	PanicError = protocol.PanicError
+	// VertexMetrics is protocol.VertexMetrics.
+	VertexMetrics = protocol.VertexMetrics
+	// MetricsReport is protocol.MetricsReport.
+	MetricsReport = protocol.MetricsReport
+	// CheckpointTrigger is protocol.CheckpointTrigger.
+	CheckpointTrigger = protocol.CheckpointTrigger
+	// CheckpointNotice is protocol.CheckpointNotice.
+	CheckpointNotice = protocol.CheckpointNotice
+	// TaskAck is protocol.TaskAck.
+	TaskAck = protocol.TaskAck
+	// CheckpointDecline is protocol.CheckpointDecline.
+	CheckpointDecline = protocol.CheckpointDecline
+	// CheckpointReport is protocol.CheckpointReport.
+	CheckpointReport = protocol.CheckpointReport
+	// TaskRestore is protocol.TaskRestore.
+	TaskRestore = protocol.TaskRestore
+	// VertexRestore is protocol.VertexRestore.
+	VertexRestore = protocol.VertexRestore
+)
 
 // ShuffleResolver finds the shuffle service at a location.
 type ShuffleResolver interface {
 	Resolve(location string) (shuffle.Service, error)
 }
-
-// TaskStatus is the terminal outcome of a task attempt.
-type TaskStatus struct {
-	Job     string
-	ID      TaskID
-	Attempt int
-	// Err is nil when the task finished; otherwise why it failed or
-	// context.Canceled when it was cancelled.
-	Err error
-	// Committables of sinks in the task, by vertex id.
-	Committables map[int][][]byte
-	// External is true when the attempt finished and every blocking
-	// partition it wrote was handed to an external shuffle service: its
-	// result survives the loss of this worker.
-	External bool
-	// Locations maps the output edges whose partitions live elsewhere
-	// than this worker's own shuffle service (an external shuffle daemon)
-	// to the location consumers read them from.
-	Locations map[int]string
-	// LastCheckpoint is the last checkpoint barrier the attempt processed
-	// (or restored from): its Committables belong after it.
-	LastCheckpoint int64
-}
-
-// InputError is a failure to read an input partition. When it wraps
-// shuffle.ErrNotExist or shuffle.ErrCorrupt the producer's result is lost
-// and the master reruns the producer.
-type InputError struct {
-	Partition shuffle.PartitionID
-	Location  string
-	Err       error
-}
-
-func (e *InputError) Error() string {
-	return fmt.Sprintf("read input %s from %s: %v", e.Partition, e.Location, e.Err)
-}
-
-func (e *InputError) Unwrap() error { return e.Err }

@@ -19,6 +19,7 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/internal/tlsconfig"
@@ -27,45 +28,17 @@ import (
 	"github.com/dagflow/dagflow/shuffle/remote"
 )
 
-// Environment variables through which a worker daemon starts a job binary
-// as an executor.
-const (
-	EnvMode        = "DAGFLOW_MODE" // "executor"
-	EnvJob         = "DAGFLOW_JOB"
-	EnvWorker      = "DAGFLOW_WORKER"
-	EnvMaster      = "DAGFLOW_MASTER"
-	EnvFingerprint = "DAGFLOW_FINGERPRINT"
-	EnvDir         = "DAGFLOW_EXECUTOR_DIR"
-	EnvListen      = "DAGFLOW_EXECUTOR_LISTEN"
-	// EnvAdvertise is the HOST:PORT an executor advertises (port 0: its
-	// bound port); empty: chosen by netaddr.Advertised.
-	EnvAdvertise = "DAGFLOW_EXECUTOR_ADVERTISE"
-	// EnvShuffle is the job setting (dagctl submit --shuffle) choosing
-	// where blocking partitions live: ShuffleWorker (default) or
-	// ShuffleExternal.
-	EnvShuffle = "DAGFLOW_SHUFFLE"
-	// EnvShuffleDaemon and EnvShuffleDir locate the host's shuffle daemon
-	// (worker flags --shuffle-daemon and --shuffle-dir).
-	EnvShuffleDaemon = "DAGFLOW_SHUFFLE_DAEMON"
-	EnvShuffleDir    = "DAGFLOW_SHUFFLE_DIR"
-	// ExecutorReady prefixes the line an executor prints with its address.
-	ExecutorReady = "DAGFLOW_EXECUTOR_ADDR "
-	// ExitFatal is the exit code of an executor that must not be restarted
-	// (e.g. its binary builds a different plan than the job's).
-	ExitFatal = 3
-)
-
 // ExecutorConfig is what an executor learns from its environment.
 type ExecutorConfig struct {
 	Job, Worker, Master, Fingerprint, Dir, Listen string
 	// Advertise is the address given to the master and other executors
-	// (EnvAdvertise; see netaddr.Advertised).
+	// (protocol.EnvAdvertise; see netaddr.Advertised).
 	Advertise string
-	// Shuffle is the job's EnvShuffle setting; ShuffleDaemon and
+	// Shuffle is the job's protocol.EnvShuffle setting; ShuffleDaemon and
 	// ShuffleDir locate the host's shuffle daemon, if the worker has one.
 	Shuffle, ShuffleDaemon, ShuffleDir string
 	// NoHostLocalReads makes consumers read the host's shuffle daemon
-	// through gRPC rather than from its files (EnvShuffleHostLocal=0).
+	// through gRPC rather than from its files (protocol.EnvShuffleHostLocal=0).
 	NoHostLocalReads bool
 	Slots            int
 	Logger           *slog.Logger
@@ -78,12 +51,12 @@ type ExecutorConfig struct {
 
 // ExecutorConfigFromEnv reads the executor's environment.
 func ExecutorConfigFromEnv() (ExecutorConfig, error) {
-	c := ExecutorConfig{Job: os.Getenv(EnvJob), Worker: os.Getenv(EnvWorker), Master: os.Getenv(EnvMaster),
-		Fingerprint: os.Getenv(EnvFingerprint), Dir: os.Getenv(EnvDir), Listen: os.Getenv(EnvListen), Advertise: os.Getenv(EnvAdvertise),
-		Shuffle: os.Getenv(EnvShuffle), ShuffleDaemon: os.Getenv(EnvShuffleDaemon), ShuffleDir: os.Getenv(EnvShuffleDir),
-		NoHostLocalReads: os.Getenv(EnvShuffleHostLocal) == "0",
+	c := ExecutorConfig{Job: os.Getenv(protocol.EnvJob), Worker: os.Getenv(protocol.EnvWorker), Master: os.Getenv(protocol.EnvMaster),
+		Fingerprint: os.Getenv(protocol.EnvFingerprint), Dir: os.Getenv(protocol.EnvDir), Listen: os.Getenv(protocol.EnvListen), Advertise: os.Getenv(protocol.EnvAdvertise),
+		Shuffle: os.Getenv(protocol.EnvShuffle), ShuffleDaemon: os.Getenv(protocol.EnvShuffleDaemon), ShuffleDir: os.Getenv(protocol.EnvShuffleDir),
+		NoHostLocalReads: os.Getenv(protocol.EnvShuffleHostLocal) == "0",
 		TLS:              tlsconfig.Files{Cert: os.Getenv(secure.EnvCert), Key: os.Getenv(secure.EnvKey), CA: os.Getenv(secure.EnvCA)}}
-	for k, v := range map[string]string{EnvJob: c.Job, EnvWorker: c.Worker, EnvMaster: c.Master, EnvFingerprint: c.Fingerprint, EnvDir: c.Dir} {
+	for k, v := range map[string]string{protocol.EnvJob: c.Job, protocol.EnvWorker: c.Worker, protocol.EnvMaster: c.Master, protocol.EnvFingerprint: c.Fingerprint, protocol.EnvDir: c.Dir} {
 		if v == "" {
 			return c, fmt.Errorf("executor: environment variable %s is not set", k)
 		}
@@ -92,9 +65,9 @@ func ExecutorConfigFromEnv() (ExecutorConfig, error) {
 		c.Listen = "127.0.0.1:0"
 	}
 	switch c.Shuffle {
-	case "", ShuffleWorker, ShuffleExternal:
+	case "", protocol.ShuffleWorker, protocol.ShuffleExternal:
 	default:
-		return c, fmt.Errorf("executor: %s=%q: want %s or %s", EnvShuffle, c.Shuffle, ShuffleWorker, ShuffleExternal)
+		return c, fmt.Errorf("executor: %s=%q: want %s or %s", protocol.EnvShuffle, c.Shuffle, protocol.ShuffleWorker, protocol.ShuffleExternal)
 	}
 	return c, nil
 }
@@ -119,9 +92,9 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return dag.Fatal(fmt.Errorf("%w: this binary builds plan %s but job %s was submitted with %s (different binary, arguments or environment)",
 			ErrPlanMismatch, plan.Fingerprint, cfg.Job, cfg.Fingerprint))
 	}
-	if cfg.Shuffle == ShuffleExternal && (cfg.ShuffleDaemon == "" || cfg.ShuffleDir == "") {
+	if cfg.Shuffle == protocol.ShuffleExternal && (cfg.ShuffleDaemon == "" || cfg.ShuffleDir == "") {
 		return dag.Fatal(fmt.Errorf("executor: job %s asks for external shuffle (%s=%s) but worker %s runs without a shuffle daemon (--shuffle-daemon and --shuffle-dir)",
-			cfg.Job, EnvShuffle, ShuffleExternal, cfg.Worker))
+			cfg.Job, protocol.EnvShuffle, protocol.ShuffleExternal, cfg.Worker))
 	}
 	iv, _ := time.ParseDuration(os.Getenv(secure.EnvReloadInterval))
 	node, err := secure.Start(cfg.TLS, iv, log)
@@ -140,7 +113,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		return err
 	}
 	var local shuffle.Service = own
-	if cfg.Shuffle == ShuffleExternal {
+	if cfg.Shuffle == protocol.ShuffleExternal {
 		ext, err := newExternalShuffle(own, cfg.ShuffleDaemon, cfg.ShuffleDir, node, log)
 		if err != nil {
 			own.Close()
@@ -172,7 +145,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
-	if cfg.Shuffle == ShuffleExternal && !cfg.NoHostLocalReads {
+	if cfg.Shuffle == protocol.ShuffleExternal && !cfg.NoHostLocalReads {
 		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, daemon.DataDir), Logger: log})
 		if err != nil {
 			lis.Close()
@@ -189,7 +162,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
-	fmt.Fprintf(stdout, "%s%s\n", ExecutorReady, addr)
+	fmt.Fprintf(stdout, "%s%s\n", protocol.ExecutorReady, addr)
 	log.Info("executor ready", "addr", addr)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -253,17 +226,13 @@ func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 
 // NextSplit implements SplitProvider through the master.
 func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error) {
-	var fin []byte
-	if len(req.Finished) > 0 {
-		var err error
-		if fin, err = jsonMarshal(req.Finished); err != nil {
-			return SplitResponse{}, err
-		}
-	}
 	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
-		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, FinishedJson: fin})
+		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
 	if err != nil {
 		return SplitResponse{}, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+	}
+	if resp.Fatal {
+		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master %s: %s", ex.cfg.Master, resp.Error))
 	}
 	return SplitResponse{Split: dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, OK: resp.Ok, Wait: resp.Wait}, nil
 }
@@ -316,7 +285,7 @@ func (ex *executor) report(st TaskStatus) {
 		// input path this worker cannot see).
 		st.Err = fmt.Errorf("worker %s: %w", ex.cfg.Worker, st.Err)
 	}
-	b, err := MarshalStatus(st)
+	b, err := protocol.MarshalStatus(st)
 	if err != nil {
 		ex.log.Error("encode task status", "err", err)
 		return
@@ -331,16 +300,6 @@ func (ex *executor) report(st TaskStatus) {
 		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 	}
 	ex.log.Error("report task status", "err", err)
-}
-
-// MetricsReport is what an executor sends the master about its job.
-type MetricsReport struct {
-	Vertices         []VertexMetrics `json:"vertices"`
-	BuffersInUse     int             `json:"buffersInUse"`
-	PeakBuffersInUse int             `json:"peakBuffersInUse"`
-	// MemoryBytes is the memory the executor process's Go runtime holds
-	// from the operating system.
-	MemoryBytes uint64 `json:"memoryBytes,omitempty"`
 }
 
 // sampleBuffers records the peak of buffers in use between reports.
@@ -393,6 +352,6 @@ func (ex *executor) DeployTask(ctx context.Context, req *rpcpb.DeployTaskRequest
 
 // CancelTask implements rpcpb.ExecutorServer.
 func (ex *executor) CancelTask(_ context.Context, req *rpcpb.CancelTaskRequest) (*rpcpb.Empty, error) {
-	ex.w.Cancel(req.JobId, TaskID{Task: int(req.Task), Subtask: int(req.Subtask)}, int(req.Attempt))
+	ex.w.Cancel(req.JobId, TaskID{Vertex: int(req.Task), Subtask: int(req.Subtask)}, int(req.Attempt))
 	return &rpcpb.Empty{}, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/netaddr"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/shuffle"
@@ -79,7 +80,7 @@ type fakeMaster struct {
 	rpcpb.UnimplementedMasterServer
 	mu      sync.Mutex
 	splits  map[int][]dag.Split
-	reports chan worker.TaskStatus
+	reports chan protocol.TaskStatus
 }
 
 func (m *fakeMaster) NextSplit(_ context.Context, req *rpcpb.NextSplitRequest) (*rpcpb.NextSplitResponse, error) {
@@ -94,7 +95,7 @@ func (m *fakeMaster) NextSplit(_ context.Context, req *rpcpb.NextSplitRequest) (
 }
 
 func (m *fakeMaster) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
-	st, err := worker.UnmarshalStatus(req.StatusJson)
+	st, err := protocol.UnmarshalStatus(req.StatusJson)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func TestExecutorOnWildcardAdvertisesAndLogsEachKeyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fm := &fakeMaster{splits: map[int][]dag.Split{}, reports: make(chan worker.TaskStatus, 16)}
+	fm := &fakeMaster{splits: map[int][]dag.Split{}, reports: make(chan protocol.TaskStatus, 16)}
 	for _, v := range plan.Vertices {
 		if v.Kind == "source" {
 			if fm.splits[v.ID], err = plan.Splits(context.Background(), v.ID); err != nil {
@@ -150,7 +151,7 @@ func TestExecutorOnWildcardAdvertisesAndLogsEachKeyOnce(t *testing.T) {
 	sc := bufio.NewScanner(stdoutR)
 	var addr string
 	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), worker.ExecutorReady); ok {
+		if a, ok := strings.CutPrefix(sc.Text(), protocol.ExecutorReady); ok {
 			addr = a
 			break
 		}
@@ -178,9 +179,9 @@ func TestExecutorOnWildcardAdvertisesAndLogsEachKeyOnce(t *testing.T) {
 		}
 	}
 	part := shuffle.PartitionID{Job: "j", Result: "e", Producer: 0, Attempt: 0}
-	for _, dep := range []worker.TaskDeployment{
-		{Job: "j", ID: worker.TaskID{Task: 0}, Outputs: []worker.OutputPartition{{Edge: edge, Partition: part, Mode: shuffle.Pipelined, Subpartitions: 1}}},
-		{Job: "j", ID: worker.TaskID{Task: 1}, Inputs: []worker.InputGate{{Edge: edge, Channels: []worker.InputChannel{{Partition: part, Location: addr, From: 0, To: 1}}}}},
+	for _, dep := range []protocol.TaskDeployment{
+		{Job: "j", ID: protocol.TaskID{Vertex: 0}, Outputs: []protocol.OutputPartition{{Edge: edge, Partition: part, Mode: shuffle.Pipelined, Subpartitions: 1}}},
+		{Job: "j", ID: protocol.TaskID{Vertex: 1}, Inputs: []protocol.InputGate{{Edge: edge, Channels: []protocol.InputChannel{{Partition: part, Location: addr, From: 0, To: 1}}}}},
 	} {
 		b, err := json.Marshal(dep)
 		if err != nil {

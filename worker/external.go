@@ -20,23 +20,6 @@ import (
 	"github.com/dagflow/dagflow/shuffle/daemon"
 )
 
-// Values of EnvShuffle: where a job's blocking partitions live.
-const (
-	// ShuffleWorker keeps blocking partitions in the executor that wrote
-	// them (the default): they are lost with the executor or its worker.
-	ShuffleWorker = "worker"
-	// ShuffleExternal hands blocking partitions to the shuffle daemon of
-	// the worker's host (dagctl shuffle): they survive the executor and the
-	// worker, and the worker's slot is free as soon as the producer
-	// finished.
-	ShuffleExternal = "external"
-)
-
-// EnvShuffleHostLocal set to "0" makes executors read the partitions of
-// their own host's shuffle daemon through its gRPC read service instead of
-// straight from its files.
-const EnvShuffleHostLocal = "DAGFLOW_SHUFFLE_HOST_LOCAL"
-
 // ExternalWriter is implemented by the writers of a shuffle service that
 // hands committed partitions to an external shuffle service. After a
 // successful Commit, ExternalLocation returns the location consumers read

@@ -8,21 +8,21 @@ import (
 	"testing"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/shuffle"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // panicOf deploys the two tasks of g's plan over a pipelined edge and
 // returns the PanicError one of them failed with.
-func panicOf(t *testing.T, g *dag.Graph) *worker.PanicError {
+func panicOf(t *testing.T, g *dag.Graph) *protocol.PanicError {
 	t.Helper()
 	e := newEnv(t, g)
 	e.twoTasks(t, shuffle.Pipelined)
-	var pe *worker.PanicError
+	var pe *protocol.PanicError
 	for i := 0; i < 2; i++ {
 		st := e.wait(t)
-		var p *worker.PanicError
+		var p *protocol.PanicError
 		if errors.As(st.Err, &p) && pe == nil {
 			pe = p
 		}

@@ -21,37 +21,6 @@ const (
 	bufferTimeout = 100 * time.Millisecond
 )
 
-// PanicError is a failure caused by a panic in user code: in a task (a
-// task failure) or in code the master or a driver runs (a committer, a
-// split enumerator: a job failure). Stack is the panicking goroutine's
-// stack, with the user's frames.
-type PanicError struct {
-	// Task names the task attempt that panicked; Code, when Task is
-	// empty, names the user code that did ("committer of vertex 3").
-	Task  string
-	Code  string
-	Value any
-	Stack string
-}
-
-// Error implements error: the panic value and the stack.
-func (e *PanicError) Error() string {
-	if e.Task == "" {
-		return fmt.Sprintf("panic in %s: %v\n%s", e.Code, e.Value, e.Stack)
-	}
-	return fmt.Sprintf("panic in task %s: %v\n%s", e.Task, e.Value, e.Stack)
-}
-
-// CatchPanic, deferred directly by a function that calls user code, turns
-// a panic into a *PanicError naming code and stores it in *err:
-//
-//	defer worker.CatchPanic(&err, "committer of vertex 3")
-func CatchPanic(err *error, code string) {
-	if r := recover(); r != nil {
-		*err = &PanicError{Code: code, Value: r, Stack: string(debug.Stack())}
-	}
-}
-
 // opNode is one operator of a task's chain.
 type opNode struct {
 	vid     int
@@ -109,10 +78,10 @@ type task struct {
 func (t *task) key() attemptKey { return attemptKey{t.dep.Job, t.dep.ID, t.dep.Attempt} }
 
 func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
-	if dep.ID.Task < 0 || dep.ID.Task >= len(plan.Tasks) {
-		return nil, fmt.Errorf("worker: deployment names task %d, plan has %d", dep.ID.Task, len(plan.Tasks))
+	if dep.ID.Vertex < 0 || dep.ID.Vertex >= len(plan.Tasks) {
+		return nil, fmt.Errorf("worker: deployment names task %d, plan has %d", dep.ID.Vertex, len(plan.Tasks))
 	}
-	pt := plan.Tasks[dep.ID.Task]
+	pt := plan.Tasks[dep.ID.Vertex]
 	t := &task{
 		w: w, plan: plan, dep: dep, pt: pt,
 		name:  fmt.Sprintf("%s[%d]#%d", pt.Name, dep.ID.Subtask, dep.Attempt),

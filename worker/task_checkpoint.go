@@ -37,7 +37,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		}
 		o.idle = false
 	}
-	ts := checkpoint.TaskState{Task: t.dep.ID.Task, Subtask: t.dep.ID.Subtask, AlignmentNanos: t.alignNanos}
+	ts := checkpoint.TaskState{Task: t.dep.ID.Vertex, Subtask: t.dep.ID.Subtask, AlignmentNanos: t.alignNanos}
 	t.alignNanos = 0
 	if t.dep.Inputs != nil {
 		ts.InputOffsets = t.inputOffsets()
@@ -173,20 +173,6 @@ func (t *task) inputOffsets() map[string]int64 {
 	}
 	return m
 }
-
-// RestoreError is a failure to read or apply a task's checkpointed state
-// (a corrupt or missing state file): the master falls back to an older
-// retained checkpoint.
-type RestoreError struct {
-	Checkpoint int64
-	Err        error
-}
-
-func (e *RestoreError) Error() string {
-	return fmt.Sprintf("restore from checkpoint %d: %v", e.Checkpoint, e.Err)
-}
-
-func (e *RestoreError) Unwrap() error { return e.Err }
 
 // restore loads the task's state from a checkpoint after its operators
 // opened.

@@ -196,19 +196,6 @@ func (w *Worker) metricsFor(job string, vertex, subtask int) *dag.Metrics {
 	return m
 }
 
-// VertexMetrics are counters of one vertex subtask.
-type VertexMetrics struct {
-	Vertex            int   `json:"vertex"`
-	Subtask           int   `json:"subtask"`
-	RecordsIn         int64 `json:"recordsIn"`
-	RecordsOut        int64 `json:"recordsOut"`
-	LateDropped       int64 `json:"lateDropped"`
-	BackPressureNanos int64 `json:"backPressureNanos"`
-	BytesOut          int64 `json:"bytesOut"`
-	// BytesIn is encoded data bytes read from network edges.
-	BytesIn int64 `json:"bytesIn,omitempty"`
-}
-
 // Metrics returns the counters of the job's subtasks on this worker,
 // sorted by vertex and subtask.
 func (w *Worker) Metrics(job string) []VertexMetrics {

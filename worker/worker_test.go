@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/worker"
@@ -23,21 +24,21 @@ type env struct {
 	svc     shuffle.Service
 	mu      sync.Mutex
 	splits  map[int][]dag.Split
-	reports chan worker.TaskStatus
+	reports chan protocol.TaskStatus
 	w       *worker.Worker
 }
 
 func (e *env) Resolve(string) (shuffle.Service, error) { return e.svc, nil }
 func (e *env) Plan(string) (*dag.Plan, error)          { return e.plan, nil }
-func (e *env) NextSplit(_ context.Context, _ string, req worker.SplitRequest) (worker.SplitResponse, error) {
+func (e *env) NextSplit(_ context.Context, _ string, req protocol.SplitRequest) (protocol.SplitResponse, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	q := e.splits[req.Vertex]
 	if len(q) == 0 {
-		return worker.SplitResponse{}, nil
+		return protocol.SplitResponse{}, nil
 	}
 	e.splits[req.Vertex] = q[1:]
-	return worker.SplitResponse{Split: q[0], OK: true}, nil
+	return protocol.SplitResponse{Split: q[0], OK: true}, nil
 }
 
 func newEnv(t *testing.T, g *dag.Graph) *env {
@@ -46,7 +47,7 @@ func newEnv(t *testing.T, g *dag.Graph) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{plan: p, svc: shuffle.NewMemory(shuffle.MemoryConfig{}), splits: map[int][]dag.Split{}, reports: make(chan worker.TaskStatus, 16)}
+	e := &env{plan: p, svc: shuffle.NewMemory(shuffle.MemoryConfig{}), splits: map[int][]dag.Split{}, reports: make(chan protocol.TaskStatus, 16)}
 	for _, v := range p.Vertices {
 		if v.Kind == "source" {
 			sp, err := p.Splits(context.Background(), v.ID)
@@ -57,12 +58,12 @@ func newEnv(t *testing.T, g *dag.Graph) *env {
 		}
 	}
 	e.w = worker.New(worker.Config{Name: "w", Slots: 4, Logger: slog.New(slog.DiscardHandler)}, e.svc, e, e, e,
-		func(st worker.TaskStatus) { e.reports <- st })
+		func(st protocol.TaskStatus) { e.reports <- st })
 	t.Cleanup(func() { e.w.Close() })
 	return e
 }
 
-func (e *env) wait(t *testing.T) worker.TaskStatus {
+func (e *env) wait(t *testing.T) protocol.TaskStatus {
 	t.Helper()
 	select {
 	case st := <-e.reports:
@@ -70,7 +71,7 @@ func (e *env) wait(t *testing.T) worker.TaskStatus {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no task report")
 	}
-	return worker.TaskStatus{}
+	return protocol.TaskStatus{}
 }
 
 // twoTasks deploys a source task and a sink task connected by one
@@ -84,8 +85,8 @@ func (e *env) twoTasks(t *testing.T, mode shuffle.Mode) {
 		}
 	}
 	part := shuffle.PartitionID{Job: "j", Result: "e", Producer: 0, Attempt: 0}
-	prod := worker.TaskDeployment{Job: "j", ID: worker.TaskID{Task: 0}, Outputs: []worker.OutputPartition{{Edge: edge, Partition: part, Mode: mode, Subpartitions: 1}}}
-	cons := worker.TaskDeployment{Job: "j", ID: worker.TaskID{Task: 1}, Inputs: []worker.InputGate{{Edge: edge, Channels: []worker.InputChannel{{Partition: part, Location: "w", From: 0, To: 1}}}}}
+	prod := protocol.TaskDeployment{Job: "j", ID: protocol.TaskID{Vertex: 0}, Outputs: []protocol.OutputPartition{{Edge: edge, Partition: part, Mode: mode, Subpartitions: 1}}}
+	cons := protocol.TaskDeployment{Job: "j", ID: protocol.TaskID{Vertex: 1}, Inputs: []protocol.InputGate{{Edge: edge, Channels: []protocol.InputChannel{{Partition: part, Location: "w", From: 0, To: 1}}}}}
 	if err := e.w.Deploy(context.Background(), prod); err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +168,13 @@ func TestUserPanicBecomesPanicError(t *testing.T) {
 		return v
 	}))
 	e.twoTasks(t, shuffle.Pipelined)
-	var failed worker.TaskStatus
+	var failed protocol.TaskStatus
 	for i := 0; i < 2; i++ {
-		if st := e.wait(t); st.Err != nil && st.ID.Task == 0 {
+		if st := e.wait(t); st.Err != nil && st.ID.Vertex == 0 {
 			failed = st
 		}
 	}
-	var pe *worker.PanicError
+	var pe *protocol.PanicError
 	if !errors.As(failed.Err, &pe) {
 		t.Fatalf("producer error %v is not a PanicError", failed.Err)
 	}
@@ -201,12 +202,12 @@ func TestMissingBlockingInputIsInputError(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Abort(errors.New("gone"))
-	cons := worker.TaskDeployment{Job: "j", ID: worker.TaskID{Task: 1}, Inputs: []worker.InputGate{{Edge: edge, Channels: []worker.InputChannel{{Partition: part, Location: "w", From: 0, To: 1}}}}}
+	cons := protocol.TaskDeployment{Job: "j", ID: protocol.TaskID{Vertex: 1}, Inputs: []protocol.InputGate{{Edge: edge, Channels: []protocol.InputChannel{{Partition: part, Location: "w", From: 0, To: 1}}}}}
 	if err := e.w.Deploy(context.Background(), cons); err != nil {
 		t.Fatal(err)
 	}
 	st := e.wait(t)
-	var ie *worker.InputError
+	var ie *protocol.InputError
 	if !errors.As(st.Err, &ie) || !errors.Is(st.Err, shuffle.ErrNotExist) || ie.Partition != part {
 		t.Fatalf("err = %v, want an InputError wrapping ErrNotExist for %v", st.Err, part)
 	}
@@ -218,7 +219,7 @@ func TestCancelStopsTask(t *testing.T) {
 	src := &testkit.SliceSource[int64]{Items: seq(100000), SplitSize: 100, Delay: 10 * time.Millisecond}
 	dag.ToSink(dag.FromSource(g, "src", src, nil), "sink", sink)
 	e := newEnv(t, g)
-	dep := worker.TaskDeployment{Job: "j", ID: worker.TaskID{Task: 0}}
+	dep := protocol.TaskDeployment{Job: "j", ID: protocol.TaskID{Vertex: 0}}
 	if err := e.w.Deploy(context.Background(), dep); err != nil {
 		t.Fatal(err)
 	}

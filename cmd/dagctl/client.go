@@ -24,9 +24,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow"
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/master"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // jobCommands are the verbs that talk to a master about jobs, and plan.
@@ -152,9 +153,9 @@ func (a *app) submit(ctx context.Context, o submitOptions, own, jobArgs []string
 		return usageErrorf("--parallelism %d: must not be negative", o.parallelism)
 	}
 	switch o.shuffle {
-	case "", worker.ShuffleWorker, worker.ShuffleExternal:
+	case "", protocol.ShuffleWorker, protocol.ShuffleExternal:
 	default:
-		return usageErrorf("--shuffle %q: want %s or %s", o.shuffle, worker.ShuffleWorker, worker.ShuffleExternal)
+		return usageErrorf("--shuffle %q: want %s or %s", o.shuffle, protocol.ShuffleWorker, protocol.ShuffleExternal)
 	}
 	switch {
 	case o.binary == "" && len(own) == 0:
@@ -213,10 +214,8 @@ func (a *app) submit(ctx context.Context, o submitOptions, own, jobArgs []string
 	if err != nil {
 		return failed(err)
 	}
-	planJSON, _ := json.Marshal(sub.Plan)
-	splitsJSON, _ := json.Marshal(sub.Splits)
-	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: sub.Plan.Job, Binary: ref, Args: jobArgs, PlanJson: planJSON,
-		SplitsJson: splitsJSON, MaxRestarts: int32(o.maxRestarts), Env: env, RestoreFrom: o.fromSavepoint, AllowNonRestoredState: o.allowNonRestored})
+	resp, err := mc.SubmitJob(ctx, &rpcpb.SubmitJobRequest{Name: sub.plan.Job, Binary: ref, Args: jobArgs, PlanJson: sub.msg.PlanJson,
+		Splits: sub.msg.Splits, MaxRestarts: int32(o.maxRestarts), Env: env, RestoreFrom: o.fromSavepoint, AllowNonRestoredState: o.allowNonRestored})
 	if err != nil {
 		return rpcFailed(err)
 	}
@@ -255,31 +254,29 @@ func buildPackage(ctx context.Context, pkg, bin string, progress io.Writer) erro
 	return nil
 }
 
-// planOf runs the job binary in plan mode: it validates the graph and
-// prints the plan and the splits of its sources.
-func planOf(ctx context.Context, bin string, args, env []string) (*dagflow.Submission, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(append(os.Environ(), env...), worker.EnvMode+"=plan")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("job binary %s failed to build its plan: %v\n%s", filepath.Base(bin), err, strings.TrimSpace(errb.String()))
-	}
-	var sub dagflow.Submission
-	if err := json.Unmarshal(lastJSONLine(out.Bytes()), &sub); err != nil || sub.Plan == nil {
-		return nil, fmt.Errorf("job binary %s did not print a plan (does it call dagflow.Run?): %v", filepath.Base(bin), err)
-	}
-	return &sub, nil
+// submission is what the job binary printed in the plan role: the
+// message sent on to the master and the plan decoded from it.
+type submission struct {
+	msg  *rpcpb.Submission
+	plan *dag.Plan
 }
 
-func lastJSONLine(b []byte) []byte {
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	for i := len(lines) - 1; i >= 0; i-- {
-		if bytes.HasPrefix(lines[i], []byte("{")) {
-			return lines[i]
-		}
+// planOf runs the job binary in the plan role: it validates the graph and
+// prints the plan and the splits of its sources.
+func planOf(ctx context.Context, bin string, args, env []string) (*submission, error) {
+	var msg rpcpb.Submission
+	err := protocol.Call(ctx, protocol.Process{Path: bin, Args: args, Env: env}, protocol.RolePlan, nil, &msg)
+	if errors.Is(err, protocol.ErrNoResult) {
+		return nil, fmt.Errorf("job binary %s did not print a plan (does it call dagflow.Run?)", filepath.Base(bin))
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("job binary %s failed to build its plan: %w", filepath.Base(bin), err)
+	}
+	plan, _, err := protocol.DecodeSubmission(&msg)
+	if err != nil {
+		return nil, fmt.Errorf("job binary %s printed a bad plan: %w", filepath.Base(bin), err)
+	}
+	return &submission{msg: &msg, plan: plan}, nil
 }
 
 // upload sends the binary unless the master has it (content-addressed).

@@ -41,6 +41,7 @@ import (
 	"github.com/dagflow/dagflow"
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/examples/backfill-then-stream/job"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
 	"github.com/dagflow/dagflow/master"
@@ -198,7 +199,7 @@ func runDemo(ctx context.Context, c config, stdout io.Writer) error {
 	}()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cluster, err := master.NewLocalCluster(master.LocalConfig{Logger: log})
+	cluster, err := embedded.New(embedded.Config{Logger: log})
 	if err != nil {
 		return err
 	}

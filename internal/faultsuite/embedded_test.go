@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/faultsuite"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
@@ -38,7 +39,7 @@ func (s *syncBuffer) String() string {
 }
 
 // TestFaultSuiteEmbedded runs every case of the suite on the embedded
-// runtime (master.LocalCluster) with the fault its seeded plan chose,
+// runtime (internal/embedded) with the fault its seeded plan chose,
 // injected in process: a failed task attempt, or a lost worker.
 func TestFaultSuiteEmbedded(t *testing.T) {
 	seed, err := faultsuite.Seed()
@@ -77,7 +78,7 @@ func runEmbedded(t *testing.T, p faultsuite.Plan) {
 	}
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, err := master.NewLocalCluster(master.LocalConfig{Workers: 3, Dir: filepath.Join(dir, "cluster"), Logger: logger})
+	c, err := embedded.New(embedded.Config{Workers: 3, Dir: filepath.Join(dir, "cluster"), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

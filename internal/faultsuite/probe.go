@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
-	"github.com/dagflow/dagflow/worker"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // Files of the fault directory.
@@ -71,7 +71,7 @@ func (p *point) armed() bool { return p.dir != "" && p.at > 0 && !p.passed.Load(
 // runner asks for a failure (the task panics), or pauseLimit passes.
 func (p *point) reach(ctx context.Context, r Reached) error {
 	p.passed.Store(true)
-	r.Vertex, r.PID, r.Worker = p.vertex, os.Getpid(), os.Getenv(worker.EnvWorker)
+	r.Vertex, r.PID, r.Worker = p.vertex, os.Getpid(), os.Getenv(protocol.EnvWorker)
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("faultsuite: %w", err)

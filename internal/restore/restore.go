@@ -5,7 +5,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/worker"
+	"github.com/dagflow/dagflow/internal/protocol"
 )
 
 // Check verifies that a job can start from md: same format version, and
@@ -35,9 +35,9 @@ func Check(md *checkpoint.Metadata, p *dag.Plan, allowNonRestored bool) error {
 // restored from md, redistributing keyed state by key group, operator
 // state by union and source splits round-robin when the parallelism
 // changed. It returns nil when md holds nothing for the task.
-func For(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *worker.TaskRestore {
+func For(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *protocol.TaskRestore {
 	pt := p.Tasks[task]
-	r := &worker.TaskRestore{Checkpoint: md.ID, Vertices: make(map[int]*worker.VertexRestore)}
+	r := &protocol.TaskRestore{Checkpoint: md.ID, Vertices: make(map[int]*protocol.VertexRestore)}
 	maxPar := md.MaxParallelism
 	if maxPar <= 0 {
 		maxPar = p.Config.MaxParallelism
@@ -49,7 +49,7 @@ func For(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *worker.TaskRe
 		}
 		newPar := p.Vertices[vid].Parallelism
 		oldPar := md.Parallelism[vid]
-		vr := &worker.VertexRestore{}
+		vr := &protocol.VertexRestore{}
 		var splits []checkpoint.SplitState
 		for _, ts := range md.Tasks {
 			for _, os := range ts.Operators {

@@ -532,8 +532,8 @@ type SubmitJobRequest struct {
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Binary      *BinaryRef             `protobuf:"bytes,2,opt,name=binary,proto3" json:"binary,omitempty"`
 	Args        []string               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	PlanJson    []byte                 `protobuf:"bytes,4,opt,name=plan_json,json=planJson,proto3" json:"plan_json,omitempty"`           // dag.Plan
-	SplitsJson  []byte                 `protobuf:"bytes,5,opt,name=splits_json,json=splitsJson,proto3" json:"splits_json,omitempty"`     // map[vertex][]dag.Split
+	PlanJson    []byte                 `protobuf:"bytes,4,opt,name=plan_json,json=planJson,proto3" json:"plan_json,omitempty"` // dag.Plan (JSON)
+	Splits      []*SourceSplits        `protobuf:"bytes,10,rep,name=splits,proto3" json:"splits,omitempty"`
 	MaxRestarts int32                  `protobuf:"varint,6,opt,name=max_restarts,json=maxRestarts,proto3" json:"max_restarts,omitempty"` // -1: default
 	Env         []string               `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty"`                                     // KEY=VALUE settings every process of the job gets
 	// restore_from is a savepoint or retained checkpoint to start from.
@@ -601,9 +601,9 @@ func (x *SubmitJobRequest) GetPlanJson() []byte {
 	return nil
 }
 
-func (x *SubmitJobRequest) GetSplitsJson() []byte {
+func (x *SubmitJobRequest) GetSplits() []*SourceSplits {
 	if x != nil {
-		return x.SplitsJson
+		return x.Splits
 	}
 	return nil
 }
@@ -908,9 +908,8 @@ type NextSplitRequest struct {
 	Attempt int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	// checkpoint is the last barrier the subtask processed.
 	Checkpoint int64 `protobuf:"varint,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	// finished_json lists the splits the subtask finished since its last
-	// request (JSON []dag.FinishedSplit).
-	FinishedJson  []byte `protobuf:"bytes,6,opt,name=finished_json,json=finishedJson,proto3" json:"finished_json,omitempty"`
+	// finished lists the splits the subtask finished since its last request.
+	Finished      []*FinishedSplit `protobuf:"bytes,7,rep,name=finished,proto3" json:"finished,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -980,9 +979,9 @@ func (x *NextSplitRequest) GetCheckpoint() int64 {
 	return 0
 }
 
-func (x *NextSplitRequest) GetFinishedJson() []byte {
+func (x *NextSplitRequest) GetFinished() []*FinishedSplit {
 	if x != nil {
-		return x.FinishedJson
+		return x.Finished
 	}
 	return nil
 }
@@ -994,7 +993,12 @@ type NextSplitResponse struct {
 	Data   []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
 	Weight int64                  `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
 	// wait says no split is available yet but more may come: ask again.
-	Wait          bool `protobuf:"varint,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait bool `protobuf:"varint,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	// error, when set, is why the master cannot hand out a split; fatal
+	// says the job fails without restarts (a panicking or failing dynamic
+	// split enumerator), so the asking task must not be retried.
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Fatal         bool   `protobuf:"varint,7,opt,name=fatal,proto3" json:"fatal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1060,6 +1064,20 @@ func (x *NextSplitResponse) GetWeight() int64 {
 func (x *NextSplitResponse) GetWait() bool {
 	if x != nil {
 		return x.Wait
+	}
+	return false
+}
+
+func (x *NextSplitResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *NextSplitResponse) GetFatal() bool {
+	if x != nil {
+		return x.Fatal
 	}
 	return false
 }
@@ -1858,7 +1876,7 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x12dagflow.cluster.v1\">\n" +
+	"\rcluster.proto\x12\x12dagflow.cluster.v1\x1a\rjobproc.proto\">\n" +
 	"\x11CheckpointMessage\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\fR\x04json\"\a\n" +
@@ -1886,18 +1904,18 @@ const file_cluster_proto_rawDesc = "" +
 	"\apresent\x18\x01 \x01(\bR\apresent\"R\n" +
 	"\vBinaryChunk\x12/\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x03ref\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xc0\x02\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xdf\x02\n" +
 	"\x10SubmitJobRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x06binary\x18\x02 \x01(\v2\x1d.dagflow.cluster.v1.BinaryRefR\x06binary\x12\x12\n" +
 	"\x04args\x18\x03 \x03(\tR\x04args\x12\x1b\n" +
-	"\tplan_json\x18\x04 \x01(\fR\bplanJson\x12\x1f\n" +
-	"\vsplits_json\x18\x05 \x01(\fR\n" +
-	"splitsJson\x12!\n" +
+	"\tplan_json\x18\x04 \x01(\fR\bplanJson\x128\n" +
+	"\x06splits\x18\n" +
+	" \x03(\v2 .dagflow.cluster.v1.SourceSplitsR\x06splits\x12!\n" +
 	"\fmax_restarts\x18\x06 \x01(\x05R\vmaxRestarts\x12\x10\n" +
 	"\x03env\x18\a \x03(\tR\x03env\x12!\n" +
 	"\frestore_from\x18\b \x01(\tR\vrestoreFrom\x127\n" +
-	"\x18allow_non_restored_state\x18\t \x01(\bR\x15allowNonRestoredState\"*\n" +
+	"\x18allow_non_restored_state\x18\t \x01(\bR\x15allowNonRestoredStateJ\x04\b\x05\x10\x06\"*\n" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x11\n" +
 	"\x0fListJobsRequest\"\x1f\n" +
@@ -1909,7 +1927,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\"%\n" +
 	"\x0fJobLogsResponse\x12\x12\n" +
-	"\x04logs\x18\x01 \x01(\fR\x04logs\"\xba\x01\n" +
+	"\x04logs\x18\x01 \x01(\fR\x04logs\"\xda\x01\n" +
 	"\x10NextSplitRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
@@ -1917,14 +1935,16 @@ const file_cluster_proto_rawDesc = "" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x05 \x01(\x03R\n" +
-	"checkpoint\x12#\n" +
-	"\rfinished_json\x18\x06 \x01(\fR\ffinishedJson\"s\n" +
+	"checkpoint\x12=\n" +
+	"\bfinished\x18\a \x03(\v2!.dagflow.cluster.v1.FinishedSplitR\bfinishedJ\x04\b\x06\x10\a\"\x9f\x01\n" +
 	"\x11NextSplitResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x16\n" +
 	"\x06weight\x18\x04 \x01(\x03R\x06weight\x12\x12\n" +
-	"\x04wait\x18\x05 \x01(\bR\x04wait\"4\n" +
+	"\x04wait\x18\x05 \x01(\bR\x04wait\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x14\n" +
+	"\x05fatal\x18\a \x01(\bR\x05fatal\"4\n" +
 	"\x11ReportTaskRequest\x12\x1f\n" +
 	"\vstatus_json\x18\x01 \x01(\fR\n" +
 	"statusJson\"h\n" +
@@ -2075,82 +2095,86 @@ var file_cluster_proto_goTypes = []any{
 	(*ShuffleStatResponse)(nil),          // 29: dagflow.cluster.v1.ShuffleStatResponse
 	(*ShuffleJob)(nil),                   // 30: dagflow.cluster.v1.ShuffleJob
 	(*ShuffleJobsResponse)(nil),          // 31: dagflow.cluster.v1.ShuffleJobsResponse
+	(*SourceSplits)(nil),                 // 32: dagflow.cluster.v1.SourceSplits
+	(*FinishedSplit)(nil),                // 33: dagflow.cluster.v1.FinishedSplit
 }
 var file_cluster_proto_depIdxs = []int32{
 	7,  // 0: dagflow.cluster.v1.BinaryChunk.ref:type_name -> dagflow.cluster.v1.BinaryRef
 	7,  // 1: dagflow.cluster.v1.SubmitJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	7,  // 2: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
-	27, // 3: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
-	30, // 4: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
-	5,  // 5: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
-	7,  // 6: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	9,  // 7: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
-	7,  // 8: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
-	10, // 9: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
-	12, // 10: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	13, // 11: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
-	13, // 12: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
-	15, // 13: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	17, // 14: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
-	19, // 15: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
-	20, // 16: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
-	21, // 17: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
-	4,  // 18: dagflow.cluster.v1.Master.ReportCheckpoint:input_type -> dagflow.cluster.v1.JSONDoc
-	4,  // 19: dagflow.cluster.v1.Master.TriggerSavepoint:input_type -> dagflow.cluster.v1.JSONDoc
-	26, // 20: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
-	2,  // 21: dagflow.cluster.v1.Master.Version:input_type -> dagflow.cluster.v1.VersionRequest
-	22, // 22: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
-	24, // 23: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	25, // 24: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	13, // 25: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	15, // 26: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
-	0,  // 27: dagflow.cluster.v1.Worker.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	0,  // 28: dagflow.cluster.v1.Worker.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	24, // 29: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
-	25, // 30: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
-	0,  // 31: dagflow.cluster.v1.Executor.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	0,  // 32: dagflow.cluster.v1.Executor.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
-	28, // 33: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
-	27, // 34: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
-	13, // 35: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
-	12, // 36: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
-	6,  // 37: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	8,  // 38: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
-	7,  // 39: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
-	9,  // 40: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
-	11, // 41: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
-	4,  // 42: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
-	4,  // 43: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
-	14, // 44: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
-	16, // 45: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	18, // 46: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
-	1,  // 47: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 48: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
-	1,  // 49: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
-	1,  // 50: dagflow.cluster.v1.Master.ReportCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	4,  // 51: dagflow.cluster.v1.Master.TriggerSavepoint:output_type -> dagflow.cluster.v1.JSONDoc
-	6,  // 52: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
-	3,  // 53: dagflow.cluster.v1.Master.Version:output_type -> dagflow.cluster.v1.VersionResponse
-	23, // 54: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
-	1,  // 55: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 56: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 57: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	16, // 58: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
-	1,  // 59: dagflow.cluster.v1.Worker.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 60: dagflow.cluster.v1.Worker.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 61: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 62: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
-	1,  // 63: dagflow.cluster.v1.Executor.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 64: dagflow.cluster.v1.Executor.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
-	1,  // 65: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
-	29, // 66: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
-	1,  // 67: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
-	31, // 68: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
-	37, // [37:69] is the sub-list for method output_type
-	5,  // [5:37] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	32, // 2: dagflow.cluster.v1.SubmitJobRequest.splits:type_name -> dagflow.cluster.v1.SourceSplits
+	33, // 3: dagflow.cluster.v1.NextSplitRequest.finished:type_name -> dagflow.cluster.v1.FinishedSplit
+	7,  // 4: dagflow.cluster.v1.PrepareJobRequest.binary:type_name -> dagflow.cluster.v1.BinaryRef
+	27, // 5: dagflow.cluster.v1.AdoptRequest.partition:type_name -> dagflow.cluster.v1.ShufflePartition
+	30, // 6: dagflow.cluster.v1.ShuffleJobsResponse.jobs:type_name -> dagflow.cluster.v1.ShuffleJob
+	5,  // 7: dagflow.cluster.v1.Master.RegisterWorker:input_type -> dagflow.cluster.v1.RegisterWorkerRequest
+	7,  // 8: dagflow.cluster.v1.Master.HasBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	9,  // 9: dagflow.cluster.v1.Master.UploadBinary:input_type -> dagflow.cluster.v1.BinaryChunk
+	7,  // 10: dagflow.cluster.v1.Master.GetBinary:input_type -> dagflow.cluster.v1.BinaryRef
+	10, // 11: dagflow.cluster.v1.Master.SubmitJob:input_type -> dagflow.cluster.v1.SubmitJobRequest
+	12, // 12: dagflow.cluster.v1.Master.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	13, // 13: dagflow.cluster.v1.Master.JobStatus:input_type -> dagflow.cluster.v1.JobRef
+	13, // 14: dagflow.cluster.v1.Master.CancelJob:input_type -> dagflow.cluster.v1.JobRef
+	15, // 15: dagflow.cluster.v1.Master.JobLogs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	17, // 16: dagflow.cluster.v1.Master.NextSplit:input_type -> dagflow.cluster.v1.NextSplitRequest
+	19, // 17: dagflow.cluster.v1.Master.ReportTask:input_type -> dagflow.cluster.v1.ReportTaskRequest
+	20, // 18: dagflow.cluster.v1.Master.ReportMetrics:input_type -> dagflow.cluster.v1.ReportMetricsRequest
+	21, // 19: dagflow.cluster.v1.Master.ExecutorLost:input_type -> dagflow.cluster.v1.ExecutorLostRequest
+	4,  // 20: dagflow.cluster.v1.Master.ReportCheckpoint:input_type -> dagflow.cluster.v1.JSONDoc
+	4,  // 21: dagflow.cluster.v1.Master.TriggerSavepoint:input_type -> dagflow.cluster.v1.JSONDoc
+	26, // 22: dagflow.cluster.v1.Master.RegisterShuffleDaemon:input_type -> dagflow.cluster.v1.RegisterShuffleDaemonRequest
+	2,  // 23: dagflow.cluster.v1.Master.Version:input_type -> dagflow.cluster.v1.VersionRequest
+	22, // 24: dagflow.cluster.v1.Worker.PrepareJob:input_type -> dagflow.cluster.v1.PrepareJobRequest
+	24, // 25: dagflow.cluster.v1.Worker.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	25, // 26: dagflow.cluster.v1.Worker.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	13, // 27: dagflow.cluster.v1.Worker.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	15, // 28: dagflow.cluster.v1.Worker.Logs:input_type -> dagflow.cluster.v1.JobLogsRequest
+	0,  // 29: dagflow.cluster.v1.Worker.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 30: dagflow.cluster.v1.Worker.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	24, // 31: dagflow.cluster.v1.Executor.DeployTask:input_type -> dagflow.cluster.v1.DeployTaskRequest
+	25, // 32: dagflow.cluster.v1.Executor.CancelTask:input_type -> dagflow.cluster.v1.CancelTaskRequest
+	0,  // 33: dagflow.cluster.v1.Executor.TriggerCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	0,  // 34: dagflow.cluster.v1.Executor.NotifyCheckpoint:input_type -> dagflow.cluster.v1.CheckpointMessage
+	28, // 35: dagflow.cluster.v1.ShuffleDaemon.Adopt:input_type -> dagflow.cluster.v1.AdoptRequest
+	27, // 36: dagflow.cluster.v1.ShuffleDaemon.Stat:input_type -> dagflow.cluster.v1.ShufflePartition
+	13, // 37: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:input_type -> dagflow.cluster.v1.JobRef
+	12, // 38: dagflow.cluster.v1.ShuffleDaemon.ListJobs:input_type -> dagflow.cluster.v1.ListJobsRequest
+	6,  // 39: dagflow.cluster.v1.Master.RegisterWorker:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	8,  // 40: dagflow.cluster.v1.Master.HasBinary:output_type -> dagflow.cluster.v1.HasBinaryResponse
+	7,  // 41: dagflow.cluster.v1.Master.UploadBinary:output_type -> dagflow.cluster.v1.BinaryRef
+	9,  // 42: dagflow.cluster.v1.Master.GetBinary:output_type -> dagflow.cluster.v1.BinaryChunk
+	11, // 43: dagflow.cluster.v1.Master.SubmitJob:output_type -> dagflow.cluster.v1.SubmitJobResponse
+	4,  // 44: dagflow.cluster.v1.Master.ListJobs:output_type -> dagflow.cluster.v1.JSONDoc
+	4,  // 45: dagflow.cluster.v1.Master.JobStatus:output_type -> dagflow.cluster.v1.JSONDoc
+	14, // 46: dagflow.cluster.v1.Master.CancelJob:output_type -> dagflow.cluster.v1.CancelJobResponse
+	16, // 47: dagflow.cluster.v1.Master.JobLogs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	18, // 48: dagflow.cluster.v1.Master.NextSplit:output_type -> dagflow.cluster.v1.NextSplitResponse
+	1,  // 49: dagflow.cluster.v1.Master.ReportTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 50: dagflow.cluster.v1.Master.ReportMetrics:output_type -> dagflow.cluster.v1.Empty
+	1,  // 51: dagflow.cluster.v1.Master.ExecutorLost:output_type -> dagflow.cluster.v1.Empty
+	1,  // 52: dagflow.cluster.v1.Master.ReportCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	4,  // 53: dagflow.cluster.v1.Master.TriggerSavepoint:output_type -> dagflow.cluster.v1.JSONDoc
+	6,  // 54: dagflow.cluster.v1.Master.RegisterShuffleDaemon:output_type -> dagflow.cluster.v1.RegisterWorkerResponse
+	3,  // 55: dagflow.cluster.v1.Master.Version:output_type -> dagflow.cluster.v1.VersionResponse
+	23, // 56: dagflow.cluster.v1.Worker.PrepareJob:output_type -> dagflow.cluster.v1.PrepareJobResponse
+	1,  // 57: dagflow.cluster.v1.Worker.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 58: dagflow.cluster.v1.Worker.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 59: dagflow.cluster.v1.Worker.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	16, // 60: dagflow.cluster.v1.Worker.Logs:output_type -> dagflow.cluster.v1.JobLogsResponse
+	1,  // 61: dagflow.cluster.v1.Worker.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 62: dagflow.cluster.v1.Worker.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 63: dagflow.cluster.v1.Executor.DeployTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 64: dagflow.cluster.v1.Executor.CancelTask:output_type -> dagflow.cluster.v1.Empty
+	1,  // 65: dagflow.cluster.v1.Executor.TriggerCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 66: dagflow.cluster.v1.Executor.NotifyCheckpoint:output_type -> dagflow.cluster.v1.Empty
+	1,  // 67: dagflow.cluster.v1.ShuffleDaemon.Adopt:output_type -> dagflow.cluster.v1.Empty
+	29, // 68: dagflow.cluster.v1.ShuffleDaemon.Stat:output_type -> dagflow.cluster.v1.ShuffleStatResponse
+	1,  // 69: dagflow.cluster.v1.ShuffleDaemon.ReleaseJob:output_type -> dagflow.cluster.v1.Empty
+	31, // 70: dagflow.cluster.v1.ShuffleDaemon.ListJobs:output_type -> dagflow.cluster.v1.ShuffleJobsResponse
+	39, // [39:71] is the sub-list for method output_type
+	7,  // [7:39] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -2158,6 +2182,7 @@ func file_cluster_proto_init() {
 	if File_cluster_proto != nil {
 		return
 	}
+	file_jobproc_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -3,4 +3,4 @@
 // and the control API of the external shuffle daemon (ShuffleDaemon).
 package rpcpb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative cluster.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative cluster.proto jobproc.proto

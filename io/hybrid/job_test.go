@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/hybrid"
@@ -122,7 +123,7 @@ func TestJobExactlyOnceAcrossSwitch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := master.NewLocalCluster(master.LocalConfig{Workers: 2, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+			c, err := embedded.New(embedded.Config{Workers: 2, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +215,7 @@ func TestBoundedHybridEqualsUnbounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := master.NewLocalCluster(master.LocalConfig{Workers: 2, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	c, err := embedded.New(embedded.Config{Workers: 2, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

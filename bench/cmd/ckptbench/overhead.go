@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/master"
 )
 
@@ -35,7 +36,7 @@ func (t throughput) perCPUSec() float64 { return float64(t.records) / t.cpu.Seco
 // measureAgg runs the keyed aggregation for warmup+measure and counts the
 // source records of the measured part. ckptDir "" runs it without
 // checkpoints.
-func measureAgg(ctx context.Context, c *master.LocalCluster, p overheadParams, ckptDir string) (throughput, error) {
+func measureAgg(ctx context.Context, c *embedded.Cluster, p overheadParams, ckptDir string) (throughput, error) {
 	var ck dag.CheckpointConfig
 	if ckptDir != "" {
 		ck = dag.CheckpointConfig{Interval: p.interval, Dir: ckptDir}
@@ -70,7 +71,7 @@ func measureAgg(ctx context.Context, c *master.LocalCluster, p overheadParams, c
 // job without checkpoints and with checkpoints every p.interval (to a
 // local directory, heap state, merging on), on one embedded cluster.
 func overheadBench(ctx context.Context, out io.Writer, p overheadParams, dir string) error {
-	c, err := master.NewLocalCluster(master.LocalConfig{Logger: quietLogger()})
+	c, err := embedded.New(embedded.Config{Logger: quietLogger()})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/master"
 )
 
@@ -25,7 +26,7 @@ type running struct {
 
 // start runs plan on c until stop is called. The job ID is fixed so that
 // a store built beforehand finds the job's directory.
-func start(ctx context.Context, c *master.LocalCluster, plan *dag.Plan, cfg master.JobConfig) (*running, error) {
+func start(ctx context.Context, c *embedded.Cluster, plan *dag.Plan, cfg master.JobConfig) (*running, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	jmc := make(chan *master.JobMaster, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
+	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/hdfstest"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
@@ -51,11 +52,11 @@ func runStateJob(ctx context.Context, p stateParams, dir, jobID string, merging 
 	if err != nil {
 		return nil, err
 	}
-	lc := master.LocalConfig{Workers: p.workers, SlotsPerWorker: p.slots, Logger: quietLogger()}
+	lc := embedded.Config{Workers: p.workers, SlotsPerWorker: p.slots, Logger: quietLogger()}
 	if workerStorage != nil {
 		lc.NewStateStorage = newStateStorageOn(workerStorage)
 	}
-	cluster, err := master.NewLocalCluster(lc)
+	cluster, err := embedded.New(lc)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package worker
+package protocol
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestStatusWireRoundTrip(t *testing.T) {
 		{"plain", errors.New("boom"), func(err error) bool { return err != nil && !dag.IsFatal(err) && err.Error() == "boom" }},
 	}
 	for _, tt := range tests {
-		in := TaskStatus{Job: "j", ID: TaskID{Task: 1, Subtask: 2}, Attempt: 3, Err: tt.err, Committables: map[int][][]byte{4: {[]byte("x")}}}
+		in := TaskStatus{Job: "j", ID: TaskID{Vertex: 1, Subtask: 2}, Attempt: 3, Err: tt.err, Committables: map[int][][]byte{4: {[]byte("x")}}}
 		b, err := MarshalStatus(in)
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +44,7 @@ func TestStatusWireRoundTrip(t *testing.T) {
 }
 
 func TestStatusWireCarriesExternalLocations(t *testing.T) {
-	in := TaskStatus{Job: "j", ID: TaskID{Task: 0, Subtask: 1}, External: true, Locations: map[int]string{1: "10.0.0.5:7072"}}
+	in := TaskStatus{Job: "j", ID: TaskID{Vertex: 0, Subtask: 1}, External: true, Locations: map[int]string{1: "10.0.0.5:7072"}}
 	b, err := MarshalStatus(in)
 	if err != nil {
 		t.Fatal(err)

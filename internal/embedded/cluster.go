@@ -1,21 +1,26 @@
-package master
+package embedded
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
+	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/shuffle"
 	"github.com/dagflow/dagflow/worker"
 )
 
-// LocalConfig configures an embedded mini-cluster.
-type LocalConfig struct {
+// Config configures an embedded mini-cluster.
+type Config struct {
 	// Workers is the number of in-process workers (default 2).
 	Workers int
 	// SlotsPerWorker is each worker's slot count (default 64: in-process
@@ -34,11 +39,11 @@ type LocalConfig struct {
 	NewStateStorage func(job string, cfg dag.CheckpointConfig) (worker.StateStorage, error)
 }
 
-// LocalCluster is the embedded runtime: a master, workers and their
+// Cluster is the embedded runtime: a master, workers and their
 // shuffle services in one process, wired through the same interfaces a
 // distributed cluster uses.
-type LocalCluster struct {
-	cfg     LocalConfig
+type Cluster struct {
+	cfg     Config
 	log     *slog.Logger
 	tempDir string
 
@@ -50,11 +55,11 @@ type LocalCluster struct {
 
 type localJob struct {
 	plan *dag.Plan
-	jm   *JobMaster
+	jm   *master.JobMaster
 }
 
-// NewLocalCluster starts an embedded cluster.
-func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
+// New starts an embedded cluster.
+func New(cfg Config) (*Cluster, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
@@ -67,12 +72,12 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 	if cfg.NewStateStorage == nil {
 		cfg.NewStateStorage = worker.NewFileStateStorage
 	}
-	c := &LocalCluster{cfg: cfg, log: cfg.Logger, workers: make(map[string]*worker.Worker),
+	c := &Cluster{cfg: cfg, log: cfg.Logger, workers: make(map[string]*worker.Worker),
 		services: make(map[string]shuffle.Service), jobs: make(map[string]*localJob)}
 	if cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "dagflow-local-")
 		if err != nil {
-			return nil, fmt.Errorf("master: local cluster dir: %w", err)
+			return nil, fmt.Errorf("embedded: local cluster dir: %w", err)
 		}
 		cfg.Dir, c.tempDir = dir, dir
 		c.cfg.Dir = dir
@@ -82,7 +87,7 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 		svc, err := shuffle.NewLocal(shuffle.LocalConfig{Dir: filepath.Join(cfg.Dir, name), SortBufferBytes: cfg.SortBufferBytes})
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("master: shuffle of %s: %w", name, err)
+			return nil, fmt.Errorf("embedded: shuffle of %s: %w", name, err)
 		}
 		w := worker.New(worker.Config{Name: name, Slots: cfg.SlotsPerWorker, Logger: cfg.Logger, OnCheckpoint: c.reportCheckpoint,
 			NewStateStorage: cfg.NewStateStorage, StateDir: filepath.Join(cfg.Dir, name, "state")},
@@ -94,7 +99,7 @@ func NewLocalCluster(cfg LocalConfig) (*LocalCluster, error) {
 }
 
 // Resolve implements worker.ShuffleResolver.
-func (c *LocalCluster) Resolve(location string) (shuffle.Service, error) {
+func (c *Cluster) Resolve(location string) (shuffle.Service, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	svc, ok := c.services[location]
@@ -104,23 +109,23 @@ func (c *LocalCluster) Resolve(location string) (shuffle.Service, error) {
 	return svc, nil
 }
 
-// NextSplit implements worker.SplitProvider.
-func (c *LocalCluster) NextSplit(ctx context.Context, job string, req worker.SplitRequest) (worker.SplitResponse, error) {
+// NextSplit implements protocol.SplitProvider.
+func (c *Cluster) NextSplit(ctx context.Context, job string, req protocol.SplitRequest) (protocol.SplitResponse, error) {
 	j, err := c.job(job)
 	if err != nil {
-		return worker.SplitResponse{}, err
+		return protocol.SplitResponse{}, err
 	}
 	return j.jm.Splits().NextSplit(ctx, req)
 }
 
-func (c *LocalCluster) reportCheckpoint(rep worker.CheckpointReport) {
+func (c *Cluster) reportCheckpoint(rep protocol.CheckpointReport) {
 	if j, err := c.job(rep.Job); err == nil {
 		j.jm.ReportCheckpoint(rep)
 	}
 }
 
 // Plan implements worker.PlanSource.
-func (c *LocalCluster) Plan(job string) (*dag.Plan, error) {
+func (c *Cluster) Plan(job string) (*dag.Plan, error) {
 	j, err := c.job(job)
 	if err != nil {
 		return nil, err
@@ -128,53 +133,53 @@ func (c *LocalCluster) Plan(job string) (*dag.Plan, error) {
 	return j.plan, nil
 }
 
-func (c *LocalCluster) job(id string) (*localJob, error) {
+func (c *Cluster) job(id string) (*localJob, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	j, ok := c.jobs[id]
 	if !ok {
-		return nil, fmt.Errorf("master: unknown job %q", id)
+		return nil, fmt.Errorf("embedded: unknown job %q", id)
 	}
 	return j, nil
 }
 
-func (c *LocalCluster) report(st worker.TaskStatus) {
+func (c *Cluster) report(st protocol.TaskStatus) {
 	if j, err := c.job(st.Job); err == nil {
 		j.jm.Report(st)
 	}
 }
 
 // Workers returns the names of live workers, sorted.
-func (c *LocalCluster) Workers() []string {
+func (c *Cluster) Workers() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var names []string
 	for n := range c.workers {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	return names
 }
 
 // Run runs a job to completion on the cluster.
-func (c *LocalCluster) Run(ctx context.Context, plan *dag.Plan, cfg JobConfig) (*JobResult, error) {
+func (c *Cluster) Run(ctx context.Context, plan *dag.Plan, cfg master.JobConfig) (*master.JobResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = c.log
 	}
 	c.mu.Lock()
-	var gws []WorkerGateway
-	for _, n := range sortedNames(c.workers) {
+	var gws []master.WorkerGateway
+	for _, n := range slices.Sorted(maps.Keys(c.workers)) {
 		gws = append(gws, c.workers[n])
 	}
 	c.mu.Unlock()
-	jm, err := NewJobMaster(ctx, plan, guardedCode{PlanCode{plan}}, gws, cfg)
+	jm, err := master.NewJobMaster(ctx, plan, master.Guarded(master.PlanCode{Plan: plan}), gws, cfg)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	if _, dup := c.jobs[jm.ID()]; dup {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("master: job %q already runs", jm.ID())
+		return nil, fmt.Errorf("embedded: job %q already runs", jm.ID())
 	}
 	c.jobs[jm.ID()] = &localJob{plan: plan, jm: jm}
 	c.mu.Unlock()
@@ -201,12 +206,12 @@ func (c *LocalCluster) Run(ctx context.Context, plan *dag.Plan, cfg JobConfig) (
 
 // KillWorker simulates the loss of a worker: its tasks stop, its shuffle
 // data is gone and running jobs are told it is lost.
-func (c *LocalCluster) KillWorker(name string) error {
+func (c *Cluster) KillWorker(name string) error {
 	c.mu.Lock()
 	w, ok := c.workers[name]
 	if !ok {
 		c.mu.Unlock()
-		return fmt.Errorf("master: no worker %q", name)
+		return fmt.Errorf("embedded: no worker %q", name)
 	}
 	delete(c.workers, name)
 	delete(c.services, name)
@@ -222,7 +227,7 @@ func (c *LocalCluster) KillWorker(name string) error {
 }
 
 // Close stops every worker and removes the cluster's temporary files.
-func (c *LocalCluster) Close() error {
+func (c *Cluster) Close() error {
 	c.mu.Lock()
 	ws := make([]*worker.Worker, 0, len(c.workers))
 	for _, w := range c.workers {
@@ -241,18 +246,9 @@ func (c *LocalCluster) Close() error {
 	return errors.Join(errs...)
 }
 
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sortStrings(names)
-	return names
-}
-
 // BuffersInUse returns the exchange buffers queued in all workers'
 // pipelined partitions: bounded by back-pressure.
-func (c *LocalCluster) BuffersInUse() int {
+func (c *Cluster) BuffersInUse() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
