@@ -22,7 +22,7 @@ var layers = []struct {
 		"internal/rpcpb", "internal/netaddr", "internal/buildinfo", "internal/membership",
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
-		"internal/provision",
+		"internal/provision", "internal/launch", "internal/kube",
 	}},
 	{"api", []string{"dag"}},
 	{"libraries", []string{
