@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,7 +61,9 @@ type DaemonConfig struct {
 	// RegisterTimeout bounds how long to wait for the master at start
 	// (default 10s).
 	RegisterTimeout time.Duration
-	// HTTP serves /metrics (Prometheus exposition formats) when set.
+	// HTTP serves /metrics (Prometheus exposition formats), /healthz and
+	// /readyz when set. It listens before the daemon registers, so
+	// /healthz answers while /readyz still reports not ready.
 	HTTP string
 	// ShuffleDaemon is the gRPC address of this host's shuffle daemon
 	// (dagctl shuffle) and ShuffleDir its --dir: jobs submitted with
@@ -91,6 +94,8 @@ type Daemon struct {
 	member  *membership.Member
 	httpSrv *http.Server
 	httpLis net.Listener
+	// ready is set while the daemon is registered and serving (/readyz).
+	ready atomic.Bool
 
 	mu        sync.Mutex
 	executors map[string]*executorProc
@@ -181,6 +186,15 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout, Keyring: cfg.GossipKeyring}); err != nil {
 		return fail(err)
 	}
+	if cfg.HTTP != "" {
+		hl, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fail(fmt.Errorf("worker: listen on %s: %w", cfg.HTTP, err))
+		}
+		d.httpLis = hl
+		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go d.httpSrv.Serve(hl)
+	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
 	defer cancel()
 	resp, err := d.master.RegisterWorker(rctx, &rpcpb.RegisterWorkerRequest{
@@ -192,15 +206,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if err := d.member.Join(resp.GossipAddress); err != nil {
 		return fail(err)
 	}
-	if cfg.HTTP != "" {
-		hl, err := net.Listen("tcp", cfg.HTTP)
-		if err != nil {
-			return fail(fmt.Errorf("worker: listen on %s: %w", cfg.HTTP, err))
-		}
-		d.httpLis = hl
-		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go d.httpSrv.Serve(hl)
-	}
+	d.ready.Store(true)
 	d.log.Info("worker registered", "addr", adv, "listen", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
 	return d, nil
 }
@@ -226,6 +232,7 @@ func (d *Daemon) Name() string { return d.cfg.Name }
 
 // Close stops every executor and the daemon.
 func (d *Daemon) Close() error {
+	d.ready.Store(false)
 	d.mu.Lock()
 	procs := make([]*executorProc, 0, len(d.executors))
 	for _, p := range d.executors {
