@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -462,5 +463,112 @@ func TestNativeWorkerPod(t *testing.T) {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s %q, want %q", flag, got, want)
 		}
+	}
+}
+
+// unitFile reads a systemd unit's keys (a key given twice keeps both
+// values, joined by a space).
+func unitFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "[") {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			t.Fatalf("%s: line %q is no KEY=VALUE", path, l)
+		}
+		keys[k] = strings.TrimSpace(keys[k] + " " + v)
+	}
+	return keys
+}
+
+// TestSystemdUnits checks the units of deploy/systemd: hardening, an
+// environment file and a restart policy; ExecStart, the environment file
+// and the config file parse with dagctl's own flags; --dir is writable;
+// and systemd-analyze verify accepts them.
+func TestSystemdUnits(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "systemd")
+	verifyDir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var units []string
+	for _, daemon := range []string{"master", "worker", "shuffle"} {
+		path := filepath.Join(dir, "dagflow-"+daemon+".service")
+		u := unitFile(t, path)
+		if u["User"] == "" && u["DynamicUser"] != "yes" {
+			t.Errorf("%s: no User= or DynamicUser=yes", path)
+		}
+		for k, want := range map[string]string{"ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
+			"Restart": "on-failure", "EnvironmentFile": "-/etc/dagflow/" + daemon + ".env"} {
+			if u[k] != want {
+				t.Errorf("%s: %s=%q, want %q", path, k, u[k], want)
+			}
+		}
+		execStart := strings.Fields(u["ExecStart"])
+		if len(execStart) < 2 || execStart[0] != "/usr/local/bin/dagctl" || execStart[1] != daemon {
+			t.Fatalf("%s: ExecStart %q does not run dagctl %s", path, u["ExecStart"], daemon)
+		}
+		config, err := os.ReadFile(filepath.Join(dir, daemon+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, fs := parsedArgs(t, path, execStart[1:], map[string]string{"/etc/dagflow/" + daemon + ".yaml": string(config)})
+		// The example environment file sets flags of this daemon only.
+		envData, err := os.ReadFile(filepath.Join(dir, daemon+".env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{}
+		for _, l := range strings.Split(string(envData), "\n") {
+			if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			k, v, _ := strings.Cut(l, "=")
+			known := false
+			fs.VisitAll(func(f *pflag.Flag) { known = known || envName(f.Name) == k })
+			if !known {
+				t.Errorf("%s.env: %s is no flag of dagctl %s", daemon, k, cmd.Name())
+			}
+			env[k] = v
+		}
+		if _, err := applyLayers(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "", cmd.Name()); err != nil {
+			t.Errorf("%s.env: %v", daemon, err)
+		}
+		d, _ := fs.GetString("dir")
+		rw := map[string]bool{}
+		for _, p := range strings.Fields(u["ReadWritePaths"]) {
+			rw[p] = true
+		}
+		if !underWritable(d, rw) {
+			t.Errorf("%s: --dir %s is not under ReadWritePaths=%s", path, d, u["ReadWritePaths"])
+		}
+		if sd, _ := fs.GetString("shuffle-dir"); sd != "" && !underWritable(sd, rw) {
+			t.Errorf("%s: --shuffle-dir %s is not under ReadWritePaths=%s", path, sd, u["ReadWritePaths"])
+		}
+		// systemd-analyze verify wants the binary to exist.
+		data, _ := os.ReadFile(path)
+		out := filepath.Join(verifyDir, filepath.Base(path))
+		os.WriteFile(out, bytes.ReplaceAll(data, []byte("/usr/local/bin/dagctl"), []byte(self)), 0o644)
+		units = append(units, out)
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("systemd-analyze is not installed (CI installs systemd)")
+		}
+		t.Skip("systemd-analyze is not installed")
+	}
+	out, err := exec.Command(analyze, append([]string{"verify", "--man=no"}, units...)...).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
