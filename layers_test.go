@@ -23,6 +23,7 @@ var layers = []struct {
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
 		"internal/provision", "internal/ha", "internal/zktest", "master/webui", "internal/browsertest",
+		"internal/launch", "internal/kube",
 	}},
 	{"api", []string{"dag"}},
 	{"libraries", []string{

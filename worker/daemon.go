@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,7 +63,9 @@ type DaemonConfig struct {
 	// RegisterTimeout bounds how long to wait for the master at start
 	// (default 10s).
 	RegisterTimeout time.Duration
-	// HTTP serves /metrics (Prometheus exposition formats) when set.
+	// HTTP serves /metrics (Prometheus exposition formats), /healthz and
+	// /readyz when set. It listens before the daemon registers, so
+	// /healthz answers while /readyz still reports not ready.
 	HTTP string
 	// ShuffleDaemon is the gRPC address of this host's shuffle daemon
 	// (dagctl shuffle) and ShuffleDir its --dir: jobs submitted with
@@ -107,6 +110,8 @@ type Daemon struct {
 	master  rpcpb.MasterClient
 	httpSrv *http.Server
 	httpLis net.Listener
+	// ready is set while the daemon is registered and serving (/readyz).
+	ready atomic.Bool
 
 	mu        sync.Mutex
 	executors map[string]*executorProc
@@ -210,14 +215,6 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		Advertise: netaddr.GossipHost(cfg.GossipBind, adv, cfg.Advertise != ""), FailureTimeout: cfg.FailureTimeout, Keyring: cfg.GossipKeyring}); err != nil {
 		return fail(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
-	defer cancel()
-	if err := d.register(rctx, cfg.Master); err != nil {
-		return fail(err)
-	}
-	if cfg.Leaders != nil {
-		go d.followLeaders()
-	}
 	if cfg.HTTP != "" {
 		hl, err := net.Listen("tcp", cfg.HTTP)
 		if err != nil {
@@ -227,6 +224,15 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		d.httpSrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go d.httpSrv.Serve(hl)
 	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.RegisterTimeout)
+	defer cancel()
+	if err := d.register(rctx, cfg.Master); err != nil {
+		return fail(err)
+	}
+	if cfg.Leaders != nil {
+		go d.followLeaders()
+	}
+	d.ready.Store(true)
 	d.log.Info("worker registered", "addr", adv, "listen", lis.Addr().String(), "slots", cfg.Slots, "shuffleDaemon", cfg.ShuffleDaemon)
 	return d, nil
 }
@@ -252,6 +258,7 @@ func (d *Daemon) Name() string { return d.cfg.Name }
 
 // Close stops every executor and the daemon.
 func (d *Daemon) Close() error {
+	d.ready.Store(false)
 	d.mu.Lock()
 	procs := make([]*executorProc, 0, len(d.executors))
 	for _, p := range d.executors {

@@ -26,6 +26,7 @@ func (d *Daemon) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slogPrintln{d.log}, ErrorHandling: promhttp.ContinueOnError}))
+	d.healthRoutes(mux)
 	return mux
 }
 

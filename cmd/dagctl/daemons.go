@@ -96,6 +96,7 @@ type masterOptions struct {
 	failureTimeout, jobHistoryAge                          time.Duration
 	jobHistory                                             int
 	ha                                                     haOptions
+	prov                                                   provisionOptions
 }
 
 func addJobHistoryFlags(f *pflag.FlagSet, n *int, age *time.Duration) {
@@ -144,7 +145,13 @@ REST API and /metrics on --http.`,
 				return err
 			}
 			defer cleanup()
-			cfg := master.ServerConfig{Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
+			prov, stopLauncher, err := o.startProvider(cmd.Context(), a, dir)
+			if err != nil {
+				return err
+			}
+			defer stopLauncher()
+			defer stopProvider(prov, a.log)
+			cfg := master.ServerConfig{Provider: prov, Listen: o.listen, HTTP: o.http, Dir: dir, FailureTimeout: o.failureTimeout,
 				Logger: a.log, SavepointDir: o.savepointDir, StorageDir: strings.TrimRight(o.storageDir, "/"),
 				Advertise: o.advertise, JobHistory: o.jobHistory, JobHistoryAge: o.jobHistoryAge,
 				TLS: node, Authenticator: authn, GossipKeyring: kr,
@@ -178,6 +185,7 @@ REST API and /metrics on --http.`,
 	f.IntVar(&o.maxJobsPerUser, "max-jobs-per-user", 0, "reject submissions of a user already running this many jobs (0: no limit)")
 	addHAFlags(f, &o.ha)
 	f.StringSliceVar(&o.allowedDirs, "allowed-dirs", nil, "comma-separated roots (paths or URIs) savepoint, checkpoint and restore directories must lie under (default with TLS: --savepoint-dir and --storage-dir; without TLS: no check)")
+	addProvisionFlags(f, &o.prov)
 	return daemonCommand(cmd, &o.advertise)
 }
 
@@ -252,7 +260,7 @@ executor process per job.`,
 	f.IntVar(&o.slots, "slots", 4, "task slots")
 	f.StringVar(&o.dir, "dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
 	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")
-	f.StringVar(&o.http, "http", "", "serve /metrics on this address")
+	f.StringVar(&o.http, "http", "", "serve /metrics, /healthz and /readyz on this address")
 	f.StringVar(&o.shuffleDaemon, "shuffle-daemon", "", "gRPC address of this host's shuffle daemon (dagctl shuffle), for jobs submitted with --shuffle external")
 	f.StringVar(&o.shuffleDir, "shuffle-dir", "", "the shuffle daemon's --dir (producers stage partitions in its staging directory)")
 	addDaemonSecurityFlags(f, &o.sec, false)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/rpcpb"
+	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/shuffle/daemon"
 )
 
@@ -26,6 +27,7 @@ const envTestCorrupt = "DAGFLOW_SHUFFLE_TEST_CORRUPT"
 type shuffleOptions struct {
 	sec                          daemonSecurity
 	dir, listen, name, advertise string
+	http                         string
 	ttl, reap, failureTimeout    time.Duration
 }
 
@@ -59,6 +61,10 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 				}
 				corrupt = n
 			}
+			// The probes' port has no TLS even when gRPC has.
+			if secure.CheckListen("--http", o.http, false, o.sec.insecure) != nil {
+				return usageErrorf("--http %s is not a loopback address and /healthz is served without TLS: bind it to loopback, or pass --insecure to serve it there anyway", o.http)
+			}
 			node, authn, kr, err := o.sec.start(cmd.Context(), a.log, map[string]string{"--listen": o.listen})
 			if err != nil {
 				return err
@@ -73,7 +79,7 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 			defer stop()
 			d, err := daemon.Start(ctx, daemon.Config{Dir: dir, Listen: o.listen, Name: o.name, Master: a.master, TTL: o.ttl,
 				ReapInterval: o.reap, FailureTimeout: o.failureTimeout, CorruptAdoptions: corrupt, Logger: a.log, Advertise: o.advertise,
-				TLS: node, Authenticator: authn, GossipKeyring: kr})
+				TLS: node, Authenticator: authn, GossipKeyring: kr, HTTP: o.http})
 			if err != nil {
 				return failed(err)
 			}
@@ -91,6 +97,7 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 	f.DurationVar(&o.ttl, "ttl", daemon.DefaultTTL, "delete the partitions of jobs idle this long unless the master lists them as running")
 	f.DurationVar(&o.reap, "reap-interval", 0, "how often the orphan reaper runs (default: ttl/4, between 1s and 5m)")
 	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")
+	f.StringVar(&o.http, "http", "", "serve /healthz and /readyz on this address (empty: off)")
 	addDaemonSecurityFlags(f, &o.sec, true)
 	cmd.AddCommand(a.addClientSecurityFlags(shuffleJobsCommand(a)))
 	return daemonCommand(cmd, &o.advertise)

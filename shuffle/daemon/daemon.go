@@ -109,6 +109,9 @@ type Config struct {
 	Authenticator *auth.Authenticator
 	// GossipKeyring, when set, encrypts gossip (the master's key).
 	GossipKeyring *memberlist.Keyring
+	// HTTP, when set, serves /healthz and /readyz on this address (plain
+	// HTTP; see health.go).
+	HTTP string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -159,6 +162,7 @@ type Daemon struct {
 	memberName  string
 	corrupt     atomic.Int64 // adoptions still to corrupt (test hook)
 	lock        *os.File     // holds the lock on Dir
+	http        *healthServer
 
 	stop     context.CancelFunc
 	reaperWG sync.WaitGroup
@@ -240,11 +244,15 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.reads.Register(d.srv)
 	rpcpb.RegisterShuffleDaemonServer(d.srv, d)
 	go d.srv.Serve(d.lis)
+	if d.http, err = startHealth(cfg.HTTP); err != nil {
+		return fail(err)
+	}
 	if cfg.Master != "" {
 		if err := d.register(ctx); err != nil {
 			return fail(err)
 		}
 	}
+	d.http.setReady(true)
 	rctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
 	if d.cfg.ReapInterval > 0 {
@@ -302,6 +310,7 @@ func (d *Daemon) StagingDir() string { return d.stagingDir }
 
 // Close stops serving, leaves the gossip and deletes every partition.
 func (d *Daemon) Close() error {
+	d.http.close()
 	if d.stop != nil {
 		d.stop()
 	}
