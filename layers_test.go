@@ -22,7 +22,8 @@ var layers = []struct {
 		"internal/rpcpb", "internal/netaddr", "internal/buildinfo", "internal/membership",
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
-		"internal/provision",
+		"internal/provision", "internal/hadooprpc", "internal/hadooprpc/rpcheaderpb", "internal/yarn", "internal/yarn/yarnpb",
+		"internal/yarntest",
 	}},
 	{"api", []string{"dag"}},
 	{"libraries", []string{
