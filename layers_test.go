@@ -32,7 +32,7 @@ var layers = []struct {
 		"shuffle/daemon",
 	}},
 	{"runtime", []string{"worker", "master"}},
-	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/"}},
+	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/", "internal/yarnam"}},
 }
 
 // siblings may not import each other although they share a layer.
