@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,28 @@ func (e *yarnEnvT) logs(app string) string {
 	return b.String()
 }
 
+// restStatus reads a job's status from the session master's REST API
+// (the application's tracking URL): fast enough to poll under load.
+func restStatus(t *testing.T, tracking, id string) master.JobStatus {
+	t.Helper()
+	resp, err := http.Get(tracking + "/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st master.JobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("REST status of %s: %v", id, err)
+	}
+	return st
+}
+
 func (e *yarnEnvT) startSession(args ...string) (app, masterAddr string) {
+	app, masterAddr, _ = e.startSessionREST(args...)
+	return app, masterAddr
+}
+
+func (e *yarnEnvT) startSessionREST(args ...string) (app, masterAddr, tracking string) {
 	e.t.Helper()
 	stdout, stderr, code := e.run(append([]string{"yarn", "session", "start", "--output", "json"}, args...)...)
 	if code != 0 {
@@ -81,7 +103,7 @@ func (e *yarnEnvT) startSession(args ...string) (app, masterAddr string) {
 		e.t.Fatalf("session start printed %q: %v", stdout, err)
 	}
 	e.t.Cleanup(func() { e.run("yarn", "session", "stop", r["application"]) })
-	return r["application"], r["master"]
+	return r["application"], r["master"], r["tracking"]
 }
 
 func (e *yarnEnvT) status(masterAddr, id string) master.JobStatus {
@@ -150,12 +172,12 @@ func TestYarnSessionWordcount(t *testing.T) {
 func TestYarnSessionSurvivesContainerKill(t *testing.T) {
 	e := startYarn(t, yarntest.Options{Nodes: 2})
 	_, wordcount, _, _ := binaries(t)
-	app, masterAddr := e.startSession("--workers", "3", "--slots", "2", "--worker-memory", "512")
+	app, _, tracking := e.startSessionREST("--workers", "3", "--slots", "2", "--worker-memory", "512")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	os.Mkdir(in, 0o755)
 	for i := range 6 {
-		writeWords(t, filepath.Join(in, fmt.Sprintf("part-%d.txt", i)), 150000)
+		writeWords(t, filepath.Join(in, fmt.Sprintf("part-%d.txt", i)), 300000)
 	}
 	embedded := filepath.Join(dir, "embedded")
 	if out, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
@@ -171,7 +193,11 @@ func TestYarnSessionSurvivesContainerKill(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ""
 	for victim == "" && time.Now().Before(deadline) {
-		for _, task := range e.status(masterAddr, id).Tasks {
+		st := restStatus(t, tracking, id)
+		if ended(st.State) {
+			t.Fatalf("the job ended (%s) before a task was seen running on a container", st.State)
+		}
+		for _, task := range st.Tasks {
 			if task.State == "running" && strings.HasPrefix(task.Worker, "container_") {
 				victim = task.Worker
 				break
@@ -185,7 +211,7 @@ func TestYarnSessionSurvivesContainerKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st master.JobStatus
-	for st = e.status(masterAddr, id); !ended(st.State); st = e.status(masterAddr, id) {
+	for st = restStatus(t, tracking, id); !ended(st.State); st = restStatus(t, tracking, id) {
 		if time.Now().After(deadline) {
 			t.Fatalf("job did not end: %+v\n%s", st, e.logs(app))
 		}
