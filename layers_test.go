@@ -23,7 +23,8 @@ var layers = []struct {
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
 		"internal/provision", "internal/ha", "internal/zktest", "master/webui", "internal/browsertest",
-		"internal/launch", "internal/kube",
+		"internal/launch", "internal/kube", "internal/hadooprpc", "internal/hadooprpc/rpcheaderpb", "internal/yarn", "internal/yarn/yarnpb",
+		"internal/yarntest",
 	}},
 	{"api", []string{"dag"}},
 	{"libraries", []string{
@@ -32,7 +33,7 @@ var layers = []struct {
 		"shuffle/daemon", "internal/protocol",
 	}},
 	{"runtime", []string{"worker", "master"}},
-	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/", "internal/faultsuite", "internal/embedded"}},
+	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/", "internal/faultsuite", "internal/embedded", "internal/yarnam"}},
 }
 
 // siblings may not import each other although they share a layer.

@@ -110,6 +110,8 @@ type submitOptions struct {
 	ckInterval       string
 	ckDir            string
 	stateBackend     string
+	yarnApp, target  string
+	yarn             yarnOptions
 }
 
 func submitCommand(a *app) *cobra.Command {
@@ -145,6 +147,7 @@ Everything after "--" is passed to the job unchanged.`,
 	f.StringVar(&o.ckInterval, "checkpoint-interval", "", "checkpoint interval, e.g. 10s (overrides the job's; 0 disables)")
 	f.StringVar(&o.ckDir, "checkpoint-dir", "", "checkpoint directory URI, e.g. hdfs://nn:8020/ckpt (overrides the job's)")
 	f.StringVar(&o.stateBackend, "state-backend", "", "keyed state backend: heap or pebble (overrides the job's)")
+	addSubmitYarnFlags(cmd, &o)
 	return cmd
 }
 
@@ -189,6 +192,12 @@ func (a *app) submit(ctx context.Context, o submitOptions, own, jobArgs []string
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	if err := a.submitYarnTarget(ctx, &o); err != nil {
+		return err
+	}
+	if o.target == "yarn" {
+		return a.submitYarnBinary(ctx, o, own, jobArgs)
+	}
 	mc, closeConn, err := a.dial(ctx)
 	if err != nil {
 		return err

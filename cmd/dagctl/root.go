@@ -141,6 +141,7 @@ func newRoot(a *app) *cobra.Command {
 	}
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
+	root.AddCommand(yarnCommand(a))
 	return root
 }
 
