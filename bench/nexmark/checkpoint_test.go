@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,11 +16,14 @@ import (
 
 // failingSource wraps a Source: once a checkpoint has completed, the
 // first reader to read after it fails once, so the job restarts from that
-// checkpoint.
+// checkpoint. Until a checkpoint completes, readers hold back the end of
+// their splits, so the input cannot end before one does.
 type failingSource struct {
 	*Source
 	completed atomic.Int64 // checkpoints seen complete
 	failed    atomic.Bool
+	once      sync.Once
+	ckDone    chan struct{} // closed at the first completed checkpoint
 }
 
 func (s *failingSource) OpenSplit(ctx context.Context, rc dag.ReaderContext, sp dag.Split) (dag.SplitReader[Event], error) {
@@ -39,11 +43,25 @@ func (r *failingReader) ReadBatch(ctx context.Context, b *dag.Batch[Event], max 
 	if r.s.completed.Load() > 0 && r.s.failed.CompareAndSwap(false, true) {
 		return 0, errors.New("injected failure after a completed checkpoint")
 	}
+	if r.s.completed.Load() == 0 && r.d.end >= 0 && r.d.end-r.next <= int64(max) {
+		// The end of the split waits for a checkpoint; return now and
+		// then so that the task can take the barrier meanwhile.
+		t := time.NewTimer(10 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-r.s.ckDone:
+		case <-t.C:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		return 0, nil
+	}
 	return r.reader.ReadBatch(ctx, b, max)
 }
 
 func (r *failingReader) CheckpointComplete(_ context.Context, id int64) error {
 	r.s.completed.Add(1)
+	r.s.once.Do(func() { close(r.s.ckDone) })
 	return nil
 }
 
@@ -53,7 +71,6 @@ func (r *failingReader) CheckpointComplete(_ context.Context, id int64) error {
 // reference: the restored run neither loses nor repeats output.
 func TestQueryCheckpointFailover(t *testing.T) {
 	cfg := engineConfig(testConfig())
-	cfg.Rate = 20_000 // slow enough for checkpoints to complete mid-stream
 	gen := testGenerator(t, cfg)
 	events := gen.Events(0, cfg.Events)
 	for _, backend := range []string{dag.BackendHeap, dag.BackendPebble} {
@@ -69,7 +86,7 @@ func TestQueryCheckpointFailover(t *testing.T) {
 				}
 				g := dag.New(name, dag.Config{Parallelism: 2, Mode: dag.StreamingMode, StateBackend: backend,
 					Checkpoint: dag.CheckpointConfig{Interval: 100 * time.Millisecond, Dir: "file://" + t.TempDir()}})
-				src := &failingSource{Source: gen.Source()}
+				src := &failingSource{Source: gen.Source(), ckDone: make(chan struct{})}
 				in := dag.FromSource(g, "events", dag.Source[Event](src), gen.WatermarkStrategy(), dag.WithCoder[Event](EventCoder{}))
 				sum := q.AddTo(in, "out")
 				res, err := dagflow.Run(context.Background(), g, dagflow.Options{Logger: slog.New(slog.DiscardHandler), Progress: nil})
