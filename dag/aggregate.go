@@ -156,8 +156,11 @@ func (c *optionalCoder[T]) Decode(src []byte) (Optional[T], int, error) {
 	return Optional[T]{V: v, Set: true}, n + 1, nil
 }
 
-// aggregateOp keeps one accumulator per key. Its checkpoint holds the
-// accumulators per key group (always on the heap) and the watermark.
+// aggregateOp keeps one accumulator per key. On the heap its checkpoint
+// holds the accumulators per key group and the watermark. With the Pebble
+// backend the accumulators live in the keyed store (acc is then the cache
+// of the keys of one batch, written back at its end) and the checkpoint
+// holds only the watermark.
 type aggregateOp[K comparable, T, A, O any] struct {
 	key   func(T) K
 	hash  func(K) uint64
@@ -169,7 +172,11 @@ type aggregateOp[K comparable, T, A, O any] struct {
 	dirty map[K]struct{}
 	wm    int64
 	out   Batch[KV[K, O]]
+	kv    *kvValueStore[K, A] // Pebble backend; nil on the heap
 }
+
+// aggStateName is the store state of aggregateOp's accumulators.
+const aggStateName = "\x00aggregate"
 
 func (op *aggregateOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
 	op.oc = oc
@@ -177,7 +184,12 @@ func (op *aggregateOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) 
 	op.dirty = make(map[K]struct{})
 	op.wm = MinTime
 	op.clone = keyCloner[K]()
-	return nil
+	shared, kc, err := openKeyedStore[K](oc)
+	if err != nil || shared == nil {
+		return err
+	}
+	op.kv, err = newKVValueStore[K, A](oc, shared, kc, op.hash, aggStateName)
+	return err
 }
 
 func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batch any) error {
@@ -186,7 +198,12 @@ func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batc
 		k := op.key(v)
 		a, ok := op.acc[k]
 		if !ok {
-			a = op.agg.Zero()
+			if op.kv != nil {
+				a, ok = op.kv.get(k)
+			}
+			if !ok {
+				a = op.agg.Zero()
+			}
 			if op.clone != nil {
 				k = op.clone(k)
 			}
@@ -196,10 +213,33 @@ func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batc
 			op.dirty[k] = struct{}{}
 		}
 	}
+	if op.kv != nil {
+		if err := op.writeBack(); err != nil {
+			return err
+		}
+	}
 	if op.oc.Bounded {
+		if op.kv != nil {
+			clear(op.acc)
+		}
 		return nil
 	}
-	return op.flushDirty(ctx, op.wm)
+	err := op.flushDirty(ctx, op.wm)
+	if op.kv != nil {
+		clear(op.acc)
+	}
+	return err
+}
+
+// writeBack writes the cached accumulators to the keyed store.
+func (op *aggregateOp[K, T, A, O]) writeBack() error {
+	for k, a := range op.acc {
+		op.kv.set(k, a)
+	}
+	if err := op.kv.kv.shared.err; err != nil {
+		return fmt.Errorf("dag: %s: %w", op.oc.Name, err)
+	}
+	return nil
 }
 
 // flushDirty emits the results of changed keys (unbounded inputs).
@@ -231,14 +271,31 @@ func (op *aggregateOp[K, T, A, O]) EndInput(ctx context.Context, _ int) error {
 		return nil
 	}
 	op.out.Reset()
-	for k, a := range op.acc {
+	var err error
+	emit := func(k K, a A) bool {
 		op.out.Append(KV[K, O]{Key: k, Value: op.agg.Result(a)}, MinTime)
 		if op.out.Len() >= op.oc.BatchSize {
-			if err := op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
-				return err
+			if err = op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
+				return false
 			}
 			op.out.Reset()
 		}
+		return true
+	}
+	if op.kv != nil {
+		op.kv.rangeAll(emit)
+		if err == nil && op.kv.kv.shared.err != nil {
+			err = fmt.Errorf("dag: %s: %w", op.oc.Name, op.kv.kv.shared.err)
+		}
+	} else {
+		for k, a := range op.acc {
+			if !emit(k, a) {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
 	}
 	if op.out.Len() > 0 {
 		return op.oc.Outputs[0].Emit(ctx, &op.out)
@@ -355,6 +412,12 @@ func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *RestoredS
 	}}}
 	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
 		return err
+	}
+	if op.kv != nil { // accumulators of a heap checkpoint move to the store
+		if err := op.writeBack(); err != nil {
+			return err
+		}
+		clear(op.acc)
 	}
 	wm, err := restoredWatermark(sc.opName, st, nil, allow)
 	op.wm = wm

@@ -35,7 +35,7 @@ func writeKeyed(w StateWriter, opName string, maxPar int, wm int64, fn func(*key
 func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
-	if len(op.wins) == 0 {
+	if len(op.wins) == 0 || op.kv != nil { // the engine snapshots the keyed store
 		return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secWindows); err != nil {
@@ -79,6 +79,12 @@ func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *Resto
 		return err
 	}
 	op.wm = wm
+	if op.kv != nil { // windows restored into the keyed store
+		op.kv.load(func(start int64) { op.restoredWindow(start, wm) })
+		if err := op.kv.err(sc.opName); err != nil {
+			return err
+		}
+	}
 	ac := CoderFor[A]()
 	h := map[string]sectionHandler{secWindows: {kind: kindWindowAccs, restore: func(s section) error {
 		if err := sc.check(s.name); err != nil {
@@ -99,12 +105,8 @@ func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *Resto
 			if c == nil {
 				c = &winCell[K, A]{m: make(map[K]A), epoch: op.epoch}
 				op.wins[start] = c
-				end := addSat(start, op.a.size)
-				switch {
-				case end-1 > wm:
-					op.pending.push(start)
-				default:
-					op.retained.push(start) // purged by the next watermark if its lateness passed
+				if op.kv == nil || op.kv.known[start] == nil {
+					op.restoredWindow(start, wm)
 				}
 			}
 			c.m[k] = a
@@ -114,12 +116,28 @@ func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *Resto
 	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
 		return err
 	}
+	if op.kv != nil { // entries of a heap checkpoint move to the store
+		if err := op.flushCache(); err != nil {
+			return err
+		}
+	}
 	// Drop windows whose lateness passed (only when old subtasks had
 	// different watermarks).
 	for op.retained.len() > 0 && addSat(addSat(op.retained.peek(), op.a.size)-1, op.lateness) <= wm {
 		op.purge(op.retained.pop())
 	}
 	return nil
+}
+
+// restoredWindow schedules a restored window: pending when its
+// MaxTimestamp is past the watermark, else fired and kept for the
+// allowed lateness (purged by the next watermark if that passed).
+func (op *slidingWindowOp[K, T, A, O]) restoredWindow(start, wm int64) {
+	if addSat(start, op.a.size)-1 > wm {
+		op.pending.push(start)
+	} else {
+		op.retained.push(start)
+	}
 }
 
 // SnapshotState implements Snapshotter: a shallow clone of the keys'

@@ -56,6 +56,9 @@ type keyedState[K comparable] interface {
 	restore(sc *snapCtx[K], s section) error
 	// bind moves the state into a keyed store.
 	bind(kv *kvState[K])
+	// missingCoder names the part of the state without a coder ("" if
+	// none): a state in a keyed store encodes every entry.
+	missingCoder() string
 }
 
 // stateRegistry holds the keyed state of one operator instance.
@@ -91,6 +94,10 @@ func (r *stateRegistry[K]) register(name string, s keyedState[K]) {
 	r.byName[name] = s
 	r.states = append(r.states, s)
 	if r.store != nil {
+		if what := s.missingCoder(); what != "" {
+			r.errs = append(r.errs, fmt.Errorf("%s state %q: %s has no coder (give it MarshalBinary/UnmarshalBinary), which the Pebble state backend needs", s.stateKind(), name, what))
+			return
+		}
 		id := stateID(name)
 		if other, ok := r.ids[id]; ok {
 			r.errs = append(r.errs, fmt.Errorf("state names %q and %q have the same store id %08x; rename one", other, name, id))
@@ -273,6 +280,7 @@ func (s *ValueState[K, V]) Set(ctx KeyContext[K], v V) { s.be.set(ctx.Key(), v) 
 func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
 func (s *ValueState[K, V]) stateName() string         { return s.name }
+func (s *ValueState[K, V]) missingCoder() string      { return noCoder[V](s.vc == nil) }
 func (s *ValueState[K, V]) stateKind() stateKind      { return kindValue }
 func (s *ValueState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
 func (s *ValueState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
@@ -412,6 +420,7 @@ func (s *ListState[K, V]) Update(ctx KeyContext[K], vs []V) {
 func (s *ListState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
 func (s *ListState[K, V]) stateName() string         { return s.name }
+func (s *ListState[K, V]) missingCoder() string      { return noCoder[V](s.vc == nil) }
 func (s *ListState[K, V]) stateKind() stateKind      { return kindList }
 func (s *ListState[K, V]) bind(kv *kvState[K])       { s.be = &kvLists[K, V]{kv: kv, vc: s.vc} }
 func (s *ListState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
@@ -624,7 +633,13 @@ func (s *MapState[K, UK, UV]) Keys(ctx KeyContext[K]) iter.Seq[UK] {
 // Clear removes every entry of the current key.
 func (s *MapState[K, UK, UV]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
-func (s *MapState[K, UK, UV]) stateName() string    { return s.name }
+func (s *MapState[K, UK, UV]) stateName() string { return s.name }
+func (s *MapState[K, UK, UV]) missingCoder() string {
+	if w := noCoder[UK](s.ukc == nil); w != "" {
+		return w
+	}
+	return noCoder[UV](s.uvc == nil)
+}
 func (s *MapState[K, UK, UV]) stateKind() stateKind { return kindMap }
 func (s *MapState[K, UK, UV]) bind(kv *kvState[K]) {
 	s.be = &kvMaps[K, UK, UV]{kv: kv, ukc: s.ukc, uvc: s.uvc}
@@ -705,6 +720,7 @@ func (s *ReducingState[K, V]) Get(ctx KeyContext[K]) (V, bool) { return s.be.get
 func (s *ReducingState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 
 func (s *ReducingState[K, V]) stateName() string         { return s.name }
+func (s *ReducingState[K, V]) missingCoder() string      { return noCoder[V](s.vc == nil) }
 func (s *ReducingState[K, V]) stateKind() stateKind      { return kindReducing }
 func (s *ReducingState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
 func (s *ReducingState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
@@ -716,6 +732,14 @@ func (s *ReducingState[K, V]) capture(sc *snapCtx[K]) (func(*keyedSnapshot) erro
 
 func (s *ReducingState[K, V]) restore(sc *snapCtx[K], sec section) error {
 	return restoreValues(sc, s.name, s.vc, s.be, sec)
+}
+
+// noCoder returns "type T" when missing, else "".
+func noCoder[T any](missing bool) string {
+	if !missing {
+		return ""
+	}
+	return fmt.Sprintf("type %v", typeOf[T]())
 }
 
 // appendUvarint appends a non-negative int as a uvarint.

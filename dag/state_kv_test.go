@@ -298,3 +298,32 @@ func TestCombineSnapshotSplitsPartials(t *testing.T) {
 		t.Errorf("restored partials %v, want %v", sums, want)
 	}
 }
+
+// TestStoreStateWithoutCoder checks that a state whose values have no
+// coder is refused with an error naming it when it lives in a keyed store
+// (where every entry is encoded), instead of failing at the first write.
+func TestStoreStateWithoutCoder(t *testing.T) {
+	type noCoder struct{ p *int }
+	cases := []struct {
+		name    string
+		declare func(oc *ProcessOpenContext[string])
+		want    string
+	}{
+		{"value", func(oc *ProcessOpenContext[string]) { NewValueState[noCoder](oc, "v") }, `value state "v": type dag.noCoder`},
+		{"list", func(oc *ProcessOpenContext[string]) { NewListState[noCoder](oc, "l") }, `list state "l": type dag.noCoder`},
+		{"map key", func(oc *ProcessOpenContext[string]) { NewMapState[noCoder, int](oc, "m") }, `map state "m": type dag.noCoder`},
+		{"map value", func(oc *ProcessOpenContext[string]) { NewMapState[int, noCoder](oc, "m") }, `map state "m": type dag.noCoder`},
+		{"reducing", func(oc *ProcessOpenContext[string]) {
+			NewReducingState(oc, "r", func(a, _ noCoder) noCoder { return a })
+		}, `reducing state "r": type dag.noCoder`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			oc, _ := otStoreOpenContext(t)
+			tc.declare(oc)
+			if len(oc.reg.errs) != 1 || !strings.Contains(oc.reg.errs[0].Error(), tc.want) {
+				t.Fatalf("errors %v, want one containing %q", oc.reg.errs, tc.want)
+			}
+		})
+	}
+}

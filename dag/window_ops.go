@@ -372,10 +372,11 @@ type winCell[K comparable, A any] struct {
 
 // slidingWindowOp runs tumbling and sliding windows. State is grouped by
 // window start: a watermark fires whole windows, and a record costs a few
-// map operations per window it belongs to. Its state stays on the heap
-// also with the Pebble backend; it is checkpointed per key group as
-// (window start, key, accumulator) entries, with the watermark as operator
-// state.
+// map operations per window it belongs to. On the heap it is checkpointed
+// per key group as (window start, key, accumulator) entries, with the
+// watermark as operator state. With the Pebble backend the accumulators
+// live in the keyed store (see windowKV; wins is then the cache of the
+// entries one batch touches) and the checkpoint holds the watermark.
 type slidingWindowOp[K comparable, T, A, O any] struct {
 	keyFn    func(T) K
 	hash     func(K) uint64
@@ -393,6 +394,7 @@ type slidingWindowOp[K comparable, T, A, O any] struct {
 	free     []map[K]A                // cleared maps for reuse
 	out      bufferedOut[WindowResult[K, O]]
 	late     lateRecords[T]
+	kv       *windowKV[K, A] // Pebble backend; nil on the heap
 }
 
 func (op *slidingWindowOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
@@ -401,7 +403,28 @@ func (op *slidingWindowOp[K, T, A, O]) Open(_ context.Context, oc *OperatorConte
 	op.pending.less, op.retained.less = lessInt64, lessInt64
 	op.out.init(oc.Outputs[0], oc.BatchSize)
 	op.late.init(oc, op.lateOut)
-	return nil
+	shared, kc, err := openKeyedStore[K](oc)
+	if err != nil || shared == nil {
+		return err
+	}
+	op.kv, err = newWindowKV[K, A](oc, shared, kc, op.hash)
+	return err
+}
+
+// flushCache writes the accumulators a batch touched to the keyed store
+// and empties the cache (Pebble backend).
+func (op *slidingWindowOp[K, T, A, O]) flushCache() error {
+	for s, c := range op.wins {
+		for k, a := range c.m {
+			op.kv.set(s, k, a)
+		}
+		delete(op.wins, s)
+		if len(op.free) < 4 {
+			clear(c.m)
+			op.free = append(op.free, c.m)
+		}
+	}
+	return op.kv.err(op.oc.Name)
 }
 
 func (op *slidingWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batch any) error {
@@ -436,15 +459,21 @@ func (op *slidingWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, 
 				} else {
 					m = op.newMap()
 					op.wins[s] = &winCell[K, A]{m: m, epoch: op.epoch}
-					if end-1 <= wm {
+					switch {
+					case op.kv != nil && op.kv.known[s] != nil:
+						// scheduled already: its entries are in the store
+					case end-1 <= wm:
 						op.retained.push(s) // late but allowed: fires below
-					} else {
+					default:
 						op.pending.push(s)
 					}
 				}
 				lastStart, lastMap = s, m
 			}
 			acc, ok := m[k]
+			if !ok && op.kv != nil {
+				acc, ok = op.kv.get(s, k)
+			}
 			if !ok {
 				acc = op.agg.Zero()
 			}
@@ -463,6 +492,11 @@ func (op *slidingWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, 
 			}
 		}
 	}
+	if op.kv != nil {
+		if err := op.flushCache(); err != nil {
+			return err
+		}
+	}
 	if err := op.out.flush(ctx); err != nil {
 		return err
 	}
@@ -479,6 +513,9 @@ func (op *slidingWindowOp[K, T, A, O]) newMap() map[K]A {
 }
 
 func (op *slidingWindowOp[K, T, A, O]) purge(s int64) {
+	if op.kv != nil {
+		op.kv.purge(s)
+	}
 	c := op.wins[s]
 	delete(op.wins, s)
 	if c != nil && c.epoch == op.epoch && len(op.free) < 2 { // not shared with a checkpoint
@@ -499,15 +536,26 @@ func (op *slidingWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 			break
 		}
 		op.pending.pop()
-		var m map[K]A
-		if c := op.wins[s]; c != nil {
-			m = c.m
-		}
-		for k, acc := range m {
+		var err error
+		fire := func(k K, acc A) bool {
 			r := WindowResult[K, O]{Key: k, Start: s, End: end, Value: op.agg.Result(acc)}
-			if err := op.out.add(ctx, r, end-1); err != nil {
-				return err
+			err = op.out.add(ctx, r, end-1)
+			return err == nil
+		}
+		if op.kv != nil {
+			op.kv.rangeWindow(s, fire)
+			if err == nil {
+				err = op.kv.err(op.oc.Name)
 			}
+		} else if c := op.wins[s]; c != nil {
+			for k, acc := range c.m {
+				if !fire(k, acc) {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return err
 		}
 		if addSat(end-1, lateness) <= wm {
 			op.purge(s)
@@ -522,6 +570,11 @@ func (op *slidingWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 		}
 		op.retained.pop()
 		op.purge(s)
+	}
+	if op.kv != nil {
+		if err := op.kv.err(op.oc.Name); err != nil {
+			return err
+		}
 	}
 	return op.out.flush(ctx)
 }

@@ -197,3 +197,40 @@ func (w *wire) check(what string) error {
 	}
 	return nil
 }
+
+// MarshalBinary and UnmarshalBinary give Bid, Auction and Person a
+// built-in coder (dag.CoderFor), which keyed state needs to be
+// checkpointed or kept in Pebble (joins and Reduce keep these records).
+
+// MarshalBinary implements encoding.BinaryMarshaler with BidCoder.
+func (b Bid) MarshalBinary() ([]byte, error) { return BidCoder{}.Append(nil, b), nil }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler with BidCoder.
+func (b *Bid) UnmarshalBinary(src []byte) error { return unmarshalAll(src, b, BidCoder{}.Decode) }
+
+// MarshalBinary implements encoding.BinaryMarshaler with AuctionCoder.
+func (a Auction) MarshalBinary() ([]byte, error) { return AuctionCoder{}.Append(nil, a), nil }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler with AuctionCoder.
+func (a *Auction) UnmarshalBinary(src []byte) error {
+	return unmarshalAll(src, a, AuctionCoder{}.Decode)
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler with PersonCoder.
+func (p Person) MarshalBinary() ([]byte, error) { return PersonCoder{}.Append(nil, p), nil }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler with PersonCoder.
+func (p *Person) UnmarshalBinary(src []byte) error { return unmarshalAll(src, p, PersonCoder{}.Decode) }
+
+// unmarshalAll decodes exactly src into dst.
+func unmarshalAll[T any](src []byte, dst *T, decode func([]byte) (T, int, error)) error {
+	v, n, err := decode(src)
+	if err != nil {
+		return err
+	}
+	if n != len(src) {
+		return fmt.Errorf("nexmark: %d trailing bytes after a %T", len(src)-n, v)
+	}
+	*dst = v
+	return nil
+}

@@ -357,3 +357,57 @@ func TestSmallFunctions(t *testing.T) {
 		t.Errorf("floorDiv: %s", got)
 	}
 }
+
+// TestSourcePosition reads part of each split, reopens the split at its
+// Position and reads on: the events are those of an uninterrupted read,
+// bounded and unbounded.
+func TestSourcePosition(t *testing.T) {
+	ctx := context.Background()
+	for _, events := range []int64{5_003, 0} {
+		cfg := testConfig()
+		cfg.Events = events
+		gen := testGenerator(t, cfg)
+		splits, err := gen.Source().Splits(ctx, dag.SplitContext{Parallelism: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sp := range splits {
+			read := func(sp dag.Split, limit int) ([]Event, dag.Split, bool) {
+				r, err := gen.Source().OpenSplit(ctx, dag.ReaderContext{}, sp)
+				if err != nil {
+					t.Fatalf("events %d split %s: %v", events, sp.ID, err)
+				}
+				defer r.Close()
+				var got []Event
+				for len(got) < limit {
+					var b dag.Batch[Event]
+					_, err := r.ReadBatch(ctx, &b, 97)
+					got = append(got, b.Vals...)
+					if err == io.EOF {
+						return got, dag.Split{}, true
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				pos, err := r.(dag.PositionedReader).Position()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pos.ID != sp.ID {
+					t.Fatalf("Position changed the split id %s to %s", sp.ID, pos.ID)
+				}
+				return got, pos, false
+			}
+			want, _, _ := read(sp, 1000)
+			first, pos, done := read(sp, 300)
+			if !done {
+				rest, _, _ := read(pos, 1000-len(first))
+				first = append(first, rest...)
+			}
+			if n := min(len(first), len(want)); !reflect.DeepEqual(first[:n], want[:n]) || len(first) < len(want) && events > 0 {
+				t.Fatalf("events %d split %s: resumed read differs from an uninterrupted one", events, sp.ID)
+			}
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package nexmark
 
-import "github.com/dagflow/dagflow/dag"
+import (
+	"fmt"
+
+	"github.com/dagflow/dagflow/dag"
+)
 
 // Q7Row is a bid with the highest price of a 10-second window.
 type Q7Row struct {
@@ -47,6 +51,57 @@ type q7Best struct {
 
 func (b *q7Best) max() int64 { return b.top[0].Price }
 
+// MarshalBinary gives q7Best a built-in coder for its state: the counts
+// of top and edge, then their rows.
+func (b q7Best) MarshalBinary() ([]byte, error) {
+	dst := appendInts(nil, int64(len(b.top)), int64(len(b.edge)))
+	for _, r := range b.top {
+		dst = q7RowCoder{}.Append(dst, r)
+	}
+	for _, r := range b.edge {
+		dst = q7RowCoder{}.Append(dst, r)
+	}
+	return dst, nil
+}
+
+// UnmarshalBinary decodes MarshalBinary's output.
+func (b *q7Best) UnmarshalBinary(src []byte) error {
+	var nt, ne int64
+	w := wire{b: src}
+	w.ints(&nt, &ne)
+	if err := w.check("q7 window"); err != nil {
+		return err
+	}
+	if nt < 0 || ne < 0 || nt+ne > int64(len(w.b)) {
+		return fmt.Errorf("nexmark: corrupt q7 window: %d and %d rows in %d bytes", nt, ne, len(w.b))
+	}
+	rest := w.b
+	read := func(n int64) ([]Q7Row, error) {
+		var out []Q7Row
+		for range n {
+			r, m, err := q7RowCoder{}.Decode(rest)
+			if err != nil {
+				return nil, err
+			}
+			out, rest = append(out, r), rest[m:]
+		}
+		return out, nil
+	}
+	top, err := read(nt)
+	if err != nil {
+		return err
+	}
+	edge, err := read(ne)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("nexmark: %d trailing bytes after a q7 window", len(rest))
+	}
+	b.top, b.edge = top, edge
+	return nil
+}
+
 func (b *q7Best) add(r Q7Row, atEnd bool) {
 	switch {
 	case atEnd:
@@ -76,31 +131,32 @@ type q7Candidate struct {
 
 // q7ShareFn keeps the best bids of one price shard per window.
 type q7ShareFn struct {
-	windows *dag.MapState[int64, int64, *q7Best] // by window start
+	windows *dag.MapState[int64, int64, q7Best] // by window start
 }
 
 func (f *q7ShareFn) Open(oc *dag.ProcessOpenContext[int64]) error {
-	f.windows = dag.NewMapState[int64, *q7Best](oc, "windows")
+	f.windows = dag.NewMapState[int64, q7Best](oc, "windows")
 	return nil
 }
 
 func (f *q7ShareFn) ProcessElement(ctx *dag.ProcessContext[int64, q7Candidate], r Q7Row) error {
 	start := floorDiv(r.DateTime, windowMillis) * windowMillis
-	f.window(ctx, start).add(r, false)
+	f.add(ctx, start, r, false)
 	if r.DateTime == start { // also the end of the previous window
-		f.window(ctx, start-windowMillis).add(r, true)
+		f.add(ctx, start-windowMillis, r, true)
 	}
 	return nil
 }
 
-func (f *q7ShareFn) window(ctx *dag.ProcessContext[int64, q7Candidate], start int64) *q7Best {
+// add adds r to the window at start and stores the window again (state
+// values are never modified in place: the Pebble backend holds copies).
+func (f *q7ShareFn) add(ctx *dag.ProcessContext[int64, q7Candidate], start int64, r Q7Row, atEnd bool) {
 	b, ok := f.windows.Get(ctx, start)
 	if !ok {
-		b = &q7Best{}
-		f.windows.Put(ctx, start, b)
 		ctx.RegisterEventTimer(start + windowMillis) // the end: bids at it are in
 	}
-	return b
+	b.add(r, atEnd)
+	f.windows.Put(ctx, start, b)
 }
 
 func (f *q7ShareFn) OnTimer(ctx *dag.ProcessContext[int64, q7Candidate], t dag.Timer) error {
@@ -118,22 +174,21 @@ func (f *q7ShareFn) OnTimer(ctx *dag.ProcessContext[int64, q7Candidate], t dag.T
 
 // q7MaxFn merges the shards of a window and emits its highest bids.
 type q7MaxFn struct {
-	best *dag.ValueState[int64, *q7Best]
+	best *dag.ValueState[int64, q7Best]
 }
 
 func (f *q7MaxFn) Open(oc *dag.ProcessOpenContext[int64]) error {
-	f.best = dag.NewValueState[*q7Best](oc, "best")
+	f.best = dag.NewValueState[q7Best](oc, "best")
 	return nil
 }
 
 func (f *q7MaxFn) ProcessElement(ctx *dag.ProcessContext[int64, Q7Row], c q7Candidate) error {
 	b, ok := f.best.Get(ctx)
 	if !ok {
-		b = &q7Best{}
-		f.best.Set(ctx, b)
 		ctx.RegisterEventTimer(c.Start + windowMillis)
 	}
 	b.add(c.Bid, c.AtEnd)
+	f.best.Set(ctx, b)
 	return nil
 }
 

@@ -2,13 +2,14 @@ package nexmark
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/dagflow/dagflow/dag"
 )
@@ -46,42 +47,72 @@ func Summarize[T Row](rows []T) Summary {
 }
 
 // Checksum collects the summaries a ChecksumSink's writers commit. It is
-// the sink's dag.Committer: only the output of a successful job counts,
-// and committing the same committable twice counts it once.
+// the sink's dag.Committer: only the output of a successful job counts.
+//
+// Every prepared part has an id unique across processes and attempts: a
+// random writer id (drawn when a subtask attempt opens its writer) and the
+// writer's sequence number. Committing the same committable again (a
+// retried commit) is a no-op, but a part id committed with another summary,
+// or recorded twice by RecordTo, is an error: a replayed part must never
+// vanish silently nor count twice.
 type Checksum struct {
 	mu    sync.Mutex
-	parts map[uint64]Summary
-	next  atomic.Uint64 // ids of prepared parts
+	parts map[PartID]Summary
 	// record, when set, receives every committed part as a line
-	// "id records hash"; a job that commits in another process (on a
-	// cluster) reports its checksum to the driver through it.
+	// "writer-seq records hash"; a job that commits in another process (on
+	// a cluster) reports its checksum to the driver through it.
 	record string
 }
+
+// PartID identifies one prepared part: the writer (random, unique per
+// subtask attempt and process) and the writer's sequence number.
+type PartID struct {
+	Writer uint64
+	Seq    uint64
+}
+
+// String returns "writer-seq", the writer in hex.
+func (p PartID) String() string { return fmt.Sprintf("%016x-%d", p.Writer, p.Seq) }
+
+// ErrReplayedPart reports a part committed or recorded twice with
+// different contents, or recorded twice.
+var ErrReplayedPart = errors.New("nexmark: replayed checksum part")
 
 // RecordTo makes Commit append every committed part to the file at path.
 func (c *Checksum) RecordTo(path string) { c.record = path }
 
-// ReadRecorded merges the parts recorded in a file by RecordTo. A line
-// recorded twice (a retried commit) counts once; part ids are only unique
-// within a process, so the whole line is the key.
+// ReadRecorded merges the parts recorded in a file by RecordTo. Every
+// line is one part; a part id found twice is an error (ErrReplayedPart),
+// whether or not the lines are equal: Commit records each part once.
 func ReadRecorded(path string) (Summary, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("nexmark: %w", err)
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	var s Summary
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	text := strings.TrimSpace(string(b))
+	if text == "" {
+		return s, nil
+	}
+	for i, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
-		if len(f) != 3 || seen[line] {
-			continue
+		var recs int64
+		var hash uint64
+		ok := len(f) == 3 && strings.Contains(f[0], "-")
+		if ok {
+			var err1, err2 error
+			recs, err1 = strconv.ParseInt(f[1], 10, 64)
+			hash, err2 = strconv.ParseUint(f[2], 16, 64)
+			ok = err1 == nil && err2 == nil
 		}
-		seen[line] = true
-		recs, err1 := strconv.ParseInt(f[1], 10, 64)
-		hash, err2 := strconv.ParseUint(f[2], 16, 64)
-		if err1 != nil || err2 != nil {
-			return Summary{}, fmt.Errorf("nexmark: bad checksum record %q in %s", line, path)
+		if !ok {
+			return Summary{}, fmt.Errorf("nexmark: %s line %d: bad checksum record %q, want \"writer-seq records hash\"", path, i+1, line)
 		}
+		if prev, dup := seen[f[0]]; dup {
+			return Summary{}, fmt.Errorf("%w: %s: part %s on lines %d and %d", ErrReplayedPart, path, f[0], prev, i+1)
+		}
+		seen[f[0]] = i + 1
 		s.Merge(Summary{Records: recs, Hash: hash})
 	}
 	return s, nil
@@ -103,7 +134,7 @@ func (c *Checksum) Commit(_ context.Context, committables [][]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.parts == nil {
-		c.parts = make(map[uint64]Summary)
+		c.parts = make(map[PartID]Summary)
 	}
 	var lines strings.Builder
 	for _, b := range committables {
@@ -111,8 +142,17 @@ func (c *Checksum) Commit(_ context.Context, committables [][]byte) error {
 		if err != nil {
 			return err
 		}
+		if prev, ok := c.parts[id]; ok {
+			if prev != s {
+				return fmt.Errorf("%w: part %s committed as %v and as %v", ErrReplayedPart, id, prev, s)
+			}
+			continue // a retried commit of the same committable
+		}
 		c.parts[id] = s
-		fmt.Fprintf(&lines, "%d %d %x\n", id, s.Records, s.Hash)
+		fmt.Fprintf(&lines, "%s %d %x\n", id, s.Records, s.Hash)
+	}
+	if lines.Len() == 0 {
+		return nil
 	}
 	if c.record != "" {
 		f, err := os.OpenFile(c.record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -131,20 +171,30 @@ func (c *Checksum) Commit(_ context.Context, committables [][]byte) error {
 // Abort implements dag.Committer: aborted parts were never counted.
 func (c *Checksum) Abort(context.Context, [][]byte) error { return nil }
 
-func encodePart(id uint64, s Summary) []byte {
-	b := binary.AppendUvarint(nil, id)
+// A committable is the writer id (8 bytes), the sequence number
+// (uvarint), the record count (varint) and the hash (8 bytes).
+func encodePart(id PartID, s Summary) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, id.Writer)
+	b = binary.AppendUvarint(b, id.Seq)
 	b = binary.AppendVarint(b, s.Records)
 	return binary.LittleEndian.AppendUint64(b, s.Hash)
 }
 
-func decodePart(b []byte) (uint64, Summary, error) {
-	id, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, Summary{}, fmt.Errorf("nexmark: corrupt checksum committable")
+func decodePart(b []byte) (PartID, Summary, error) {
+	bad := fmt.Errorf("nexmark: corrupt checksum committable of %d bytes", len(b))
+	if len(b) < 8 {
+		return PartID{}, Summary{}, bad
 	}
+	id := PartID{Writer: binary.LittleEndian.Uint64(b)}
+	b = b[8:]
+	seq, n := binary.Uvarint(b)
+	if n <= 0 {
+		return PartID{}, Summary{}, bad
+	}
+	id.Seq = seq
 	recs, m := binary.Varint(b[n:])
 	if m <= 0 || len(b) != n+m+8 {
-		return 0, Summary{}, fmt.Errorf("nexmark: corrupt checksum committable")
+		return PartID{}, Summary{}, bad
 	}
 	return id, Summary{Records: recs, Hash: binary.LittleEndian.Uint64(b[n+m:])}, nil
 }
@@ -165,16 +215,25 @@ func NewChecksumSink[T Row]() ChecksumSink[T] { return ChecksumSink[T]{c: &Check
 func (s ChecksumSink[T]) Checksum() *Checksum { return s.c }
 
 // NewWriter implements dag.Sink.
+// Each writer draws a random 64-bit id, so that part ids are unique across
+// subtasks, attempts and processes (a sequence number alone restarts in
+// every process).
 func (s ChecksumSink[T]) NewWriter(context.Context, dag.SinkContext) (dag.SinkWriter[T], error) {
-	return &checksumWriter[T]{c: s.c}, nil
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("nexmark: checksum writer id: %w", err)
+	}
+	return &checksumWriter[T]{c: s.c, id: binary.LittleEndian.Uint64(b[:])}, nil
 }
 
 // Committer implements dag.Sink.
 func (s ChecksumSink[T]) Committer() dag.Committer { return s.c }
 
 type checksumWriter[T Row] struct {
-	c *Checksum
-	s Summary
+	c   *Checksum
+	id  uint64 // random writer id
+	seq uint64 // parts prepared
+	s   Summary
 }
 
 func (w *checksumWriter[T]) Write(_ context.Context, b *dag.Batch[T]) error {
@@ -187,7 +246,8 @@ func (w *checksumWriter[T]) Write(_ context.Context, b *dag.Batch[T]) error {
 
 // Prepare hands over what was written since the last Prepare.
 func (w *checksumWriter[T]) Prepare(context.Context) ([][]byte, error) {
-	part := encodePart(w.c.next.Add(1), w.s)
+	w.seq++
+	part := encodePart(PartID{Writer: w.id, Seq: w.seq}, w.s)
 	w.s = Summary{}
 	return [][]byte{part}, nil
 }

@@ -120,7 +120,7 @@ func (s *Source) OpenSplit(_ context.Context, _ dag.ReaderContext, split dag.Spl
 	if n := s.g.cfg.Events; n > 0 && (d.end < 0 || d.end > n) || n == 0 && d.end >= 0 {
 		return nil, fmt.Errorf("nexmark: split %s does not belong to a stream of %d events", split.ID, n)
 	}
-	return &reader{g: s.g, d: d, next: d.start}, nil
+	return &reader{g: s.g, split: split, d: d, next: d.start}, nil
 }
 
 // maxWait bounds how long a rate-limited reader sleeps in one call.
@@ -129,6 +129,7 @@ const maxWait = 100 * time.Millisecond
 // reader generates the positions of one split.
 type reader struct {
 	g       *Generator
+	split   dag.Split
 	d       splitData
 	next    int64
 	start   time.Time // rate limiting: when the first batch was read
@@ -194,6 +195,21 @@ func (r *reader) allowed(now time.Time) (int64, time.Duration) {
 	}
 	wait := time.Duration((float64(r.emitted)/r.d.rate - elapsed) * float64(time.Second))
 	return 0, min(max(wait, time.Millisecond), maxWait)
+}
+
+var _ dag.PositionedReader = (*reader)(nil)
+
+// Position implements dag.PositionedReader: the split resumes at the next
+// position, so a checkpointed job restores its sources exactly.
+func (r *reader) Position() (dag.Split, error) {
+	sp := r.split
+	d := r.d
+	d.start = r.next
+	if d.end >= 0 && d.start > d.end {
+		d.start = d.end
+	}
+	sp.Data = d.encode()
+	return sp, nil
 }
 
 // Close implements dag.SplitReader.

@@ -3,6 +3,7 @@
 //	go run ./bench/cmd/nexmark --query q5 --events 10000000 [--parallelism 2]
 //	    [--mode batch|streaming] [--rounds 1] [--seed 0] [--event-rate 10000000]
 //	    [--out-of-orderness 1s] [--rate 0] [--cpuprofile FILE]
+//	    [--checkpoint-interval 10s] [--checkpoint-dir DIR] [--state-backend heap|pebble]
 //
 // --query takes a query name, a comma-separated list or "all". For every
 // query it prints a Markdown table row: events, wall time, events/s, CPU
@@ -22,6 +23,13 @@
 // benchmark: 10M/s) with at most --out-of-orderness disorder. --rate
 // limits generation to that many events per wall-clock second (0: as fast
 // as possible).
+//
+// --checkpoint-interval takes exactly-once checkpoints at that interval
+// (as Flink's published figures do), into --checkpoint-dir (default: a
+// temporary directory removed afterwards); --state-backend keeps keyed
+// state on the heap or in Pebble. With checkpoints on, the table gets a
+// column with the number of completed checkpoints and the size of the
+// last one.
 package main
 
 import (
@@ -64,6 +72,9 @@ type config struct {
 	summaryFile string
 	modeName    string
 	ooo         time.Duration // as given
+	ckInterval  time.Duration // 0: no checkpoints
+	ckDir       string        // "": a temporary directory
+	backend     string        // dag.BackendHeap or dag.BackendPebble
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -84,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.master, "master", "", "run each query on the cluster of this master (dagctl submit) instead of the embedded runtime")
 	fs.StringVar(&c.dagctl, "dagctl", "dagctl", "dagctl binary used with --master")
 	fs.StringVar(&c.summaryFile, "summary-file", "", "record the committed checksum parts here (set by --master runs)")
+	fs.DurationVar(&c.ckInterval, "checkpoint-interval", 0, "take exactly-once checkpoints at this interval (0: none)")
+	fs.StringVar(&c.ckDir, "checkpoint-dir", "", "checkpoint directory (default: a temporary directory, removed after the run)")
+	fs.StringVar(&c.backend, "state-backend", dag.BackendHeap, "keyed state backend: heap or pebble")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -109,6 +123,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.gen.OutOfOrderness = -1 // the generator's "in order"
 	default:
 		c.gen.OutOfOrderness = c.ooo
+	}
+	if c.ckInterval < 0 {
+		return c, fmt.Errorf("--checkpoint-interval %v: must not be negative", c.ckInterval)
+	}
+	if c.ckDir != "" && c.ckInterval == 0 {
+		return c, fmt.Errorf("--checkpoint-dir needs --checkpoint-interval")
+	}
+	switch c.backend {
+	case dag.BackendHeap, dag.BackendPebble:
+	default:
+		return c, fmt.Errorf("--state-backend %q: want %s or %s", c.backend, dag.BackendHeap, dag.BackendPebble)
 	}
 	if c.gen.Rate < 0 {
 		return c, fmt.Errorf("--rate %v: must not be negative", c.gen.Rate)
@@ -153,9 +178,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !c.child {
 		fmt.Fprintf(stdout, "nexmark: %s/%s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.GOOS, runtime.GOARCH,
 			runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
-		fmt.Fprintf(stdout, "%d events, parallelism %d, %v mode, event rate %g/s, %d round(s)\n\n",
-			c.gen.Events, c.parallelism, c.mode, c.gen.EventRate, c.rounds)
-		fmt.Fprintln(stdout, header)
+		fmt.Fprintf(stdout, "%d events, parallelism %d, %v mode, event rate %g/s, %d round(s), %s\n\n",
+			c.gen.Events, c.parallelism, c.mode, c.gen.EventRate, c.rounds, c.stateLine())
+		fmt.Fprintln(stdout, c.header())
 	}
 	if c.master != "" {
 		err = runOnCluster(ctx, c, stdout, stderr)
@@ -184,6 +209,7 @@ func runChildren(ctx context.Context, c config, stdout, stderr io.Writer) error 
 			"--mode="+c.modeName, fmt.Sprint("--rounds=", c.rounds), fmt.Sprint("--seed=", c.gen.Seed),
 			fmt.Sprint("--event-rate=", c.gen.EventRate), fmt.Sprint("--out-of-orderness=", c.ooo),
 			fmt.Sprint("--rate=", c.gen.Rate))
+		cmd.Args = append(cmd.Args, c.stateArgs()...)
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Run(); err != nil {
 			if ctx.Err() != nil {
@@ -201,12 +227,49 @@ func runChildren(ctx context.Context, c config, stdout, stderr io.Writer) error 
 const header = "| query | events | wall s | events/s | cpu s | events/s per cpu-s | Flink events/s per core | ratio | peak RSS MB | output records | checksum |\n" +
 	"|---|---|---|---|---|---|---|---|---|---|---|"
 
+// header returns the table header: header, plus a checkpoints column when
+// checkpoints are on.
+func (c config) header() string {
+	if c.ckInterval == 0 {
+		return header
+	}
+	h, sep, _ := strings.Cut(header, "\n")
+	return h + " checkpoints (last MB) |\n" + sep + "---|"
+}
+
+// stateLine describes checkpoints and the state backend.
+func (c config) stateLine() string {
+	if c.ckInterval == 0 {
+		return "no checkpoints, " + c.backend + " state"
+	}
+	return fmt.Sprintf("exactly-once checkpoints every %v, %s state", c.ckInterval, c.backend)
+}
+
+// stateArgs returns the flags that pass checkpoints and the state backend
+// on to a child process (none at their defaults, so that a run without
+// them invokes children exactly as before).
+func (c config) stateArgs() []string {
+	var args []string
+	if c.ckInterval > 0 {
+		args = append(args, fmt.Sprint("--checkpoint-interval=", c.ckInterval))
+	}
+	if c.ckDir != "" {
+		args = append(args, "--checkpoint-dir="+c.ckDir)
+	}
+	if c.backend != dag.BackendHeap {
+		args = append(args, "--state-backend="+c.backend)
+	}
+	return args
+}
+
 // measurement is one run of a query.
 type measurement struct {
 	events int64
 	wall   time.Duration
 	cpu    time.Duration
 	sum    nexmark.Summary
+	ckpts  int   // completed checkpoints
+	ckSize int64 // size of the last completed checkpoint, bytes
 }
 
 func runQuery(ctx context.Context, c config, q nexmark.Query, stdout io.Writer) error {
@@ -225,9 +288,25 @@ func runQuery(ctx context.Context, c config, q nexmark.Query, stdout io.Writer) 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	ck := dag.CheckpointConfig{Interval: c.ckInterval, Dir: c.ckDir}
+	if c.ckInterval > 0 && ck.Dir == "" {
+		dir, err := os.MkdirTemp("", "nexmark-ckpt-")
+		if err != nil {
+			return fmt.Errorf("checkpoint directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		ck.Dir = "file://" + dir
+	} else if ck.Dir != "" && !strings.Contains(ck.Dir, "://") {
+		abs, err := filepath.Abs(ck.Dir)
+		if err != nil {
+			return fmt.Errorf("checkpoint directory: %w", err)
+		}
+		ck.Dir = "file://" + abs
+	}
 	var runs []measurement
 	for range c.rounds {
-		g := dag.New("nexmark-"+q.Name, dag.Config{Parallelism: c.parallelism, Mode: c.mode})
+		g := dag.New("nexmark-"+q.Name, dag.Config{Parallelism: c.parallelism, Mode: c.mode,
+			Checkpoint: ck, StateBackend: c.backend})
 		sum := q.AddTo(nexmark.Read(g, gen), "sink")
 		if c.summaryFile != "" {
 			sum.RecordTo(c.summaryFile)
@@ -243,6 +322,12 @@ func runQuery(ctx context.Context, c config, q nexmark.Query, stdout io.Writer) 
 		m := measurement{wall: time.Since(w0), cpu: cpuTime() - c0, sum: sum.Summary()}
 		src, _ := res.Vertex("events")
 		m.events = src.RecordsOut
+		for _, cs := range res.Checkpoints {
+			if cs.Status == "completed" {
+				m.ckpts++
+				m.ckSize = cs.Size
+			}
+		}
 		runs = append(runs, m)
 	}
 	slices.SortFunc(runs, func(a, b measurement) int { return int(a.wall - b.wall) })
@@ -256,9 +341,13 @@ func runQuery(ctx context.Context, c config, q nexmark.Query, stdout io.Writer) 
 	if !q.Deterministic {
 		check += " (processing time)"
 	}
-	_, err = fmt.Fprintf(stdout, "| %s | %d | %.2f | %s | %.2f | %s | %s | %s | %.0f | %d | %s |\n",
+	row := fmt.Sprintf("| %s | %d | %.2f | %s | %.2f | %s | %s | %s | %.0f | %d | %s |",
 		q.Name, m.events, m.wall.Seconds(), human(float64(m.events)/m.wall.Seconds()), m.cpu.Seconds(),
 		human(perCPU), flink, ratio, float64(peakRSS())/(1<<20), m.sum.Records, check)
+	if c.ckInterval > 0 {
+		row += fmt.Sprintf(" %d (%.1f) |", m.ckpts, float64(m.ckSize)/(1<<20))
+	}
+	_, err = fmt.Fprintln(stdout, row)
 	return err
 }
 
@@ -354,6 +443,20 @@ func runOnCluster(ctx context.Context, c config, stdout, stderr io.Writer) error
 			"--child", "--query", q.Name, fmt.Sprint("--events=", c.gen.Events), fmt.Sprint("--parallelism=", c.parallelism),
 			"--mode=" + c.modeName, fmt.Sprint("--seed=", c.gen.Seed), fmt.Sprint("--event-rate=", c.gen.EventRate),
 			fmt.Sprint("--out-of-orderness=", c.ooo), fmt.Sprint("--rate=", c.gen.Rate), "--summary-file=" + file}
+		if c.ckInterval > 0 || c.backend != dag.BackendHeap {
+			// dagctl's flags, so that the cluster configures the job.
+			var sub []string
+			if c.ckInterval > 0 {
+				sub = append(sub, fmt.Sprint("--checkpoint-interval=", c.ckInterval))
+			}
+			if c.ckDir != "" {
+				sub = append(sub, "--checkpoint-dir="+c.ckDir)
+			}
+			if c.backend != dag.BackendHeap {
+				sub = append(sub, "--state-backend="+c.backend)
+			}
+			args = slices.Insert(args, 1, sub...)
+		}
 		var runs []time.Duration
 		var sum nexmark.Summary
 		for range c.rounds {
@@ -376,8 +479,12 @@ func runOnCluster(ctx context.Context, c config, stdout, stderr io.Writer) error
 		if !q.Deterministic {
 			check += " (processing time)"
 		}
-		fmt.Fprintf(stdout, "| %s | %d | %.2f | %s | – | – | – | – | – | %d | %s |\n",
+		row := fmt.Sprintf("| %s | %d | %.2f | %s | – | – | – | – | – | %d | %s |",
 			q.Name, c.gen.Events, wall.Seconds(), human(float64(c.gen.Events)/wall.Seconds()), sum.Records, check)
+		if c.ckInterval > 0 {
+			row += " – |"
+		}
+		fmt.Fprintln(stdout, row)
 	}
 	return nil
 }
