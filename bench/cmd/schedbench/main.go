@@ -1,0 +1,159 @@
+// Command schedbench prints the scheduler's scaling curve: a two-vertex job
+// whose N producers feed N consumers all-to-all, blocking and pipelined,
+// driven through the pure scheduler (package scheduler) with every Deploy
+// answered at once by TaskRunning and TaskFinished.
+//
+//	go run ./bench/cmd/schedbench [--sizes 1000,2000,5000,10000] [--modes blocking,pipelined]
+//	    [--slots-per-worker 100] [--cpuprofile FILE] [--memprofile FILE]
+//
+// For every size and mode it prints one Markdown table row: the time of
+// scheduler.New, of the deploy phase (Start until every task was deployed;
+// for a blocking job that includes finishing the producers), of the finish
+// phase (until JobFinished), of the failover of one producer (until every
+// restarted task runs again), the peak heap while the job ran and the live
+// heap with every task running. See bench.SchedScale.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dagflow/dagflow/bench"
+	"github.com/dagflow/dagflow/scheduler"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "schedbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("schedbench", flag.ContinueOnError)
+	sizes := fs.String("sizes", "1000,2000,5000,10000", "comma-separated parallelisms N (N producers, N consumers)")
+	modes := fs.String("modes", "blocking,pipelined", "comma-separated exchange modes: blocking, pipelined")
+	slots := fs.Int("slots-per-worker", 100, "slots per worker (the cluster has N slots in all)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ns, err := parseSizes(*sizes)
+	if err != nil {
+		return err
+	}
+	ms, err := parseModes(*modes)
+	if err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rows, err := Curve(ns, ms, *slots, func(r bench.SchedScaleResult) {
+		fmt.Fprintln(os.Stderr, "schedbench:", Row(r))
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, Table(rows))
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.WriteHeapProfile(f)
+	}
+	return nil
+}
+
+// Curve runs bench.SchedScale for every size and mode, calling progress
+// after each.
+func Curve(sizes []int, modes []scheduler.ExchangeMode, slotsPerWorker int, progress func(bench.SchedScaleResult)) ([]bench.SchedScaleResult, error) {
+	var rows []bench.SchedScaleResult
+	for _, m := range modes {
+		for _, n := range sizes {
+			r, err := bench.SchedScale(bench.SchedScaleConfig{N: n, Mode: m, SlotsPerWorker: slotsPerWorker})
+			if err != nil {
+				return rows, fmt.Errorf("N=%d %s: %w", n, m, err)
+			}
+			if progress != nil {
+				progress(r)
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// Table formats results as a Markdown table.
+func Table(rows []bench.SchedScaleResult) string {
+	var b strings.Builder
+	b.WriteString("| mode | N | tasks | new | deploy | finish | failover (tasks) | peak heap | live heap |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		b.WriteString(Row(r) + "\n")
+	}
+	return b.String()
+}
+
+// Row formats one result as a Markdown table row.
+func Row(r bench.SchedScaleResult) string {
+	return fmt.Sprintf("| %s | %d | %d | %s | %s | %s | %s (%d) | %s | %s |",
+		r.Config.Mode, r.Config.N, 2*r.Config.N, dur(r.New), dur(r.Deploy), dur(r.Finish),
+		dur(r.Failover), r.Restarted, mib(r.PeakHeap), mib(r.LiveHeap))
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--sizes: %q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseModes(s string) ([]scheduler.ExchangeMode, error) {
+	var out []scheduler.ExchangeMode
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "blocking":
+			out = append(out, scheduler.Blocking)
+		case "pipelined":
+			out = append(out, scheduler.Pipelined)
+		default:
+			return nil, errors.New("--modes: unknown mode " + strconv.Quote(f) + " (want blocking or pipelined)")
+		}
+	}
+	return out, nil
+}
