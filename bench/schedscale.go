@@ -40,6 +40,10 @@ type SchedScaleResult struct {
 	Failover time.Duration
 	// Restarted is the number of tasks the failover redeployed.
 	Restarted int
+	// DeployCPU, FinishCPU and FailoverCPU are the CPU time (user and
+	// system, whole process, GC included) the phases took: on a loaded
+	// machine they vary less than the wall times.
+	DeployCPU, FinishCPU, FailoverCPU time.Duration
 	// PeakHeap is the largest heap (live and not yet collected objects)
 	// seen while the job ran, sampled every millisecond.
 	PeakHeap uint64
@@ -199,10 +203,11 @@ func SchedScale(c SchedScaleConfig) (SchedScaleResult, error) {
 	}
 	res.New = took
 	var t0, deployedAt time.Time
-	d.onAllDeployed = func() { deployedAt = time.Now() }
-	t0 = time.Now()
+	var deployedCPU int64
+	d.onAllDeployed = func() { deployedAt, deployedCPU = time.Now(), processCPU() }
+	t0, cpu0 := time.Now(), processCPU()
 	err = d.run(d.s.Start(d.now))
-	end := time.Now()
+	end, endCPU := time.Now(), processCPU()
 	res.PeakHeap = heap.finish()
 	if err != nil {
 		return res, err
@@ -211,8 +216,20 @@ func SchedScale(c SchedScaleConfig) (SchedScaleResult, error) {
 		return res, fmt.Errorf("bench: scheduler scale: job did not finish (deployed %d of %d tasks, end %v)", d.firstDeploys, 2*c.N, d.ended)
 	}
 	res.Deploy, res.Finish = deployedAt.Sub(t0), end.Sub(deployedAt)
-	res.Failover, res.Restarted, res.LiveHeap, err = SchedFailover(c)
+	res.DeployCPU, res.FinishCPU = time.Duration(deployedCPU-cpu0), time.Duration(endCPU-deployedCPU)
+	f, err := SchedFailover(c)
+	res.Failover, res.FailoverCPU, res.Restarted, res.LiveHeap = f.Took, f.CPU, f.Restarted, f.LiveHeap
 	return res, err
+}
+
+// SchedFailoverResult is what SchedFailover measured.
+type SchedFailoverResult struct {
+	// Took and CPU are the wall and CPU time of the failover.
+	Took, CPU time.Duration
+	// Restarted is the number of tasks redeployed.
+	Restarted int
+	// LiveHeap is the heap in use with every task running, after a GC.
+	LiveHeap uint64
 }
 
 // SchedFailover runs the job until every task runs (a blocking job's
@@ -221,25 +238,24 @@ func SchedScale(c SchedScaleConfig) (SchedScaleResult, error) {
 // restarts); a blocking job's consumer reports producer 0's result lost
 // (producer 0's region and every running consumer restart). It returns
 // the time from the failure until every restarted task was deployed again
-// and runs (cancellations acknowledged at once, restart delay 0), the
-// number of redeployed tasks, and the live heap with every task running.
-func SchedFailover(c SchedScaleConfig) (time.Duration, int, uint64, error) {
+// and runs (cancellations acknowledged at once, restart delay 0).
+func SchedFailover(c SchedScaleConfig) (SchedFailoverResult, error) {
 	c = c.withDefaults()
 	blocking := c.Mode == scheduler.Blocking
 	d, _, err := newSchedDriver(c, func(t scheduler.TaskID) bool { return blocking && t.Vertex == 0 })
 	if err != nil {
-		return 0, 0, 0, err
+		return SchedFailoverResult{}, err
 	}
 	if err := d.run(d.s.Start(d.now)); err != nil {
-		return 0, 0, 0, err
+		return SchedFailoverResult{}, err
 	}
 	if d.firstDeploys != 2*c.N {
-		return 0, 0, 0, fmt.Errorf("bench: scheduler failover: only %d of %d tasks deployed", d.firstDeploys, 2*c.N)
+		return SchedFailoverResult{}, fmt.Errorf("bench: scheduler failover: only %d of %d tasks deployed", d.firstDeploys, 2*c.N)
 	}
 	live := liveHeap()
 	producer := scheduler.TaskID{Vertex: 0, Subtask: 0}
 	before := d.deployed
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	var actions []scheduler.Action
 	if blocking {
 		actions = d.s.Step(scheduler.ResultLost{Now: d.now, Task: producer, Attempt: 0})
@@ -249,14 +265,13 @@ func SchedFailover(c SchedScaleConfig) (time.Duration, int, uint64, error) {
 		actions = d.s.Step(scheduler.TaskFailed{Now: d.now, Task: producer, Attempt: 0, Err: "bench: injected", Retriable: true})
 	}
 	if err := d.run(actions); err != nil {
-		return 0, 0, 0, err
+		return SchedFailoverResult{}, err
 	}
-	took := time.Since(t0)
-	restarted := d.deployed - before
+	res := SchedFailoverResult{Took: time.Since(t0), CPU: time.Duration(processCPU() - cpu0), Restarted: d.deployed - before, LiveHeap: live}
 	for _, ts := range d.s.Tasks() {
 		if ts.State != scheduler.Running && ts.State != scheduler.Finished {
-			return 0, 0, 0, fmt.Errorf("bench: scheduler failover: task %s is %s after the failover", ts.Task, ts.State)
+			return SchedFailoverResult{}, fmt.Errorf("bench: scheduler failover: task %s is %s after the failover", ts.Task, ts.State)
 		}
 	}
-	return took, restarted, live, nil
+	return res, nil
 }

@@ -105,7 +105,7 @@ func Curve(sizes []int, modes []scheduler.ExchangeMode, slotsPerWorker int, prog
 // Table formats results as a Markdown table.
 func Table(rows []bench.SchedScaleResult) string {
 	var b strings.Builder
-	b.WriteString("| mode | N | tasks | new | deploy | finish | failover (tasks) | peak heap | live heap |\n")
+	b.WriteString("| mode | N | tasks | new | deploy (CPU) | finish (CPU) | failover (CPU; tasks) | peak heap | live heap |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		b.WriteString(Row(r) + "\n")
@@ -115,9 +115,9 @@ func Table(rows []bench.SchedScaleResult) string {
 
 // Row formats one result as a Markdown table row.
 func Row(r bench.SchedScaleResult) string {
-	return fmt.Sprintf("| %s | %d | %d | %s | %s | %s | %s (%d) | %s | %s |",
-		r.Config.Mode, r.Config.N, 2*r.Config.N, dur(r.New), dur(r.Deploy), dur(r.Finish),
-		dur(r.Failover), r.Restarted, mib(r.PeakHeap), mib(r.LiveHeap))
+	return fmt.Sprintf("| %s | %d | %d | %s | %s (%s) | %s (%s) | %s (%s; %d) | %s | %s |",
+		r.Config.Mode, r.Config.N, 2*r.Config.N, dur(r.New), dur(r.Deploy), dur(r.DeployCPU), dur(r.Finish), dur(r.FinishCPU),
+		dur(r.Failover), dur(r.FailoverCPU), r.Restarted, mib(r.PeakHeap), mib(r.LiveHeap))
 }
 
 func dur(d time.Duration) string {
