@@ -58,3 +58,18 @@ func BenchmarkSchedScale(b *testing.B) {
 		}
 	}
 }
+
+// TestJobMasterScaleSmall checks the job master benchmark at a small size:
+// every task is deployed once and every consumer gets one channel per
+// producer.
+func TestJobMasterScaleSmall(t *testing.T) {
+	for _, batch := range []bool{true, false} {
+		r, err := JobMasterScale(t.Context(), 12, batch, 5)
+		if err != nil {
+			t.Fatalf("batch=%v: %v", batch, err)
+		}
+		if r.Deployments != 24 || r.Channels != 12*12 {
+			t.Errorf("batch=%v: %d deployments with %d channels, want 24 with 144", batch, r.Deployments, r.Channels)
+		}
+	}
+}

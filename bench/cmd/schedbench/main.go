@@ -15,6 +15,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +42,7 @@ func run(args []string, out io.Writer) error {
 	sizes := fs.String("sizes", "1000,2000,5000,10000", "comma-separated parallelisms N (N producers, N consumers)")
 	modes := fs.String("modes", "blocking,pipelined", "comma-separated exchange modes: blocking, pipelined")
 	slots := fs.Int("slots-per-worker", 100, "slots per worker (the cluster has N slots in all)")
+	jmSizes := fs.String("jobmaster-sizes", "1000,2000,5000,10000", "comma-separated parallelisms for the job master's deployment path (empty: skip)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile at the end to this file")
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +51,12 @@ func run(args []string, out io.Writer) error {
 	ns, err := parseSizes(*sizes)
 	if err != nil {
 		return err
+	}
+	var jns []int
+	if *jmSizes != "" {
+		if jns, err = parseSizes(*jmSizes); err != nil {
+			return fmt.Errorf("--jobmaster-sizes: %w", err)
+		}
 	}
 	ms, err := parseModes(*modes)
 	if err != nil {
@@ -72,6 +80,15 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprint(out, Table(rows))
+	if len(jns) > 0 {
+		jrows, err := JobMasterCurve(context.Background(), jns, ms, *slots, func(r bench.JobMasterScaleResult) {
+			fmt.Fprintln(os.Stderr, "schedbench:", JobMasterRow(r))
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(out, "\n"+JobMasterTable(jrows))
+	}
 	if *memprofile != "" {
 		f, err := os.Create(*memprofile)
 		if err != nil {
@@ -100,6 +117,40 @@ func Curve(sizes []int, modes []scheduler.ExchangeMode, slotsPerWorker int, prog
 		}
 	}
 	return rows, nil
+}
+
+// JobMasterCurve runs bench.JobMasterScale for every size and mode.
+func JobMasterCurve(ctx context.Context, sizes []int, modes []scheduler.ExchangeMode, slotsPerWorker int, progress func(bench.JobMasterScaleResult)) ([]bench.JobMasterScaleResult, error) {
+	var rows []bench.JobMasterScaleResult
+	for _, m := range modes {
+		for _, n := range sizes {
+			r, err := bench.JobMasterScale(ctx, n, m == scheduler.Blocking, slotsPerWorker)
+			if err != nil {
+				return rows, fmt.Errorf("job master N=%d %s: %w", n, m, err)
+			}
+			if progress != nil {
+				progress(r)
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// JobMasterTable formats job master results as a Markdown table.
+func JobMasterTable(rows []bench.JobMasterScaleResult) string {
+	var b strings.Builder
+	b.WriteString("| mode | N | deployments | input channels | run | peak heap |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		b.WriteString(JobMasterRow(r) + "\n")
+	}
+	return b.String()
+}
+
+// JobMasterRow formats one job master result as a Markdown table row.
+func JobMasterRow(r bench.JobMasterScaleResult) string {
+	return fmt.Sprintf("| %s | %d | %d | %d | %s | %s |", r.Mode, r.N, r.Deployments, r.Channels, dur(r.Run), mib(r.PeakHeap))
 }
 
 // Table formats results as a Markdown table.
