@@ -42,11 +42,11 @@ type scaleWorker struct {
 	deployments, channels int
 }
 
-func (w *scaleWorker) Name() string                                   { return w.name }
-func (w *scaleWorker) Slots() int                                     { return w.slots }
+func (w *scaleWorker) Name() string                                    { return w.name }
+func (w *scaleWorker) Slots() int                                      { return w.slots }
 func (w *scaleWorker) Prepare(context.Context, string) (string, error) { return w.name, nil }
-func (w *scaleWorker) Cancel(string, worker.TaskID, int)              {}
-func (w *scaleWorker) Metrics(string) []worker.VertexMetrics          { return nil }
+func (w *scaleWorker) Cancel(string, worker.TaskID, int)               {}
+func (w *scaleWorker) Metrics(string) []worker.VertexMetrics           { return nil }
 func (w *scaleWorker) Deploy(_ context.Context, dep worker.TaskDeployment) error {
 	n := 0
 	for _, g := range dep.Inputs {

@@ -190,7 +190,7 @@ type JobMaster struct {
 	// all-to-all edges, valid while the producer's version is unchanged.
 	execVersion map[int]uint64
 	shared      map[int]sharedChannels
-	locs    map[string]string // worker -> location of its outputs
+	locs        map[string]string // worker -> location of its outputs
 	// ckpt drives the checkpoint coordinator (checkpoints and sink
 	// commits); ckptRegion marks the plan tasks that take part in
 	// checkpoints.
