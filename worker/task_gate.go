@@ -140,7 +140,7 @@ func (t *task) runGate(ctx context.Context) error {
 	}
 	open := len(chans)
 	curWM := dag.MinTime
-	flushTick := time.NewTicker(bufferTimeout)
+	flushTick := time.NewTicker(t.bufferTimeout())
 	defer flushTick.Stop()
 	var timer *time.Timer
 	for open > 0 {
