@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,3 +215,92 @@ func (w *latencyWriter) Write(_ context.Context, b *dag.Batch[int64]) error {
 func (w *latencyWriter) Prepare(context.Context) ([][]byte, error) { return nil, nil }
 func (w *latencyWriter) Abort(context.Context) error               { return nil }
 func (w *latencyWriter) Close() error                              { return nil }
+
+// LatencyPoint is one run of LatencySweep: a paced run at Load percent of
+// Max, the throughput the unpaced run with the same buffer timeout reached
+// (Load is 0 for that unpaced run itself).
+type LatencyPoint struct {
+	BufferTimeout time.Duration
+	Load          float64
+	Max           float64
+	Result        LatencyResult
+}
+
+// LatencySweep measures, for every buffer timeout, the maximum throughput
+// (an unpaced run of maxRecords records), then the latency of paced runs
+// of duration d at each load (percent of that maximum).
+func LatencySweep(ctx context.Context, parallelism int, timeouts []time.Duration, loads []float64, maxRecords int64, d time.Duration, progress func(LatencyPoint)) ([]LatencyPoint, error) {
+	var out []LatencyPoint
+	for _, bt := range timeouts {
+		m, err := Latency(ctx, LatencyConfig{Parallelism: parallelism, BufferTimeout: bt, Records: maxRecords})
+		if err != nil {
+			return out, err
+		}
+		pt := LatencyPoint{BufferTimeout: bt, Max: m.Throughput, Result: m}
+		out = append(out, pt)
+		if progress != nil {
+			progress(pt)
+		}
+		for _, load := range loads {
+			r, err := Latency(ctx, LatencyConfig{Parallelism: parallelism, BufferTimeout: bt, Rate: m.Throughput * load / 100, Duration: d})
+			if err != nil {
+				return out, err
+			}
+			pt := LatencyPoint{BufferTimeout: bt, Load: load, Max: m.Throughput, Result: r}
+			out = append(out, pt)
+			if progress != nil {
+				progress(pt)
+			}
+		}
+	}
+	return out, nil
+}
+
+// LatencyTable formats a sweep as a Markdown table.
+func LatencyTable(points []LatencyPoint) string {
+	var b strings.Builder
+	b.WriteString("| buffer timeout | load | target rec/s | achieved rec/s | records | p50 | p99 | p99.9 | max |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, p := range points {
+		b.WriteString(LatencyRow(p) + "\n")
+	}
+	return b.String()
+}
+
+// LatencyRow formats one point as a Markdown table row.
+func LatencyRow(p LatencyPoint) string {
+	r := p.Result
+	load, target := "max (unpaced)", "-"
+	if p.Load > 0 {
+		load, target = fmt.Sprintf("%g%%", p.Load), fmt.Sprintf("%.0f", p.Max*p.Load/100)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %.0f | %d | %s | %s | %s | %s |", p.BufferTimeout, load, target, r.Throughput, r.Records,
+		fmtLatency(r.Percentile(50)), fmtLatency(r.Percentile(99)), fmtLatency(r.Percentile(99.9)), fmtLatency(r.Percentile(100)))
+}
+
+// LatencyHistogram formats r's latency distribution as HDR-style
+// percentile buckets: each row gives the latency at a percentile and the
+// share of records at or below it.
+func LatencyHistogram(r LatencyResult) string {
+	var b strings.Builder
+	b.WriteString("| percentile | latency | records at or below |\n|---:|---:|---:|\n")
+	bars := r.Hist.Distribution()
+	for _, q := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100} {
+		v := r.Hist.ValueAtQuantile(q)
+		n := int64(0)
+		for _, bar := range bars {
+			if bar.From <= v {
+				n += bar.Count
+			}
+		}
+		b.WriteString(fmt.Sprintf("| %g | %s | %d |\n", q, fmtLatency(time.Duration(v)*time.Microsecond), n))
+	}
+	return b.String()
+}
+
+func fmtLatency(d time.Duration) string {
+	if d >= 10*time.Millisecond {
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
