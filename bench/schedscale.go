@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,3 +276,48 @@ func SchedFailover(c SchedScaleConfig) (SchedFailoverResult, error) {
 	}
 	return res, nil
 }
+
+// JobMasterTable formats job master results as a Markdown table.
+func JobMasterTable(rows []JobMasterScaleResult) string {
+	var b strings.Builder
+	b.WriteString("| mode | N | deployments | input channels | run | peak heap |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		b.WriteString(JobMasterRow(r) + "\n")
+	}
+	return b.String()
+}
+
+// JobMasterRow formats one job master result as a Markdown table row.
+func JobMasterRow(r JobMasterScaleResult) string {
+	return fmt.Sprintf("| %s | %d | %d | %d | %s | %s |", r.Mode, r.N, r.Deployments, r.Channels, fmtDur(r.Run), fmtMiB(r.PeakHeap))
+}
+
+// SchedTable formats scheduler scale results as a Markdown table.
+func SchedTable(rows []SchedScaleResult) string {
+	var b strings.Builder
+	b.WriteString("| mode | N | tasks | new | deploy (CPU) | finish (CPU) | failover (CPU; tasks) | peak heap | live heap |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		b.WriteString(SchedRow(r) + "\n")
+	}
+	return b.String()
+}
+
+// SchedRow formats one scheduler scale result as a Markdown table row.
+func SchedRow(r SchedScaleResult) string {
+	return fmt.Sprintf("| %s | %d | %d | %s | %s (%s) | %s (%s) | %s (%s; %d) | %s | %s |",
+		r.Config.Mode, r.Config.N, 2*r.Config.N, fmtDur(r.New), fmtDur(r.Deploy), fmtDur(r.DeployCPU), fmtDur(r.Finish), fmtDur(r.FinishCPU),
+		fmtDur(r.Failover), fmtDur(r.FailoverCPU), r.Restarted, fmtMiB(r.PeakHeap), fmtMiB(r.LiveHeap))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func fmtMiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -24,7 +24,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dagflow/dagflow/bench"
 	"github.com/dagflow/dagflow/scheduler"
@@ -74,20 +73,20 @@ func run(args []string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	rows, err := Curve(ns, ms, *slots, func(r bench.SchedScaleResult) {
-		fmt.Fprintln(os.Stderr, "schedbench:", Row(r))
+		fmt.Fprintln(os.Stderr, "schedbench:", bench.SchedRow(r))
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(out, Table(rows))
+	fmt.Fprint(out, bench.SchedTable(rows))
 	if len(jns) > 0 {
 		jrows, err := JobMasterCurve(context.Background(), jns, ms, *slots, func(r bench.JobMasterScaleResult) {
-			fmt.Fprintln(os.Stderr, "schedbench:", JobMasterRow(r))
+			fmt.Fprintln(os.Stderr, "schedbench:", bench.JobMasterRow(r))
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(out, "\n"+JobMasterTable(jrows))
+		fmt.Fprint(out, "\n"+bench.JobMasterTable(jrows))
 	}
 	if *memprofile != "" {
 		f, err := os.Create(*memprofile)
@@ -136,51 +135,6 @@ func JobMasterCurve(ctx context.Context, sizes []int, modes []scheduler.Exchange
 	}
 	return rows, nil
 }
-
-// JobMasterTable formats job master results as a Markdown table.
-func JobMasterTable(rows []bench.JobMasterScaleResult) string {
-	var b strings.Builder
-	b.WriteString("| mode | N | deployments | input channels | run | peak heap |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|\n")
-	for _, r := range rows {
-		b.WriteString(JobMasterRow(r) + "\n")
-	}
-	return b.String()
-}
-
-// JobMasterRow formats one job master result as a Markdown table row.
-func JobMasterRow(r bench.JobMasterScaleResult) string {
-	return fmt.Sprintf("| %s | %d | %d | %d | %s | %s |", r.Mode, r.N, r.Deployments, r.Channels, dur(r.Run), mib(r.PeakHeap))
-}
-
-// Table formats results as a Markdown table.
-func Table(rows []bench.SchedScaleResult) string {
-	var b strings.Builder
-	b.WriteString("| mode | N | tasks | new | deploy (CPU) | finish (CPU) | failover (CPU; tasks) | peak heap | live heap |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rows {
-		b.WriteString(Row(r) + "\n")
-	}
-	return b.String()
-}
-
-// Row formats one result as a Markdown table row.
-func Row(r bench.SchedScaleResult) string {
-	return fmt.Sprintf("| %s | %d | %d | %s | %s (%s) | %s (%s) | %s (%s; %d) | %s | %s |",
-		r.Config.Mode, r.Config.N, 2*r.Config.N, dur(r.New), dur(r.Deploy), dur(r.DeployCPU), dur(r.Finish), dur(r.FinishCPU),
-		dur(r.Failover), dur(r.FailoverCPU), r.Restarted, mib(r.PeakHeap), mib(r.LiveHeap))
-}
-
-func dur(d time.Duration) string {
-	switch {
-	case d >= time.Second:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	default:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	}
-}
-
-func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func parseSizes(s string) ([]int, error) {
 	var out []int
