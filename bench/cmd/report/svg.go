@@ -16,13 +16,13 @@ type series struct {
 var palette = [...]string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948"}
 
 const (
-	chartW, chartH         = 760, 360
-	marginL, marginR       = 70, 20
-	marginT, marginB       = 40, 90
-	plotW, plotH           = chartW - marginL - marginR, chartH - marginT - marginB
-	svgHeader              = `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">` + "\n"
-	svgBackground          = `<rect width="100%" height="100%" fill="white"/>` + "\n"
-	minLogValue    float64 = 1e-9
+	chartW, chartH           = 760, 360
+	marginL, marginR         = 70, 20
+	marginT, marginB         = 40, 90
+	plotW, plotH             = chartW - marginL - marginR, chartH - marginT - marginB
+	svgHeader                = `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">` + "\n"
+	svgBackground            = `<rect width="100%" height="100%" fill="white"/>` + "\n"
+	minLogValue      float64 = 1e-9
 )
 
 // scale maps values to plot heights, linearly from 0 or logarithmically.
