@@ -285,7 +285,7 @@ func LatencyHistogram(r LatencyResult) string {
 	var b strings.Builder
 	b.WriteString("| percentile | latency | records at or below |\n|---:|---:|---:|\n")
 	bars := r.Hist.Distribution()
-	for _, q := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100} {
+	for _, q := range []float64{10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100} {
 		v := r.Hist.ValueAtQuantile(q)
 		n := int64(0)
 		for _, bar := range bars {
