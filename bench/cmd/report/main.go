@@ -267,7 +267,7 @@ func schedPart(ctx context.Context, c config, md *strings.Builder, files map[str
 		}
 	}
 	files["sched.svg"] = lineChart("Scheduler: N×N all-to-all, time per phase vs N", labels, ss,
-		newScale(all, true, "milliseconds (log)", func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }))
+		newScale(all, true, "milliseconds (log)", millis))
 	return nil
 }
 
@@ -303,8 +303,16 @@ func latencyPart(ctx context.Context, c config, md *strings.Builder, files map[s
 	}
 	md.WriteString("![Latency percentiles](latency.svg)\n\n")
 	files["latency.svg"] = barChart("Record latency by buffer timeout and load", labels, []series{p50, p99, p999},
-		newScale(all, true, "milliseconds (log)", func(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }))
+		newScale(all, true, "milliseconds (log)", millis))
 	return nil
+}
+
+// millis formats a tick or value in milliseconds.
+func millis(v float64) string {
+	if v >= 1 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
 }
 
 // human formats a rate with a K/M suffix.

@@ -98,9 +98,11 @@ func svgStart(b *strings.Builder, title string, sc scale, legend []series) {
 		marginT+plotH/2, marginT+plotH/2, html.EscapeString(sc.unit))
 	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`+"\n", marginL, marginT+plotH, marginL+plotW, marginT+plotH)
 	for i, s := range legend {
-		x := marginL + 10 + i*150
+		// Three entries per row, rows from the bottom up.
+		x := marginL + 10 + (i%3)*200
+		y := chartH - 16*((len(legend)+2)/3-i/3)
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
-			x, chartH-18, palette[i%len(palette)], x+14, chartH-9, html.EscapeString(s.name))
+			x, y, palette[i%len(palette)], x+14, y+9, html.EscapeString(s.name))
 	}
 }
 
