@@ -3,6 +3,7 @@ module github.com/dagflow/dagflow
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/apache/arrow/go/v17 v17.0.0
 	github.com/apache/thrift v0.22.0
 	github.com/beltran/gohive v1.8.1

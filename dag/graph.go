@@ -128,6 +128,26 @@ type Config struct {
 	// default) or in an embedded Pebble store on local disk (BackendPebble)
 	// for state larger than memory.
 	StateBackend string
+	// BufferTimeout bounds how long encoded records may wait in a partly
+	// filled buffer of a pipelined exchange before it is sent: a task
+	// flushes its pipelined outputs at least this often (a full buffer,
+	// a watermark or the end of input flush earlier). Smaller values cut
+	// record latency at the cost of more, smaller network buffers. Zero
+	// means DefaultBufferTimeout.
+	BufferTimeout time.Duration `json:",omitempty"`
+}
+
+// DefaultBufferTimeout is the BufferTimeout used when Config leaves it
+// zero.
+const DefaultBufferTimeout = 100 * time.Millisecond
+
+// EffectiveBufferTimeout returns BufferTimeout, or DefaultBufferTimeout
+// when it is zero.
+func (c Config) EffectiveBufferTimeout() time.Duration {
+	if c.BufferTimeout > 0 {
+		return c.BufferTimeout
+	}
+	return DefaultBufferTimeout
 }
 
 // State backends (Config.StateBackend).

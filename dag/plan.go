@@ -90,6 +90,9 @@ func (g *Graph) Build() (*Plan, error) {
 	if g.cfg.MaxParallelism < 1 {
 		add("job max parallelism %d: must be at least 1", g.cfg.MaxParallelism)
 	}
+	if g.cfg.BufferTimeout < 0 {
+		add("job buffer timeout %s: must not be negative", g.cfg.BufferTimeout)
+	}
 	order, err := topoOrder(g.vertices)
 	if err != nil {
 		errs = append(errs, err)

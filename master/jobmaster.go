@@ -185,7 +185,12 @@ type JobMaster struct {
 	splits  *SplitCoordinator
 	sched   *scheduler.Scheduler
 	exec    map[scheduler.TaskID]*execution
-	locs    map[string]string // worker -> location of its outputs
+	// execVersion counts the changes to exec per plan task (producer
+	// attempts, locations); shared caches the input channels of
+	// all-to-all edges, valid while the producer's version is unchanged.
+	execVersion map[int]uint64
+	shared      map[int]sharedChannels
+	locs        map[string]string // worker -> location of its outputs
 	// ckpt drives the checkpoint coordinator (checkpoints and sink
 	// commits); ckptRegion marks the plan tasks that take part in
 	// checkpoints.
@@ -256,6 +261,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	jm := &JobMaster{
 		plan: plan, code: code, cfg: cfg, locs: make(map[string]string), log: cfg.Logger.With("job", cfg.ID), workers: make(map[string]WorkerGateway),
 		splits: splits, sched: sched, exec: make(map[scheduler.TaskID]*execution),
+		execVersion: make(map[int]uint64), shared: make(map[int]sharedChannels),
 		clock: clock, inbox: newInbox(), ckptRegion: computeCheckpointedTasks(plan),
 		ckpt: &ckptDriver{c: coordinator.New(plan.Config.Checkpoint, cfg.Restore), store: store, savepoints: make(map[int64]*savepointReq)},
 	}
@@ -430,6 +436,7 @@ func (jm *JobMaster) onStatus(st protocol.TaskStatus) []scheduler.Action {
 			LastCheckpoint: st.LastCheckpoint, Committables: st.Committables})
 		if ex := jm.exec[id]; ex != nil && ex.attempt == st.Attempt {
 			ex.outLocs = st.Locations
+			jm.execVersion[id.Vertex]++
 		}
 		return jm.step(scheduler.TaskFinished{Now: now, Task: id, Attempt: st.Attempt, External: st.External})
 	case errors.Is(st.Err, context.Canceled):
@@ -478,6 +485,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 			jm.locs[d.Worker] = loc
 		}
 		jm.exec[d.Task] = &execution{attempt: d.Attempt, worker: d.Worker, location: loc}
+		jm.execVersion[d.Task.Vertex]++
 	}
 	for _, a := range actions {
 		switch a := a.(type) {
@@ -560,9 +568,10 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
 		if e.Partitioner == dag.Forward {
 			addChannel(d.Task.Subtask, 0)
 		} else {
-			for i := 0; i < prod.Parallelism; i++ {
-				addChannel(i, d.Task.Subtask)
-			}
+			// Every consumer reads the same producers: share one slice
+			// and give the gate the consumer's subpartition.
+			gate.Channels = jm.sharedChannels(eid, prod.ID, prod.Parallelism)
+			gate.SubpartitionFrom, gate.SubpartitionTo = d.Task.Subtask, d.Task.Subtask+1
 		}
 		dep.Inputs = append(dep.Inputs, gate)
 	}
@@ -582,6 +591,37 @@ func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
 		})
 	}
 	return dep
+}
+
+// sharedChannels is the cached channel list of an all-to-all edge.
+type sharedChannels struct {
+	version  uint64
+	channels []protocol.InputChannel
+}
+
+// sharedChannels returns the input channels of all-to-all edge eid, one
+// per subtask of producer task prod, without subpartition ranges (the
+// gate carries the consumer's). The slice is shared by every deployment
+// until a producer attempt or location changes, and must not be modified.
+func (jm *JobMaster) sharedChannels(eid, prod, parallelism int) []protocol.InputChannel {
+	version := jm.execVersion[prod]
+	if c, ok := jm.shared[eid]; ok && c.version == version {
+		return c.channels
+	}
+	result := resultID(eid)
+	chans := make([]protocol.InputChannel, parallelism)
+	for i := range chans {
+		ch := &chans[i]
+		ch.Partition = shuffle.PartitionID{Job: jm.cfg.ID, Result: result, Producer: i}
+		if ex := jm.exec[scheduler.TaskID{Vertex: prod, Subtask: i}]; ex != nil {
+			ch.Partition.Attempt, ch.Location = ex.attempt, ex.location
+			if loc, ok := ex.outLocs[eid]; ok {
+				ch.Location = loc
+			}
+		}
+	}
+	jm.shared[eid] = sharedChannels{version: version, channels: chans}
+	return chans
 }
 
 func resultID(edge int) string { return fmt.Sprintf("e%d", edge) }

@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/master/webui"
 	"github.com/dagflow/dagflow/scheduler"
-	"github.com/dagflow/dagflow/worker"
 )
 
 // The routes below serve the web UI and the REST endpoints it needs
@@ -422,13 +422,13 @@ func hasNetworkOutput(p *dag.Plan, v int) bool {
 // taggedMetrics are a subtask's counters as one worker reported them.
 type taggedMetrics struct {
 	worker string
-	worker.VertexMetrics
+	protocol.VertexMetrics
 }
 
 // pick prefers the counters of the worker running the subtask, else the
 // largest report (a subtask that moved leaves stale counters behind).
-func pick(ms []taggedMetrics, on string) worker.VertexMetrics {
-	var best worker.VertexMetrics
+func pick(ms []taggedMetrics, on string) protocol.VertexMetrics {
+	var best protocol.VertexMetrics
 	for _, m := range ms {
 		if m.worker == on {
 			return m.VertexMetrics

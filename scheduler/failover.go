@@ -24,10 +24,13 @@ func (s *Scheduler) failover(out []Action, cause string, seeds []int) []Action {
 	due := s.clock.Add(delay)
 	set := s.restartSet(seeds)
 	for _, r := range set {
+		s.setRegionState(r, RegionRestarting)
 		reg := &s.regions[r]
-		reg.state = RegionRestarting
 		reg.restarts++
 		reg.restartDue, reg.elapsed = due, false
+		if !s.pendingDue || due.Before(s.nextDue) {
+			s.nextDue, s.pendingDue = due, true
+		}
 		reg.slotWaitSince = time.Time{}
 		for _, i := range s.plan.regions[r].tasks {
 			t := &s.tasks[i]
@@ -37,7 +40,7 @@ func (s *Scheduler) failover(out []Action, cause string, seeds []int) []Action {
 			case t.state == Finished && t.result.available:
 				out = append(out, DiscardResult{Task: s.plan.ids[i], Attempt: t.result.attempt,
 					Worker: t.result.worker, External: t.result.external})
-				t.result.available = false
+				s.setAvailable(i, false)
 			}
 		}
 	}
@@ -59,27 +62,43 @@ func (s *Scheduler) failover(out []Action, cause string, seeds []int) []Action {
 // left alone: they will wait for the new results.
 func (s *Scheduler) restartSet(seeds []int) []int {
 	in := make([]bool, len(s.regions))
+	// Each input group is looked at once from either side: what the rules
+	// ask of it does not change while the set grows.
+	seenIn := make([]bool, len(s.plan.groups))
+	seenOut := make([]bool, len(s.plan.groups))
 	queue := append([]int(nil), seeds...)
 	for _, r := range seeds {
 		in[r] = true
 	}
+	add := func(q int) {
+		if !in[q] {
+			in[q] = true
+			queue = append(queue, q)
+		}
+	}
 	for len(queue) > 0 {
 		r := queue[0]
 		queue = queue[1:]
-		add := func(q int) {
-			if !in[q] {
-				in[q] = true
-				queue = append(queue, q)
+		for _, g := range s.plan.regions[r].in {
+			if seenIn[g] {
+				continue
 			}
+			seenIn[g] = true
+			s.plan.groups[g].each(func(p int) {
+				if s.resultLost(p) {
+					add(s.plan.regionOf[p])
+				}
+			})
 		}
-		for _, p := range s.plan.regions[r].inputs {
-			if s.resultLost(p) {
-				add(s.plan.regionOf[p])
+		for _, g := range s.plan.regions[r].out {
+			if seenOut[g] {
+				continue
 			}
-		}
-		for _, c := range s.plan.regions[r].out {
-			if st := s.regions[c].state; st == RegionRunning || st == RegionFinished {
-				add(c)
+			seenOut[g] = true
+			for _, c := range s.plan.groups[g].consumers {
+				if st := s.regions[c].state; st == RegionRunning || st == RegionFinished {
+					add(c)
+				}
 			}
 		}
 	}
@@ -120,12 +139,29 @@ func (s *Scheduler) willRun(i int) bool {
 // must rerun now: waiting would leave the consumer stuck.
 func (s *Scheduler) lostNeededResults() []int {
 	var out []int
+	// willRunAny caches, per all-to-all consumer vertex, whether any of its
+	// tasks will run.
+	willRunAny := map[int]bool{}
 	for i := range s.tasks {
 		if !s.resultLost(i) {
 			continue
 		}
-		for _, c := range s.plan.consumers[i] {
-			if s.willRun(c) {
+		id := s.plan.ids[i]
+		for _, e := range s.plan.blockingOut[id.Vertex] {
+			var needed bool
+			if e.Pattern == Pointwise {
+				needed = s.willRun(s.plan.offset[e.To] + id.Subtask)
+			} else {
+				any, ok := willRunAny[e.To]
+				if !ok {
+					for k := 0; k < s.plan.topo.Vertices[e.To].Parallelism && !any; k++ {
+						any = s.willRun(s.plan.offset[e.To] + k)
+					}
+					willRunAny[e.To] = any
+				}
+				needed = any
+			}
+			if needed {
 				out = append(out, s.plan.regionOf[i])
 				break
 			}
@@ -136,31 +172,40 @@ func (s *Scheduler) lostNeededResults() []int {
 
 // fireRestarts returns restarting regions to RegionCreated once the clock
 // reached their restart time and none of their tasks is still canceling.
+//
+// It looks only at regions that may have changed: all restarting regions
+// once the clock reaches the earliest pending restart time, otherwise those
+// whose last canceling task just stopped.
 func (s *Scheduler) fireRestarts() {
-	for r := range s.regions {
-		reg := &s.regions[r]
-		if reg.state != RegionRestarting {
-			continue
-		}
-		if !reg.elapsed && !s.clock.Before(reg.restartDue) {
-			reg.elapsed = true
-		}
-		if !reg.elapsed || s.anyActive(r) {
-			continue
-		}
-		reg.state = RegionCreated
-		for _, i := range s.plan.regions[r].tasks {
-			s.tasks[i].state = Created
-			s.tasks[i].result = result{}
-		}
+	if s.restarting.n == 0 {
+		return
 	}
-}
-
-func (s *Scheduler) anyActive(r int) bool {
-	for _, i := range s.plan.regions[r].tasks {
-		if s.tasks[i].state.Active() {
+	if s.pendingDue && !s.clock.Before(s.nextDue) {
+		s.pendingDue = false
+		s.restarting.each(func(r int) bool {
+			reg := &s.regions[r]
+			switch {
+			case reg.elapsed:
+			case !s.clock.Before(reg.restartDue):
+				reg.elapsed = true
+				s.recheck.set(r, true)
+			case !s.pendingDue || reg.restartDue.Before(s.nextDue):
+				s.nextDue, s.pendingDue = reg.restartDue, true
+			}
+			return true
+		})
+	}
+	s.recheck.each(func(r int) bool {
+		s.recheck.set(r, false)
+		reg := &s.regions[r]
+		if reg.state != RegionRestarting || !reg.elapsed || reg.active > 0 {
 			return true
 		}
-	}
-	return false
+		for _, i := range s.plan.regions[r].tasks {
+			s.setTaskState(i, Created)
+			s.setResult(i, result{})
+		}
+		s.setRegionState(r, RegionCreated)
+		return true
+	})
 }

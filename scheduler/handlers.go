@@ -10,21 +10,18 @@ func (s *Scheduler) onTaskFinished(e TaskFinished) []Action {
 	t := &s.tasks[i]
 	s.vacate(i)
 	if t.state == Canceling {
-		t.state = Canceled
+		s.setTaskState(i, Canceled)
 		if s.hasResult(i) {
 			return []Action{DiscardResult{Task: e.Task, Attempt: e.Attempt, Worker: t.worker, External: e.External}}
 		}
 		return nil
 	}
-	t.state = Finished
-	t.result = result{available: s.hasResult(i), external: e.External, worker: t.worker, attempt: e.Attempt}
+	s.setTaskState(i, Finished)
+	s.setResult(i, result{available: s.hasResult(i), external: e.External, worker: t.worker, attempt: e.Attempt})
 	r := s.plan.regionOf[i]
-	for _, j := range s.plan.regions[r].tasks {
-		if s.tasks[j].state != Finished {
-			return nil
-		}
+	if s.regions[r].finished == len(s.plan.regions[r].tasks) {
+		s.setRegionState(r, RegionFinished)
 	}
-	s.regions[r].state = RegionFinished
 	return nil
 }
 
@@ -35,10 +32,10 @@ func (s *Scheduler) onTaskStopped(i int, state TaskState, cause string, fatal bo
 	t := &s.tasks[i]
 	s.vacate(i)
 	if t.state == Canceling {
-		t.state = Canceled
+		s.setTaskState(i, Canceled)
 		return nil
 	}
-	t.state = state
+	s.setTaskState(i, state)
 	if s.job != JobStateRunning {
 		return nil
 	}
@@ -49,7 +46,7 @@ func (s *Scheduler) onTaskStopped(i int, state TaskState, cause string, fatal bo
 }
 
 func (s *Scheduler) onWorkerLost(name string) []Action {
-	delete(s.workers, name)
+	s.removeWorker(name)
 	var seeds []int
 	var lost []string
 	for i := range s.tasks {
@@ -59,10 +56,10 @@ func (s *Scheduler) onWorkerLost(name string) []Action {
 				seeds = append(seeds, s.plan.regionOf[i])
 				lost = append(lost, fmt.Sprintf("%s attempt %d", s.name(i), t.attempt))
 			}
-			t.state = Lost
+			s.setTaskState(i, Lost)
 		}
 		if t.state == Finished && t.result.available && !t.result.external && t.result.worker == name {
-			t.result.available = false
+			s.setAvailable(i, false)
 		}
 	}
 	if s.job != JobStateRunning {
@@ -84,7 +81,7 @@ func (s *Scheduler) onWorkerLost(name string) []Action {
 
 func (s *Scheduler) onResultLost(e ResultLost) []Action {
 	i, _ := s.index(e.Task)
-	s.tasks[i].result.available = false
+	s.setAvailable(i, false)
 	if s.job != JobStateRunning {
 		return nil
 	}
@@ -104,7 +101,7 @@ func (s *Scheduler) onResultsLost(e ResultsLost) []Action {
 			continue
 		}
 		i, _ := s.index(r.Task)
-		s.tasks[i].result.available = false
+		s.setAvailable(i, false)
 		lost = append(lost, fmt.Sprintf("%s attempt %d", s.name(i), r.Attempt))
 	}
 	if s.job != JobStateRunning {
@@ -142,7 +139,7 @@ func (s *Scheduler) cancelActive(out []Action) []Action {
 
 func (s *Scheduler) cancel(out []Action, i int) []Action {
 	t := &s.tasks[i]
-	t.state = Canceling
+	s.setTaskState(i, Canceling)
 	return append(out, Cancel{Task: s.plan.ids[i], Attempt: t.attempt, Worker: t.worker})
 }
 
@@ -151,10 +148,8 @@ func (s *Scheduler) maybeCanceled(out []Action) []Action {
 	if s.job != JobStateCanceling {
 		return out
 	}
-	for i := range s.tasks {
-		if s.tasks[i].state.Active() {
-			return out
-		}
+	if s.active > 0 {
+		return out
 	}
 	return s.endJob(out, JobStateCanceled, "")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -165,11 +166,21 @@ func (sm *sim) run() (failure string) {
 			sm.regionOf[id] = r.ID
 		}
 	}
-	p := buildPlan(sm.topo)
-	for i, id := range p.ids {
-		for _, q := range p.producers[i] {
-			if sm.regionOf[p.ids[q]] != sm.regionOf[id] {
-				sm.producers[id] = append(sm.producers[id], p.ids[q])
+	// The model's producers come from the topology's edges, pair by pair.
+	for _, e := range sm.topo.Edges {
+		if e.Mode != Blocking {
+			continue
+		}
+		fp, tp := sm.topo.Vertices[e.From].Parallelism, sm.topo.Vertices[e.To].Parallelism
+		for a := 0; a < fp; a++ {
+			for b := 0; b < tp; b++ {
+				if e.Pattern == Pointwise && a != b {
+					continue
+				}
+				from, to := TaskID{Vertex: e.From, Subtask: a}, TaskID{Vertex: e.To, Subtask: b}
+				if sm.regionOf[from] != sm.regionOf[to] && !slices.Contains(sm.producers[to], from) {
+					sm.producers[to] = append(sm.producers[to], from)
+				}
 			}
 		}
 	}

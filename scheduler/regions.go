@@ -61,22 +61,70 @@ func VertexRegions(topo Topology, regions []Region) [][]int {
 
 // plan is the immutable execution-vertex view of a valid Topology. Tasks are
 // addressed by a dense index: offset[v] + subtask.
+//
+// Blocking edges are never materialised as producer/consumer task pairs
+// (an N×N all-to-all edge would need N² of them). A region's blocking inputs
+// are input groups instead, after Flink's consumed partition groups: the
+// producer tasks of one all-to-all edge form one group shared by every
+// consumer region, so N consumers of N producers cost N+N, not N².
 type plan struct {
-	topo      Topology
-	offset    []int    // vertex → index of its subtask 0
-	ids       []TaskID // task index → TaskID
-	regionOf  []int    // task index → region ID
-	producers [][]int  // task index → tasks whose blocking results it reads
-	consumers [][]int  // task index → tasks reading its blocking results
-	regions   []regionPlan
+	topo     Topology
+	offset   []int    // vertex → index of its subtask 0
+	ids      []TaskID // task index → TaskID
+	regionOf []int    // task index → region ID
+	// producesResult[v]: vertex v has an outgoing blocking edge, so each
+	// of its subtasks writes a blocking result.
+	producesResult []bool
+	// blockingOut[v]: the blocking edges v produces into.
+	blockingOut [][]Edge
+	regions     []regionPlan
+	groups      []inputGroup
+	// vertexGroups[v]: the range groups holding every subtask of v;
+	// taskGroups[i]: the list groups holding task i. A task's result
+	// counts towards all of them.
+	vertexGroups [][]int
+	taskGroups   [][]int
+}
+
+// inputGroup is a set of producer tasks whose blocking results the consumer
+// regions of the group need before they may run. Its members are either the
+// index range [lo, hi) (all subtasks of a vertex) or list.
+type inputGroup struct {
+	lo, hi int
+	list   []int
+	// consumers are the regions consuming the group, ascending; none of
+	// them holds a member.
+	consumers []int
+	// producers are the regions of the members, ascending.
+	producers []int
+}
+
+func (g *inputGroup) size() int {
+	if g.list != nil {
+		return len(g.list)
+	}
+	return g.hi - g.lo
+}
+
+// each calls fn for every member, ascending.
+func (g *inputGroup) each(fn func(i int)) {
+	if g.list != nil {
+		for _, i := range g.list {
+			fn(i)
+		}
+		return
+	}
+	for i := g.lo; i < g.hi; i++ {
+		fn(i)
+	}
 }
 
 // regionPlan is the precomputed shape of one region.
 type regionPlan struct {
 	tasks    []int          // ascending task indices
 	vertices []int          // ascending vertex IDs
-	inputs   []int          // producer tasks in other regions whose results it needs, ascending
-	in, out  []int          // producer / consumer region IDs, ascending
+	in       []int          // input groups it consumes, ascending
+	out      []int          // input groups its tasks are members of, ascending
 	groups   [][]int        // tasks grouped by subtask index, to co-locate pipelines in one slot
 	demand   []vertexDemand // slots needed per vertex (one subtask of a vertex per slot)
 }
@@ -85,7 +133,9 @@ type regionPlan struct {
 type vertexDemand struct{ vertex, count int }
 
 func buildPlan(topo Topology) *plan {
-	p := &plan{topo: topo, offset: make([]int, len(topo.Vertices))}
+	nv := len(topo.Vertices)
+	p := &plan{topo: topo, offset: make([]int, nv), producesResult: make([]bool, nv),
+		blockingOut: make([][]Edge, nv), vertexGroups: make([][]int, nv)}
 	for i, v := range topo.Vertices {
 		p.offset[i] = len(p.ids)
 		for s := 0; s < v.Parallelism; s++ {
@@ -93,17 +143,14 @@ func buildPlan(topo Topology) *plan {
 		}
 	}
 	n := len(p.ids)
-	p.producers = make([][]int, n)
-	p.consumers = make([][]int, n)
+	p.taskGroups = make([][]int, n)
 
 	// (1) Components over pipelined edges.
 	uf := newUnionFind(n)
 	for _, e := range topo.Edges {
 		if e.Mode == Blocking {
-			p.eachPair(e, func(from, to int) {
-				p.consumers[from] = append(p.consumers[from], to)
-				p.producers[to] = append(p.producers[to], from)
-			})
+			p.producesResult[e.From] = true
+			p.blockingOut[e.From] = append(p.blockingOut[e.From], e)
 			continue
 		}
 		if e.Pattern == Pointwise {
@@ -120,23 +167,38 @@ func buildPlan(topo Topology) *plan {
 			uf.union(first, p.offset[e.To]+s)
 		}
 	}
-	for i := range p.producers {
-		p.producers[i] = sortedUnique(p.producers[i])
-		p.consumers[i] = sortedUnique(p.consumers[i])
-	}
 	comp := denseLabels(n, uf.find)
 
-	// (2) Component graph over blocking edges, (3) merge its cycles.
+	// (2) Component graph over blocking edges, (3) merge its cycles. An
+	// all-to-all edge links every producer component to every consumer
+	// component; instead of those pairs, the graph gets one extra node per
+	// such edge, producers → node → consumers, which keeps reachability and
+	// so the strongly connected components of the real nodes.
 	ncomp := 0
 	for _, c := range comp {
 		ncomp = max(ncomp, c+1)
 	}
 	adj := make([][]int, ncomp)
-	for from := 0; from < n; from++ {
-		for _, to := range p.consumers[from] {
-			if comp[from] != comp[to] {
-				adj[comp[from]] = append(adj[comp[from]], comp[to])
+	for _, e := range topo.Edges {
+		if e.Mode != Blocking {
+			continue
+		}
+		fp, tp := topo.Vertices[e.From].Parallelism, topo.Vertices[e.To].Parallelism
+		if e.Pattern == Pointwise {
+			for s := 0; s < fp; s++ {
+				if a, b := comp[p.offset[e.From]+s], comp[p.offset[e.To]+s]; a != b {
+					adj[a] = append(adj[a], b)
+				}
 			}
+			continue
+		}
+		hub := len(adj)
+		adj = append(adj, nil)
+		for s := 0; s < fp; s++ {
+			adj[comp[p.offset[e.From]+s]] = append(adj[comp[p.offset[e.From]+s]], hub)
+		}
+		for s := 0; s < tp; s++ {
+			adj[hub] = append(adj[hub], comp[p.offset[e.To]+s])
 		}
 	}
 	for c := range adj {
@@ -146,23 +208,128 @@ func buildPlan(topo Topology) *plan {
 	p.regionOf = denseLabels(n, func(i int) int { return scc[comp[i]] })
 
 	p.buildRegions()
+	p.buildGroups()
 	return p
 }
 
-// eachPair calls fn for every (producer task, consumer task) pair e connects.
-func (p *plan) eachPair(e Edge, fn func(from, to int)) {
-	fp, tp := p.topo.Vertices[e.From].Parallelism, p.topo.Vertices[e.To].Parallelism
-	if e.Pattern == Pointwise {
+// buildGroups builds the input groups of every blocking edge and links them
+// to their consumer and producer regions. An all-to-all edge gets one range
+// group, shared by every consumer region holding none of its producers; a
+// consumer region holding some of them (regions merged around a cycle) gets
+// a list group of the others. A pointwise edge gets a list group per
+// consumer region.
+func (p *plan) buildGroups() {
+	for _, e := range p.topo.Edges {
+		if e.Mode != Blocking {
+			continue
+		}
+		fp, tp := p.topo.Vertices[e.From].Parallelism, p.topo.Vertices[e.To].Parallelism
+		from, to := p.offset[e.From], p.offset[e.To]
+		// Consumer regions in order of first appearance, with their tasks
+		// for pointwise edges.
+		var consumerRegions []int
+		byRegion := map[int][]int{}
+		for s := 0; s < tp; s++ {
+			r := p.regionOf[to+s]
+			if _, ok := byRegion[r]; !ok {
+				consumerRegions = append(consumerRegions, r)
+				byRegion[r] = nil
+			}
+			if e.Pattern == Pointwise {
+				if prod := from + s; p.regionOf[prod] != r {
+					byRegion[r] = append(byRegion[r], prod)
+				}
+			}
+		}
+		if e.Pattern == Pointwise {
+			for _, r := range consumerRegions {
+				if list := byRegion[r]; len(list) > 0 {
+					p.addGroup(inputGroup{list: sortedUnique(list), consumers: []int{r}})
+				}
+			}
+			continue
+		}
+		producerRegions := map[int]bool{}
 		for s := 0; s < fp; s++ {
-			fn(p.offset[e.From]+s, p.offset[e.To]+s)
+			producerRegions[p.regionOf[from+s]] = true
 		}
-		return
-	}
-	for a := 0; a < fp; a++ {
-		for b := 0; b < tp; b++ {
-			fn(p.offset[e.From]+a, p.offset[e.To]+b)
+		var shared []int
+		for _, r := range consumerRegions {
+			if !producerRegions[r] {
+				shared = append(shared, r)
+				continue
+			}
+			var list []int
+			for s := 0; s < fp; s++ {
+				if p.regionOf[from+s] != r {
+					list = append(list, from+s)
+				}
+			}
+			if len(list) > 0 {
+				p.addGroup(inputGroup{list: list, consumers: []int{r}})
+			}
+		}
+		if len(shared) > 0 {
+			g := p.addGroup(inputGroup{lo: from, hi: from + fp, consumers: sortedUnique(shared)})
+			p.vertexGroups[e.From] = append(p.vertexGroups[e.From], g)
 		}
 	}
+	for r := range p.regions {
+		rp := &p.regions[r]
+		rp.in = sortedUnique(rp.in)
+		rp.out = sortedUnique(rp.out)
+	}
+}
+
+// addGroup registers g and returns its ID.
+func (p *plan) addGroup(g inputGroup) int {
+	id := len(p.groups)
+	var prods []int
+	g.each(func(i int) {
+		prods = append(prods, p.regionOf[i])
+		if g.list != nil {
+			p.taskGroups[i] = append(p.taskGroups[i], id)
+		}
+	})
+	g.producers = sortedUnique(prods)
+	for _, r := range g.consumers {
+		p.regions[r].in = append(p.regions[r].in, id)
+	}
+	for _, r := range g.producers {
+		p.regions[r].out = append(p.regions[r].out, id)
+	}
+	p.groups = append(p.groups, g)
+	return id
+}
+
+// groupsOf calls fn for every input group task i is a member of.
+func (p *plan) groupsOf(i int, fn func(g int)) {
+	for _, g := range p.vertexGroups[p.ids[i].Vertex] {
+		fn(g)
+	}
+	for _, g := range p.taskGroups[i] {
+		fn(g)
+	}
+}
+
+// anyConsumer calls fn for every task reading task i's blocking result.
+// It stops and returns true as soon as fn returns true.
+func (p *plan) anyConsumer(i int, fn func(c int) bool) bool {
+	id := p.ids[i]
+	for _, e := range p.blockingOut[id.Vertex] {
+		if e.Pattern == Pointwise {
+			if fn(p.offset[e.To] + id.Subtask) {
+				return true
+			}
+			continue
+		}
+		for s := 0; s < p.topo.Vertices[e.To].Parallelism; s++ {
+			if fn(p.offset[e.To] + s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *plan) buildRegions() {
@@ -189,26 +356,32 @@ func (p *plan) buildRegions() {
 				subtasks = append(subtasks, id.Subtask)
 			}
 			bySubtask[id.Subtask] = append(bySubtask[id.Subtask], i)
-			for _, prod := range p.producers[i] {
-				if q := p.regionOf[prod]; q != r {
-					rp.inputs = append(rp.inputs, prod)
-					rp.in = append(rp.in, q)
-				}
-			}
-			for _, cons := range p.consumers[i] {
-				if q := p.regionOf[cons]; q != r {
-					rp.out = append(rp.out, q)
-				}
-			}
 		}
 		sort.Ints(subtasks)
 		for _, s := range subtasks {
 			rp.groups = append(rp.groups, bySubtask[s])
 		}
-		rp.inputs = sortedUnique(rp.inputs)
-		rp.in = sortedUnique(rp.in)
-		rp.out = sortedUnique(rp.out)
 	}
+}
+
+// regionInputs returns the IDs of the regions whose blocking results region
+// r consumes, ascending.
+func (p *plan) regionInputs(r int) []int {
+	var out []int
+	for _, g := range p.regions[r].in {
+		out = append(out, p.groups[g].producers...)
+	}
+	return sortedUnique(out)
+}
+
+// regionOutputs returns the IDs of the regions consuming region r's
+// blocking results, ascending.
+func (p *plan) regionOutputs(r int) []int {
+	var out []int
+	for _, g := range p.regions[r].out {
+		out = append(out, p.groups[g].consumers...)
+	}
+	return sortedUnique(out)
 }
 
 func (p *plan) exportRegions() []Region {
@@ -217,8 +390,8 @@ func (p *plan) exportRegions() []Region {
 		reg := Region{
 			ID:       r,
 			Vertices: append([]int(nil), rp.vertices...),
-			Inputs:   append([]int(nil), rp.in...),
-			Outputs:  append([]int(nil), rp.out...),
+			Inputs:   p.regionInputs(r),
+			Outputs:  p.regionOutputs(r),
 		}
 		for _, i := range rp.tasks {
 			reg.Tasks = append(reg.Tasks, p.ids[i])

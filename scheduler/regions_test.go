@@ -126,17 +126,23 @@ func checkRegionInvariants(t fataler, topo Topology, regions []Region) {
 	for i := range in {
 		in[i] = map[int]bool{}
 	}
-	p := buildPlan(topo)
 	for _, e := range topo.Edges {
-		p.eachPair(e, func(from, to int) {
-			rf, rt := regionOf[p.ids[from]], regionOf[p.ids[to]]
-			if e.Mode == Pipelined && rf != rt {
-				t.Fatalf("pipelined pair %s -> %s crosses regions %d and %d", p.ids[from], p.ids[to], rf, rt)
+		fp, tp := topo.Vertices[e.From].Parallelism, topo.Vertices[e.To].Parallelism
+		for a := 0; a < fp; a++ {
+			for b := 0; b < tp; b++ {
+				if e.Pattern == Pointwise && a != b {
+					continue
+				}
+				from, to := TaskID{Vertex: e.From, Subtask: a}, TaskID{Vertex: e.To, Subtask: b}
+				rf, rt := regionOf[from], regionOf[to]
+				if e.Mode == Pipelined && rf != rt {
+					t.Fatalf("pipelined pair %s -> %s crosses regions %d and %d", from, to, rf, rt)
+				}
+				if e.Mode == Blocking && rf != rt {
+					in[rt][rf] = true
+				}
 			}
-			if e.Mode == Blocking && rf != rt {
-				in[rt][rf] = true
-			}
-		})
+		}
 	}
 	for i, r := range regions {
 		var want []int

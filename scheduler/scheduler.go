@@ -15,6 +15,23 @@ type Scheduler struct {
 	regions []region // by region ID
 	workers map[string]*worker
 
+	// Counters and sets kept by the setters in counters.go and the slot
+	// bookkeeping in slots.go.
+	avail           []int // by input group: members whose result is available
+	active          int   // tasks holding a slot
+	finishedRegions int
+	ready           regionSet // created regions whose inputs are all available
+	restarting      regionSet // regions in RegionRestarting
+	slots           int       // slots of all live workers
+	hosting         []int     // by vertex: slots hosting one of its subtasks
+	byLoad          []*worker // live workers, least loaded first, ties by name
+	// Restart timers: nextDue is the earliest restartDue of a restarting
+	// region whose delay has not elapsed (valid when pendingDue); recheck
+	// holds the restarting regions that may be ready to restart.
+	nextDue    time.Time
+	pendingDue bool
+	recheck    regionSet
+
 	clock     time.Time
 	job       JobState
 	reason    string
@@ -50,6 +67,9 @@ type region struct {
 	// slotWaitSince is when the region, ready to run, started waiting for a
 	// cluster big enough for it (zero when not waiting).
 	slotWaitSince time.Time
+	// active and finished count its tasks holding a slot and its finished
+	// tasks; missing counts its input groups with a result unavailable.
+	active, finished, missing int
 }
 
 // New validates topo and cfg and returns a scheduler for one job, in
@@ -69,9 +89,19 @@ func New(topo Topology, cfg Config) (*Scheduler, error) {
 		tasks:   make([]task, len(p.ids)),
 		regions: make([]region, len(p.regions)),
 		workers: map[string]*worker{},
+		avail:   make([]int, len(p.groups)),
+		ready:   newRegionSet(len(p.regions)),
+		hosting: make([]int, len(topo.Vertices)),
+
+		restarting: newRegionSet(len(p.regions)),
+		recheck:    newRegionSet(len(p.regions)),
 	}
 	for i := range s.tasks {
 		s.tasks[i].attempt = -1
+	}
+	for r := range s.regions {
+		s.regions[r].missing = len(p.regions[r].in)
+		s.updateReady(r)
 	}
 	return s, nil
 }
@@ -104,12 +134,12 @@ func (s *Scheduler) Step(ev Event) []Action {
 	var out []Action
 	switch e := ev.(type) {
 	case WorkerJoined:
-		s.workers[e.Worker] = &worker{name: e.Worker, slots: make([][]int, e.Slots)}
+		s.addWorker(e.Worker, e.Slots)
 	case WorkerLost:
 		out = s.onWorkerLost(e.Worker)
 	case TaskRunning:
 		if i, _ := s.index(e.Task); s.tasks[i].state == Deploying {
-			s.tasks[i].state = Running
+			s.setTaskState(i, Running)
 		}
 	case TaskFinished:
 		out = s.onTaskFinished(e)
@@ -150,15 +180,15 @@ func (s *Scheduler) NextWakeup() (time.Time, bool) {
 			next, found = t, true
 		}
 	}
-	for r := range s.regions {
-		reg := &s.regions[r]
-		switch {
-		case reg.state == RegionRestarting && !reg.elapsed:
-			consider(reg.restartDue)
-		case reg.state == RegionCreated && !reg.slotWaitSince.IsZero():
+	if s.pendingDue {
+		consider(s.nextDue)
+	}
+	s.ready.each(func(r int) bool {
+		if reg := &s.regions[r]; !reg.slotWaitSince.IsZero() {
 			consider(reg.slotWaitSince.Add(s.cfg.SlotWaitTimeout))
 		}
-	}
+		return true
+	})
 	return next, found
 }
 
@@ -225,7 +255,7 @@ func (s *Scheduler) index(t TaskID) (int, bool) {
 func (s *Scheduler) name(i int) string { return s.plan.topo.TaskName(s.plan.ids[i]) }
 
 // hasResult reports whether task i produces a blocking result.
-func (s *Scheduler) hasResult(i int) bool { return len(s.plan.consumers[i]) > 0 }
+func (s *Scheduler) hasResult(i int) bool { return s.plan.producesResult[s.plan.ids[i].Vertex] }
 
 // react runs after every accepted event: it fires due restarts, deploys what
 // can be deployed, checks the slot wait timeout and detects the job's end.
@@ -239,10 +269,8 @@ func (s *Scheduler) react(out []Action) []Action {
 	if s.job != JobStateRunning {
 		return out
 	}
-	for r := range s.regions {
-		if s.regions[r].state != RegionFinished {
-			return out
-		}
+	if s.finishedRegions < len(s.regions) {
+		return out
 	}
 	return s.endJob(out, JobStateFinished, "")
 }
@@ -251,52 +279,39 @@ func (s *Scheduler) react(out []Action) []Action {
 // inputs are available and that fits in the free slots. A region that does
 // not fit is skipped, so smaller regions behind it may still run.
 func (s *Scheduler) schedule(out []Action) []Action {
-	for r := range s.regions {
+	s.ready.each(func(r int) bool {
 		reg := &s.regions[r]
-		if reg.state != RegionCreated || !s.inputsReady(r) {
-			reg.slotWaitSince = time.Time{}
-			continue
-		}
 		if s.fits(r) {
 			reg.slotWaitSince = time.Time{}
 			out = s.deploy(out, r)
-			continue
+			return true
 		}
 		d, short := s.shortfall(r)
 		if !short {
 			reg.slotWaitSince = time.Time{}
-			continue
+			return true
 		}
 		if reg.slotWaitSince.IsZero() {
 			reg.slotWaitSince = s.clock
 		}
 		if waited := s.clock.Sub(reg.slotWaitSince); waited >= s.cfg.SlotWaitTimeout {
-			return s.failJob(out, fmt.Sprintf(
+			out = s.failJob(out, fmt.Sprintf(
 				"region %d cannot be deployed: vertex %s needs %d slots but the cluster has %d (waited %s)",
 				r, s.plan.topo.VertexName(d.vertex), d.count, s.totalSlots(), waited))
+			return false
 		}
-	}
+		return true
+	})
 	return out
 }
 
-// inputsReady reports whether every producer task of every blocking input of
-// region r finished and its result is available.
-func (s *Scheduler) inputsReady(r int) bool {
-	for _, p := range s.plan.regions[r].inputs {
-		if s.tasks[p].state != Finished || !s.tasks[p].result.available {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Scheduler) deploy(out []Action, r int) []Action {
-	s.regions[r].state = RegionRunning
+	s.setRegionState(r, RegionRunning)
 	for _, pl := range s.place(r) {
 		t := &s.tasks[pl.task]
 		t.attempt++
-		t.state = Deploying
-		t.result = result{}
+		s.setTaskState(pl.task, Deploying)
+		s.setResult(pl.task, result{})
 		out = append(out, Deploy{Task: s.plan.ids[pl.task], Attempt: t.attempt, Worker: pl.worker, Slot: pl.slot})
 	}
 	return out

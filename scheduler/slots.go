@@ -1,7 +1,5 @@
 package scheduler
 
-import "sort"
-
 // worker is a live worker and what its slots host. Slot sharing follows
 // Flink's default: a slot hosts at most one subtask of each task vertex, so a
 // pipeline of parallelism p needs p slots.
@@ -9,6 +7,40 @@ type worker struct {
 	name  string
 	slots [][]int // slot index → task indices it hosts
 	tasks int     // number of tasks on the worker
+	pos   int     // index in Scheduler.byLoad
+}
+
+// less orders workers least-loaded first, ties broken by name.
+func (w *worker) less(o *worker) bool {
+	if w.tasks != o.tasks {
+		return w.tasks < o.tasks
+	}
+	return w.name < o.name
+}
+
+// addWorker registers a worker that joined.
+func (s *Scheduler) addWorker(name string, slots int) {
+	w := &worker{name: name, slots: make([][]int, slots), pos: len(s.byLoad)}
+	s.workers[name] = w
+	s.slots += slots
+	s.byLoad = append(s.byLoad, w)
+	s.resort(w)
+}
+
+// resort moves w to its place in byLoad after its load changed by one
+// (or it was appended).
+func (s *Scheduler) resort(w *worker) {
+	for w.pos > 0 && w.less(s.byLoad[w.pos-1]) {
+		s.swapLoad(w.pos, w.pos-1)
+	}
+	for w.pos+1 < len(s.byLoad) && s.byLoad[w.pos+1].less(w) {
+		s.swapLoad(w.pos, w.pos+1)
+	}
+}
+
+func (s *Scheduler) swapLoad(a, b int) {
+	s.byLoad[a], s.byLoad[b] = s.byLoad[b], s.byLoad[a]
+	s.byLoad[a].pos, s.byLoad[b].pos = a, b
 }
 
 // hosts reports whether the slot hosts a subtask of vertex v.
@@ -22,12 +54,22 @@ func (s *Scheduler) hosts(slot []int, v int) bool {
 }
 
 // totalSlots returns the number of slots of all live workers.
-func (s *Scheduler) totalSlots() int {
-	n := 0
-	for _, w := range s.workers {
-		n += len(w.slots)
+func (s *Scheduler) totalSlots() int { return s.slots }
+
+// removeWorker forgets a lost worker and the slots it offered.
+func (s *Scheduler) removeWorker(name string) {
+	w := s.workers[name]
+	for _, slot := range w.slots {
+		for _, i := range slot {
+			s.hosting[s.plan.ids[i].Vertex]--
+		}
 	}
-	return n
+	s.slots -= len(w.slots)
+	delete(s.workers, name)
+	s.byLoad = append(s.byLoad[:w.pos], s.byLoad[w.pos+1:]...)
+	for k := w.pos; k < len(s.byLoad); k++ {
+		s.byLoad[k].pos = k
+	}
 }
 
 // fits reports whether region r can be deployed now. Because a slot hosts one
@@ -36,15 +78,7 @@ func (s *Scheduler) totalSlots() int {
 // least the number of r's subtasks of it.
 func (s *Scheduler) fits(r int) bool {
 	for _, d := range s.plan.regions[r].demand {
-		free := 0
-		for _, w := range s.workers {
-			for _, slot := range w.slots {
-				if !s.hosts(slot, d.vertex) {
-					free++
-				}
-			}
-		}
-		if free < d.count {
+		if s.slots-s.hosting[d.vertex] < d.count {
 			return false
 		}
 	}
@@ -94,7 +128,7 @@ type placement struct {
 }
 
 func (s *Scheduler) pickSlot(tasks []int) (*worker, int, bool) {
-	for _, w := range s.workersByLoad() {
+	for _, w := range s.byLoad {
 		best := -1
 		for idx, slot := range w.slots {
 			ok := true
@@ -115,23 +149,11 @@ func (s *Scheduler) pickSlot(tasks []int) (*worker, int, bool) {
 	return nil, 0, false
 }
 
-func (s *Scheduler) workersByLoad() []*worker {
-	ws := make([]*worker, 0, len(s.workers))
-	for _, w := range s.workers {
-		ws = append(ws, w)
-	}
-	sort.Slice(ws, func(a, b int) bool {
-		if ws[a].tasks != ws[b].tasks {
-			return ws[a].tasks < ws[b].tasks
-		}
-		return ws[a].name < ws[b].name
-	})
-	return ws
-}
-
 func (s *Scheduler) occupy(i int, w *worker, slot int) placement {
 	w.slots[slot] = append(w.slots[slot], i)
 	w.tasks++
+	s.resort(w)
+	s.hosting[s.plan.ids[i].Vertex]++
 	s.tasks[i].worker, s.tasks[i].slot = w.name, slot
 	return placement{task: i, worker: w.name, slot: slot}
 }
@@ -145,6 +167,8 @@ func (s *Scheduler) vacate(i int) {
 			if j == i {
 				w.slots[t.slot] = append(slot[:k:k], slot[k+1:]...)
 				w.tasks--
+				s.resort(w)
+				s.hosting[s.plan.ids[i].Vertex]--
 				break
 			}
 		}

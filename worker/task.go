@@ -14,12 +14,9 @@ import (
 	"github.com/dagflow/dagflow/shuffle"
 )
 
-// Runtime tuning shared by tasks.
-const (
-	// bufferTimeout bounds how long encoded records wait in a partly
-	// filled pipelined buffer.
-	bufferTimeout = 100 * time.Millisecond
-)
+// bufferTimeout bounds how long encoded records wait in a partly filled
+// pipelined buffer: the job's dag.Config.BufferTimeout.
+func (t *task) bufferTimeout() time.Duration { return t.plan.Config.EffectiveBufferTimeout() }
 
 // opNode is one operator of a task's chain.
 type opNode struct {

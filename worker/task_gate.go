@@ -68,7 +68,9 @@ func (t *task) runGate(ctx context.Context) error {
 				}
 				return &InputError{Partition: c.Partition, Location: c.Location, Err: err}
 			}
-			r, err := svc.OpenReader(ctx, c.Partition, c.From, c.To)
+			from, to := g.Range(c)
+			c.From, c.To = from, to
+			r, err := svc.OpenReader(ctx, c.Partition, from, to)
 			if err != nil {
 				for _, ch := range chans {
 					ch.r.Close()
@@ -138,7 +140,7 @@ func (t *task) runGate(ctx context.Context) error {
 	}
 	open := len(chans)
 	curWM := dag.MinTime
-	flushTick := time.NewTicker(bufferTimeout)
+	flushTick := time.NewTicker(t.bufferTimeout())
 	defer flushTick.Stop()
 	var timer *time.Timer
 	for open > 0 {

@@ -91,7 +91,7 @@ func (t *task) runSource(ctx context.Context) error {
 			}
 		}
 		idle = isIdle
-		if len(finished) > 0 || n == 0 || now.Sub(lastTick) >= bufferTimeout {
+		if len(finished) > 0 || n == 0 || now.Sub(lastTick) >= t.bufferTimeout() {
 			lastTick = now
 			if err := t.flushOutputs(ctx); err != nil {
 				return err

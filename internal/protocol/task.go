@@ -30,7 +30,26 @@ type InputGate struct {
 	// Blocking says the edge is blocking: its producers finished, so its
 	// channels take no part in checkpoint barrier alignment.
 	Blocking bool `json:",omitempty"`
-	Channels []InputChannel
+	// SubpartitionFrom, SubpartitionTo, when SubpartitionTo is greater, is
+	// the subpartition range read from every channel of the gate; the
+	// channels' own From and To are then ignored. The job master uses it
+	// for all-to-all edges so that every consumer's gate shares one
+	// Channels slice (the producers' partitions and locations) instead of
+	// a copy per consumer, like Flink's cached shuffle descriptors with a
+	// gate-level consumed subpartition range. Channels must be treated as
+	// read-only.
+	SubpartitionFrom int `json:",omitempty"`
+	SubpartitionTo   int `json:",omitempty"`
+	Channels         []InputChannel
+}
+
+// Range returns the subpartition range to read from channel c of the
+// gate: the gate's range when it has one, else the channel's own.
+func (g InputGate) Range(c InputChannel) (from, to int) {
+	if g.SubpartitionTo > g.SubpartitionFrom {
+		return g.SubpartitionFrom, g.SubpartitionTo
+	}
+	return c.From, c.To
 }
 
 // OutputPartition is one partition a task writes for a network edge.

@@ -1,0 +1,327 @@
+// Command report runs dagflow's benchmarks at a small scale and writes one
+// Markdown report with hand-written SVG charts, which docs/performance.md
+// embeds.
+//
+//	go run ./bench/cmd/report [--out docs/perf] [--parallelism 2]
+//	    [--nexmark-queries all] [--nexmark-events 200000]
+//	    [--sched-sizes 1000,2000,5000,10000] [--jobmaster-sizes 1000,2000,5000,10000]
+//	    [--latency-timeouts 1ms,10ms,100ms] [--latency-loads 10,50,90]
+//	    [--latency-duration 2s] [--latency-max-records 1000000] [--skip nexmark,sched,latency]
+//
+// Run it from the repository root: it builds bench/cmd/nexmark and runs
+// it, with its own flags, in a child process (which runs each query in a
+// child of its own). It writes OUT/report.md and OUT/nexmark.svg,
+// OUT/sched.svg and OUT/latency.svg: throughput per Nexmark query, the
+// scheduler's scaling curve (bench.SchedScale) and record latency
+// percentiles (bench.LatencySweep). With the defaults it takes a few
+// minutes on a 2-core machine.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dagflow/dagflow/bench"
+	"github.com/dagflow/dagflow/scheduler"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	out            string
+	parallelism    int
+	queries        string
+	events         int64
+	schedSizes     []int
+	jmSizes        []int
+	timeouts       []time.Duration
+	loads          []float64
+	latencyDur     time.Duration
+	latencyRecords int64
+	skip           map[string]bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.StringVar(&c.out, "out", "docs/perf", "directory the report and its charts are written to")
+	fs.IntVar(&c.parallelism, "parallelism", 2, "parallelism of the Nexmark and latency jobs")
+	fs.StringVar(&c.queries, "nexmark-queries", "all", "Nexmark queries (the runner's --query)")
+	fs.Int64Var(&c.events, "nexmark-events", 200_000, "events per Nexmark query (the runner's --events)")
+	schedSizes := fs.String("sched-sizes", "1000,2000,5000,10000", "parallelisms of the scheduler curve")
+	jmSizes := fs.String("jobmaster-sizes", "1000,2000,5000,10000", "parallelisms of the job master deployment path (empty: skip)")
+	timeouts := fs.String("latency-timeouts", "1ms,10ms,100ms", "buffer timeouts of the latency sweep")
+	loads := fs.String("latency-loads", "10,50,90", "loads of the latency sweep, percent of the measured maximum")
+	fs.DurationVar(&c.latencyDur, "latency-duration", 2*time.Second, "length of every paced latency run")
+	fs.Int64Var(&c.latencyRecords, "latency-max-records", 1_000_000, "records of the unpaced run measuring the maximum throughput")
+	skip := fs.String("skip", "", "comma-separated parts to leave out: nexmark, sched, latency")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var err error
+	if c.schedSizes, err = parseInts(*schedSizes); err != nil {
+		return c, fmt.Errorf("--sched-sizes: %w", err)
+	}
+	if *jmSizes != "" {
+		if c.jmSizes, err = parseInts(*jmSizes); err != nil {
+			return c, fmt.Errorf("--jobmaster-sizes: %w", err)
+		}
+	}
+	for _, f := range strings.Split(*timeouts, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("--latency-timeouts: %q is not a positive duration", f)
+		}
+		c.timeouts = append(c.timeouts, d)
+	}
+	for _, f := range strings.Split(*loads, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v > 100 {
+			return c, fmt.Errorf("--latency-loads: %q is not a percentage in (0, 100]", f)
+		}
+		c.loads = append(c.loads, v)
+	}
+	c.skip = map[string]bool{}
+	for _, f := range strings.Split(*skip, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "":
+		case "nexmark", "sched", "latency":
+			c.skip[f] = true
+		default:
+			return c, fmt.Errorf("--skip: unknown part %q (want nexmark, sched or latency)", f)
+		}
+	}
+	if c.parallelism < 1 || c.events < 1 || c.latencyRecords < 1 || c.latencyDur <= 0 {
+		return c, fmt.Errorf("--parallelism, --nexmark-events, --latency-max-records and --latency-duration must be positive")
+	}
+	return c, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, progress io.Writer) error {
+	c, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", c.out, err)
+	}
+	start := time.Now()
+	var md strings.Builder
+	fmt.Fprintf(&md, "# dagflow performance report\n\nGenerated by `go run ./bench/cmd/report %s` on %s (%s, %s/%s, %d CPUs). Every figure below was measured in this one run; rerun the command to reproduce it.\n\n",
+		strings.Join(args, " "), start.UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	files := map[string]string{}
+	if !c.skip["nexmark"] {
+		fmt.Fprintln(progress, "report: nexmark")
+		if err := nexmarkPart(ctx, c, &md, files, progress); err != nil {
+			return err
+		}
+	}
+	if !c.skip["sched"] {
+		fmt.Fprintln(progress, "report: scheduler")
+		if err := schedPart(ctx, c, &md, files, progress); err != nil {
+			return err
+		}
+	}
+	if !c.skip["latency"] {
+		fmt.Fprintln(progress, "report: latency")
+		if err := latencyPart(ctx, c, &md, files, progress); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(&md, "The whole report took %s.\n", time.Since(start).Round(time.Second))
+	files["report.md"] = md.String()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(c.out, name), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	fmt.Fprintf(progress, "report: wrote %s in %s\n", filepath.Join(c.out, "report.md"), time.Since(start).Round(time.Second))
+	return nil
+}
+
+// nexmarkPart builds and runs the Nexmark runner through its flags and
+// charts events/s per query.
+func nexmarkPart(ctx context.Context, c config, md *strings.Builder, files map[string]string, progress io.Writer) error {
+	dir, err := os.MkdirTemp("", "dagflow-report-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "nexmark")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./bench/cmd/nexmark").CombinedOutput(); err != nil {
+		return fmt.Errorf("build ./bench/cmd/nexmark (run the report from the repository root): %w\n%s", err, out)
+	}
+	args := []string{"--query", c.queries, "--events", strconv.FormatInt(c.events, 10), "--parallelism", strconv.Itoa(c.parallelism)}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, progress
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("nexmark %s: %w", strings.Join(args, " "), err)
+	}
+	var table []string
+	var labels []string
+	var wallRate []float64
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		table = append(table, line)
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) < 5 {
+			continue
+		}
+		events, err1 := strconv.ParseFloat(strings.TrimSpace(cells[1]), 64)
+		wall, err2 := strconv.ParseFloat(strings.TrimSpace(cells[2]), 64)
+		if err1 != nil || err2 != nil || wall <= 0 {
+			continue // header, separator or a query that failed
+		}
+		labels = append(labels, strings.TrimSpace(cells[0]))
+		wallRate = append(wallRate, events/wall)
+	}
+	if len(labels) == 0 {
+		return fmt.Errorf("nexmark printed no result rows:\n%s", stdout.String())
+	}
+	fmt.Fprintf(md, "## Nexmark\n\n`nexmark %s` (embedded, streaming; each query in its own process).\n\n%s\n\n![Nexmark throughput per query](nexmark.svg)\n\n",
+		strings.Join(args, " "), strings.Join(table, "\n"))
+	files["nexmark.svg"] = barChart("Nexmark: events/s per query (events / wall time)", labels,
+		[]series{{"events/s", wallRate}}, newScale(wallRate, true, "events/s (log)", human))
+	return nil
+}
+
+// schedPart runs the scheduler curve and the job master deployment path.
+func schedPart(ctx context.Context, c config, md *strings.Builder, files map[string]string, progress io.Writer) error {
+	modes := []scheduler.ExchangeMode{scheduler.Blocking, scheduler.Pipelined}
+	var rows []bench.SchedScaleResult
+	for _, m := range modes {
+		for _, n := range c.schedSizes {
+			r, err := bench.SchedScale(bench.SchedScaleConfig{N: n, Mode: m})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(progress, "report:", bench.SchedRow(r))
+			rows = append(rows, r)
+		}
+	}
+	fmt.Fprintf(md, "## Scheduling at scale\n\nThe pure scheduler driving an N×N all-to-all job (`bench.SchedScale`; workers of 100 slots, N slots in all), every Deploy answered at once by TaskRunning and TaskFinished. Times are wall clock, CPU time of the process in parentheses.\n\n%s\n", bench.SchedTable(rows))
+	if len(c.jmSizes) > 0 {
+		var jrows []bench.JobMasterScaleResult
+		for _, m := range modes {
+			for _, n := range c.jmSizes {
+				r, err := bench.JobMasterScale(ctx, n, m == scheduler.Blocking, 100)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(progress, "report:", bench.JobMasterRow(r))
+				jrows = append(jrows, r)
+			}
+		}
+		fmt.Fprintf(md, "The job master's deployment path (`bench.JobMasterScale`): the same shape as a dag job (source → keyed reduce → sink) run by a JobMaster on fake workers that report every task finished when it is deployed.\n\n%s\n", bench.JobMasterTable(jrows))
+	}
+	md.WriteString("![Scheduler scaling curve](sched.svg)\n\n")
+	labels := make([]string, len(c.schedSizes))
+	for i, n := range c.schedSizes {
+		labels[i] = strconv.Itoa(n)
+	}
+	var ss []series
+	var all []float64
+	for k, m := range modes {
+		part := rows[k*len(c.schedSizes) : (k+1)*len(c.schedSizes)]
+		for _, phase := range []string{"deploy", "finish", "failover"} {
+			s := series{name: m.String() + " " + phase}
+			for _, r := range part {
+				d := map[string]time.Duration{"deploy": r.Deploy, "finish": r.Finish, "failover": r.Failover}[phase]
+				s.values = append(s.values, float64(d)/float64(time.Millisecond))
+			}
+			all = append(all, s.values...)
+			ss = append(ss, s)
+		}
+	}
+	files["sched.svg"] = lineChart("Scheduler: N×N all-to-all, time per phase vs N", labels, ss,
+		newScale(all, true, "milliseconds (log)", millis))
+	return nil
+}
+
+// latencyPart runs the latency sweep.
+func latencyPart(ctx context.Context, c config, md *strings.Builder, files map[string]string, progress io.Writer) error {
+	points, err := bench.LatencySweep(ctx, c.parallelism, c.timeouts, c.loads, c.latencyRecords, c.latencyDur, func(p bench.LatencyPoint) {
+		fmt.Fprintln(progress, "report:", bench.LatencyRow(p))
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(md, "## Latency\n\nEnd-to-end record latency, source to sink, of a pipelined keyed streaming job in the embedded runtime (`bench.LatencySweep`, parallelism %d): for each buffer timeout the maximum throughput is measured first (unpaced), then paced runs of %s at each load. Source and sink read the same process clock.\n\n%s\n",
+		c.parallelism, c.latencyDur, bench.LatencyTable(points))
+	var labels []string
+	p50, p99, p999 := series{name: "p50"}, series{name: "p99"}, series{name: "p99.9"}
+	var all []float64
+	for _, p := range points {
+		if p.Load == 0 {
+			continue
+		}
+		labels = append(labels, fmt.Sprintf("%s @ %g%%", p.BufferTimeout, p.Load))
+		for _, x := range []struct {
+			s *series
+			q float64
+		}{{&p50, 50}, {&p99, 99}, {&p999, 99.9}} {
+			v := float64(p.Result.Percentile(x.q)) / float64(time.Millisecond)
+			x.s.values = append(x.s.values, v)
+			all = append(all, v)
+		}
+		if p.BufferTimeout == c.timeouts[0] && p.Load == c.loads[len(c.loads)/2] {
+			fmt.Fprintf(md, "Latency distribution (HDR percentiles), buffer timeout %s at %g%% load:\n\n%s\n", p.BufferTimeout, p.Load, bench.LatencyHistogram(p.Result))
+		}
+	}
+	md.WriteString("![Latency percentiles](latency.svg)\n\n")
+	files["latency.svg"] = barChart("Record latency by buffer timeout and load", labels, []series{p50, p99, p999},
+		newScale(all, true, "milliseconds (log)", millis))
+	return nil
+}
+
+// millis formats a tick or value in milliseconds.
+func millis(v float64) string {
+	if v >= 1 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
+// human formats a rate with a K/M suffix.
+func human(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.3gK", v/1e3)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
