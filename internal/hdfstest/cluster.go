@@ -80,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.nameNodes = append(c.nameNodes, nn)
 	}
 	for _, s := range c.servers() {
-		if err := s.start(); err != nil {
+		if err := s.Start(); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("hdfstest: %w", err)
 		}
@@ -110,7 +110,7 @@ func (c *Cluster) servers() []*server {
 // Close stops every server and waits for their goroutines.
 func (c *Cluster) Close() {
 	for _, s := range c.servers() {
-		s.close()
+		s.Close()
 	}
 }
 
@@ -118,10 +118,10 @@ func (c *Cluster) Close() {
 func (c *Cluster) Addr() string {
 	for _, nn := range c.nameNodes {
 		if nn.active.Load() {
-			return nn.srv.address()
+			return nn.srv.Addr()
 		}
 	}
-	return c.nameNodes[0].srv.address()
+	return c.nameNodes[0].srv.Addr()
 }
 
 // URL returns "hdfs://ADDR" + p for the active NameNode's address.
@@ -132,13 +132,13 @@ func (c *Cluster) URL(p string) string { return "hdfs://" + c.Addr() + p }
 func (c *Cluster) NameNodes() []string {
 	var out []string
 	for _, nn := range c.nameNodes {
-		out = append(out, nn.srv.address())
+		out = append(out, nn.srv.Addr())
 	}
 	return out
 }
 
 // DataNodeAddr returns the DataNode's transfer address.
-func (c *Cluster) DataNodeAddr() string { return c.dn.srv.address() }
+func (c *Cluster) DataNodeAddr() string { return c.dn.srv.Addr() }
 
 // Failover swaps the active and standby NameNodes (HA only): calls to the
 // old active one fail with StandbyException from now on.
@@ -156,14 +156,14 @@ func (c *Cluster) Failover() {
 // The namespace is kept for StartNameNode.
 func (c *Cluster) StopNameNode() {
 	for _, nn := range c.nameNodes {
-		nn.srv.stop()
+		nn.srv.Stop()
 	}
 }
 
 // StartNameNode brings stopped NameNodes back on their addresses.
 func (c *Cluster) StartNameNode() error {
 	for _, nn := range c.nameNodes {
-		if err := nn.srv.start(); err != nil {
+		if err := nn.srv.Start(); err != nil {
 			return fmt.Errorf("hdfstest: restarting NameNode %s: %w", nn.name, err)
 		}
 	}
@@ -174,18 +174,18 @@ func (c *Cluster) StartNameNode() error {
 // connection are closed. Stored blocks are kept for StartDataNode. The
 // NameNode keeps handing out its location, as a real one does until it
 // notices the DataNode is dead.
-func (c *Cluster) StopDataNode() { c.dn.srv.stop() }
+func (c *Cluster) StopDataNode() { c.dn.srv.Stop() }
 
 // StartDataNode restarts a stopped (or killed) DataNode on its address.
 func (c *Cluster) StartDataNode() error {
-	if err := c.dn.srv.start(); err != nil {
+	if err := c.dn.srv.Start(); err != nil {
 		return fmt.Errorf("hdfstest: restarting DataNode: %w", err)
 	}
 	return nil
 }
 
 // DataNodeRunning reports whether the DataNode accepts connections.
-func (c *Cluster) DataNodeRunning() bool { return c.dn.srv.running() }
+func (c *Cluster) DataNodeRunning() bool { return c.dn.srv.Running() }
 
 // KillDataNodeAfter makes the DataNode crash once it has received n more
 // data packets of writes (n >= 1): the connection of the nth packet is

@@ -62,7 +62,7 @@ func newDataNode() *dataNode {
 
 // info is the DatanodeInfoProto the NameNode hands out for every block.
 func (dn *dataNode) info() fields {
-	host, port, _ := net.SplitHostPort(dn.srv.address())
+	host, port, _ := net.SplitHostPort(dn.srv.Addr())
 	p, _ := strconv.Atoi(port)
 	return fields{"id": fields{
 		"ipAddr": host, "hostName": "localhost", "datanodeUuid": "hdfstest-dn-1",
@@ -200,7 +200,7 @@ func (dn *dataNode) writeBlock(conn net.Conn, r *bufio.Reader, op protoreflect.M
 			dn.mu.Unlock()
 			if kill {
 				// Crash: no ack, every connection and the listener closed.
-				dn.srv.stop()
+				dn.srv.Stop()
 				dn.mu.Lock()
 				close(dn.killed)
 				dn.mu.Unlock()

@@ -124,7 +124,7 @@ func Start(opts Options) (*Cluster, error) {
 	for i := range nRM {
 		rm := &resourceManager{idx: i, id: "rm" + strconv.Itoa(i+1), active: i == 0}
 		rm.client = newServer(func(conn net.Conn) { hadooprpc.ServeConn(context.Background(), conn, c.clientHandler(rm)) })
-		if err := rm.client.start(); err != nil {
+		if err := rm.client.Start(); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("yarntest: %w", err)
 		}
@@ -153,7 +153,7 @@ func (c *Cluster) ConfDir() string { return c.confDir }
 func (c *Cluster) Addrs() []string {
 	var a []string
 	for _, rm := range c.rms {
-		a = append(a, rm.client.address())
+		a = append(a, rm.client.Addr())
 	}
 	return a
 }
@@ -174,7 +174,7 @@ func (c *Cluster) writeConf(dir string, sched []string) error {
 		return "127.0.0.1:1"
 	}
 	if len(c.rms) == 1 {
-		props["yarn.resourcemanager.address"] = c.rms[0].client.address()
+		props["yarn.resourcemanager.address"] = c.rms[0].client.Addr()
 		props["yarn.resourcemanager.scheduler.address"] = schedAddr(0)
 	} else {
 		props["yarn.resourcemanager.ha.enabled"] = "true"
@@ -184,7 +184,7 @@ func (c *Cluster) writeConf(dir string, sched []string) error {
 				ids += ","
 			}
 			ids += rm.id
-			props["yarn.resourcemanager.address."+rm.id] = rm.client.address()
+			props["yarn.resourcemanager.address."+rm.id] = rm.client.Addr()
 			props["yarn.resourcemanager.scheduler.address."+rm.id] = schedAddr(i)
 		}
 		props["yarn.resourcemanager.ha.rm-ids"] = ids
@@ -221,7 +221,7 @@ func (c *Cluster) Close() {
 		ct.wait()
 	}
 	for _, rm := range c.rms {
-		rm.client.close()
+		rm.client.Close()
 	}
 	c.mu.Lock()
 	var scheds []*server
@@ -232,11 +232,11 @@ func (c *Cluster) Close() {
 	}
 	c.mu.Unlock()
 	for _, s := range scheds {
-		s.close()
+		s.Close()
 	}
 	for _, n := range c.nodes {
-		n.srv.close()
-		n.http.close()
+		n.srv.Close()
+		n.http.Close()
 	}
 }
 

@@ -36,7 +36,7 @@ type nodeManager struct {
 }
 
 func (n *nodeManager) port() int32 {
-	_, p, _ := net.SplitHostPort(n.srv.address())
+	_, p, _ := net.SplitHostPort(n.srv.Addr())
 	v, _ := strconv.Atoi(p)
 	return int32(v)
 }
@@ -45,16 +45,16 @@ func (n *nodeManager) nodeIDProto() *pb.NodeIdProto {
 	return &pb.NodeIdProto{Host: proto.String(n.host), Port: proto.Int32(n.port())}
 }
 
-func (n *nodeManager) nodeID() string { return n.srv.address() }
+func (n *nodeManager) nodeID() string { return n.srv.Addr() }
 
 func (c *Cluster) startNode(i int) (*nodeManager, error) {
 	n := &nodeManager{idx: i, host: "127.0.0.1", dir: filepath.Join(c.dir, "nm"+strconv.Itoa(i))}
 	n.srv = newServer(func(conn net.Conn) { hadooprpc.ServeConn(context.Background(), conn, c.nmHandler(n)) })
 	n.http = newServer(func(conn net.Conn) { conn.Close() })
-	if err := n.srv.start(); err != nil {
+	if err := n.srv.Start(); err != nil {
 		return nil, fmt.Errorf("yarntest: %w", err)
 	}
-	if err := n.http.start(); err != nil {
+	if err := n.http.Start(); err != nil {
 		return nil, fmt.Errorf("yarntest: %w", err)
 	}
 	return n, nil
@@ -164,7 +164,7 @@ func (c *Cluster) startContainerLocked(ct *container, launch *pb.ContainerLaunch
 		"CONTAINER_ID="+ct.id.String(),
 		"NM_HOST="+ct.node.host,
 		"NM_PORT="+strconv.Itoa(int(ct.node.port())),
-		"NM_HTTP_PORT="+portOf(ct.node.http.address()),
+		"NM_HTTP_PORT="+portOf(ct.node.http.Addr()),
 		"LOCAL_DIRS="+appDir,
 		"LOG_DIRS="+ct.logDir,
 		"PWD="+ct.workDir,

@@ -231,12 +231,12 @@ func (c *Cluster) newAttemptLocked(a *application) {
 	var addrs []string
 	for _, rm := range c.rms {
 		s := newServer(func(conn net.Conn) { hadooprpc.ServeConn(context.Background(), conn, c.schedulerHandler(rm, a, at)) })
-		if err := s.start(); err != nil {
+		if err := s.Start(); err != nil {
 			c.endAppLocked(a, pb.YarnApplicationStateProto_FAILED, pb.FinalApplicationStatusProto_APP_FAILED, "yarntest: "+err.Error())
 			return
 		}
 		at.sched = append(at.sched, s)
-		addrs = append(addrs, s.address())
+		addrs = append(addrs, s.Addr())
 	}
 	at.confDir = filepath.Join(c.dir, "attempts", at.id.String(), "conf")
 	if err := c.writeConf(at.confDir, addrs); err != nil {
@@ -324,11 +324,11 @@ func (ct *container) proto() *pb.ContainerProto {
 	return &pb.ContainerProto{
 		Id:              ct.id.Proto(),
 		NodeId:          ct.node.nodeIDProto(),
-		NodeHttpAddress: proto.String(ct.node.http.address()),
+		NodeHttpAddress: proto.String(ct.node.http.Addr()),
 		Resource:        ct.res,
 		Priority:        &pb.PriorityProto{Priority: proto.Int32(ct.prio)},
 		ContainerToken: &pb.TokenProto{Identifier: []byte(ct.id.String()), Password: []byte{}, Kind: proto.String("ContainerToken"),
-			Service: proto.String(ct.node.srv.address())},
+			Service: proto.String(ct.node.srv.Addr())},
 	}
 }
 
@@ -539,7 +539,7 @@ func (c *Cluster) endAttemptLocked(at *attempt) {
 	}
 	at.ended = true
 	for _, s := range at.sched {
-		go s.close() // not under the lock: handlers take it
+		go s.Close() // not under the lock: handlers take it
 	}
 }
 
@@ -610,7 +610,7 @@ func (c *Cluster) nodeReportLocked(n *nodeManager) *pb.NodeReportProto {
 	}
 	return &pb.NodeReportProto{
 		NodeId:        n.nodeIDProto(),
-		HttpAddress:   proto.String(n.http.address()),
+		HttpAddress:   proto.String(n.http.Addr()),
 		RackName:      proto.String("/default-rack"),
 		Used:          &pb.ResourceProto{Memory: proto.Int64(c.opts.NodeMemoryMB - freeMem), VirtualCores: proto.Int32(c.opts.NodeVCores - freeCores)},
 		Capability:    c.maxCapability(),
@@ -634,10 +634,10 @@ func (c *Cluster) Failover() {
 // StopResourceManager closes ResourceManager i's client listener and
 // connections (its scheduler endpoints stay), so clients see it
 // unreachable; StartResourceManager opens it again on the same address.
-func (c *Cluster) StopResourceManager(i int) { c.rms[i].client.stop() }
+func (c *Cluster) StopResourceManager(i int) { c.rms[i].client.Stop() }
 
 // StartResourceManager reopens ResourceManager i's client listener.
-func (c *Cluster) StartResourceManager(i int) error { return c.rms[i].client.start() }
+func (c *Cluster) StartResourceManager(i int) error { return c.rms[i].client.Start() }
 
 // findContainer returns the container named id.
 func (c *Cluster) findContainer(id string) (*container, error) {
@@ -707,7 +707,7 @@ func (c *Cluster) Preempt(id string) error {
 // applications see the node LOST in their next allocate.
 func (c *Cluster) LoseNode(i int) {
 	n := c.nodes[i]
-	n.srv.stop()
+	n.srv.Stop()
 	c.mu.Lock()
 	n.lost = true
 	var victims []*container

@@ -1,113 +1,12 @@
 package yarntest
 
 import (
-	"errors"
 	"net"
-	"sync"
+
+	"github.com/dagflow/dagflow/internal/hadooprpc"
 )
 
-// server is a loopback TCP listener that can be stopped (listener and
-// open connections closed, like a crashed process) and started again on
-// the same address.
-type server struct {
-	serve func(net.Conn)
+// server is a stoppable loopback server (hadooprpc.StoppableServer).
+type server = hadooprpc.StoppableServer
 
-	mu    sync.Mutex
-	addr  string // fixed by the first start
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup // accept loops and connection handlers
-}
-
-func newServer(serve func(net.Conn)) *server {
-	return &server{serve: serve, conns: make(map[net.Conn]struct{})}
-}
-
-// start listens (on a free loopback port the first time, then on the same
-// address again). Starting a running server does nothing.
-func (s *server) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return nil
-	}
-	addr := s.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	s.ln, s.addr = ln, ln.Addr().String()
-	s.wg.Add(1)
-	go s.accept(ln)
-	return nil
-}
-
-func (s *server) accept(ln net.Listener) {
-	defer s.wg.Done()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.mu.Lock()
-		if s.ln != ln { // stopped meanwhile
-			s.mu.Unlock()
-			conn.Close()
-			return
-		}
-		s.conns[conn] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			defer s.forget(conn)
-			s.serve(conn)
-		}()
-	}
-}
-
-func (s *server) forget(conn net.Conn) {
-	conn.Close()
-	s.mu.Lock()
-	delete(s.conns, conn)
-	s.mu.Unlock()
-}
-
-// stop closes the listener and every open connection without waiting for
-// the handlers, so a handler may stop its own server. New connections are
-// refused until start.
-func (s *server) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		s.ln.Close()
-		s.ln = nil
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-}
-
-func (s *server) running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ln != nil
-}
-
-func (s *server) address() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// close stops the server and waits for its goroutines.
-func (s *server) close() {
-	s.stop()
-	s.wg.Wait()
-}
+func newServer(serve func(net.Conn)) *server { return hadooprpc.NewStoppableServer(serve) }
