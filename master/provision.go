@@ -1,6 +1,8 @@
 package master
 
 import (
+	"time"
+
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/provision"
 )
@@ -62,4 +64,21 @@ func jobSlots(p *dag.Plan) int {
 		n = max(n, t.Parallelism)
 	}
 	return n
+}
+
+// providerRefresh is how often the master re-sends the demand between
+// job and worker events: tasks deploy and finish in between, and a worker
+// must not look idle to the provider while it runs tasks.
+const providerRefresh = 2 * time.Second
+
+// refreshProvider re-sends the demand until the server closes.
+func (s *Server) refreshProvider() {
+	t := time.NewTicker(providerRefresh)
+	defer t.Stop()
+	for range t.C {
+		if s.closing.Load() {
+			return
+		}
+		s.updateProvider()
+	}
 }

@@ -254,6 +254,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		s.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go s.httpSrv.Serve(hl)
 	}
+	if cfg.Provider != nil {
+		go s.refreshProvider()
+	}
 	s.ready.Store(true)
 	s.log.Info("master started", "addr", s.addr, "listen", lis.Addr().String(), "gossip", s.member.Address())
 	return s, nil
