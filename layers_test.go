@@ -22,7 +22,7 @@ var layers = []struct {
 		"internal/rpcpb", "internal/netaddr", "internal/buildinfo", "internal/membership",
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",
-		"internal/provision", "internal/ha", "internal/zktest", "master/webui", "internal/browsertest",
+		"internal/provision", "internal/ha", "internal/zktest", "master/webui", "internal/browsertest", "internal/reload",
 		"internal/launch", "internal/kube", "internal/hadooprpc", "internal/hadooprpc/rpcheaderpb", "internal/yarn", "internal/yarn/yarnpb",
 		"internal/yarntest",
 	}},

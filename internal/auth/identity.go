@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dagflow/dagflow/internal/reload"
 )
 
 // NodeURIPrefix starts the URI SAN that marks a node certificate; the
@@ -272,39 +274,17 @@ func (a *Authenticator) Reload() (changed bool, err error) {
 // that found changed files, with nil or the error that kept the previous
 // entries.
 func (a *Authenticator) Run(ctx context.Context, interval time.Duration, log *slog.Logger, onReload func(error)) {
-	if interval <= 0 {
-		interval = 10 * time.Second
-	}
 	if log == nil {
 		log = slog.Default()
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	lastErr := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := a.Reload()
-		switch {
-		case err != nil && err.Error() == lastErr:
-			continue
-		case err != nil:
-			lastErr = err.Error()
+	reload.Poll(ctx, interval, a.Reload,
+		func(err error) {
 			log.ErrorContext(ctx, "auth: keeping the previous tokens and users", "token_file", a.tokenFile, "auth_users", a.certFile, "err", err)
-		case changed:
-			lastErr = ""
+		},
+		func() {
 			p := a.cur.Load()
 			log.InfoContext(ctx, "auth: reloaded tokens and users", "token_file", a.tokenFile, "tokens", len(p.tokens), "auth_users", a.certFile, "users", len(p.certs))
-		default:
-			lastErr = ""
-		}
-		if changed && onReload != nil {
-			onReload(err)
-		}
-	}
+		}, onReload)
 }
 
 // Errors returned by Authenticate; the gRPC and HTTP layers map them to

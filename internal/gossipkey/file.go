@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/dagflow/dagflow/internal/reload"
 )
 
 // File is a keyring kept in step with a key file (--gossip-key-file):
@@ -78,36 +80,14 @@ func (f *File) Reload() (changed bool, err error) {
 // attempt that found a changed file, with nil or the error that kept the
 // keyring as it was.
 func (f *File) Run(ctx context.Context, interval time.Duration, log *slog.Logger, onReload func(error)) {
-	if interval <= 0 {
-		interval = 10 * time.Second
-	}
 	if log == nil {
 		log = slog.Default()
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	lastErr := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := f.Reload()
-		switch {
-		case err != nil && err.Error() == lastErr:
-			continue
-		case err != nil:
-			lastErr = err.Error()
+	reload.Poll(ctx, interval, f.Reload,
+		func(err error) {
 			log.ErrorContext(ctx, "gossipkey: keeping the previous gossip keys", "file", f.path, "err", err)
-		case changed:
-			lastErr = ""
+		},
+		func() {
 			log.InfoContext(ctx, "gossipkey: applied gossip keys", "file", f.path, "keys", len(f.kr.GetKeys()))
-		default:
-			lastErr = ""
-		}
-		if changed && onReload != nil {
-			onReload(err)
-		}
-	}
+		}, onReload)
 }
