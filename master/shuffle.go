@@ -12,7 +12,7 @@ import (
 	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
-	"github.com/dagflow/dagflow/shuffle/daemon"
+	"github.com/dagflow/dagflow/shuffle"
 )
 
 // shuffleDaemon is an external shuffle daemon seen from the master.
@@ -31,8 +31,8 @@ func (s *Server) RegisterShuffleDaemon(ctx context.Context, req *rpcpb.RegisterS
 	if err := auth.CheckNodeName(ctx, req.Name); err != nil {
 		return nil, err
 	}
-	if req.Name == "" || req.Address == "" || !strings.HasPrefix(req.MemberName, daemon.MemberPrefix) {
-		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon: need a name, an address and a member name starting with %q", daemon.MemberPrefix)
+	if req.Name == "" || req.Address == "" || !strings.HasPrefix(req.MemberName, shuffle.DaemonMemberPrefix) {
+		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon: need a name, an address and a member name starting with %q", shuffle.DaemonMemberPrefix)
 	}
 	if err := netaddr.Dialable(req.Address); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "register shuffle daemon %s: %v", req.Name, err)
@@ -64,7 +64,7 @@ func (s *Server) RegisterShuffleDaemon(ctx context.Context, req *rpcpb.RegisterS
 // memberLost is called by membership when a member stops gossiping: a
 // worker, or a shuffle daemon.
 func (s *Server) memberLost(member, addr string) {
-	if !strings.HasPrefix(member, daemon.MemberPrefix) {
+	if !strings.HasPrefix(member, shuffle.DaemonMemberPrefix) {
 		s.mu.Lock()
 		w := s.workers[member]
 		stale := w != nil && w.gossip != "" && w.gossip != addr

@@ -24,7 +24,6 @@ import (
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/internal/tlsconfig"
 	"github.com/dagflow/dagflow/shuffle"
-	"github.com/dagflow/dagflow/shuffle/daemon"
 	"github.com/dagflow/dagflow/shuffle/remote"
 )
 
@@ -146,7 +145,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	defer resolver.Close()
 	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
 	if cfg.Shuffle == protocol.ShuffleExternal && !cfg.NoHostLocalReads {
-		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, daemon.DataDir), Logger: log})
+		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, shuffle.DaemonDataDir), Logger: log})
 		if err != nil {
 			lis.Close()
 			local.Close()

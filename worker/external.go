@@ -17,7 +17,6 @@ import (
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/internal/secure"
 	"github.com/dagflow/dagflow/shuffle"
-	"github.com/dagflow/dagflow/shuffle/daemon"
 )
 
 // ExternalWriter is implemented by the writers of a shuffle service that
@@ -51,7 +50,7 @@ type externalShuffle struct {
 // newExternalShuffle sets up the staging directory of this executor under
 // the daemon's staging directory (dir/staging, see shuffle/daemon).
 func newExternalShuffle(local *shuffle.Local, addr, dir string, node *secure.Node, log *slog.Logger) (*externalShuffle, error) {
-	root := filepath.Join(dir, daemon.StagingDir)
+	root := filepath.Join(dir, shuffle.DaemonStagingDir)
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("executor: shuffle daemon staging directory %s: %v (is the shuffle daemon at %s running with --dir %s?)", root, err, addr, dir)
 	}

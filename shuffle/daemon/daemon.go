@@ -34,15 +34,6 @@ import (
 const (
 	DefaultTTL             = time.Hour
 	DefaultRegisterTimeout = 10 * time.Second
-	// MemberPrefix starts the memberlist name of every shuffle daemon, so
-	// the master tells daemons from workers.
-	MemberPrefix = "shuffle-daemon:"
-)
-
-// Subdirectories of Config.Dir.
-const (
-	DataDir    = "data"
-	StagingDir = "staging"
 )
 
 // JobLister tells the reaper what the master knows about jobs.
@@ -186,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, stagingDir: filepath.Join(cfg.Dir, StagingDir),
+	d := &Daemon{cfg: cfg, stagingDir: filepath.Join(cfg.Dir, shuffle.DaemonStagingDir),
 		jobs: make(map[string]*jobInfo), released: make(map[string]time.Time)}
 	d.corrupt.Store(int64(cfg.CorruptAdoptions))
 	if err := os.MkdirAll(d.stagingDir, 0o755); err != nil {
@@ -202,7 +193,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.stagingReal, err = filepath.EvalSymlinks(d.stagingDir); err != nil {
 		return fail(fmt.Errorf("shuffle daemon: %w", err))
 	}
-	dataDir := filepath.Join(cfg.Dir, DataDir)
+	dataDir := filepath.Join(cfg.Dir, shuffle.DaemonDataDir)
 	// Partitions of a previous incarnation are lost for the master (it
 	// saw this daemon leave or re-register); serving them would only
 	// leak disk.
@@ -274,7 +265,7 @@ func (d *Daemon) register(ctx context.Context) error {
 	if d.cfg.Jobs == nil {
 		d.cfg.Jobs = masterJobs{mc}
 	}
-	d.memberName = fmt.Sprintf("%s%s:%d", MemberPrefix, d.cfg.Name, time.Now().UnixNano())
+	d.memberName = fmt.Sprintf("%s%s:%d", shuffle.DaemonMemberPrefix, d.cfg.Name, time.Now().UnixNano())
 	if d.member, err = membership.Start(membership.Config{Name: d.memberName, BindAddr: d.cfg.GossipBind,
 		Advertise: netaddr.GossipHost(d.cfg.GossipBind, d.addr, d.cfg.Advertise != ""), FailureTimeout: d.cfg.FailureTimeout, Keyring: d.cfg.GossipKeyring}); err != nil {
 		return fmt.Errorf("shuffle daemon: %w", err)

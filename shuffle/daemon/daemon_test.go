@@ -161,7 +161,7 @@ func TestDaemonAdoptServeRelease(t *testing.T) {
 	if err != nil || len(jobs.Jobs) != 1 || jobs.Jobs[0].Job != "job-1" || jobs.Jobs[0].Partitions != 1 || jobs.Jobs[0].Bytes != st.Bytes {
 		t.Fatalf("list jobs %v %v", jobs, err)
 	}
-	jobDir := filepath.Join(f.d.StagingDir(), "..", daemon.DataDir, "job-1")
+	jobDir := filepath.Join(f.d.StagingDir(), "..", shuffle.DaemonDataDir, "job-1")
 	if _, err := os.Stat(jobDir); err != nil {
 		t.Fatalf("job directory: %v", err)
 	}
@@ -387,7 +387,7 @@ func TestDaemonRestartStartsEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A crash leaves the files; the next incarnation deletes them.
-	leftover := filepath.Join(dir, daemon.DataDir, "j")
+	leftover := filepath.Join(dir, shuffle.DaemonDataDir, "j")
 	if _, err := os.Stat(leftover); err != nil {
 		t.Fatal(err)
 	}

@@ -554,7 +554,7 @@ func runExternal(root string, cfg config, codec shuffle.Compression, data [][]by
 	if err != nil {
 		return r, err
 	}
-	dataDir := filepath.Join(ddir, daemon.DataDir)
+	dataDir := filepath.Join(ddir, shuffle.DaemonDataDir)
 	r.sync, err = measure(func() error {
 		var err error
 		r.files, r.stored, err = syncTree(dataDir)
