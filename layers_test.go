@@ -18,7 +18,7 @@ var layers = []struct {
 }{
 	{"base", []string{
 		"scheduler", "shuffle", "shuffle/shufflepb", "shuffle/remote", "shuffle/shuffletest",
-		"io/filesystem", "io/filesystem/fstest", "io/hdfs",
+		"io/filesystem", "io/filesystem/fstest", "io/hdfs", "io/filesystems",
 		"internal/rpcpb", "internal/netaddr", "internal/buildinfo", "internal/membership",
 		"internal/devca", "internal/tlsconfig", "internal/auth", "internal/limits",
 		"internal/gossipkey", "internal/pathpolicy", "internal/secure", "internal/hdfstest", "internal/hivetest",

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // Option configures a Source or a Sink. Each option says what it applies
@@ -41,13 +41,13 @@ func newOptions(opts []Option) options {
 		f(&o)
 	}
 	if o.reg == nil {
-		o.reg = fileio.DefaultRegistry()
+		o.reg = filesystems.Default()
 	}
 	return o
 }
 
 // WithRegistry resolves table and partition locations through reg
-// (default: fileio.DefaultRegistry(), local files and hdfs://). Source
+// (default: filesystems.Default(), local files and hdfs://). Source
 // and Sink.
 func WithRegistry(reg *filesystem.Registry) Option { return func(o *options) { o.reg = reg } }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/dagflow/dagflow/internal/ha"
 	"github.com/dagflow/dagflow/internal/rpcpb"
-	"github.com/dagflow/dagflow/io/fileio"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // JobStore keeps small pointers to running jobs for master high
@@ -56,7 +56,7 @@ func (s *Server) persistJob(ctx context.Context, id, owner string, req *rpcpb.Su
 		return fmt.Errorf("master: encode submission of %s: %w", id, err)
 	}
 	uri := s.submissionURI(id)
-	fsys, p, err := fileio.DefaultRegistry().Resolve(uri)
+	fsys, p, err := filesystems.Default().Resolve(uri)
 	if err != nil {
 		return fmt.Errorf("master: persist job %s: %w", id, err)
 	}
@@ -122,7 +122,7 @@ func (s *Server) recoverJob(ctx context.Context, id string, data []byte) error {
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Submission == "" {
 		return fmt.Errorf("master: recover %s: bad job record %q: %v", id, data, err)
 	}
-	fsys, p, err := fileio.DefaultRegistry().Resolve(rec.Submission)
+	fsys, p, err := filesystems.Default().Resolve(rec.Submission)
 	if err != nil {
 		return fmt.Errorf("master: recover %s: %w", id, err)
 	}

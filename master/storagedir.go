@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/dagflow/dagflow/io/fileio"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // The master's storage directory (ServerConfig.StorageDir, any registered
@@ -25,7 +25,7 @@ func (s *Server) storeBinary(ctx context.Context, local, sha string) error {
 		return nil
 	}
 	uri := s.cfg.StorageDir + "/binaries/" + sha
-	reg := fileio.DefaultRegistry()
+	reg := filesystems.Default()
 	fsys, p, err := reg.Resolve(uri)
 	if err != nil {
 		return fmt.Errorf("storage dir %s: %w", s.cfg.StorageDir, err)
@@ -66,7 +66,7 @@ func (s *Server) fetchBinary(ctx context.Context, local, sha string) (bool, erro
 	if s.cfg.StorageDir == "" {
 		return false, nil
 	}
-	fsys, p, err := fileio.DefaultRegistry().Resolve(s.cfg.StorageDir + "/binaries/" + sha)
+	fsys, p, err := filesystems.Default().Resolve(s.cfg.StorageDir + "/binaries/" + sha)
 	if err != nil {
 		return false, err
 	}
@@ -104,7 +104,7 @@ func (s *Server) storePlan(ctx context.Context, id string, planJSON []byte) erro
 	if s.cfg.StorageDir == "" {
 		return nil
 	}
-	fsys, p, err := fileio.DefaultRegistry().Resolve(s.cfg.StorageDir + "/jobs/" + id + "/plan.json")
+	fsys, p, err := filesystems.Default().Resolve(s.cfg.StorageDir + "/jobs/" + id + "/plan.json")
 	if err != nil {
 		return err
 	}

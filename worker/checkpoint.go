@@ -11,7 +11,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/io/fileio"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // StateStorage is where a worker's tasks write and read checkpointed
@@ -152,7 +152,7 @@ func (w *Worker) storageFor(job string, plan *dag.Plan) (StateStorage, error) {
 	if s, ok := w.storages[job]; ok {
 		return s, nil
 	}
-	var s StateStorage = MemoryStateStorage{reader: checkpoint.NewReader(fileio.DefaultRegistry())}
+	var s StateStorage = MemoryStateStorage{reader: checkpoint.NewReader(filesystems.Default())}
 	if plan.Config.Checkpoint.Dir != "" {
 		if w.cfg.NewStateStorage == nil {
 			return nil, fmt.Errorf("worker %s: job %s has checkpoint dir %s but the worker has no state storage", w.cfg.Name, job, plan.Config.Checkpoint.Dir)

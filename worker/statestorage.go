@@ -5,7 +5,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/io/fileio"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // NewFileStateStorage opens the checkpoint storage of a job under its
@@ -16,7 +16,7 @@ func NewFileStateStorage(job string, cfg dag.CheckpointConfig) (StateStorage, er
 	if cfg.Retain > 0 {
 		opts.Retain = cfg.Retain
 	}
-	st, err := checkpoint.NewStorage(fileio.DefaultRegistry(), cfg.Dir, job, opts)
+	st, err := checkpoint.NewStorage(filesystems.Default(), cfg.Dir, job, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/dagflow/dagflow/examples/wordcount/job"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 func main() {
@@ -151,7 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // checkOutputEmpty refuses an output directory that already holds
 // committed part files: new results would be mixed with old ones.
 func checkOutputEmpty(ctx context.Context, dir string) error {
-	fs, path, err := fileio.DefaultRegistry().Resolve(dir)
+	fs, path, err := filesystems.Default().Resolve(dir)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func checkOutputEmpty(ctx context.Context, dir string) error {
 }
 
 func topWords(ctx context.Context, dir string, k int) ([]string, error) {
-	lines, err := fileio.ReadAllLines(ctx, fileio.DefaultRegistry(), dir)
+	lines, err := fileio.ReadAllLines(ctx, filesystems.Default(), dir)
 	if err != nil {
 		return nil, err
 	}

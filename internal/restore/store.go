@@ -9,7 +9,7 @@ import (
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
-	"github.com/dagflow/dagflow/io/fileio"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // Store keeps the metadata of completed checkpoints.
@@ -76,7 +76,7 @@ func NewStore(p *dag.Plan, job string, log *slog.Logger) (Store, error) {
 	opts.Retain = retain
 	opts.MergeEnabled = !cfg.DisableFileMerging
 	opts.Logger = log.With("component", "checkpoint-storage")
-	st, err := checkpoint.NewStorage(fileio.DefaultRegistry(), cfg.Dir, job, opts)
+	st, err := checkpoint.NewStorage(filesystems.Default(), cfg.Dir, job, opts)
 	if err != nil {
 		return nil, fmt.Errorf("restore: checkpoint storage of job %s: %w", job, err)
 	}
@@ -86,7 +86,7 @@ func NewStore(p *dag.Plan, job string, log *slog.Logger) (Store, error) {
 // WriteSavepointDir writes a savepoint of a job without a checkpoint
 // directory (its state is inline) under dir and returns its location.
 func WriteSavepointDir(ctx context.Context, md *checkpoint.Metadata, dir string) (string, error) {
-	st, err := checkpoint.NewStorage(fileio.DefaultRegistry(), dir, md.Job, checkpoint.DefaultOptions())
+	st, err := checkpoint.NewStorage(filesystems.Default(), dir, md.Job, checkpoint.DefaultOptions())
 	if err != nil {
 		return "", fmt.Errorf("restore: savepoint storage under %s: %w", dir, err)
 	}
@@ -100,7 +100,7 @@ func WriteSavepointDir(ctx context.Context, md *checkpoint.Metadata, dir string)
 // chk-<n> directories): then the newest checkpoint whose metadata and
 // files are valid is used, falling back over corrupt ones.
 func LoadSnapshot(ctx context.Context, uri string) (*checkpoint.Metadata, error) {
-	reg := fileio.DefaultRegistry()
+	reg := filesystems.Default()
 	md, err := checkpoint.LoadSavepoint(ctx, reg, uri)
 	if err == nil {
 		return md, nil

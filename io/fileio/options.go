@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/dagflow/dagflow/io/filesystem"
-	"github.com/dagflow/dagflow/io/hdfs"
+	"github.com/dagflow/dagflow/io/filesystems"
 )
 
 // Defaults of the tunables.
@@ -87,17 +87,8 @@ func (c *config) apply(opts []Option) {
 		}
 	}
 	if c.reg == nil {
-		c.reg = DefaultRegistry()
+		c.reg = filesystems.Default()
 	}
-}
-
-// DefaultRegistry returns a new registry of the file systems that sources
-// and sinks use without WithRegistry: local files (plain paths and
-// file:// URIs) and HDFS (hdfs:// URIs, configured from HADOOP_CONF_DIR
-// and HADOOP_USER_NAME; see package io/hdfs). It contacts no NameNode
-// until an hdfs:// path is used.
-func DefaultRegistry() *filesystem.Registry {
-	return hdfs.Register(filesystem.NewRegistry(), hdfs.Config{})
 }
 
 func (c *config) fail(format string, args ...any) {
@@ -107,7 +98,7 @@ func (c *config) fail(format string, args ...any) {
 }
 
 // WithRegistry resolves paths through reg (default: a fresh
-// DefaultRegistry()). Sources and sinks.
+// filesystems.Default(): local files and hdfs://). Sources and sinks.
 func WithRegistry(reg *filesystem.Registry) Option {
 	return func(c *config) { c.reg = reg }
 }

@@ -25,7 +25,7 @@ func NewRegistry() *Registry {
 
 // Default returns a fresh registry with the local file system ("file")
 // registered. Remote stores live in packages that import this one (hdfs),
-// so they cannot be added here: fileio.DefaultRegistry returns a registry
+// so they cannot be added here: package io/filesystems returns a registry
 // with every built-in store. Each call returns a new registry, so
 // registering on it affects only its holder.
 func Default() *Registry {

@@ -4,7 +4,7 @@
 // DataTransferProtocol to DataNodes (no JVM, no libhdfs).
 //
 // File sources and sinks of package io/fileio resolve hdfs:// paths by
-// default (fileio.DefaultRegistry calls Register). To use other settings,
+// default (filesystems.Default calls Register). To use other settings,
 // register a configured instance:
 //
 //	reg := hdfs.Register(filesystem.NewRegistry(), hdfs.Config{User: "etl"})

@@ -19,6 +19,7 @@ import (
 	"github.com/dagflow/dagflow/internal/hdfstest"
 	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/filesystems"
 	"github.com/dagflow/dagflow/io/hdfs"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -70,7 +71,7 @@ func runWordCount(t *testing.T, in, out string, restart *scheduler.RestartStrate
 
 func wordCounts(t *testing.T, dir string) map[string]int64 {
 	t.Helper()
-	lines, err := fileio.ReadAllLines(context.Background(), fileio.DefaultRegistry(), dir)
+	lines, err := fileio.ReadAllLines(context.Background(), filesystems.Default(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestWordCountOnHDFS(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("HDFS run counted %d words, the local run %d", len(got), len(want))
 	}
-	parts, err := filesystem.ExpandInputs(context.Background(), fileio.DefaultRegistry(), []string{cluster.URL("/out")})
+	parts, err := filesystem.ExpandInputs(context.Background(), filesystems.Default(), []string{cluster.URL("/out")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/hdfstest"
-	"github.com/dagflow/dagflow/io/fileio"
 	"github.com/dagflow/dagflow/io/filesystem"
+	"github.com/dagflow/dagflow/io/filesystems"
 	"github.com/dagflow/dagflow/master"
 )
 
@@ -152,7 +152,7 @@ func filesBench(ctx context.Context, out io.Writer, p stateParams, dir string, v
 // hdfsBench is the NameNode pressure figure: the state job with
 // checkpoints on hdfs:// against the in-process NameNode, merging off
 // then on. Workers and job master use the engine's default registry
-// (fileio.DefaultRegistry, the NameNode's host:port in the URI); the
+// (filesystems.Default, the NameNode's host:port in the URI); the
 // NameNode counts its calls.
 func hdfsBench(ctx context.Context, out io.Writer, p stateParams, verbose bool) ([]*stateRun, error) {
 	nn, err := hdfstest.Start(ctx, hdfstest.Options{BlockSize: 128 << 20})
@@ -163,7 +163,7 @@ func hdfsBench(ctx context.Context, out io.Writer, p stateParams, verbose bool) 
 	var runs []*stateRun
 	for _, merging := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[merging]
-		r, err := runStateJob(ctx, p, nn.URL("/checkpoints-"+name), "ckptbench-hdfs-"+name, merging, nil, fileio.DefaultRegistry(),
+		r, err := runStateJob(ctx, p, nn.URL("/checkpoints-"+name), "ckptbench-hdfs-"+name, merging, nil, filesystems.Default(),
 			func() ops { return ops(nn.Ops()) })
 		if err != nil {
 			return nil, fmt.Errorf("hdfs, merging %s: %w", name, err)

@@ -126,7 +126,7 @@ func storageOptions(cfg dag.CheckpointConfig) checkpoint.Options {
 }
 
 // regStateStorage is worker.NewFileStateStorage on a given registry (the
-// engine uses fileio.DefaultRegistry()): the workers' side of the
+// engine uses filesystems.Default()): the workers' side of the
 // checkpoint storage, writing through the counting file system.
 type regStateStorage struct{ s *checkpoint.Storage }
 
