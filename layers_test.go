@@ -26,7 +26,7 @@ var layers = []struct {
 		"internal/launch", "internal/kube", "internal/hadooprpc", "internal/hadooprpc/rpcheaderpb", "internal/yarn", "internal/yarn/yarnpb",
 		"internal/yarntest",
 	}},
-	{"api", []string{"dag"}},
+	{"api", []string{"dag", "dag/engine"}},
 	{"libraries", []string{
 		"coordinator", "internal/checkpoint", "internal/pebblestate", "internal/restore",
 		"internal/testkit", "io/fileio", "io/datagen", "io/hybrid", "io/kafka", "hive",

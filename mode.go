@@ -112,7 +112,7 @@ func runMode(ctx context.Context, role protocol.Role, plan *dag.Plan) int {
 				if v.Kind != "source" {
 					continue
 				}
-				s, err := plan.Splits(ctx, v.ID)
+				s, err := plan.Engine().Splits(ctx, v.ID)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -131,7 +131,7 @@ func runMode(ctx context.Context, role protocol.Role, plan *dag.Plan) int {
 			return worker.RunExecutor(ctx, plan, cfg, os.Stdin, os.Stdout)
 		},
 		Commit: func(ctx context.Context, vertex int, abort bool, committables [][]byte) error {
-			com, err := plan.Committer(vertex)
+			com, err := plan.Engine().Committer(vertex)
 			if err != nil || com == nil {
 				return err
 			}
@@ -140,7 +140,7 @@ func runMode(ctx context.Context, role protocol.Role, plan *dag.Plan) int {
 			}
 			return com.Commit(ctx, committables)
 		},
-		MoreSplits: plan.MoreSplits,
+		MoreSplits: plan.Engine().MoreSplits,
 	}, os.Stdin, os.Stdout, os.Stderr)
 }
 

@@ -69,7 +69,7 @@ func TestMoreSplitsModePanicIsFatal(t *testing.T) {
 			src = v.ID
 		}
 	}
-	if !plan.IsDynamic(src) {
+	if !plan.Engine().IsDynamic(src) {
 		t.Fatal("test source is not dynamic")
 	}
 	req, err := proto.Marshal(&rpcpb.MoreSplitsRequest{Vertex: int32(src), Round: 1})

@@ -26,7 +26,7 @@ func kvKey(dst []byte, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(dst, id)
 }
 
-// kvStore is the part of dag.KeyedStore the benchmark uses.
+// kvStore is the part of engine.KeyedStore the benchmark uses.
 type kvStore interface {
 	Get(key, dst []byte) ([]byte, bool, error)
 	Set(key, value []byte) error

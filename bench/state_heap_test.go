@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Run with: go test ./bench -run '^$' -bench 'ProcessState' -benchtime 2s
@@ -53,7 +54,7 @@ func (o *discardOutput[T]) EmitWatermark(context.Context, int64) error { return 
 
 // benchOperator builds a one-operator graph and returns an opened
 // instance of the vertex named "under-test".
-func benchOperator[T, O any](b testing.TB, keyed func(dag.Stream[T]) dag.Stream[O], oc *dag.OperatorContext) dag.Operator {
+func benchOperator[T, O any](b testing.TB, keyed func(dag.Stream[T]) dag.Stream[O], oc *engine.OperatorContext) engine.Operator {
 	b.Helper()
 	g := dag.New("bench", dag.Config{Parallelism: 1, MaxParallelism: 128})
 	in := dag.FromSource[T](g, "in", benchSource[T]{}, nil, dag.WithCoder(dag.JSONCoder[T]()))
@@ -66,19 +67,19 @@ func benchOperator[T, O any](b testing.TB, keyed func(dag.Stream[T]) dag.Stream[
 		if v.Name != "under-test" {
 			continue
 		}
-		op, err := p.NewOperator(v.ID)
+		op, err := p.Engine().NewOperator(v.ID)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if oc.Outputs == nil {
-			oc.Outputs = []dag.Output{&discardOutput[O]{}, &discardOutput[T]{}}
+			oc.Outputs = []engine.Output{&discardOutput[O]{}, &discardOutput[T]{}}
 		}
 		oc.Job, oc.Name, oc.Parallelism, oc.MaxParallelism = "bench", "under-test", 1, 128
 		if oc.BatchSize == 0 {
 			oc.BatchSize = 1024
 		}
 		if oc.Metrics == nil {
-			oc.Metrics = new(dag.Metrics)
+			oc.Metrics = new(engine.Metrics)
 		}
 		if err := op.Open(context.Background(), oc); err != nil {
 			b.Fatal(err)
@@ -132,7 +133,7 @@ func benchBatches(n, size int, keys int64) []*dag.Batch[benchRec] {
 }
 
 func BenchmarkProcessState(b *testing.B) {
-	op := benchOperator(b, counterGraph, &dag.OperatorContext{})
+	op := benchOperator(b, counterGraph, &engine.OperatorContext{})
 	batches := benchBatches(256, 1024, stateBenchKeys)
 	ctx := context.Background()
 	for _, batch := range batches { // warm up: every key exists

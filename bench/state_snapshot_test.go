@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Run with: go test ./bench -run '^$' -bench StateSnapshot -benchtime 3x
@@ -40,7 +41,7 @@ func (f *valueFn) ProcessElement(ctx *dag.ProcessContext[int64, int64], r benchR
 
 func (f *valueFn) OnTimer(*dag.ProcessContext[int64, int64], dag.Timer) error { return nil }
 
-func benchmarkSnapshot(b *testing.B, op dag.Operator) {
+func benchmarkSnapshot(b *testing.B, op engine.Operator) {
 	ctx := context.Background()
 	batch := &dag.Batch[benchRec]{}
 	for k := int64(0); k < snapshotKeys; k++ {
@@ -57,7 +58,7 @@ func benchmarkSnapshot(b *testing.B, op dag.Operator) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		fn, err := op.(dag.Snapshotter).SnapshotState(ctx, dag.Barrier{ID: int64(i)})
+		fn, err := op.(engine.Snapshotter).SnapshotState(ctx, engine.Barrier{ID: int64(i)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -80,7 +81,7 @@ func BenchmarkStateSnapshot(b *testing.B) {
 		benchmarkSnapshot(b, benchOperator(b, func(s dag.Stream[benchRec]) dag.Stream[int64] {
 			return dag.Process(dag.KeyBy(s, func(r benchRec) int64 { return r.Key }),
 				func() dag.ProcessFunc[int64, benchRec, int64] { return &valueFn{} }, dag.Name("under-test"))
-		}, &dag.OperatorContext{}))
+		}, &engine.OperatorContext{}))
 	})
 	b.Run("aggregate-1M", func(b *testing.B) {
 		benchmarkSnapshot(b, benchOperator(b, func(s dag.Stream[benchRec]) dag.Stream[dag.KV[int64, int64]] {
@@ -89,7 +90,7 @@ func BenchmarkStateSnapshot(b *testing.B) {
 				Add:    func(a int64, r benchRec) int64 { return a + r.Val },
 				Result: func(a int64) int64 { return a },
 			}, dag.Name("under-test"))
-		}, &dag.OperatorContext{}))
+		}, &engine.OperatorContext{}))
 	})
 	b.Run("tumbling-window-1M", func(b *testing.B) {
 		benchmarkSnapshot(b, benchOperator(b, func(s dag.Stream[benchRec]) dag.Stream[dag.WindowResult[int64, int64]] {
@@ -100,6 +101,6 @@ func BenchmarkStateSnapshot(b *testing.B) {
 				Merge:  func(a, c int64) int64 { return a + c },
 				Result: func(a int64) int64 { return a },
 			}, dag.Name("under-test"))
-		}, &dag.OperatorContext{}))
+		}, &engine.OperatorContext{}))
 	})
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -30,7 +30,7 @@ type TriggerTask struct {
 // Tasks (the others receive it in-band) and feeds TriggerFailed if it
 // cannot. Expected is how many tasks must acknowledge.
 type Trigger struct {
-	Barrier  dag.Barrier
+	Barrier  engine.Barrier
 	At       time.Time
 	Expected int
 	Tasks    []TriggerTask
@@ -39,7 +39,7 @@ type Trigger struct {
 // Stats describes a finished (completed or aborted) checkpoint.
 type Stats struct {
 	ID        int64
-	Kind      dag.BarrierKind
+	Kind      engine.BarrierKind
 	Completed bool
 	Reason    string
 	Triggered time.Time
@@ -65,7 +65,7 @@ type Abort struct {
 // StorageCompleted or StorageFailed.
 type Persist struct {
 	ID           int64
-	Kind         dag.BarrierKind
+	Kind         engine.BarrierKind
 	Timestamp    int64
 	CompletedAt  time.Time
 	Tasks        []checkpoint.TaskState

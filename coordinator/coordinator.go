@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -29,12 +30,12 @@ const (
 type savepointReq struct {
 	req  int64
 	dir  string
-	kind dag.BarrierKind
+	kind engine.BarrierKind
 }
 
 // pending is the checkpoint in progress.
 type pending struct {
-	barrier  dag.Barrier
+	barrier  engine.Barrier
 	started  time.Time
 	expected map[scheduler.TaskID]int // task -> attempt
 	acks     map[scheduler.TaskID]checkpoint.TaskState
@@ -45,7 +46,7 @@ type pending struct {
 // persisting is a checkpoint whose metadata the runtime is writing.
 type persisting struct {
 	id           int64
-	kind         dag.BarrierKind
+	kind         engine.BarrierKind
 	started      time.Time
 	stats        Stats
 	sp           *savepointReq
@@ -287,7 +288,7 @@ func (c *Coordinator) maybeTrigger(e Tick) []Action {
 	if e.Settling {
 		return nil // wait for the failover to settle
 	}
-	kind := dag.KindCheckpoint
+	kind := engine.KindCheckpoint
 	if sp != nil {
 		kind = sp.kind
 	}
@@ -320,7 +321,7 @@ func (c *Coordinator) maybeTrigger(e Tick) []Action {
 	} else {
 		c.forced = false
 	}
-	p.barrier = dag.Barrier{ID: c.nextID, Timestamp: e.Now.UnixMilli(), Kind: kind}
+	p.barrier = engine.Barrier{ID: c.nextID, Timestamp: e.Now.UnixMilli(), Kind: kind}
 	c.nextID++
 	c.cur = p
 	c.lastTrigger = e.Now

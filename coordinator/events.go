@@ -3,7 +3,7 @@ package coordinator
 import (
 	"time"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -55,7 +55,7 @@ type SavepointRequested struct {
 	Now  time.Time
 	Req  int64
 	Dir  string
-	Kind dag.BarrierKind
+	Kind engine.BarrierKind
 }
 
 // Ack is one task's acknowledgement of checkpoint Report.ID: its state

@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -151,9 +152,9 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 	case "request-checkpoint":
 		return h.step(TriggerRequested{Now: h.now})
 	case "savepoint":
-		kind := dag.KindSavepoint
+		kind := engine.KindSavepoint
 		if contains(pos, "drain") {
-			kind = dag.KindDrainSavepoint
+			kind = engine.KindDrainSavepoint
 		}
 		dir := kv["dir"]
 		if dir == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/scheduler"
 )
@@ -250,9 +251,9 @@ func (s *rsim) randomEvent() {
 		}
 	case r < 88:
 		s.nextReq++
-		kind := dag.KindSavepoint
+		kind := engine.KindSavepoint
 		if s.rng.IntN(2) == 0 {
-			kind = dag.KindDrainSavepoint
+			kind = engine.KindDrainSavepoint
 		}
 		s.step(SavepointRequested{Now: s.now, Req: s.nextReq, Dir: "sp", Kind: kind})
 	case r < 91:

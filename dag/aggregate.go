@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Agg describes an aggregation of records of type T into an accumulator A
@@ -47,7 +49,7 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 	useCombiner := agg.Merge != nil && CoderFor[KV[K, A]]() != nil && len(s.srcs) == 1
 	if !useCombiner {
 		v := s.g.addVertex("aggregate", "", o)
-		v.newOperator = func() Operator {
+		v.newOperator = func() engine.Operator {
 			return &aggregateOp[K, T, A, O]{key: k.keyFn, hash: k.hash, add: agg.Add, agg: agg}
 		}
 		addPort[KV[K, O]](s.g, v, "out", o.coder)
@@ -64,7 +66,7 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 		co.parallelism, co.parSet = src.parallelism, true
 	}
 	cv := s.g.addVertex("combine", "", co)
-	cv.newOperator = func() Operator {
+	cv.newOperator = func() engine.Operator {
 		return &combineOp[K, T, A]{key: k.keyFn, agg: Agg[T, A, A]{Zero: agg.Zero, Add: agg.Add, Merge: agg.Merge}}
 	}
 	addPort[KV[K, A]](s.g, cv, "out", nil)
@@ -79,7 +81,7 @@ func Aggregate[K comparable, T, A, O any](k Keyed[K, T], agg Agg[T, A, O], optio
 	pre.s.props = s.props // the user's exchange mode applies to the shuffle
 	pre.s.props.part = DefaultPartitioner
 	v := s.g.addVertex("aggregate", "", o)
-	v.newOperator = func() Operator {
+	v.newOperator = func() engine.Operator {
 		return &aggregateOp[K, KV[K, A], A, O]{
 			key:  func(kv KV[K, A]) K { return kv.Key },
 			hash: k.hash,
@@ -167,7 +169,7 @@ type aggregateOp[K comparable, T, A, O any] struct {
 	clone func(K) K
 	add   func(A, T) A
 	agg   Agg[T, A, O]
-	oc    *OperatorContext
+	oc    *engine.OperatorContext
 	acc   map[K]A
 	dirty map[K]struct{}
 	wm    int64
@@ -178,7 +180,7 @@ type aggregateOp[K comparable, T, A, O any] struct {
 // aggStateName is the store state of aggregateOp's accumulators.
 const aggStateName = "\x00aggregate"
 
-func (op *aggregateOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *aggregateOp[K, T, A, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
 	op.acc = make(map[K]A)
 	op.dirty = make(map[K]struct{})
@@ -315,13 +317,13 @@ type combineOp[K comparable, T, A any] struct {
 	key   func(T) K
 	clone func(K) K
 	agg   Agg[T, A, A]
-	oc    *OperatorContext
+	oc    *engine.OperatorContext
 	acc   map[K]A
 	out   Batch[KV[K, A]]
 	wm    int64
 }
 
-func (op *combineOp[K, T, A]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *combineOp[K, T, A]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
 	op.acc = make(map[K]A)
 	op.wm = MinTime
@@ -382,14 +384,14 @@ func (op *combineOp[K, T, A]) EndInput(ctx context.Context, _ int) error { retur
 func (op *combineOp[K, T, A]) Close() error                              { return nil }
 
 // SnapshotState implements Snapshotter.
-func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	fn, err := captureAccs(sc, secAccs, kindAccumulators, op.acc)
 	if err != nil {
 		return nil, err
 	}
 	wm := op.wm
-	return func(w StateWriter) error {
+	return func(w engine.StateWriter) error {
 		if fn != nil {
 			ks := newKeyedSnapshot(sc.maxPar)
 			if err := fn(ks); err != nil {
@@ -404,7 +406,7 @@ func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (Snap
 }
 
 // RestoreState implements Snapshotter.
-func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
 	h := map[string]sectionHandler{secAccs: {kind: kindAccumulators, restore: func(s section) error {
@@ -462,14 +464,14 @@ func restoreAccs[K comparable, A any](sc *snapCtx[K], s section, m map[K]A, merg
 }
 
 // SnapshotState implements Snapshotter.
-func (op *combineOp[K, T, A]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+func (op *combineOp[K, T, A]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx[K](op.oc.Name, nil, 1)
 	fn, err := captureAccs(sc, secPartials, kindPartials, op.acc)
 	if err != nil {
 		return nil, err
 	}
 	wm := op.wm
-	return func(w StateWriter) error {
+	return func(w engine.StateWriter) error {
 		var b operatorBlob
 		b.add(secWatermark, kindWatermark, 1, binary.AppendVarint(nil, wm))
 		if fn != nil {
@@ -492,7 +494,7 @@ func (op *combineOp[K, T, A]) SnapshotState(context.Context, Barrier) (SnapshotF
 
 // RestoreState implements Snapshotter: subtask i keeps the partial
 // accumulators of the previous subtasks j with j mod parallelism = i.
-func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	if st == nil {
 		return nil
 	}
@@ -501,7 +503,7 @@ func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *RestoredState)
 	var mine [][]byte
 	wm := MaxTime
 	for j, blob := range st.Operator {
-		w, err := restoredWatermark(sc.opName, &RestoredState{Operator: [][]byte{blob}}, map[string]sectionHandler{
+		w, err := restoredWatermark(sc.opName, &engine.RestoredState{Operator: [][]byte{blob}}, map[string]sectionHandler{
 			secPartials: {kind: kindPartials, restore: func(section) error { return nil }},
 		}, st.AllowNonRestored)
 		if err != nil {

@@ -4,50 +4,43 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // DefaultBufferSize is the size of exchange buffers.
 const DefaultBufferSize = 32 << 10
 
-// EncoderSpec describes how one producer subtask writes to a network edge.
-type EncoderSpec struct {
-	Partitioner    Partitioner // Forward, Hash, Rebalance or Broadcast
-	Channels       int         // consumer parallelism (1 for Forward)
-	MaxParallelism int
-	Subtask        int // producer subtask (Rebalance start offset)
-	BufferSize     int
-}
-
 // edgeCodec builds encoders and decoders for one port type.
 type edgeCodec interface {
-	newEncoder(spec EncoderSpec, keyHash any) (EdgeEncoder, error)
-	newDecoder() EdgeDecoder
+	newEncoder(spec engine.EncoderSpec, part Partitioner, keyHash any) (engine.EdgeEncoder, error)
+	newDecoder() engine.EdgeDecoder
 }
 
 type codec[T any] struct{ c Coder[T] }
 
-func (cd codec[T]) newDecoder() EdgeDecoder {
+func (cd codec[T]) newDecoder() engine.EdgeDecoder {
 	return &decoder[T]{c: cd.c}
 }
 
-func (cd codec[T]) newEncoder(spec EncoderSpec, keyHash any) (EdgeEncoder, error) {
+func (cd codec[T]) newEncoder(spec engine.EncoderSpec, part Partitioner, keyHash any) (engine.EdgeEncoder, error) {
 	if spec.BufferSize <= 0 {
 		spec.BufferSize = DefaultBufferSize
 	}
 	if spec.Channels < 1 {
 		return nil, fmt.Errorf("dag: encoder with %d channels", spec.Channels)
 	}
-	e := &encoder[T]{c: cd.c, spec: spec, next: spec.Subtask % spec.Channels}
+	e := &encoder[T]{c: cd.c, spec: spec, part: part, next: spec.Subtask % spec.Channels}
 	n := spec.Channels
-	if spec.Partitioner == Broadcast {
+	if part == Broadcast {
 		n = 1
 	}
 	e.bufs = make([][]byte, n)
 	e.prevTS = make([]int64, n)
 	for i := range e.bufs {
-		e.bufs[i] = append(make([]byte, 0, spec.BufferSize), FrameData)
+		e.bufs[i] = append(make([]byte, 0, spec.BufferSize), engine.FrameData)
 	}
-	if spec.Partitioner == Hash {
+	if part == Hash {
 		h, ok := keyHash.(func(T) uint64)
 		if !ok || h == nil {
 			return nil, fmt.Errorf("dag: hash edge without a key function for %T", *new(T))
@@ -59,19 +52,20 @@ func (cd codec[T]) newEncoder(spec EncoderSpec, keyHash any) (EdgeEncoder, error
 
 type encoder[T any] struct {
 	c      Coder[T]
-	spec   EncoderSpec
+	spec   engine.EncoderSpec
+	part   Partitioner
 	bufs   [][]byte
 	prevTS []int64
 	hash   func(T) uint64
 	next   int
 }
 
-func (e *encoder[T]) Encode(ctx context.Context, batch any, sink BufferSink) error {
+func (e *encoder[T]) Encode(ctx context.Context, batch any, sink engine.BufferSink) error {
 	b := batch.(*Batch[T])
 	n := e.spec.Channels
 	for i, v := range b.Vals {
 		ch := 0
-		switch e.spec.Partitioner {
+		switch e.part {
 		case Hash:
 			kg := int(e.hash(v) % uint64(e.spec.MaxParallelism))
 			ch = kg * n / e.spec.MaxParallelism
@@ -97,10 +91,10 @@ func (e *encoder[T]) Encode(ctx context.Context, batch any, sink BufferSink) err
 	return nil
 }
 
-func (e *encoder[T]) flush(ctx context.Context, ch int, sink BufferSink) error {
+func (e *encoder[T]) flush(ctx context.Context, ch int, sink engine.BufferSink) error {
 	buf := e.bufs[ch]
 	var err error
-	if e.spec.Partitioner == Broadcast {
+	if e.part == Broadcast {
 		err = sink.SendBroadcast(ctx, buf)
 	} else {
 		err = sink.Send(ctx, ch, buf)
@@ -108,12 +102,12 @@ func (e *encoder[T]) flush(ctx context.Context, ch int, sink BufferSink) error {
 	if cap(buf) > 4*e.spec.BufferSize { // one huge record: do not keep its buffer
 		buf = make([]byte, 0, e.spec.BufferSize)
 	}
-	e.bufs[ch] = append(buf[:0], FrameData)
+	e.bufs[ch] = append(buf[:0], engine.FrameData)
 	e.prevTS[ch] = 0
 	return err
 }
 
-func (e *encoder[T]) Flush(ctx context.Context, sink BufferSink) error {
+func (e *encoder[T]) Flush(ctx context.Context, sink engine.BufferSink) error {
 	for ch, buf := range e.bufs {
 		if len(buf) > 1 {
 			if err := e.flush(ctx, ch, sink); err != nil {
@@ -131,7 +125,7 @@ type decoder[T any] struct {
 
 func (d *decoder[T]) Decode(buf []byte) (any, error) {
 	d.b.Reset()
-	if len(buf) == 0 || buf[0] != FrameData {
+	if len(buf) == 0 || buf[0] != engine.FrameData {
 		return nil, fmt.Errorf("%w: not a data frame", ErrCorruptRecord)
 	}
 	p := buf[1:]

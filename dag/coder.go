@@ -4,10 +4,11 @@ import (
 	"encoding"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Coder encodes values of T to bytes and back. Encodings must be
@@ -23,7 +24,7 @@ type Coder[T any] interface {
 }
 
 // ErrCorruptRecord is wrapped by coders on malformed input.
-var ErrCorruptRecord = errors.New("dag: corrupt encoded record")
+var ErrCorruptRecord = engine.ErrCorruptRecord
 
 // CoderFor returns the built-in coder for T, or nil when T has none:
 // strings, []byte, bool, all integer and float kinds, KV and WindowResult

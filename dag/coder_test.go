@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 func roundTrip[T any](t *testing.T, vals ...T) {
@@ -84,10 +85,10 @@ func TestKeyGroupRanges(t *testing.T) {
 		for p := 1; p <= maxP && p <= 20; p++ {
 			owned := make([]int, maxP)
 			for s := 0; s < p; s++ {
-				from, to := dag.KeyGroupRange(s, maxP, p)
+				from, to := engine.KeyGroupRange(s, maxP, p)
 				for kg := from; kg < to; kg++ {
 					owned[kg]++
-					if got := dag.SubtaskForKeyGroup(kg, maxP, p); got != s {
+					if got := engine.SubtaskForKeyGroup(kg, maxP, p); got != s {
 						t.Fatalf("max %d p %d: key group %d in range of %d but owned by %d", maxP, p, kg, s, got)
 					}
 				}
@@ -131,11 +132,11 @@ func TestEncoderPartitionsByKeyGroup(t *testing.T) {
 			shuffle = e.ID
 		}
 	}
-	enc, err := p.NewEncoder(shuffle, dag.EncoderSpec{Channels: 3, BufferSize: 64})
+	enc, err := p.Engine().NewEncoder(shuffle, engine.EncoderSpec{Channels: 3, BufferSize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := p.NewDecoder(shuffle)
+	dec, err := p.Engine().NewDecoder(shuffle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,9 +180,9 @@ func TestEncoderPartitionsByKeyGroup(t *testing.T) {
 
 func FuzzDecodeFrame(f *testing.F) {
 	c := dag.CoderFor[dag.KV[string, int64]]()
-	f.Add(c.Append([]byte{dag.FrameData, 2}, dag.KV[string, int64]{Key: "x", Value: 9}))
-	f.Add([]byte{dag.FrameData})
-	f.Add([]byte{dag.FrameData, 0xff, 0xff})
+	f.Add(c.Append([]byte{engine.FrameData, 2}, dag.KV[string, int64]{Key: "x", Value: 9}))
+	f.Add([]byte{engine.FrameData})
+	f.Add([]byte{engine.FrameData, 0xff, 0xff})
 	g := dag.New("j", dag.Config{Parallelism: 2})
 	s := dag.FromSource(g, "src", stubSource[string]{true}, nil)
 	agg := dag.Aggregate(dag.KeyBy(s, ident), countAgg())
@@ -197,11 +198,11 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, buf []byte) {
-		dec, err := p.NewDecoder(shuffle)
+		dec, err := p.Engine().NewDecoder(shuffle)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _ = dec.Decode(buf) // must not panic or hang
-		_, _ = dag.DecodeWatermark(buf)
+		_, _ = engine.DecodeWatermark(buf)
 	})
 }

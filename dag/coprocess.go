@@ -1,6 +1,10 @@
 package dag
 
-import "context"
+import (
+	"context"
+
+	"github.com/dagflow/dagflow/dag/engine"
+)
 
 // CoProcessFunc is a keyed function of two inputs with state and timers,
 // run by CoProcess. Both inputs are keyed by the same key type; records of
@@ -65,7 +69,7 @@ func coProcess[K comparable, L, R, O any](left Keyed[K, L], right Keyed[K, R], k
 	connectKeyed(left, v, 0)
 	connectKeyed(right, v, 1)
 	keyL, keyR, hash := left.keyFn, right.keyFn, left.hash
-	v.newOperator = func() Operator {
+	v.newOperator = func() engine.Operator {
 		op := &coProcessOp[K, L, R, O]{keyR: keyR}
 		op.processOp = processOp[K, L, O]{keyFn: keyL, hash: hash, newFn: func() ProcessFunc[K, L, O] {
 			f := newFn()

@@ -208,7 +208,7 @@ func TestCoProcessGraph(t *testing.T) {
 		t.Errorf("join vertex kind %q", k)
 	}
 	// A factory returning nil fails Open.
-	op, err := p.NewOperator(4)
+	op, err := p.Engine().NewOperator(4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@
 // process running the same binary can rebuild and verify the identical graph.
 //
 // dag knows nothing about processes or networks. The engine-facing part of
-// the API (engine.go) lets the worker instantiate operators and move batches
-// as bytes through coders without knowing user types.
+// the API lives in package dag/engine: Plan.Engine lets the worker
+// instantiate operators and move batches as bytes through coders without
+// knowing user types.
 package dag

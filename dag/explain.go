@@ -47,9 +47,9 @@ func (m *ExecutionMode) UnmarshalText(b []byte) error {
 	return err
 }
 
-// Topology returns the scheduler's view of the plan: one task vertex per
+// topology returns the scheduler's view of the plan: one task vertex per
 // operator chain and one edge per network edge.
-func (p *Plan) Topology() scheduler.Topology {
+func (p *Plan) topology() scheduler.Topology {
 	var t scheduler.Topology
 	for _, pt := range p.Tasks {
 		t.Vertices = append(t.Vertices, scheduler.Vertex{ID: pt.ID, Name: pt.Name, Parallelism: pt.Parallelism, Bounded: pt.Bounded})
@@ -75,7 +75,7 @@ func (p *Plan) Topology() scheduler.Topology {
 // every edge with its exchange mode and partitioner; "dot" draws it for
 // Graphviz; "json" is the serialized plan.
 func (p *Plan) Explain(w io.Writer, format string) error {
-	topo := p.Topology()
+	topo := p.topology()
 	regions, err := scheduler.ComputeRegions(topo)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // ExchangeMode says how records cross an edge.
@@ -232,7 +234,7 @@ type vertex struct {
 	ports       []port // output ports: 0 main, 1.. side outputs
 
 	// exactly one of these is set
-	newOperator func() Operator
+	newOperator func() engine.Operator
 	source      sourceFactory
 	sinkInfo    *sinkInfo
 }

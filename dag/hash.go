@@ -56,25 +56,6 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// KeyGroup returns the key group of a key hash for a max parallelism.
-func KeyGroup(hash uint64, maxParallelism int) int {
-	return int(hash % uint64(maxParallelism))
-}
-
-// SubtaskForKeyGroup returns the subtask that owns key group kg when a
-// keyed operator runs with the given parallelism: key groups are split into
-// contiguous ranges, so rescaling moves whole ranges.
-func SubtaskForKeyGroup(kg, maxParallelism, parallelism int) int {
-	return kg * parallelism / maxParallelism
-}
-
-// KeyGroupRange returns the key groups [from, to) owned by subtask.
-func KeyGroupRange(subtask, maxParallelism, parallelism int) (from, to int) {
-	from = (subtask*maxParallelism + parallelism - 1) / parallelism
-	to = ((subtask+1)*maxParallelism + parallelism - 1) / parallelism
-	return from, to
-}
-
 // keyCloner returns a function that copies a key before an operator keeps
 // it in state, so string keys sliced from a large input buffer do not pin
 // the buffer. For other key types it returns nil (no copy needed).

@@ -3,6 +3,8 @@ package dag
 import (
 	"context"
 	"maps"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // WindowJoin joins two keyed streams per event-time window: for every
@@ -34,7 +36,7 @@ func WindowJoin[K comparable, L, R, O any](left Keyed[K, L], right Keyed[K, R], 
 	connectKeyed(left, v, 0)
 	connectKeyed(right, v, 1)
 	keyL, keyR, hash := left.keyFn, right.keyFn, left.hash
-	v.newOperator = func() Operator {
+	v.newOperator = func() engine.Operator {
 		return &windowJoinOp[K, L, R, O]{keyL: keyL, keyR: keyR, hash: hash, fn: fn, a: a}
 	}
 	return outStream[O](g, v, 0)
@@ -68,7 +70,7 @@ type windowJoinOp[K comparable, L, R, O any] struct {
 	fn   func(K, L, R) O
 	a    WindowAssigner
 
-	oc      *OperatorContext
+	oc      *engine.OperatorContext
 	wm      int64
 	wins    map[int64]*joinWindow[K, L, R]
 	epoch   uint64 // checkpoints taken; see joinCell
@@ -78,7 +80,7 @@ type windowJoinOp[K comparable, L, R, O any] struct {
 	ended   int
 }
 
-func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc, op.wm = oc, MinTime
 	op.wins = make(map[int64]*joinWindow[K, L, R])
 	op.pending.less = lessInt64

@@ -2,6 +2,8 @@ package dag
 
 import (
 	"context"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 func outStream[T any](g *Graph, v *vertex, port int) Stream[T] {
@@ -59,7 +61,7 @@ func Map[I, O any](s Stream[I], fn func(I) O, options ...Option) Stream[O] {
 	if fn == nil {
 		s.g.errorf("%w: %s: nil function", ErrInvalid, vertexLabel(v))
 	}
-	v.newOperator = func() Operator { return &mapOp[I, O]{fn: fn} }
+	v.newOperator = func() engine.Operator { return &mapOp[I, O]{fn: fn} }
 	addPort[O](s.g, v, "out", o.coder)
 	connectAll(s, v, 0, nil)
 	return outStream[O](s.g, v, 0)
@@ -75,7 +77,7 @@ func FlatMap[I, O any](s Stream[I], fn func(v I, emit func(O)), options ...Optio
 	if fn == nil {
 		s.g.errorf("%w: %s: nil function", ErrInvalid, vertexLabel(v))
 	}
-	v.newOperator = func() Operator { return &flatMapOp[I, O]{fn: fn} }
+	v.newOperator = func() engine.Operator { return &flatMapOp[I, O]{fn: fn} }
 	addPort[O](s.g, v, "out", o.coder)
 	connectAll(s, v, 0, nil)
 	return outStream[O](s.g, v, 0)
@@ -91,7 +93,7 @@ func Filter[T any](s Stream[T], keep func(T) bool, options ...Option) Stream[T] 
 	if keep == nil {
 		s.g.errorf("%w: %s: nil function", ErrInvalid, vertexLabel(v))
 	}
-	v.newOperator = func() Operator { return &filterOp[T]{keep: keep} }
+	v.newOperator = func() engine.Operator { return &filterOp[T]{keep: keep} }
 	addPort[T](s.g, v, "out", o.coder)
 	connectAll(s, v, 0, nil)
 	return outStream[T](s.g, v, 0)
@@ -110,7 +112,7 @@ func WithTimestamps[T any](s Stream[T], strategy WatermarkStrategy[T], options .
 	if strategy.Timestamp == nil {
 		s.g.errorf("%w: %s: watermark strategy without a Timestamp function", ErrInvalid, vertexLabel(v))
 	}
-	v.newOperator = func() Operator { return &timestampOp[T]{st: strategy} }
+	v.newOperator = func() engine.Operator { return &timestampOp[T]{st: strategy} }
 	addPort[T](s.g, v, "out", o.coder)
 	connectAll(s, v, 0, nil)
 	return outStream[T](s.g, v, 0)
@@ -149,7 +151,7 @@ func ToSink[T any](s Stream[T], name string, sink Sink[T], options ...Option) Si
 		return SinkHandle{g: s.g, v: v}
 	}
 	v.sinkInfo = &sinkInfo{committer: sink.Committer()}
-	v.newOperator = func() Operator { return &sinkOp[T]{sink: sink} }
+	v.newOperator = func() engine.Operator { return &sinkOp[T]{sink: sink} }
 	connectAll(s, v, 0, nil)
 	return SinkHandle{g: s.g, v: v}
 }
@@ -157,11 +159,14 @@ func ToSink[T any](s Stream[T], name string, sink Sink[T], options ...Option) Si
 // mapOp applies a function per record.
 type mapOp[I, O any] struct {
 	fn  func(I) O
-	oc  *OperatorContext
+	oc  *engine.OperatorContext
 	out Batch[O]
 }
 
-func (op *mapOp[I, O]) Open(_ context.Context, oc *OperatorContext) error { op.oc = oc; return nil }
+func (op *mapOp[I, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
+	op.oc = oc
+	return nil
+}
 
 func (op *mapOp[I, O]) ProcessBatch(ctx context.Context, _ int, batch any) error {
 	in := batch.(*Batch[I])
@@ -182,13 +187,13 @@ func (op *mapOp[I, O]) Close() error                        { return nil }
 // flatMapOp calls a function that emits any number of records.
 type flatMapOp[I, O any] struct {
 	fn   func(I, func(O))
-	oc   *OperatorContext
+	oc   *engine.OperatorContext
 	out  Batch[O]
 	ts   int64
 	emit func(O)
 }
 
-func (op *flatMapOp[I, O]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *flatMapOp[I, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
 	op.emit = func(v O) {
 		op.out.Vals = append(op.out.Vals, v)
@@ -226,11 +231,14 @@ func (op *flatMapOp[I, O]) Close() error                        { return nil }
 // filterOp keeps matching records.
 type filterOp[T any] struct {
 	keep func(T) bool
-	oc   *OperatorContext
+	oc   *engine.OperatorContext
 	out  Batch[T]
 }
 
-func (op *filterOp[T]) Open(_ context.Context, oc *OperatorContext) error { op.oc = oc; return nil }
+func (op *filterOp[T]) Open(_ context.Context, oc *engine.OperatorContext) error {
+	op.oc = oc
+	return nil
+}
 
 func (op *filterOp[T]) ProcessBatch(ctx context.Context, _ int, batch any) error {
 	in := batch.(*Batch[T])
@@ -256,13 +264,13 @@ func (op *filterOp[T]) Close() error                        { return nil }
 // timestampOp assigns timestamps and generates watermarks.
 type timestampOp[T any] struct {
 	st    WatermarkStrategy[T]
-	oc    *OperatorContext
+	oc    *engine.OperatorContext
 	out   Batch[T]
 	maxTS int64
 	wm    int64
 }
 
-func (op *timestampOp[T]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *timestampOp[T]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc, op.maxTS, op.wm = oc, MinTime, MinTime
 	return nil
 }
@@ -310,10 +318,10 @@ func boundedWatermark(maxTS, ooo int64) int64 {
 type sinkOp[T any] struct {
 	sink Sink[T]
 	w    SinkWriter[T]
-	oc   *OperatorContext
+	oc   *engine.OperatorContext
 }
 
-func (op *sinkOp[T]) Open(ctx context.Context, oc *OperatorContext) error {
+func (op *sinkOp[T]) Open(ctx context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
 	w, err := op.sink.NewWriter(ctx, SinkContext{Job: oc.Job, Subtask: oc.Subtask, Parallelism: oc.Parallelism, Attempt: oc.Attempt})
 	if err != nil {
@@ -338,7 +346,7 @@ func (op *sinkOp[T]) EndInput(context.Context, int) error { return nil }
 
 // SnapshotState implements Snapshotter: the writer's state (if it keeps
 // any) is operator state, handed to every writer on restore.
-func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ Barrier) (SnapshotFunc, error) {
+func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ engine.Barrier) (engine.SnapshotFunc, error) {
 	sw, ok := op.w.(StatefulSinkWriter)
 	if !ok {
 		return nil, nil
@@ -347,11 +355,11 @@ func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ Barrier) (SnapshotFunc
 	if err != nil {
 		return nil, err
 	}
-	return func(w StateWriter) error { return w.Operator(data) }, nil
+	return func(w engine.StateWriter) error { return w.Operator(data) }, nil
 }
 
 // RestoreState implements Snapshotter.
-func (op *sinkOp[T]) RestoreState(ctx context.Context, st *RestoredState) error {
+func (op *sinkOp[T]) RestoreState(ctx context.Context, st *engine.RestoredState) error {
 	sw, ok := op.w.(StatefulSinkWriter)
 	if !ok {
 		return nil

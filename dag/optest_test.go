@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // This file is a small harness for operator tests: it runs one operator
@@ -18,9 +20,9 @@ import (
 // otHarness drives one operator instance.
 type otHarness struct {
 	t       testing.TB
-	op      Operator
-	oc      *OperatorContext
-	metrics Metrics
+	op      engine.Operator
+	oc      *engine.OperatorContext
+	metrics engine.Metrics
 	now     int64 // processing time returned by oc.Now
 	step    int   // number of the current call into the operator
 	seq     int   // order of output events across ports
@@ -28,9 +30,9 @@ type otHarness struct {
 
 // newOTHarness returns a harness for op; add outputs with otOutput, then
 // call open.
-func newOTHarness(t testing.TB, op Operator, batchSize int) *otHarness {
+func newOTHarness(t testing.TB, op engine.Operator, batchSize int) *otHarness {
 	h := &otHarness{t: t, op: op}
-	h.oc = &OperatorContext{
+	h.oc = &engine.OperatorContext{
 		Job: "test", Name: "op-under-test", Parallelism: 1, MaxParallelism: 128,
 		BatchSize: batchSize, Metrics: &h.metrics,
 		Now: func() int64 { return h.now },
@@ -96,7 +98,7 @@ func (h *otHarness) endInput(input int) {
 func (h *otHarness) processingTime(now int64) {
 	h.t.Helper()
 	h.now = now
-	pt, ok := h.op.(ProcessingTimeOperator)
+	pt, ok := h.op.(engine.ProcessingTimeOperator)
 	if !ok {
 		h.t.Fatalf("%T does not implement ProcessingTimeOperator", h.op)
 	}
@@ -289,7 +291,7 @@ func otInput[T any](g *Graph, name string) Stream[T] {
 
 // otNewOperator instantiates the operator producing s, failing on graph
 // construction errors.
-func otNewOperator[T any](t testing.TB, s Stream[T]) Operator {
+func otNewOperator[T any](t testing.TB, s Stream[T]) engine.Operator {
 	t.Helper()
 	if len(s.srcs) == 0 {
 		t.Fatalf("invalid stream; graph errors: %v", s.g)

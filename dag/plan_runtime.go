@@ -3,10 +3,22 @@ package dag
 import (
 	"context"
 	"fmt"
+
+	"github.com/dagflow/dagflow/dag/engine"
+	"github.com/dagflow/dagflow/scheduler"
 )
 
-// The methods in this file are engine-facing: they instantiate the user's
-// operators of a plan built in this process.
+// Engine returns the engine's view of the plan: the worker and the master
+// use it to instantiate the user's operators, sources, sinks and coders.
+// Only a plan built in this process (not one decoded from JSON) can
+// instantiate them. Job authors do not need it.
+func (p *Plan) Engine() engine.Plan { return planEngine{p} }
+
+// planEngine implements engine.Plan.
+type planEngine struct{ p *Plan }
+
+// Topology implements engine.Plan.
+func (pe planEngine) Topology() scheduler.Topology { return pe.p.topology() }
 
 func (p *Plan) vertex(id int) (*vertex, error) {
 	if p.g == nil {
@@ -18,8 +30,9 @@ func (p *Plan) vertex(id int) (*vertex, error) {
 	return p.g.vertices[id], nil
 }
 
-// NewOperator returns a fresh operator instance of a non-source vertex.
-func (p *Plan) NewOperator(vertexID int) (Operator, error) {
+// NewOperator implements engine.Plan.
+func (pe planEngine) NewOperator(vertexID int) (engine.Operator, error) {
+	p := pe.p
 	v, err := p.vertex(vertexID)
 	if err != nil {
 		return nil, err
@@ -30,8 +43,9 @@ func (p *Plan) NewOperator(vertexID int) (Operator, error) {
 	return v.newOperator(), nil
 }
 
-// NewSourceInstance returns a fresh instance of a source vertex.
-func (p *Plan) NewSourceInstance(vertexID int) (SourceInstance, error) {
+// NewSourceInstance implements engine.Plan.
+func (pe planEngine) NewSourceInstance(vertexID int) (engine.SourceInstance, error) {
+	p := pe.p
 	v, err := p.vertex(vertexID)
 	if err != nil {
 		return nil, err
@@ -42,8 +56,9 @@ func (p *Plan) NewSourceInstance(vertexID int) (SourceInstance, error) {
 	return v.source.newInstance(), nil
 }
 
-// Splits enumerates the splits of a source vertex.
-func (p *Plan) Splits(ctx context.Context, vertexID int) ([]Split, error) {
+// Splits implements engine.Plan.
+func (pe planEngine) Splits(ctx context.Context, vertexID int) ([]Split, error) {
+	p := pe.p
 	v, err := p.vertex(vertexID)
 	if err != nil {
 		return nil, err
@@ -58,8 +73,9 @@ func (p *Plan) Splits(ctx context.Context, vertexID int) ([]Split, error) {
 	return splits, nil
 }
 
-// Committer returns the committer of a sink vertex (nil if none).
-func (p *Plan) Committer(vertexID int) (Committer, error) {
+// Committer implements engine.Plan.
+func (pe planEngine) Committer(vertexID int) (Committer, error) {
+	p := pe.p
 	v, err := p.vertex(vertexID)
 	if err != nil {
 		return nil, err
@@ -70,9 +86,9 @@ func (p *Plan) Committer(vertexID int) (Committer, error) {
 	return v.sinkInfo.committer, nil
 }
 
-// NewEncoder returns the encoder one producer subtask uses for a network
-// edge.
-func (p *Plan) NewEncoder(edgeID int, spec EncoderSpec) (EdgeEncoder, error) {
+// NewEncoder implements engine.Plan.
+func (pe planEngine) NewEncoder(edgeID int, spec engine.EncoderSpec) (engine.EdgeEncoder, error) {
+	p := pe.p
 	e, err := p.edge(edgeID)
 	if err != nil {
 		return nil, err
@@ -81,15 +97,15 @@ func (p *Plan) NewEncoder(edgeID int, spec EncoderSpec) (EdgeEncoder, error) {
 	if pt.codec == nil {
 		return nil, fmt.Errorf("dag: %s: no coder for %v", vertexLabel(e.from), pt.typ)
 	}
-	spec.Partitioner = e.part
 	if spec.MaxParallelism == 0 {
 		spec.MaxParallelism = p.Config.MaxParallelism
 	}
-	return pt.codec().newEncoder(spec, e.keyHash)
+	return pt.codec().newEncoder(spec, e.part, e.keyHash)
 }
 
-// NewDecoder returns a decoder for buffers of a network edge.
-func (p *Plan) NewDecoder(edgeID int) (EdgeDecoder, error) {
+// NewDecoder implements engine.Plan.
+func (pe planEngine) NewDecoder(edgeID int) (engine.EdgeDecoder, error) {
+	p := pe.p
 	e, err := p.edge(edgeID)
 	if err != nil {
 		return nil, err
@@ -111,17 +127,18 @@ func (p *Plan) edge(id int) (*edge, error) {
 	return p.edges[id], nil
 }
 
-// IsDynamic reports whether a source vertex enumerates splits in rounds
-// (DynamicSource).
-func (p *Plan) IsDynamic(vertexID int) bool {
+// IsDynamic implements engine.Plan.
+func (pe planEngine) IsDynamic(vertexID int) bool {
+	p := pe.p
 	if vertexID < 0 || vertexID >= len(p.Vertices) {
 		return false
 	}
 	return p.Vertices[vertexID].Dynamic
 }
 
-// MoreSplits enumerates round of a dynamic source vertex.
-func (p *Plan) MoreSplits(ctx context.Context, vertexID, round int, finished []FinishedSplit) ([]Split, bool, error) {
+// MoreSplits implements engine.Plan.
+func (pe planEngine) MoreSplits(ctx context.Context, vertexID, round int, finished []FinishedSplit) ([]Split, bool, error) {
+	p := pe.p
 	v, err := p.vertex(vertexID)
 	if err != nil {
 		return nil, false, err

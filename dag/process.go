@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // ProcessFunc is a keyed function with state and timers, run by Process.
@@ -40,7 +42,7 @@ func Process[K comparable, T, O any](k Keyed[K, T], newFn func() ProcessFunc[K, 
 		s.g.errorf("%w: %s: nil function", ErrInvalid, vertexLabel(v))
 	}
 	keyFn, hash := k.keyFn, k.hash
-	v.newOperator = func() Operator {
+	v.newOperator = func() engine.Operator {
 		return &processOp[K, T, O]{keyFn: keyFn, hash: hash, newFn: newFn}
 	}
 	addPort[O](s.g, v, "out", o.coder)
@@ -71,7 +73,7 @@ func (f processFuncOf[K, T, O]) OnTimer(*ProcessContext[K, O], Timer) error {
 
 // ProcessOpenContext is passed to ProcessFunc.Open.
 type ProcessOpenContext[K comparable] struct {
-	oc  *OperatorContext
+	oc  *engine.OperatorContext
 	reg *stateRegistry[K]
 }
 
@@ -159,7 +161,7 @@ type processOp[K comparable, T, O any] struct {
 	hash  func(K) uint64
 	newFn func() ProcessFunc[K, T, O]
 
-	oc    *OperatorContext
+	oc    *engine.OperatorContext
 	fn    ProcessFunc[K, T, O]
 	reg   *stateRegistry[K]
 	event timerQueue[K]
@@ -169,7 +171,7 @@ type processOp[K comparable, T, O any] struct {
 	kv    *kvShared // the Pebble backend's store; nil on the heap
 }
 
-func (op *processOp[K, T, O]) Open(ctx context.Context, oc *OperatorContext) error {
+func (op *processOp[K, T, O]) Open(ctx context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
 	op.fn = op.newFn()
 	if op.fn == nil {
@@ -312,7 +314,7 @@ func (op *processOp[K, T, O]) Close() error {
 // timers; with the Pebble backend the engine snapshots the store and only
 // the timers are captured. Keyed state goes to key groups, the watermark
 // to operator state.
-func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ Barrier) (SnapshotFunc, error) {
+func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	var fns []func(*keyedSnapshot) error
 	add := func(fn func(*keyedSnapshot) error, err error) error {
@@ -333,7 +335,7 @@ func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ Barrier) (Snaps
 		return nil, err
 	}
 	wm := op.pc.wm
-	return func(w StateWriter) error {
+	return func(w engine.StateWriter) error {
 		ks := newKeyedSnapshot(sc.maxPar)
 		for _, fn := range fns {
 			if err := fn(ks); err != nil {
@@ -350,7 +352,7 @@ func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ Barrier) (Snaps
 // RestoreState implements Snapshotter: it loads the declared states (into
 // the store with the Pebble backend, when the checkpoint was taken on the
 // heap), the timers and the minimum watermark of the previous subtasks.
-func (op *processOp[K, T, O]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *processOp[K, T, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
 	event, proc := &timerRestorer[K]{sc: sc}, &timerRestorer[K]{sc: sc}

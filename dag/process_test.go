@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // otStateFn exercises every kind of keyed state.
@@ -301,7 +303,7 @@ func (f *otProcTimerFn) OnTimer(ctx *ProcessContext[string, string], t Timer) er
 
 func TestProcessProcessingTimers(t *testing.T) {
 	h, out := otProcessHarness(t, func() ProcessFunc[string, otRec, string] { return &otProcTimerFn{} }, otKey, 100)
-	pt := h.op.(ProcessingTimeOperator)
+	pt := h.op.(engine.ProcessingTimeOperator)
 	if next := pt.NextProcessingTimer(); next != MaxTime {
 		t.Errorf("NextProcessingTimer = %d without timers", next)
 	}
@@ -466,7 +468,7 @@ func TestProcessGraph(t *testing.T) {
 	if v := p.Vertices[1]; v.Kind != "process" || v.Name != "p" || !v.Keyed || p.Edges[v.Inputs[0]].Partitioner != Hash {
 		t.Errorf("process vertex %+v", v)
 	}
-	if _, ok := res.srcs[0].v.newOperator().(ProcessingTimeOperator); !ok {
+	if _, ok := res.srcs[0].v.newOperator().(engine.ProcessingTimeOperator); !ok {
 		t.Error("the process operator does not implement ProcessingTimeOperator")
 	}
 }
@@ -499,7 +501,7 @@ func BenchmarkProcessValueState(b *testing.B) {
 	res := Process(KeyBy(otInput[int64](g, "in"), func(v int64) int64 { return v % 1000 }),
 		func() ProcessFunc[int64, int64, int64] { return &otCountFn{} })
 	op := res.srcs[0].v.newOperator()
-	oc := &OperatorContext{BatchSize: 1024, MaxParallelism: 128, Outputs: []Output{otNopOutput{}}, Metrics: &Metrics{}}
+	oc := &engine.OperatorContext{BatchSize: 1024, MaxParallelism: 128, Outputs: []engine.Output{otNopOutput{}}, Metrics: &engine.Metrics{}}
 	ctx := b.Context()
 	if err := op.Open(ctx, oc); err != nil {
 		b.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // session is one session window of a key with its accumulator and the
@@ -80,7 +82,7 @@ type sessionWindowOp[K comparable, T, A, O any] struct {
 	lateness int64
 	lateOut  bool
 
-	oc    *OperatorContext
+	oc    *engine.OperatorContext
 	wm    int64
 	keys  map[K]*sessionList[A]
 	epoch uint64                   // checkpoints taken; see sessionList
@@ -91,7 +93,7 @@ type sessionWindowOp[K comparable, T, A, O any] struct {
 	late  lateRecords[T]
 }
 
-func (op *sessionWindowOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *sessionWindowOp[K, T, A, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc, op.wm = oc, MinTime
 	op.keys = make(map[K]*sessionList[A])
 	op.fire.less, op.clean.less = lessSessionTimer[K], lessSessionTimer[K]

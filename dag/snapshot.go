@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // This file holds the binary layout of operator state snapshots, shared by
@@ -149,7 +151,7 @@ func (s *keyedSnapshot) add(name string, kind stateKind, p *kgPayloads) {
 }
 
 // writeTo writes the key groups with state in ascending order.
-func (s *keyedSnapshot) writeTo(w StateWriter) error {
+func (s *keyedSnapshot) writeTo(w engine.StateWriter) error {
 	for kg, blob := range s.blobs {
 		if s.sections[kg] == 0 {
 			continue
@@ -385,7 +387,7 @@ var ErrStateMismatch = errors.New("dag: checkpointed state does not match the op
 
 // keyGroupBlobs returns the key group blobs of st in ascending key group
 // order.
-func keyGroupBlobs(st *RestoredState) [][]byte {
+func keyGroupBlobs(st *engine.RestoredState) [][]byte {
 	if st == nil {
 		return nil
 	}
@@ -410,7 +412,7 @@ func keyGroupBlobs(st *RestoredState) [][]byte {
 // minimum never treats a record as late that one of the old subtasks
 // accepted, at the price of possibly firing a window again (an update, as
 // with allowed lateness).
-func restoredWatermark(opName string, st *RestoredState, extra map[string]sectionHandler, allowNonRestored bool) (int64, error) {
+func restoredWatermark(opName string, st *engine.RestoredState, extra map[string]sectionHandler, allowNonRestored bool) (int64, error) {
 	wm, seen := MaxTime, false
 	h := map[string]sectionHandler{secWatermark: {kind: kindWatermark, restore: func(s section) error {
 		r := snapReader{b: s.payload}

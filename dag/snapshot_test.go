@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // This file tests operator checkpoints: every stateful operator is run on
@@ -140,7 +142,7 @@ type snCase struct {
 	name   string
 	late   bool // the input has late records for the operator
 	inputs int
-	newOp  func(t testing.TB) Operator
+	newOp  func(t testing.TB) engine.Operator
 	store  bool // use the Pebble path (memStore)
 }
 
@@ -160,10 +162,10 @@ func (o *snOut) EmitWatermark(context.Context, int64) error { return nil }
 
 // snInst is one operator instance.
 type snInst struct {
-	op       Operator
-	oc       *OperatorContext
+	op       engine.Operator
+	oc       *engine.OperatorContext
 	out, lat *snOut
-	metrics  Metrics
+	metrics  engine.Metrics
 	now      int64
 	store    *memStore
 }
@@ -171,9 +173,9 @@ type snInst struct {
 func newSnInst(t testing.TB, c snCase, subtask, par int, store *memStore) *snInst {
 	t.Helper()
 	in := &snInst{op: c.newOp(t), out: &snOut{}, lat: &snOut{}}
-	in.oc = &OperatorContext{
+	in.oc = &engine.OperatorContext{
 		Job: "test", Name: c.name, Subtask: subtask, Parallelism: par, MaxParallelism: snMaxPar,
-		BatchSize: 5, Outputs: []Output{in.out, in.lat}, Metrics: &in.metrics,
+		BatchSize: 5, Outputs: []engine.Output{in.out, in.lat}, Metrics: &in.metrics,
 		Now: func() int64 { return in.now },
 	}
 	if c.store {
@@ -181,7 +183,7 @@ func newSnInst(t testing.TB, c snCase, subtask, par int, store *memStore) *snIns
 			store = newMemStore()
 		}
 		in.store = store
-		in.oc.KeyedStore = func() (KeyedStore, error) { return store, nil }
+		in.oc.KeyedStore = func() (engine.KeyedStore, error) { return store, nil }
 	}
 	if err := in.op.Open(context.Background(), in.oc); err != nil {
 		t.Fatalf("%s: Open: %v", c.name, err)
@@ -203,7 +205,7 @@ func snRun(t testing.TB, insts []*snInst, steps []snStep) {
 		case 'b':
 			parts := make([]*Batch[snRec], par)
 			for j, r := range st.recs {
-				sub := SubtaskForKeyGroup(KeyGroup(hash(r.K), snMaxPar), snMaxPar, par)
+				sub := engine.SubtaskForKeyGroup(engine.KeyGroup(hash(r.K), snMaxPar), snMaxPar, par)
 				if parts[sub] == nil {
 					parts[sub] = &Batch[snRec]{}
 				}
@@ -229,7 +231,7 @@ func snRun(t testing.TB, insts []*snInst, steps []snStep) {
 		case 'p':
 			for sub, in := range insts {
 				in.now = st.t
-				pt, ok := in.op.(ProcessingTimeOperator)
+				pt, ok := in.op.(engine.ProcessingTimeOperator)
 				if !ok {
 					continue
 				}
@@ -308,13 +310,13 @@ func snSteps(rng *rand.Rand, inputs, n int) []snStep {
 // the written blobs per old subtask.
 func snSnapshot(t *testing.T, insts []*snInst, more []snStep) []*memWriter {
 	t.Helper()
-	fns := make([]SnapshotFunc, len(insts))
+	fns := make([]engine.SnapshotFunc, len(insts))
 	for i, in := range insts {
-		s, ok := in.op.(Snapshotter)
+		s, ok := in.op.(engine.Snapshotter)
 		if !ok {
 			t.Fatalf("%T does not implement Snapshotter", in.op)
 		}
-		fn, err := s.SnapshotState(context.Background(), Barrier{ID: 1})
+		fn, err := s.SnapshotState(context.Background(), engine.Barrier{ID: 1})
 		if err != nil {
 			t.Fatalf("subtask %d: SnapshotState: %v", i, err)
 		}
@@ -343,9 +345,9 @@ func snSnapshot(t *testing.T, insts []*snInst, more []snStep) []*memWriter {
 
 // snRestored returns the state of new subtask sub of par from the blobs of
 // the old subtasks.
-func snRestored(ws []*memWriter, sub, par int) *RestoredState {
-	from, to := KeyGroupRange(sub, snMaxPar, par)
-	st := &RestoredState{KeyGroups: make(map[int][]byte)}
+func snRestored(ws []*memWriter, sub, par int) *engine.RestoredState {
+	from, to := engine.KeyGroupRange(sub, snMaxPar, par)
+	st := &engine.RestoredState{KeyGroups: make(map[int][]byte)}
 	for _, w := range ws {
 		for kg, b := range w.kgs {
 			if kg >= from && kg < to {
@@ -360,7 +362,7 @@ func snRestored(ws []*memWriter, sub, par int) *RestoredState {
 // snRestoredStore copies the key groups of new subtask sub from the old
 // stores, the way the engine restores the Pebble store.
 func snRestoredStore(old []*snInst, sub, par int) *memStore {
-	from, to := KeyGroupRange(sub, snMaxPar, par)
+	from, to := engine.KeyGroupRange(sub, snMaxPar, par)
 	s := newMemStore()
 	for _, in := range old {
 		for k, v := range in.store.m {
@@ -402,7 +404,7 @@ func snCheck(t *testing.T, c snCase, steps []snStep, cut, p1, p2 int) snResult {
 	for i := range news {
 		in := newSnInst(t, c, i, p2, stores[i])
 		in.now = lastNow(steps[:cut])
-		if err := in.op.(Snapshotter).RestoreState(context.Background(), snRestored(ws, i, p2)); err != nil {
+		if err := in.op.(engine.Snapshotter).RestoreState(context.Background(), snRestored(ws, i, p2)); err != nil {
 			t.Fatalf("subtask %d of %d: RestoreState: %v", i, p2, err)
 		}
 		news[i] = in
@@ -553,13 +555,13 @@ var snSum = Agg[snRec, int64, int64]{
 func snCases() []snCase {
 	join := func(k string, l, r snRec) string { return fmt.Sprintf("%s:%d/%d", k, l.V, r.V) }
 	return []snCase{
-		{name: "aggregate", inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "aggregate", inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			agg := snSum
 			agg.Merge = nil // no combiner: the operator reads snRec
 			return otNewOperator(t, Aggregate(KeyBy(a, snKey), agg))
 		}},
-		{name: "aggregate-slice-accumulator", inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "aggregate-slice-accumulator", inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			return otNewOperator(t, Aggregate(KeyBy(a, snKey), Agg[snRec, snList, string]{
 				Zero:   func() snList { return nil },
@@ -567,54 +569,54 @@ func snCases() []snCase {
 				Result: func(l snList) string { return fmt.Sprint([]int64(l)) },
 			}))
 		}},
-		{name: "tumbling-lateness-late-output", late: true, inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "tumbling-lateness-late-output", late: true, inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Tumbling(50*time.Millisecond), AllowedLateness(60*time.Millisecond))
 			s := WindowAggregate(w, snSum)
 			ToSink(w.Late(), "late", otSink[snRec]{})
 			return otNewOperator(t, s)
 		}},
-		{name: "sliding-lateness", late: true, inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "sliding-lateness", late: true, inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Sliding(60*time.Millisecond, 20*time.Millisecond), AllowedLateness(30*time.Millisecond))
 			return otNewOperator(t, WindowAggregate(w, snSum))
 		}},
-		{name: "session-lateness-late-output", late: true, inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "session-lateness-late-output", late: true, inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Session(15*time.Millisecond), AllowedLateness(40*time.Millisecond))
 			s := WindowAggregate(w, snSum)
 			ToSink(w.Late(), "late", otSink[snRec]{})
 			return otNewOperator(t, s)
 		}},
-		{name: "window-join", late: true, inputs: 2, newOp: func(t testing.TB) Operator {
+		{name: "window-join", late: true, inputs: 2, newOp: func(t testing.TB) engine.Operator {
 			_, a, b := snGraph()
 			return otNewOperator(t, WindowJoin(KeyBy(a, snKey), KeyBy(b, snKey), Sliding(40*time.Millisecond, 20*time.Millisecond), join))
 		}},
-		{name: "process", inputs: 1, newOp: func(t testing.TB) Operator {
+		{name: "process", inputs: 1, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			return otNewOperator(t, Process(KeyBy(a, snKey), func() ProcessFunc[string, snRec, string] { return &snStateFn{} }))
 		}},
-		{name: "process-pebble", inputs: 1, store: true, newOp: func(t testing.TB) Operator {
+		{name: "process-pebble", inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			return otNewOperator(t, Process(KeyBy(a, snKey), func() ProcessFunc[string, snRec, string] { return &snStateFn{} }))
 		}},
-		{name: "join", inputs: 2, newOp: func(t testing.TB) Operator {
+		{name: "join", inputs: 2, newOp: func(t testing.TB) engine.Operator {
 			_, a, b := snGraph()
 			return otNewOperator(t, Join(KeyBy(a, snKey), KeyBy(b, snKey), join))
 		}},
-		{name: "join-pebble", inputs: 2, store: true, newOp: func(t testing.TB) Operator {
+		{name: "join-pebble", inputs: 2, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, b := snGraph()
 			return otNewOperator(t, Join(KeyBy(a, snKey), KeyBy(b, snKey), join))
 		}},
 		// Keyed operators with their state in the keyed store (after the
 		// cases other tests pick by index).
-		{name: "aggregate-pebble", inputs: 1, store: true, newOp: func(t testing.TB) Operator {
+		{name: "aggregate-pebble", inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			agg := snSum
 			agg.Merge = nil
 			return otNewOperator(t, Aggregate(KeyBy(a, snKey), agg))
 		}},
-		{name: "aggregate-slice-accumulator-pebble", inputs: 1, store: true, newOp: func(t testing.TB) Operator {
+		{name: "aggregate-slice-accumulator-pebble", inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			return otNewOperator(t, Aggregate(KeyBy(a, snKey), Agg[snRec, snList, string]{
 				Zero:   func() snList { return nil },
@@ -622,14 +624,14 @@ func snCases() []snCase {
 				Result: func(l snList) string { return fmt.Sprint([]int64(l)) },
 			}))
 		}},
-		{name: "tumbling-lateness-late-output-pebble", late: true, inputs: 1, store: true, newOp: func(t testing.TB) Operator {
+		{name: "tumbling-lateness-late-output-pebble", late: true, inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Tumbling(50*time.Millisecond), AllowedLateness(60*time.Millisecond))
 			s := WindowAggregate(w, snSum)
 			ToSink(w.Late(), "late", otSink[snRec]{})
 			return otNewOperator(t, s)
 		}},
-		{name: "sliding-lateness-pebble", late: true, inputs: 1, store: true, newOp: func(t testing.TB) Operator {
+		{name: "sliding-lateness-pebble", late: true, inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Sliding(60*time.Millisecond, 20*time.Millisecond), AllowedLateness(30*time.Millisecond))
 			return otNewOperator(t, WindowAggregate(w, snSum))

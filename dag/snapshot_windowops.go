@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Checkpoints of the window operators (tumbling/sliding, session, window
@@ -17,7 +19,7 @@ import (
 
 // writeKeyed runs fn into a keyed snapshot and writes it, then the
 // watermark as operator state.
-func writeKeyed(w StateWriter, opName string, maxPar int, wm int64, fn func(*keyedSnapshot) error) error {
+func writeKeyed(w engine.StateWriter, opName string, maxPar int, wm int64, fn func(*keyedSnapshot) error) error {
 	if fn != nil {
 		ks := newKeyedSnapshot(maxPar)
 		if err := fn(ks); err != nil {
@@ -32,11 +34,11 @@ func writeKeyed(w StateWriter, opName string, maxPar int, wm int64, fn func(*key
 
 // SnapshotState implements Snapshotter: a shallow clone of the windows
 // (copy-on-write per window afterwards, see winCell).
-func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
 	if len(op.wins) == 0 || op.kv != nil { // the engine snapshots the keyed store
-		return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
+		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secWindows); err != nil {
 		return nil, err
@@ -66,12 +68,12 @@ func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (
 		op.epoch++
 		fn = func(ks *keyedSnapshot) error { ks.add(secWindows, kindWindowAccs, encode(wins)); return nil }
 	}
-	return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
+	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
 // RestoreState implements Snapshotter. Windows whose MaxTimestamp is past
 // the restored watermark count as fired (kept for the allowed lateness).
-func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
 	wm, err := restoredWatermark(sc.opName, st, nil, allow)
@@ -142,11 +144,11 @@ func (op *slidingWindowOp[K, T, A, O]) restoredWindow(start, wm int64) {
 
 // SnapshotState implements Snapshotter: a shallow clone of the keys'
 // session lists (copy-on-write per key afterwards, see sessionList).
-func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
 	if len(op.keys) == 0 {
-		return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
+		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secSessions); err != nil {
 		return nil, err
@@ -169,13 +171,13 @@ func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, Barrier) (
 		return nil, err
 	}
 	op.epoch++
-	return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
+	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
 // RestoreState implements Snapshotter: it rebuilds the sessions and their
 // timers (a fire timer for every session not fired at the restored
 // watermark, a cleanup timer for each).
-func (op *sessionWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *sessionWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
 	wm, err := restoredWatermark(sc.opName, st, nil, allow)
@@ -241,11 +243,11 @@ func compareInt64(a, b int64) int {
 
 // SnapshotState implements Snapshotter: a shallow clone of the windows
 // (copy-on-write per window and per cell afterwards, see joinCell).
-func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, Barrier) (SnapshotFunc, error) {
+func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
 	if len(op.wins) == 0 {
-		return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
+		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secJoin); err != nil {
 		return nil, err
@@ -286,11 +288,11 @@ func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, Barrier) (Sna
 		op.epoch++
 		fn = func(ks *keyedSnapshot) error { ks.add(secJoin, kindJoinCells, encode(wins)); return nil }
 	}
-	return func(w StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
+	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
 // RestoreState implements Snapshotter.
-func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *RestoredState) error {
+func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
 	wm, err := restoredWatermark(sc.opName, st, nil, allow)
@@ -334,11 +336,11 @@ func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *Restored
 }
 
 var (
-	_ Snapshotter = (*slidingWindowOp[int, int, int, int])(nil)
-	_ Snapshotter = (*sessionWindowOp[int, int, int, int])(nil)
-	_ Snapshotter = (*windowJoinOp[int, int, int, int])(nil)
-	_ Snapshotter = (*aggregateOp[int, int, int, int])(nil)
-	_ Snapshotter = (*combineOp[int, int, int])(nil)
-	_ Snapshotter = (*processOp[int, int, int])(nil)
-	_ Snapshotter = (*coProcessOp[int, int, int, int])(nil)
+	_ engine.Snapshotter = (*slidingWindowOp[int, int, int, int])(nil)
+	_ engine.Snapshotter = (*sessionWindowOp[int, int, int, int])(nil)
+	_ engine.Snapshotter = (*windowJoinOp[int, int, int, int])(nil)
+	_ engine.Snapshotter = (*aggregateOp[int, int, int, int])(nil)
+	_ engine.Snapshotter = (*combineOp[int, int, int])(nil)
+	_ engine.Snapshotter = (*processOp[int, int, int])(nil)
+	_ engine.Snapshotter = (*coProcessOp[int, int, int, int])(nil)
 )

@@ -3,21 +3,13 @@ package dag
 import (
 	"context"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Split is one unit of source work: a byte range of a file, a partition of
-// a generator, a Kafka partition. Sources encode what they need in Data;
-// the engine only stores, assigns and reports splits.
-type Split struct {
-	// ID is unique within the source and stable across runs of the same
-	// job on the same input.
-	ID string
-	// Data is the source's own encoding of the split.
-	Data []byte
-	// Weight is the split's size in the source's unit (bytes for files,
-	// records for generators); used for progress and balancing. 0 = unknown.
-	Weight int64
-}
+// a generator, a Kafka partition (see engine.Split for its fields).
+type Split = engine.Split
 
 // SplitContext tells a source which subtask asks and how many there are.
 type SplitContext struct {
@@ -113,11 +105,8 @@ type SinkWriter[T any] interface {
 
 // Committer makes prepared output visible. Commit and Abort must be
 // idempotent: after a failure the engine may call them again with the same
-// committables.
-type Committer interface {
-	Commit(ctx context.Context, committables [][]byte) error
-	Abort(ctx context.Context, committables [][]byte) error
-}
+// committables (see engine.Committer for its methods).
+type Committer = engine.Committer
 
 // FinishReporter is optionally implemented by a SplitReader: when the split
 // ended, its report (e.g. the largest event time read) travels to the
@@ -126,11 +115,9 @@ type FinishReporter interface {
 	FinishReport() []byte
 }
 
-// FinishedSplit is a split read to its end, with its reader's report.
-type FinishedSplit struct {
-	ID     string `json:"id"`
-	Report []byte `json:"report,omitempty"`
-}
+// FinishedSplit is a split read to its end, with its reader's report
+// (see engine.FinishedSplit for its fields).
+type FinishedSplit = engine.FinishedSplit
 
 // DynamicSource is a Source whose splits are not all known when the job
 // starts (e.g. a hybrid source whose second phase starts where the first

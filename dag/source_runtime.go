@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // sourceVertex is the factory a source vertex holds.
@@ -19,7 +21,7 @@ func (s *sourceVertex[T]) splits(ctx context.Context, sc SplitContext) ([]Split,
 	return s.src.Splits(ctx, sc)
 }
 
-func (s *sourceVertex[T]) newInstance() SourceInstance {
+func (s *sourceVertex[T]) newInstance() engine.SourceInstance {
 	return &sourceInstance[T]{sv: s, wm: MinTime}
 }
 
@@ -33,7 +35,7 @@ type openSplit[T any] struct {
 // sourceInstance reads splits of one source subtask.
 type sourceInstance[T any] struct {
 	sv     *sourceVertex[T]
-	oc     *OperatorContext
+	oc     *engine.OperatorContext
 	rc     ReaderContext
 	splits []*openSplit[T]
 	next   int
@@ -43,7 +45,7 @@ type sourceInstance[T any] struct {
 	idle   int64
 }
 
-func (si *sourceInstance[T]) Open(_ context.Context, oc *OperatorContext) error {
+func (si *sourceInstance[T]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	si.oc = oc
 	si.rc = ReaderContext{Subtask: oc.Subtask, Parallelism: oc.Parallelism, Attempt: oc.Attempt}
 	si.ooo = si.sv.wm.OutOfOrderness.Milliseconds()
@@ -52,10 +54,10 @@ func (si *sourceInstance[T]) Open(_ context.Context, oc *OperatorContext) error 
 }
 
 func (si *sourceInstance[T]) AddSplit(ctx context.Context, split Split) error {
-	return si.RestoreSplit(ctx, SplitPosition{Split: split, MaxTimestamp: MinTime})
+	return si.RestoreSplit(ctx, engine.SplitPosition{Split: split, MaxTimestamp: MinTime})
 }
 
-func (si *sourceInstance[T]) RestoreSplit(ctx context.Context, sp SplitPosition) error {
+func (si *sourceInstance[T]) RestoreSplit(ctx context.Context, sp engine.SplitPosition) error {
 	r, err := si.sv.src.OpenSplit(ctx, si.rc, sp.Split)
 	if err != nil {
 		return fmt.Errorf("open split %s: %w", sp.Split.ID, err)
@@ -64,8 +66,8 @@ func (si *sourceInstance[T]) RestoreSplit(ctx context.Context, sp SplitPosition)
 	return nil
 }
 
-func (si *sourceInstance[T]) SnapshotSplits() ([]SplitPosition, error) {
-	out := make([]SplitPosition, 0, len(si.splits))
+func (si *sourceInstance[T]) SnapshotSplits() ([]engine.SplitPosition, error) {
+	out := make([]engine.SplitPosition, 0, len(si.splits))
 	for _, sp := range si.splits {
 		pr, ok := sp.r.(PositionedReader)
 		if !ok {
@@ -75,7 +77,7 @@ func (si *sourceInstance[T]) SnapshotSplits() ([]SplitPosition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("position of split %s: %w", sp.id, err)
 		}
-		out = append(out, SplitPosition{Split: split, MaxTimestamp: sp.maxTS})
+		out = append(out, engine.SplitPosition{Split: split, MaxTimestamp: sp.maxTS})
 	}
 	return out, nil
 }

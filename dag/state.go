@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Keyed state of process functions (Process, CoProcess, Join).
@@ -121,7 +123,7 @@ func (r *stateRegistry[K]) keyGroup(k K) int {
 	if r.hash == nil || r.maxPar < 1 {
 		return 0
 	}
-	return KeyGroup(r.hash(k), r.maxPar)
+	return engine.KeyGroup(r.hash(k), r.maxPar)
 }
 
 // keyGroupsOf returns the keys of a state grouped by key group.
@@ -151,7 +153,7 @@ func (c *snapCtx[K]) kg(k K) int {
 	if c.hash == nil {
 		return 0
 	}
-	return KeyGroup(c.hash(k), c.maxPar)
+	return engine.KeyGroup(c.hash(k), c.maxPar)
 }
 
 // check returns an error when keys cannot be written.

@@ -3,6 +3,8 @@ package dag
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Keyed operators other than process functions (Aggregate, Reduce,
@@ -16,7 +18,7 @@ import (
 
 // openKeyedStore opens the operator's keyed store when the Pebble backend
 // is on, or returns nil (heap state). K needs a coder then.
-func openKeyedStore[K comparable](oc *OperatorContext) (*kvShared, Coder[K], error) {
+func openKeyedStore[K comparable](oc *engine.OperatorContext) (*kvShared, Coder[K], error) {
 	if oc.KeyedStore == nil {
 		return nil, nil, nil
 	}
@@ -43,7 +45,7 @@ type kvValueStore[K comparable, V any] struct {
 
 // newKVValueStore binds the internal state name (see stateID) of an
 // operator to shared, or returns an error when V has no coder.
-func newKVValueStore[K comparable, V any](oc *OperatorContext, shared *kvShared, kc Coder[K], hash func(K) uint64, name string) (*kvValueStore[K, V], error) {
+func newKVValueStore[K comparable, V any](oc *engine.OperatorContext, shared *kvShared, kc Coder[K], hash func(K) uint64, name string) (*kvValueStore[K, V], error) {
 	vc := CoderFor[V]()
 	if vc == nil {
 		return nil, fmt.Errorf("%w: %s: %s: type %v has no coder (give it MarshalBinary/UnmarshalBinary), which the Pebble state backend needs",

@@ -3,6 +3,8 @@ package dag
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // The Pebble backend of process function state: with
@@ -24,7 +26,7 @@ import (
 // State methods cannot return errors; the operator checks err after every
 // call into the user function.
 type kvShared struct {
-	store KeyedStore
+	store engine.KeyedStore
 	err   error
 }
 
@@ -49,7 +51,7 @@ type kvState[K comparable] struct {
 func (s *kvState[K]) key(k K) []byte {
 	kg := 0
 	if s.hash != nil {
-		kg = KeyGroup(s.hash(k), s.maxPar)
+		kg = engine.KeyGroup(s.hash(k), s.maxPar)
 	}
 	b := binary.BigEndian.AppendUint16(s.kbuf[:0], uint16(kg))
 	b = binary.BigEndian.AppendUint32(b, s.id)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // otStoreOpenContext returns an open context whose states live in a
@@ -145,7 +147,7 @@ func newStatesOp(t *testing.T, names ...string) *processOp[string, snRec, string
 	op := &processOp[string, snRec, string]{keyFn: snKey, hash: hash, newFn: func() ProcessFunc[string, snRec, string] {
 		return &otTwoStates{names: names}
 	}}
-	oc := &OperatorContext{Name: "states-op", MaxParallelism: snMaxPar, Parallelism: 1, BatchSize: 8, Outputs: []Output{&snOut{}}}
+	oc := &engine.OperatorContext{Name: "states-op", MaxParallelism: snMaxPar, Parallelism: 1, BatchSize: 8, Outputs: []engine.Output{&snOut{}}}
 	if err := op.Open(context.Background(), oc); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func TestRestoreUnknownState(t *testing.T) {
 	if err := op.ProcessBatch(context.Background(), 0, b); err != nil {
 		t.Fatal(err)
 	}
-	fn, err := op.SnapshotState(context.Background(), Barrier{ID: 1})
+	fn, err := op.SnapshotState(context.Background(), engine.Barrier{ID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,7 @@ func TestRestoreUnknownState(t *testing.T) {
 	}
 	// Corrupt blobs fail cleanly.
 	for kg, blob := range st.KeyGroups {
-		bad := &RestoredState{KeyGroups: map[int][]byte{kg: blob[:len(blob)-1]}}
+		bad := &engine.RestoredState{KeyGroups: map[int][]byte{kg: blob[:len(blob)-1]}}
 		if err := newStatesOp(t, "a", "b").RestoreState(context.Background(), bad); !errors.Is(err, ErrCorruptRecord) {
 			t.Errorf("truncated key group %d: %v, want ErrCorruptRecord", kg, err)
 		}
@@ -203,7 +205,7 @@ func TestPebbleSnapshotHoldsOnlyHeapParts(t *testing.T) {
 	in := newSnInst(t, c, 0, 1, nil)
 	rng := snTestRand(3)
 	snRun(t, []*snInst{in}, snSteps(rng, 1, 40)[:30])
-	fn, err := in.op.(Snapshotter).SnapshotState(context.Background(), Barrier{ID: 1})
+	fn, err := in.op.(engine.Snapshotter).SnapshotState(context.Background(), engine.Barrier{ID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func FuzzRestoreState(f *testing.F) {
 	c := snCases()[6]
 	in := newSnInst(f, c, 0, 1, nil)
 	snRun(f, []*snInst{in}, snSteps(snTestRand(1), 1, 30)[:25])
-	fn, err := in.op.(Snapshotter).SnapshotState(context.Background(), Barrier{})
+	fn, err := in.op.(engine.Snapshotter).SnapshotState(context.Background(), engine.Barrier{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -249,8 +251,8 @@ func FuzzRestoreState(f *testing.F) {
 	f.Add([]byte{snapMagic0, snapMagic1, snapVersion, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := newSnInst(t, c, 0, 1, nil)
-		st := &RestoredState{KeyGroups: map[int][]byte{3: data}, Operator: [][]byte{data}}
-		_ = in.op.(Snapshotter).RestoreState(context.Background(), st) // must not panic
+		st := &engine.RestoredState{KeyGroups: map[int][]byte{3: data}, Operator: [][]byte{data}}
+		_ = in.op.(engine.Snapshotter).RestoreState(context.Background(), st) // must not panic
 	})
 }
 
@@ -259,7 +261,7 @@ func snTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) 
 func TestCombineSnapshotSplitsPartials(t *testing.T) {
 	newOp := func(sub, par int) *combineOp[string, snRec, int64] {
 		op := &combineOp[string, snRec, int64]{key: snKey, agg: Agg[snRec, int64, int64]{Zero: snSum.Zero, Add: snSum.Add, Merge: snSum.Merge}}
-		oc := &OperatorContext{Name: "combine", Subtask: sub, Parallelism: par, Bounded: true, BatchSize: 8, Outputs: []Output{&snOut{}}}
+		oc := &engine.OperatorContext{Name: "combine", Subtask: sub, Parallelism: par, Bounded: true, BatchSize: 8, Outputs: []engine.Output{&snOut{}}}
 		if err := op.Open(context.Background(), oc); err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +276,7 @@ func TestCombineSnapshotSplitsPartials(t *testing.T) {
 		if err := op.ProcessBatch(context.Background(), 0, b); err != nil {
 			t.Fatal(err)
 		}
-		fn, err := op.SnapshotState(context.Background(), Barrier{})
+		fn, err := op.SnapshotState(context.Background(), engine.Barrier{})
 		if err != nil {
 			t.Fatal(err)
 		}

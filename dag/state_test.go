@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // otKeyCtx is a KeyContext for a fixed key.
@@ -16,7 +18,7 @@ func otOpenContext(t *testing.T) *ProcessOpenContext[string] {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ProcessOpenContext[string]{oc: &OperatorContext{MaxParallelism: 16}, reg: newStateRegistry(h, 16)}
+	return &ProcessOpenContext[string]{oc: &engine.OperatorContext{MaxParallelism: 16}, reg: newStateRegistry(h, 16)}
 }
 
 func TestStateHandles(t *testing.T) {
@@ -123,7 +125,7 @@ func TestStateRegistryKeyGroups(t *testing.T) {
 	for kg, ks := range groups {
 		for _, k := range ks {
 			n++
-			if want := KeyGroup(oc.reg.hash(k), 16); kg != want {
+			if want := engine.KeyGroup(oc.reg.hash(k), 16); kg != want {
 				t.Errorf("key %q in group %d, want %d", k, kg, want)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // The Pebble backend of tumbling and sliding windows. Store keys are
@@ -38,14 +40,14 @@ type windowKV[K comparable, A any] struct {
 	vbuf  []byte
 }
 
-func newWindowKV[K comparable, A any](oc *OperatorContext, shared *kvShared, kc Coder[K], hash func(K) uint64) (*windowKV[K, A], error) {
+func newWindowKV[K comparable, A any](oc *engine.OperatorContext, shared *kvShared, kc Coder[K], hash func(K) uint64) (*windowKV[K, A], error) {
 	ac := CoderFor[A]()
 	if ac == nil {
 		return nil, fmt.Errorf("%w: %s: the window accumulators: type %v has no coder (give it MarshalBinary/UnmarshalBinary), which the Pebble state backend needs",
 			ErrInvalid, oc.Name, typeOf[A]())
 	}
 	maxPar := normMaxPar(oc.MaxParallelism)
-	from, to := KeyGroupRange(oc.Subtask, maxPar, max(oc.Parallelism, 1))
+	from, to := engine.KeyGroupRange(oc.Subtask, maxPar, max(oc.Parallelism, 1))
 	return &windowKV[K, A]{shared: shared, kc: kc, ac: ac, hash: hash, maxPar: maxPar, from: from, to: to,
 		accID: stateID(winAccStateName), marID: stateID(winMarkerStateName), known: make(map[int64][]uint64)}, nil
 }
@@ -54,7 +56,7 @@ func (w *windowKV[K, A]) kg(k K) int {
 	if w.hash == nil {
 		return 0
 	}
-	return KeyGroup(w.hash(k), w.maxPar)
+	return engine.KeyGroup(w.hash(k), w.maxPar)
 }
 
 // prefix appends key group, id and window start to dst.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // Windowed is a keyed stream cut into event-time windows, waiting for an
@@ -172,7 +174,7 @@ func WindowAggregate[K comparable, T, A, O any](w *Windowed[K, T], agg Agg[T, A,
 	connectKeyed(w.k, v, 0)
 	w.v = v
 	a, lateness, keyFn, hash := w.a, w.lateness, w.k.keyFn, w.k.hash
-	v.newOperator = func() Operator {
+	v.newOperator = func() engine.Operator {
 		late := portConsumed(v, windowLatePort)
 		if a.kind == sessionWindows {
 			return &sessionWindowOp[K, T, A, O]{keyFn: keyFn, hash: hash, agg: agg, gap: a.size, lateness: lateness, lateOut: late}
@@ -235,7 +237,7 @@ func portConsumed(v *vertex, port int) bool {
 
 // errTimestamp is returned by window operators for a record without a
 // timestamp or one too close to MinTime to have windows.
-func errTimestamp(oc *OperatorContext, a WindowAssigner, ts int64) error {
+func errTimestamp(oc *engine.OperatorContext, a WindowAssigner, ts int64) error {
 	if ts == MinTime {
 		return fmt.Errorf("dag: %s: record without an event timestamp (MinTime) reached an event-time window; assign timestamps with a WatermarkStrategy", oc.Name)
 	}
@@ -244,12 +246,12 @@ func errTimestamp(oc *OperatorContext, a WindowAssigner, ts int64) error {
 
 // bufferedOut batches records for one output port.
 type bufferedOut[T any] struct {
-	out  Output
+	out  engine.Output
 	b    Batch[T]
 	size int
 }
 
-func (o *bufferedOut[T]) init(out Output, size int) {
+func (o *bufferedOut[T]) init(out engine.Output, size int) {
 	if size <= 0 {
 		size = DefaultBatchSize
 	}
@@ -280,10 +282,10 @@ func (o *bufferedOut[T]) flush(ctx context.Context) error {
 type lateRecords[T any] struct {
 	bufferedOut[T]
 	enabled bool
-	metrics *Metrics
+	metrics *engine.Metrics
 }
 
-func (l *lateRecords[T]) init(oc *OperatorContext, enabled bool) {
+func (l *lateRecords[T]) init(oc *engine.OperatorContext, enabled bool) {
 	l.enabled = enabled && len(oc.Outputs) > windowLatePort && oc.Outputs[windowLatePort] != nil
 	if l.enabled {
 		l.bufferedOut.init(oc.Outputs[windowLatePort], oc.BatchSize)
@@ -385,7 +387,7 @@ type slidingWindowOp[K comparable, T, A, O any] struct {
 	lateness int64
 	lateOut  bool
 
-	oc       *OperatorContext
+	oc       *engine.OperatorContext
 	wm       int64
 	wins     map[int64]*winCell[K, A] // window start -> key -> accumulator
 	epoch    uint64                   // checkpoints taken; see winCell
@@ -397,7 +399,7 @@ type slidingWindowOp[K comparable, T, A, O any] struct {
 	kv       *windowKV[K, A] // Pebble backend; nil on the heap
 }
 
-func (op *slidingWindowOp[K, T, A, O]) Open(_ context.Context, oc *OperatorContext) error {
+func (op *slidingWindowOp[K, T, A, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc, op.wm = oc, MinTime
 	op.wins = make(map[int64]*winCell[K, A])
 	op.pending.less, op.retained.less = lessInt64, lessInt64

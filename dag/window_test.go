@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // otRec is the record type of the window tests.
@@ -588,7 +590,7 @@ func benchmarkWindow(b *testing.B, a WindowAssigner) {
 	res := WindowReduce(Window(KeyBy(otInput[int64](g, "in"), func(v int64) int64 { return v % 1000 }), a),
 		func(x, y int64) int64 { return x + y })
 	op := res.srcs[0].v.newOperator()
-	oc := &OperatorContext{BatchSize: 1024, Outputs: []Output{otNopOutput{}, otNopOutput{}}, Metrics: &Metrics{}}
+	oc := &engine.OperatorContext{BatchSize: 1024, Outputs: []engine.Output{otNopOutput{}, otNopOutput{}}, Metrics: &engine.Metrics{}}
 	ctx := context.Background()
 	if err := op.Open(ctx, oc); err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dagflow/dagflow/coordinator"
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/restore"
@@ -56,7 +57,7 @@ type CheckpointStats struct {
 // savepointReq is a savepoint asked for by a client.
 type savepointReq struct {
 	dir   string
-	kind  dag.BarrierKind
+	kind  engine.BarrierKind
 	reply chan savepointResult
 }
 
@@ -446,7 +447,7 @@ func (jm *JobMaster) ReportCheckpoint(rep protocol.CheckpointReport) {
 
 // Savepoint takes a savepoint into dir and returns its location. With
 // kind KindDrainSavepoint the sources end after it (stop --drain).
-func (jm *JobMaster) Savepoint(ctx context.Context, dir string, kind dag.BarrierKind) (string, error) {
+func (jm *JobMaster) Savepoint(ctx context.Context, dir string, kind engine.BarrierKind) (string, error) {
 	req := &savepointReq{dir: dir, kind: kind, reply: make(chan savepointResult, 1)}
 	jm.inbox.push(savepointRequest{req: req})
 	select {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/hdfstest"
 	"github.com/dagflow/dagflow/internal/testkit"
@@ -188,7 +189,7 @@ func TestSavepointRestoreWithOtherParallelism(t *testing.T) {
 		}
 		return false
 	})
-	loc, err := jm.Savepoint(ctx, "file://"+t.TempDir(), dag.KindSavepoint)
+	loc, err := jm.Savepoint(ctx, "file://"+t.TempDir(), engine.KindSavepoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestCorruptCheckpointFallsBack(t *testing.T) {
 	})
 	spDir := t.TempDir()
 	for i := 0; i < 2; i++ {
-		if _, err := jm.Savepoint(ctx, "file://"+spDir, dag.KindSavepoint); err != nil {
+		if _, err := jm.Savepoint(ctx, "file://"+spDir, engine.KindSavepoint); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -532,7 +533,7 @@ func TestPebbleBackendExactlyOnce(t *testing.T) {
 			}
 			return false
 		})
-		loc, err := jm.Savepoint(ctx, "file://"+t.TempDir(), dag.KindSavepoint)
+		loc, err := jm.Savepoint(ctx, "file://"+t.TempDir(), engine.KindSavepoint)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -648,7 +649,7 @@ func TestCheckpointsUnderBackPressureAndFinishedRegions(t *testing.T) {
 	if !aligned {
 		t.Errorf("no checkpoint reports an alignment: %+v", jm.Checkpoints())
 	}
-	if _, err := jm.Savepoint(ctx, "file://"+t.TempDir(), dag.KindDrainSavepoint); err != nil {
+	if _, err := jm.Savepoint(ctx, "file://"+t.TempDir(), engine.KindDrainSavepoint); err != nil {
 		t.Fatal(err)
 	}
 	<-done

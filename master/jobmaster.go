@@ -46,11 +46,11 @@ type JobCode interface {
 }
 
 // IsDynamic implements JobCode.
-func (c PlanCode) IsDynamic(vertex int) bool { return c.Plan.IsDynamic(vertex) }
+func (c PlanCode) IsDynamic(vertex int) bool { return c.Plan.Engine().IsDynamic(vertex) }
 
 // MoreSplits implements JobCode.
 func (c PlanCode) MoreSplits(ctx context.Context, vertex, round int, finished []dag.FinishedSplit) ([]dag.Split, bool, error) {
-	return c.Plan.MoreSplits(ctx, vertex, round, finished)
+	return c.Plan.Engine().MoreSplits(ctx, vertex, round, finished)
 }
 
 // PlanCode is the JobCode of a plan built in this process.
@@ -58,18 +58,18 @@ type PlanCode struct{ Plan *dag.Plan }
 
 // Splits implements JobCode.
 func (c PlanCode) Splits(ctx context.Context, vertex int) ([]dag.Split, error) {
-	return c.Plan.Splits(ctx, vertex)
+	return c.Plan.Engine().Splits(ctx, vertex)
 }
 
 // HasCommitter implements JobCode.
 func (c PlanCode) HasCommitter(vertex int) bool {
-	com, err := c.Plan.Committer(vertex)
+	com, err := c.Plan.Engine().Committer(vertex)
 	return err == nil && com != nil
 }
 
 // Commit implements JobCode.
 func (c PlanCode) Commit(ctx context.Context, vertex int, committables [][]byte) error {
-	com, err := c.Plan.Committer(vertex)
+	com, err := c.Plan.Engine().Committer(vertex)
 	if err != nil || com == nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (c PlanCode) Commit(ctx context.Context, vertex int, committables [][]byte)
 
 // Abort implements JobCode.
 func (c PlanCode) Abort(ctx context.Context, vertex int, committables [][]byte) error {
-	com, err := c.Plan.Committer(vertex)
+	com, err := c.Plan.Engine().Committer(vertex)
 	if err != nil || com == nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 	if cfg.Restart != nil {
 		restart = *cfg.Restart
 	}
-	sched, err := scheduler.New(plan.Topology(), scheduler.Config{Restart: restart, SlotWaitTimeout: cfg.SlotWaitTimeout})
+	sched, err := scheduler.New(plan.Engine().Topology(), scheduler.Config{Restart: restart, SlotWaitTimeout: cfg.SlotWaitTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("master: schedule job %s: %w", plan.Job, err)
 	}

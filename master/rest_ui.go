@@ -321,7 +321,7 @@ func tailLines(b []byte, n int) []byte {
 // jobGraph turns a plan into the graph the UI draws.
 func jobGraph(id string, p *dag.Plan) (JobGraph, error) {
 	g := JobGraph{ID: id, Name: p.Job, Tasks: []GraphTask{}, Edges: []GraphEdge{}}
-	topo := p.Topology()
+	topo := p.Engine().Topology()
 	regions, err := scheduler.ComputeRegions(topo)
 	if err != nil {
 		return g, fmt.Errorf("master: regions of job %s: %w", id, err)

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/auth"
 	"github.com/dagflow/dagflow/internal/buildinfo"
 	"github.com/dagflow/dagflow/internal/limits"
@@ -913,9 +914,9 @@ func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpc
 	if sr.Dir, err = s.checkDir("savepoint", sr.Dir); err != nil {
 		return nil, err
 	}
-	kind := dag.KindSavepoint
+	kind := engine.KindSavepoint
 	if sr.Drain {
-		kind = dag.KindDrainSavepoint
+		kind = engine.KindDrainSavepoint
 	}
 	loc, err := j.jm.Savepoint(ctx, sr.Dir, kind)
 	if err != nil {
@@ -1113,7 +1114,7 @@ func (c *binaryCode) Splits(_ context.Context, vertex int) ([]dag.Split, error) 
 
 func (c *binaryCode) HasCommitter(int) bool { return true }
 
-func (c *binaryCode) IsDynamic(vertex int) bool { return c.plan != nil && c.plan.IsDynamic(vertex) }
+func (c *binaryCode) IsDynamic(vertex int) bool { return c.plan != nil && c.plan.Engine().IsDynamic(vertex) }
 
 // MoreSplits runs the job binary to enumerate the next round of a dynamic
 // source. A panic in the enumerator is fatal (protocol.RoleMoreSplits).

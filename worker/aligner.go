@@ -3,7 +3,7 @@ package worker
 import (
 	"fmt"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // aligner decides checkpoint barrier alignment over a task's input
@@ -23,8 +23,8 @@ type aligner struct {
 	blocking []bool
 	ended    []bool
 	held     []bool
-	last     int64        // id of the last barrier aligned (or restored)
-	pending  *dag.Barrier // the alignment in progress
+	last     int64           // id of the last barrier aligned (or restored)
+	pending  *engine.Barrier // the alignment in progress
 }
 
 // alignStep is the aligner's answer to one event.
@@ -39,7 +39,7 @@ type alignStep struct {
 	// checkpoint before releasing the channels in Release.
 	Complete bool
 	// Barrier is the barrier that started or completed alignment.
-	Barrier dag.Barrier
+	Barrier engine.Barrier
 	// Aborted is the id of an alignment abandoned for a newer barrier
 	// (0: none).
 	Aborted int64
@@ -56,15 +56,15 @@ func newAligner(blocking []bool, last int64) *aligner {
 func (a *aligner) Last() int64 { return a.last }
 
 // Pending returns the barrier being aligned, if any.
-func (a *aligner) Pending() (dag.Barrier, bool) {
+func (a *aligner) Pending() (engine.Barrier, bool) {
 	if a.pending == nil {
-		return dag.Barrier{}, false
+		return engine.Barrier{}, false
 	}
 	return *a.pending, true
 }
 
 // Barrier feeds barrier b arriving on channel ch.
-func (a *aligner) Barrier(ch int, b dag.Barrier) alignStep {
+func (a *aligner) Barrier(ch int, b engine.Barrier) alignStep {
 	if a.blocking[ch] || b.ID <= a.last || (a.pending != nil && b.ID < a.pending.ID) {
 		return alignStep{} // stale: the channel goes on
 	}
@@ -87,7 +87,7 @@ func (a *aligner) Barrier(ch int, b dag.Barrier) alignStep {
 // Trigger feeds a checkpoint trigger from the master, sent to a task
 // whose producers finished: the alignment completes once the remaining
 // live channels delivered the barrier or ended.
-func (a *aligner) Trigger(b dag.Barrier) alignStep {
+func (a *aligner) Trigger(b engine.Barrier) alignStep {
 	if b.ID <= a.last || (a.pending != nil && b.ID <= a.pending.ID) {
 		return alignStep{}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // TestAligner feeds event sequences and checks every answer. Events:
@@ -115,12 +115,12 @@ func feed(t *testing.T, a *aligner, ev string) string {
 		st = a.End(ch)
 	case strings.HasPrefix(ev, "t"):
 		fmt.Sscanf(ev, "t%d", &n)
-		st = a.Trigger(dag.Barrier{ID: int64(n)})
+		st = a.Trigger(engine.Barrier{ID: int64(n)})
 	default:
 		if _, err := fmt.Sscanf(ev, "b%d@%d", &n, &ch); err != nil {
 			t.Fatalf("bad event %q", ev)
 		}
-		st = a.Barrier(ch, dag.Barrier{ID: int64(n)})
+		st = a.Barrier(ch, engine.Barrier{ID: int64(n)})
 	}
 	var parts []string
 	if st.Hold {

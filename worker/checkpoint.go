@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/io/filesystems"
 )
@@ -318,7 +319,7 @@ func (w *Worker) reportCheckpoint(rep CheckpointReport) {
 	w.cfg.OnCheckpoint(rep)
 }
 
-// handleWriter adapts an uploader to dag.StateWriter for one operator.
+// handleWriter adapts an uploader to engine.StateWriter for one operator.
 type handleWriter struct {
 	ctx   context.Context
 	up    StateUploader
@@ -347,8 +348,8 @@ func (h *handleWriter) Operator(data []byte) error {
 }
 
 // readRestored loads the state of one vertex of a restored task.
-func readRestored(ctx context.Context, st StateStorage, vr *VertexRestore, allow bool) (*dag.RestoredState, error) {
-	rs := &dag.RestoredState{KeyGroups: make(map[int][]byte, len(vr.KeyGroups)), AllowNonRestored: allow}
+func readRestored(ctx context.Context, st StateStorage, vr *VertexRestore, allow bool) (*engine.RestoredState, error) {
+	rs := &engine.RestoredState{KeyGroups: make(map[int][]byte, len(vr.KeyGroups)), AllowNonRestored: allow}
 	for _, kh := range vr.KeyGroups {
 		b, err := st.Read(ctx, kh.Handle)
 		if err != nil {

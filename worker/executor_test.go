@@ -122,7 +122,7 @@ func TestExecutorOnWildcardAdvertisesAndLogsEachKeyOnce(t *testing.T) {
 	fm := &fakeMaster{splits: map[int][]dag.Split{}, reports: make(chan protocol.TaskStatus, 16)}
 	for _, v := range plan.Vertices {
 		if v.Kind == "source" {
-			if fm.splits[v.ID], err = plan.Splits(context.Background(), v.ID); err != nil {
+			if fm.splits[v.ID], err = plan.Engine().Splits(context.Background(), v.ID); err != nil {
 				t.Fatal(err)
 			}
 		}

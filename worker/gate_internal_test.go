@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // wmRecorder is an operator that records the watermarks it receives.
 type wmRecorder struct{ wms []int64 }
 
-func (r *wmRecorder) Open(context.Context, *dag.OperatorContext) error { return nil }
-func (r *wmRecorder) ProcessBatch(context.Context, int, any) error     { return nil }
+func (r *wmRecorder) Open(context.Context, *engine.OperatorContext) error { return nil }
+func (r *wmRecorder) ProcessBatch(context.Context, int, any) error        { return nil }
 func (r *wmRecorder) ProcessWatermark(_ context.Context, wm int64) error {
 	r.wms = append(r.wms, wm)
 	return nil

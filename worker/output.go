@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -18,7 +18,7 @@ type chainTarget struct {
 	input int
 }
 
-// fanout is the dag.Output of one operator port: it feeds chained
+// fanout is the engine.Output of one operator port: it feeds chained
 // operators directly and encodes for network edges.
 type fanout struct {
 	out     *atomic.Int64 // producer's RecordsOut
@@ -65,14 +65,14 @@ type netOutput struct {
 	bp     *atomic.Int64 // producer's back-pressure time
 	bytes  *atomic.Int64 // producer's bytes out
 	spec   OutputPartition
-	enc    dag.EdgeEncoder
+	enc    engine.EdgeEncoder
 	w      shuffle.Writer
 	frame  []byte
 	lastWM int64
 	idle   bool
 }
 
-// Send implements dag.BufferSink.
+// Send implements engine.BufferSink.
 func (o *netOutput) Send(ctx context.Context, ch int, buf []byte) error {
 	start := time.Now()
 	err := o.w.Write(ctx, ch, buf)
@@ -80,7 +80,7 @@ func (o *netOutput) Send(ctx context.Context, ch int, buf []byte) error {
 	return err
 }
 
-// SendBroadcast implements dag.BufferSink.
+// SendBroadcast implements engine.BufferSink.
 func (o *netOutput) SendBroadcast(ctx context.Context, buf []byte) error {
 	start := time.Now()
 	err := o.w.WriteBroadcast(ctx, buf)
@@ -111,7 +111,7 @@ func (o *netOutput) watermark(ctx context.Context, wm int64) error {
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
-	o.frame = dag.EncodeWatermark(o.frame[:0], wm)
+	o.frame = engine.EncodeWatermark(o.frame[:0], wm)
 	return o.w.WriteBroadcast(ctx, o.frame)
 }
 
@@ -123,5 +123,5 @@ func (o *netOutput) markIdle(ctx context.Context) error {
 	if err := o.flush(ctx); err != nil {
 		return err
 	}
-	return o.w.WriteBroadcast(ctx, []byte{dag.FrameIdle})
+	return o.w.WriteBroadcast(ctx, []byte{engine.FrameIdle})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/pebblestate"
 )
@@ -21,11 +22,11 @@ import (
 
 // keyedStoreOpener returns the KeyedStore opener of an operator node, or
 // nil for the heap backend.
-func (t *task) keyedStoreOpener(ctx context.Context, n *opNode) func() (dag.KeyedStore, error) {
+func (t *task) keyedStoreOpener(ctx context.Context, n *opNode) func() (engine.KeyedStore, error) {
 	if t.plan.Config.StateBackend != dag.BackendPebble || n.op == nil {
 		return nil
 	}
-	return func() (dag.KeyedStore, error) {
+	return func() (engine.KeyedStore, error) {
 		if n.store != nil {
 			return nil, fmt.Errorf("%s opened its keyed state store twice", n.name)
 		}
@@ -33,7 +34,7 @@ func (t *task) keyedStoreOpener(ctx context.Context, n *opNode) func() (dag.Keye
 		maxPar := t.plan.Config.MaxParallelism
 		from, to := -1, 0
 		for kg := 0; kg < maxPar; kg++ {
-			if dag.SubtaskForKeyGroup(kg, maxPar, par) == t.dep.ID.Subtask {
+			if engine.SubtaskForKeyGroup(kg, maxPar, par) == t.dep.ID.Subtask {
 				if from < 0 {
 					from = kg
 				}

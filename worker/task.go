@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/pebblestate"
 	"github.com/dagflow/dagflow/shuffle"
 )
@@ -22,11 +23,11 @@ func (t *task) bufferTimeout() time.Duration { return t.plan.Config.EffectiveBuf
 type opNode struct {
 	vid     int
 	name    string
-	op      dag.Operator // nil for a source head
-	pto     dag.ProcessingTimeOperator
-	sink    dag.SinkOperator
-	oc      *dag.OperatorContext
-	metrics *dag.Metrics
+	op      engine.Operator // nil for a source head
+	pto     engine.ProcessingTimeOperator
+	sink    engine.SinkOperator
+	oc      *engine.OperatorContext
+	metrics *engine.Metrics
 	// store is the node's Pebble state store, if it opened one.
 	store *pebblestate.Store
 }
@@ -40,7 +41,7 @@ type task struct {
 	name   string
 	nodes  []*opNode // topological order, head first
 	byVID  map[int]*opNode
-	source dag.SourceInstance
+	source engine.SourceInstance
 	outs   []*netOutput
 	ptos   []*opNode
 	log    *slog.Logger
@@ -53,7 +54,7 @@ type task struct {
 	// producers finished), completion notices, the last barrier processed,
 	// the alignment in progress and splits finished since the last split
 	// request.
-	triggers    chan dag.Barrier
+	triggers    chan engine.Barrier
 	notices     chan int64
 	lastBarrier int64
 	align       *aligner // gate tasks: barrier alignment over gateChans
@@ -85,7 +86,7 @@ func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
 		byVID: make(map[int]*opNode),
 		// Triggers are few (one checkpoint at a time); a full channel
 		// declines the trigger rather than blocking the master.
-		triggers: make(chan dag.Barrier, 16),
+		triggers: make(chan engine.Barrier, 16),
 		notices:  make(chan int64, 1),
 	}
 	if dep.Restore != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -15,29 +16,29 @@ func (t *task) build(ctx context.Context) error {
 	for i, vid := range t.pt.Vertices {
 		pv := t.plan.Vertices[vid]
 		n := &opNode{vid: vid, name: pv.Name, metrics: t.w.metricsFor(t.dep.Job, vid, t.dep.ID.Subtask)}
-		n.oc = &dag.OperatorContext{
+		n.oc = &engine.OperatorContext{
 			Job: t.dep.Job, Vertex: vid, Name: pv.Name, Subtask: t.dep.ID.Subtask,
 			Parallelism: pv.Parallelism, MaxParallelism: t.plan.Config.MaxParallelism,
 			Attempt: t.dep.Attempt, BatchSize: t.plan.Config.BatchSize, Bounded: pv.Bounded,
 			Now: now, Metrics: n.metrics,
 		}
 		if i == 0 && pv.Kind == "source" {
-			src, err := t.plan.NewSourceInstance(vid)
+			src, err := t.plan.Engine().NewSourceInstance(vid)
 			if err != nil {
 				return err
 			}
 			t.source = src
 		} else {
-			op, err := t.plan.NewOperator(vid)
+			op, err := t.plan.Engine().NewOperator(vid)
 			if err != nil {
 				return err
 			}
 			n.op = op
-			if p, ok := op.(dag.ProcessingTimeOperator); ok {
+			if p, ok := op.(engine.ProcessingTimeOperator); ok {
 				n.pto = p
 				t.ptos = append(t.ptos, n)
 			}
-			if s, ok := op.(dag.SinkOperator); ok {
+			if s, ok := op.(engine.SinkOperator); ok {
 				n.sink = s
 			}
 			n.oc.KeyedStore = t.keyedStoreOpener(ctx, n)
@@ -49,14 +50,14 @@ func (t *task) build(ctx context.Context) error {
 	netByEdge := make(map[int]*netOutput)
 	for _, op := range t.dep.Outputs {
 		pe := t.plan.Edges[op.Edge]
-		enc, err := t.plan.NewEncoder(op.Edge, dag.EncoderSpec{
+		enc, err := t.plan.Engine().NewEncoder(op.Edge, engine.EncoderSpec{
 			Channels: op.Subpartitions, Subtask: t.dep.ID.Subtask, BufferSize: t.w.cfg.BufferSize,
 		})
 		if err != nil {
 			return err
 		}
 		if pe.Partitioner == dag.Forward {
-			enc, err = t.plan.NewEncoder(op.Edge, dag.EncoderSpec{Channels: 1, BufferSize: t.w.cfg.BufferSize})
+			enc, err = t.plan.Engine().NewEncoder(op.Edge, engine.EncoderSpec{Channels: 1, BufferSize: t.w.cfg.BufferSize})
 			if err != nil {
 				return err
 			}
@@ -73,7 +74,7 @@ func (t *task) build(ctx context.Context) error {
 	for _, n := range t.nodes {
 		pv := t.plan.Vertices[n.vid]
 		ports := len(pv.Ports)
-		n.oc.Outputs = make([]dag.Output, ports)
+		n.oc.Outputs = make([]engine.Output, ports)
 		fans := make([]*fanout, ports)
 		for p := range fans {
 			fans[p] = &fanout{out: &n.metrics.RecordsOut}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/pebblestate"
 	"github.com/dagflow/dagflow/shuffle"
@@ -16,7 +17,7 @@ import (
 // downstream first (behind every record emitted before it), then each
 // operator captures its state synchronously, and the captured state is
 // written asynchronously while the task goes on.
-func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
+func (t *task) takeCheckpoint(ctx context.Context, b engine.Barrier) error {
 	start := time.Now()
 	t.lastBarrier = b.ID
 	up, err := t.w.beginCheckpoint(t, b.ID)
@@ -24,7 +25,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		t.w.finishCheckpoint(ctx, t, b.ID, nil, err)
 		return nil // a checkpoint failure does not fail the task
 	}
-	frame := dag.EncodeBarrier(nil, b)
+	frame := engine.EncodeBarrier(nil, b)
 	for _, o := range t.outs {
 		if o.spec.Mode != shuffle.Pipelined {
 			continue
@@ -44,7 +45,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 	}
 	type pending struct {
 		op int
-		fn dag.SnapshotFunc
+		fn engine.SnapshotFunc
 	}
 	var fns []pending
 	type storeSnap struct {
@@ -80,7 +81,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 		if n.store != nil {
 			var ps *pebblestate.PendingSnapshot
 			var err error
-			if b.Kind == dag.KindCheckpoint {
+			if b.Kind == engine.KindCheckpoint {
 				ps, err = n.store.Snapshot(ctx, b.ID, up)
 			} else {
 				ps, err = n.store.SnapshotFull(ctx, b.ID, up) // savepoints share nothing
@@ -92,7 +93,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 			stores = append(stores, storeSnap{op: len(ts.Operators), ps: ps})
 			has = true
 		}
-		if s, ok := n.op.(dag.Snapshotter); ok {
+		if s, ok := n.op.(engine.Snapshotter); ok {
 			fn, err := s.SnapshotState(ctx, b)
 			if err != nil {
 				// Capturing state fails for reasons a restart does not
@@ -151,7 +152,7 @@ func (t *task) takeCheckpoint(ctx context.Context, b dag.Barrier) error {
 
 // writeState runs an operator's snapshot function, which encodes state
 // with the user's coders: a panic there becomes a *PanicError of the task.
-func (t *task) writeState(fn dag.SnapshotFunc, w dag.StateWriter) error {
+func (t *task) writeState(fn engine.SnapshotFunc, w engine.StateWriter) error {
 	return t.userCall(func() error { return fn(w) })
 }
 
@@ -188,13 +189,13 @@ func (t *task) restore(ctx context.Context, r *TaskRestore) error {
 		}
 		if n.op == nil {
 			for _, ss := range vr.Splits {
-				if err := t.source.RestoreSplit(ctx, dag.SplitPosition{Split: ss.Split, MaxTimestamp: ss.MaxTimestamp}); err != nil {
+				if err := t.source.RestoreSplit(ctx, engine.SplitPosition{Split: ss.Split, MaxTimestamp: ss.MaxTimestamp}); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		s, ok := n.op.(dag.Snapshotter)
+		s, ok := n.op.(engine.Snapshotter)
 		if !ok {
 			if len(vr.KeyGroups)+len(vr.Operator) > 0 && !r.AllowNonRestored {
 				return dag.Fatal(fmt.Errorf("%s has state in the checkpoint but its operator keeps none (allow non-restored state to drop it)", n.name))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -46,7 +47,7 @@ func (t *task) runGate(ctx context.Context) error {
 	head := t.nodes[0]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	decoders := make([]dag.EdgeDecoder, len(t.dep.Inputs))
+	decoders := make([]engine.EdgeDecoder, len(t.dep.Inputs))
 	// Channels still open per consumer input index: several gates (a
 	// union) may feed one input, which ends when all of them ended.
 	remaining := make(map[int]int)
@@ -55,7 +56,7 @@ func (t *task) runGate(ctx context.Context) error {
 	}
 	var chans []*inChan
 	for gi, g := range t.dep.Inputs {
-		dec, err := t.plan.NewDecoder(g.Edge)
+		dec, err := t.plan.Engine().NewDecoder(g.Edge)
 		if err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func (t *task) runGate(ctx context.Context) error {
 			}
 			continue
 		}
-		if len(m.buf) > 0 && m.buf[0] == dag.FrameBarrier {
+		if len(m.buf) > 0 && m.buf[0] == engine.FrameBarrier {
 			if err := t.onBarrier(ctx, ch, m.buf, chans); err != nil {
 				return err
 			}
@@ -227,7 +228,7 @@ func (t *task) runGate(ctx context.Context) error {
 // until the barrier arrived on every live pipelined channel (alignment),
 // then the task takes its checkpoint and releases them all.
 func (t *task) onBarrier(ctx context.Context, ch *inChan, buf []byte, chans []*inChan) error {
-	b, err := dag.DecodeBarrier(buf)
+	b, err := engine.DecodeBarrier(buf)
 	if err != nil {
 		return fmt.Errorf("input %d of %s: %w", ch.input, t.name, err)
 	}
@@ -240,7 +241,7 @@ func (t *task) onBarrier(ctx context.Context, ch *inChan, buf []byte, chans []*i
 
 // onGateTrigger starts a checkpoint at a task whose producers finished:
 // it completes when the remaining channels ended.
-func (t *task) onGateTrigger(ctx context.Context, b dag.Barrier, chans []*inChan) error {
+func (t *task) onGateTrigger(ctx context.Context, b engine.Barrier, chans []*inChan) error {
 	return t.applyAlign(ctx, t.align.Trigger(b), chans)
 }
 
@@ -265,12 +266,12 @@ func (t *task) applyAlign(ctx context.Context, st alignStep, chans []*inChan) er
 	return err
 }
 
-func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec dag.EdgeDecoder, buf []byte, chans []*inChan, curWM *int64) error {
+func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec engine.EdgeDecoder, buf []byte, chans []*inChan, curWM *int64) error {
 	if len(buf) == 0 {
 		return fmt.Errorf("worker: empty buffer on input %d", ch.input)
 	}
 	switch buf[0] {
-	case dag.FrameData:
+	case engine.FrameData:
 		b, err := dec.Decode(buf)
 		if err != nil {
 			return fmt.Errorf("decode input %d of %s: %w", ch.input, head.name, err)
@@ -280,8 +281,8 @@ func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec d
 		head.metrics.RecordsIn.Add(int64(n))
 		head.metrics.BytesIn.Add(int64(len(buf)))
 		return head.op.ProcessBatch(ctx, ch.input, b)
-	case dag.FrameWatermark:
-		wm, err := dag.DecodeWatermark(buf)
+	case engine.FrameWatermark:
+		wm, err := engine.DecodeWatermark(buf)
 		if err != nil {
 			return err
 		}
@@ -290,10 +291,10 @@ func (t *task) handleBuffer(ctx context.Context, head *opNode, ch *inChan, dec d
 			ch.wm = wm
 		}
 		return t.advanceWatermark(ctx, chans, curWM)
-	case dag.FrameIdle:
+	case engine.FrameIdle:
 		ch.idle = true
 		return t.advanceWatermark(ctx, chans, curWM)
-	case dag.FrameBarrier:
+	case engine.FrameBarrier:
 		return nil // barriers in a blocking result are not aligned
 	}
 	return fmt.Errorf("worker: unknown frame kind %q on input %d of %s", buf[0], ch.input, head.name)

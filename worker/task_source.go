@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 )
 
 // splitWait is how long a source subtask waits before asking again for
@@ -136,11 +137,11 @@ func (t *task) pollControl(ctx context.Context) error {
 }
 
 // onSourceTrigger injects a barrier at a source task.
-func (t *task) onSourceTrigger(ctx context.Context, b dag.Barrier) error {
+func (t *task) onSourceTrigger(ctx context.Context, b engine.Barrier) error {
 	if b.ID <= t.lastBarrier {
 		return nil
 	}
-	if b.Kind == dag.KindDrainSavepoint {
+	if b.Kind == engine.KindDrainSavepoint {
 		// Drain: every event-time window fires before the savepoint, and
 		// the source ends after it.
 		if err := t.nodes[0].oc.Outputs[0].EmitWatermark(ctx, dag.MaxTime); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/shuffle"
 )
 
@@ -56,7 +57,7 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[attemptKey]context.CancelFunc
 	tasks   map[attemptKey]*task
-	metrics map[metricKey]*dag.Metrics
+	metrics map[metricKey]*engine.Metrics
 	// storages holds each job's checkpoint storage; ckpts the checkpoints
 	// this worker's tasks are taking.
 	storages map[string]StateStorage
@@ -96,7 +97,7 @@ func New(cfg Config, svc shuffle.Service, resolver ShuffleResolver, splits Split
 		splits: splits, plans: plans, report: report,
 		running:  make(map[attemptKey]context.CancelFunc),
 		tasks:    make(map[attemptKey]*task),
-		metrics:  make(map[metricKey]*dag.Metrics),
+		metrics:  make(map[metricKey]*engine.Metrics),
 		storages: make(map[string]StateStorage),
 		ckpts:    make(map[ckptKey]*ckptGroup),
 	}
@@ -188,8 +189,8 @@ func (w *Worker) Running() int {
 	return len(w.running)
 }
 
-func (w *Worker) metricsFor(job string, vertex, subtask int) *dag.Metrics {
-	m := new(dag.Metrics)
+func (w *Worker) metricsFor(job string, vertex, subtask int) *engine.Metrics {
+	m := new(engine.Metrics)
 	w.mu.Lock()
 	w.metrics[metricKey{job, vertex, subtask}] = m // the latest attempt counts
 	w.mu.Unlock()

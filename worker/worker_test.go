@@ -50,7 +50,7 @@ func newEnv(t *testing.T, g *dag.Graph) *env {
 	e := &env{plan: p, svc: shuffle.NewMemory(shuffle.MemoryConfig{}), splits: map[int][]dag.Split{}, reports: make(chan protocol.TaskStatus, 16)}
 	for _, v := range p.Vertices {
 		if v.Kind == "source" {
-			sp, err := p.Splits(context.Background(), v.ID)
+			sp, err := p.Engine().Splits(context.Background(), v.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/dagflow/dagflow"
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/examples/backfill-then-stream/job"
 	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/io/fileio"
@@ -254,7 +255,7 @@ func runDemo(ctx context.Context, c config, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(spDir)
-	if _, err := jm.Savepoint(ctx, "file://"+spDir, dag.KindDrainSavepoint); err != nil {
+	if _, err := jm.Savepoint(ctx, "file://"+spDir, engine.KindDrainSavepoint); err != nil {
 		return fmt.Errorf("stop with drain: %w", err)
 	}
 	if err := <-done; err != nil {

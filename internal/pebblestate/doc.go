@@ -1,5 +1,5 @@
 // Package pebblestate is the Pebble keyed-state backend: an ordered byte
-// key-value store (dag.KeyedStore) that keeps an operator instance's keyed
+// key-value store (engine.KeyedStore) that keeps an operator instance's keyed
 // state in a local Pebble LSM instead of the Go heap, with incremental
 // checkpoints and restore with or without a change of parallelism.
 //
@@ -7,7 +7,7 @@
 //
 //   - Store: one Pebble DB per operator instance in a local working
 //     directory (no WAL: checkpoints give durability), implementing
-//     dag.KeyedStore.
+//     engine.KeyedStore.
 //   - Snapshots in two phases: Store.Snapshot (synchronous, fast: flush the
 //     memtable and hard-link a Pebble checkpoint) and PendingSnapshot.Upload
 //     (asynchronous: upload the SSTs the last completed checkpoint did not

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 )
 
@@ -97,7 +97,7 @@ func inputOf(t *testing.T, r *Result) RestoreInput {
 func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	st := &DirStorage{Root: t.TempDir()}
-	from, to := dag.KeyGroupRange(1, testMaxPar, 4)
+	from, to := engine.KeyGroupRange(1, testMaxPar, 4)
 	opts := Options{KeyGroupFrom: from, KeyGroupTo: to}
 	s := openTest(t, opts)
 	want := fill(t, s, from, to, 5000, 1)
@@ -244,7 +244,7 @@ func TestRescale(t *testing.T) {
 	for _, par := range []int{3, 2} {
 		var next []RestoreInput
 		for sub := range par {
-			from, to := dag.KeyGroupRange(sub, testMaxPar, par)
+			from, to := engine.KeyGroupRange(sub, testMaxPar, par)
 			r, err := Restore(ctx, t.TempDir(), Options{KeyGroupFrom: from, KeyGroupTo: to}, inputs, st)
 			if err != nil {
 				t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 )
 
@@ -105,7 +105,7 @@ type Store struct {
 	closed   bool
 }
 
-var _ dag.KeyedStore = (*Store)(nil)
+var _ engine.KeyedStore = (*Store)(nil)
 
 // Layout of a store's working directory.
 const (

@@ -1,17 +1,17 @@
 package protocol
 
 import (
-	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 )
 
 // CheckpointTrigger asks a task to take a checkpoint: sources and tasks
 // whose producers all finished inject the barrier themselves.
 type CheckpointTrigger struct {
-	Job     string      `json:"job"`
-	Task    TaskID      `json:"task"`
-	Attempt int         `json:"attempt"`
-	Barrier dag.Barrier `json:"barrier"`
+	Job     string         `json:"job"`
+	Task    TaskID         `json:"task"`
+	Attempt int            `json:"attempt"`
+	Barrier engine.Barrier `json:"barrier"`
 }
 
 // CheckpointNotice tells a job's tasks that checkpoint ID completed.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/protocol"
 )
@@ -57,7 +58,7 @@ func For(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *protocol.Task
 					continue
 				}
 				for _, kh := range os.KeyGroups {
-					if dag.SubtaskForKeyGroup(kh.KeyGroup, maxPar, newPar) == subtask {
+					if engine.SubtaskForKeyGroup(kh.KeyGroup, maxPar, newPar) == subtask {
 						vr.KeyGroups = append(vr.KeyGroups, kh)
 					}
 				}
@@ -120,7 +121,7 @@ func For(md *checkpoint.Metadata, p *dag.Plan, task, subtask int) *protocol.Task
 func kgRange(maxPar, par, subtask int) (int, int) {
 	lo, hi := -1, 0
 	for kg := 0; kg < maxPar; kg++ {
-		if dag.SubtaskForKeyGroup(kg, maxPar, par) == subtask {
+		if engine.SubtaskForKeyGroup(kg, maxPar, par) == subtask {
 			if lo < 0 {
 				lo = kg
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/internal/testkit"
 	"github.com/dagflow/dagflow/io/fileio"
@@ -174,7 +175,7 @@ func TestJobExactlyOnceAcrossSwitch(t *testing.T) {
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			if _, err := jm.Savepoint(ctx, "file://"+t.TempDir(), dag.KindDrainSavepoint); err != nil {
+			if _, err := jm.Savepoint(ctx, "file://"+t.TempDir(), engine.KindDrainSavepoint); err != nil {
 				t.Fatal(err)
 			}
 			if err := <-done; err != nil {

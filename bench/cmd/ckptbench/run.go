@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/dag/engine"
 	"github.com/dagflow/dagflow/internal/embedded"
 	"github.com/dagflow/dagflow/master"
 )
@@ -77,7 +78,7 @@ func (r *running) failed() error {
 func completed(jm *master.JobMaster) []master.CheckpointStats {
 	var out []master.CheckpointStats
 	for _, cs := range jm.Checkpoints() {
-		if cs.Status == "completed" && cs.Kind == dag.KindCheckpoint.String() {
+		if cs.Status == "completed" && cs.Kind == engine.KindCheckpoint.String() {
 			out = append(out, cs)
 		}
 	}
