@@ -383,7 +383,7 @@ func (op *combineOp[K, T, A]) ProcessWatermark(ctx context.Context, wm int64) er
 func (op *combineOp[K, T, A]) EndInput(ctx context.Context, _ int) error { return op.flush(ctx) }
 func (op *combineOp[K, T, A]) Close() error                              { return nil }
 
-// SnapshotState implements Snapshotter.
+// SnapshotState implements engine.Snapshotter.
 func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	fn, err := captureAccs(sc, secAccs, kindAccumulators, op.acc)
@@ -405,7 +405,7 @@ func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier
 	}, nil
 }
 
-// RestoreState implements Snapshotter.
+// RestoreState implements engine.Snapshotter.
 func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored
@@ -463,7 +463,7 @@ func restoreAccs[K comparable, A any](sc *snapCtx[K], s section, m map[K]A, merg
 	return r.done()
 }
 
-// SnapshotState implements Snapshotter.
+// SnapshotState implements engine.Snapshotter.
 func (op *combineOp[K, T, A]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx[K](op.oc.Name, nil, 1)
 	fn, err := captureAccs(sc, secPartials, kindPartials, op.acc)
@@ -492,7 +492,7 @@ func (op *combineOp[K, T, A]) SnapshotState(context.Context, engine.Barrier) (en
 	}, nil
 }
 
-// RestoreState implements Snapshotter: subtask i keeps the partial
+// RestoreState implements engine.Snapshotter: subtask i keeps the partial
 // accumulators of the previous subtasks j with j mod parallelism = i.
 func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	if st == nil {

@@ -344,7 +344,7 @@ func (op *sinkOp[T]) ProcessWatermark(ctx context.Context, wm int64) error {
 
 func (op *sinkOp[T]) EndInput(context.Context, int) error { return nil }
 
-// SnapshotState implements Snapshotter: the writer's state (if it keeps
+// SnapshotState implements engine.Snapshotter: the writer's state (if it keeps
 // any) is operator state, handed to every writer on restore.
 func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ engine.Barrier) (engine.SnapshotFunc, error) {
 	sw, ok := op.w.(StatefulSinkWriter)
@@ -358,7 +358,7 @@ func (op *sinkOp[T]) SnapshotState(ctx context.Context, _ engine.Barrier) (engin
 	return func(w engine.StateWriter) error { return w.Operator(data) }, nil
 }
 
-// RestoreState implements Snapshotter.
+// RestoreState implements engine.Snapshotter.
 func (op *sinkOp[T]) RestoreState(ctx context.Context, st *engine.RestoredState) error {
 	sw, ok := op.w.(StatefulSinkWriter)
 	if !ok {

@@ -130,7 +130,7 @@ type otEvent[T any] struct {
 	ts        int64
 }
 
-// otCollector is an Output that copies what it receives.
+// otCollector is an engine.Output that copies what it receives.
 type otCollector[T any] struct {
 	h       *otHarness
 	port    int

@@ -266,10 +266,10 @@ func (op *processOp[K, T, O]) ProcessWatermark(ctx context.Context, wm int64) er
 	return op.oc.Outputs[0].EmitWatermark(ctx, wm)
 }
 
-// NextProcessingTimer implements ProcessingTimeOperator.
+// NextProcessingTimer implements engine.ProcessingTimeOperator.
 func (op *processOp[K, T, O]) NextProcessingTimer() int64 { return op.proc.next() }
 
-// OnProcessingTime implements ProcessingTimeOperator: it fires the
+// OnProcessingTime implements engine.ProcessingTimeOperator: it fires the
 // processing-time timers due at now in time order. Timers registered
 // while they fire wait for the next call, even when already due.
 func (op *processOp[K, T, O]) OnProcessingTime(ctx context.Context, now int64) error {
@@ -309,7 +309,7 @@ func (op *processOp[K, T, O]) Close() error {
 	return nil
 }
 
-// SnapshotState implements Snapshotter. With the heap backend it captures
+// SnapshotState implements engine.Snapshotter. With the heap backend it captures
 // every declared state (shallow clones, see the notes in state.go) and the
 // timers; with the Pebble backend the engine snapshots the store and only
 // the timers are captured. Keyed state goes to key groups, the watermark
@@ -349,7 +349,7 @@ func (op *processOp[K, T, O]) SnapshotState(_ context.Context, _ engine.Barrier)
 	}, nil
 }
 
-// RestoreState implements Snapshotter: it loads the declared states (into
+// RestoreState implements engine.Snapshotter: it loads the declared states (into
 // the store with the Pebble backend, when the checkpoint was taken on the
 // heap), the timers and the minimum watermark of the previous subtasks.
 func (op *processOp[K, T, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {

@@ -52,7 +52,7 @@ func (r *snRec) UnmarshalBinary(b []byte) error {
 
 func snKey(r snRec) string { return r.K }
 
-// memWriter is a StateWriter keeping the blobs in memory.
+// memWriter is an engine.StateWriter keeping the blobs in memory.
 type memWriter struct {
 	kgs map[int][]byte
 	ops [][]byte

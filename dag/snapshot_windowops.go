@@ -32,7 +32,7 @@ func writeKeyed(w engine.StateWriter, opName string, maxPar int, wm int64, fn fu
 	return w.Operator(watermarkBlob(wm))
 }
 
-// SnapshotState implements Snapshotter: a shallow clone of the windows
+// SnapshotState implements engine.Snapshotter: a shallow clone of the windows
 // (copy-on-write per window afterwards, see winCell).
 func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
@@ -71,7 +71,7 @@ func (op *slidingWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Bar
 	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
-// RestoreState implements Snapshotter. Windows whose MaxTimestamp is past
+// RestoreState implements engine.Snapshotter. Windows whose MaxTimestamp is past
 // the restored watermark count as fired (kept for the allowed lateness).
 func (op *slidingWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
@@ -142,7 +142,7 @@ func (op *slidingWindowOp[K, T, A, O]) restoredWindow(start, wm int64) {
 	}
 }
 
-// SnapshotState implements Snapshotter: a shallow clone of the keys'
+// SnapshotState implements engine.Snapshotter: a shallow clone of the keys'
 // session lists (copy-on-write per key afterwards, see sessionList).
 func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
@@ -174,7 +174,7 @@ func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Bar
 	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
-// RestoreState implements Snapshotter: it rebuilds the sessions and their
+// RestoreState implements engine.Snapshotter: it rebuilds the sessions and their
 // timers (a fire timer for every session not fired at the restored
 // watermark, a cleanup timer for each).
 func (op *sessionWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
@@ -241,7 +241,7 @@ func compareInt64(a, b int64) int {
 	return 0
 }
 
-// SnapshotState implements Snapshotter: a shallow clone of the windows
+// SnapshotState implements engine.Snapshotter: a shallow clone of the windows
 // (copy-on-write per window and per cell afterwards, see joinCell).
 func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
@@ -291,7 +291,7 @@ func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, engine.Barrie
 	return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, fn) }, nil
 }
 
-// RestoreState implements Snapshotter.
+// RestoreState implements engine.Snapshotter.
 func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.RestoredState) error {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	allow := st != nil && st.AllowNonRestored

@@ -30,7 +30,7 @@ type Operator interface {
 // NextProcessingTimer.
 type ProcessingTimeOperator interface {
 	// NextProcessingTimer returns the earliest registered processing-time
-	// timer (Unix ms) or MaxTime.
+	// timer (Unix ms) or dag.MaxTime.
 	NextProcessingTimer() int64
 	// OnProcessingTime fires timers due at now.
 	OnProcessingTime(ctx context.Context, now int64) error
@@ -104,15 +104,15 @@ type SourceInstance interface {
 	// Poll reads one batch from an open split, assigns timestamps, updates
 	// the split's watermark and emits the batch. It returns the number of
 	// records emitted and the splits that ended (with their readers'
-	// reports, see FinishReporter).
+	// reports, see dag.FinishReporter).
 	Poll(ctx context.Context) (n int, finished []FinishedSplit, err error)
 	// SnapshotSplits returns the open splits at their current positions
-	// (an error if a reader does not implement PositionedReader).
+	// (an error if a reader does not implement dag.PositionedReader).
 	SnapshotSplits() ([]SplitPosition, error)
 	// RestoreSplit opens a reader for a checkpointed split position.
 	RestoreSplit(ctx context.Context, sp SplitPosition) error
 	// NotifyCheckpoint passes a completed checkpoint to readers that
-	// implement CheckpointListener.
+	// implement dag.CheckpointListener.
 	NotifyCheckpoint(ctx context.Context, id int64) error
 	// Open reports how many splits are open.
 	OpenSplits() int
