@@ -12,7 +12,7 @@
 //
 // Package dag implements these interfaces and imports this package; this
 // package imports no part of dag, so job authors' documentation (go doc
-// dag) lists only what they use. The few types both sides share (Split,
-// FinishedSplit, Committer, ErrCorruptRecord) are defined here and
-// aliased in dag.
+// dag) lists only what they use. The few names both sides share (Split,
+// FinishedSplit, Committer and ErrCorruptRecord) are defined here, and dag
+// re-exports them (type aliases and the same error value).
 package engine
