@@ -184,6 +184,24 @@ func (j *streamJob) finish() {
 	}
 }
 
+// recovered waits for the new leader after the kill of killed (epoch)
+// and for the job running under it.
+func (j *streamJob) recovered(killed string, epoch uint64) {
+	j.c.t.Helper()
+	j.c.newLeader(killed, epoch)
+	j.runningAgain()
+}
+
+// finishRecoveredOnce is finish, and checks that the job was recovered
+// once.
+func (j *streamJob) finishRecoveredOnce() {
+	j.c.t.Helper()
+	j.finish()
+	if n := j.c.recoveries(); n != 1 {
+		j.c.t.Errorf("%d job recoveries logged, want 1", n)
+	}
+}
+
 // recoveries counts the jobs recovered after a leader change in the logs.
 func (c *haCluster) recoveries() int {
 	c.logMu.Lock()
@@ -221,13 +239,9 @@ func TestHALeaderKilledDuringCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoint %d completed although its prepare was in flight at the kill (latest before %d)", after, before)
 	}
 	t.Logf("leader %s killed with a checkpoint after %d in flight", killed, before)
-	c.newLeader(killed, epoch)
-	j.runningAgain()
+	j.recovered(killed, epoch)
 	j.wait("a checkpoint completed under the new leader", func() bool { return j.latest() > before })
-	j.finish()
-	if n := c.recoveries(); n != 1 {
-		t.Errorf("%d job recoveries logged, want 1", n)
-	}
+	j.finishRecoveredOnce()
 }
 
 // TestHALeaderKilledDuringSinkCommit SIGKILLs the leader while a sink
@@ -252,17 +266,18 @@ func TestHALeaderKilledDuringSinkCommit(t *testing.T) {
 	})
 	killed, epoch := c.killLeader()
 	t.Logf("leader %s killed during the commit marked %s", killed, filepath.Base(inFlight))
-	c.newLeader(killed, epoch)
-	j.runningAgain()
-	// The half-done commit never finished in the orphaned committer.
-	time.Sleep(2500 * time.Millisecond)
+	j.recovered(killed, epoch)
+	// The orphaned committer (its pid is in the marker's name) exits
+	// without finishing the commit.
+	pid, err := strconv.Atoi(strings.Split(filepath.Base(inFlight), "-")[1])
+	if err != nil {
+		t.Fatalf("marker %s: %v", inFlight, err)
+	}
+	j.wait("the orphaned committer exited", func() bool { return syscall.Kill(pid, 0) != nil })
 	if _, err := os.Stat(inFlight + ".done"); err == nil {
 		t.Fatal("the commit in flight at the kill completed: it was not killed mid-commit")
 	}
-	j.finish()
-	if n := c.recoveries(); n != 1 {
-		t.Errorf("%d job recoveries logged, want 1", n)
-	}
+	j.finishRecoveredOnce()
 }
 
 // TestHALeaderKilledDuringSubmit SIGKILLs the leader as soon as the
