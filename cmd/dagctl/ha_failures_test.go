@@ -438,3 +438,50 @@ func TestHAZooKeeperNodeKilledMidJob(t *testing.T) {
 		t.Errorf("%d job recoveries logged, want 0", n)
 	}
 }
+
+// TestHAShuffleDaemonFollowsLeader runs a shuffle daemon with --zk: after
+// the leader is SIGKILLed it registers with the new leader, a job with
+// external shuffle runs through it with exact output, and the daemon
+// obeys the new leader's order to release the job's partitions.
+func TestHAShuffleDaemonFollowsLeader(t *testing.T) {
+	b := buildAll(t)
+	c := haClusterOn(t, b["dagctl"], zktest.Start(t, 1), 2, 0, 2)
+	sdir, saddr := filepath.Join(c.baseDir, "shuffle"), freeAddr(t)
+	c.start("shuffle", "shuffle", "--zk", c.zk.Connect(), "--name", "shuffle", "--listen", saddr, "--dir", sdir,
+		"--failure-timeout", "2s", "--log-level", "info")
+	c.waitReady("shuffle daemon shuffle listening")
+	for i := 0; i < 2; i++ {
+		name := "worker-" + strconv.Itoa(i)
+		c.start(name, "worker", "--zk", c.zk.Connect(), "--name", name, "--slots", "2", "--dir", filepath.Join(c.baseDir, name),
+			"--shuffle-daemon", saddr, "--shuffle-dir", sdir, "--failure-timeout", "2s", "--log-level", "info")
+		c.waitReady("worker " + name + " listening")
+	}
+	registered := func() int {
+		c.logMu.Lock()
+		defer c.logMu.Unlock()
+		return strings.Count(c.logs.String(), `msg="shuffle daemon registered"`)
+	}
+	if registered() != 1 {
+		t.Fatalf("%d shuffle daemon registrations before the kill, want 1", registered())
+	}
+	killed, epoch := c.killLeader()
+	c.newLeader(killed, epoch)
+	deadline := time.Now().Add(time.Minute)
+	for registered() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the shuffle daemon did not register with the new leader")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out")
+	writeWords(t, in, 50000)
+	stdout, stderr, code := c.run("submit", "--binary", b["wordcount"], "--parallelism", "2", "--shuffle", "external",
+		"--", "--input", in, "--output", out, "--mode", "batch")
+	if code != 0 || !strings.Contains(stdout, "finished") {
+		t.Fatalf("submit: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkOutput(t, out, wordCounts(t, in))
+	id := strings.Fields(stdout)[1]
+	c.waitReady("job=" + id + " reason=released partitions=2")
+}
