@@ -42,8 +42,11 @@ func shuffleCommand(a *app) *cobra.Command {
 Jobs submitted with --shuffle external hand their blocking partitions to it,
 so that they outlive the producing executors. It registers with the master
 (--master or $DAGFLOW_MASTER; none runs it standalone) and deletes the
-partitions of jobs idle for --ttl unless the master lists them as running.`,
+partitions of jobs idle for --ttl unless the master lists them as running.
+In an HA cluster (--zk instead of --master) it registers with each new
+leading master and refuses orders from deposed ones.`,
 		Example: `  dagctl shuffle --dir /data/shuffle --master 10.0.0.5:7070 --listen 0.0.0.0:7072 --advertise 10.0.0.6:7072
+  dagctl shuffle --dir /data/shuffle --zk zk1:2181,zk2:2181 --listen 0.0.0.0:7072 --advertise 10.0.0.6:7072
   dagctl shuffle jobs --daemon 127.0.0.1:7072`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,7 +80,12 @@ partitions of jobs idle for --ttl unless the master lists them as running.`,
 			defer cleanup()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := daemon.Start(ctx, daemon.Config{Dir: dir, Listen: o.listen, Name: o.name, Master: a.master, TTL: o.ttl,
+			leaders, closeZK, err := a.leaderSource(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeZK()
+			d, err := daemon.Start(ctx, daemon.Config{Dir: dir, Listen: o.listen, Name: o.name, Master: a.master, TTL: o.ttl, Leaders: leaders,
 				ReapInterval: o.reap, FailureTimeout: o.failureTimeout, CorruptAdoptions: corrupt, Logger: a.log, Advertise: o.advertise,
 				TLS: node, Authenticator: authn, GossipKeyring: kr, HTTP: o.http})
 			if err != nil {

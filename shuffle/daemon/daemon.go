@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/internal/auth"
+	"github.com/dagflow/dagflow/internal/ha"
 	"github.com/dagflow/dagflow/internal/membership"
 	"github.com/dagflow/dagflow/internal/netaddr"
 	"github.com/dagflow/dagflow/internal/rpcpb"
@@ -103,6 +104,10 @@ type Config struct {
 	// HTTP, when set, serves /healthz and /readyz on this address (plain
 	// HTTP; see health.go).
 	HTTP string
+	// Leaders, set with master high availability, tells the daemon which
+	// master leads (Master may then be empty): it registers with each new
+	// leader and refuses orders (release) from deposed ones.
+	Leaders ha.LeaderSource
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -148,15 +153,21 @@ type Daemon struct {
 	addr        string // advertised gRPC address
 	srv         *grpc.Server
 	reads       *remote.Server
-	conn        *grpc.ClientConn // to the master
 	member      *membership.Member
 	memberName  string
 	corrupt     atomic.Int64 // adoptions still to corrupt (test hook)
 	lock        *os.File     // holds the lock on Dir
 	http        *healthServer
 
+	// guard refuses orders from deposed HA leaders.
+	guard *ha.Guard
+	// mmu guards the connection to the current master.
+	mmu    sync.Mutex
+	conn   *grpc.ClientConn
+	master rpcpb.MasterClient
+
 	stop     context.CancelFunc
-	reaperWG sync.WaitGroup
+	reaperWG sync.WaitGroup // the reaper and the leader follower
 
 	mu       sync.Mutex
 	jobs     map[string]*jobInfo
@@ -230,7 +241,12 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 			return fail(fmt.Errorf("shuffle daemon: %w", err))
 		}
 	}
-	d.srv = remote.NewGRPCServer(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, as)...)
+	d.guard = ha.NewGuard(func(old, epoch uint64) {
+		d.log.Info("following a new leading master", "epoch", epoch, "previous", old)
+	})
+	d.srv = remote.NewGRPCServer(append(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, as),
+		grpc.ChainUnaryInterceptor(d.guard.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(d.guard.StreamServerInterceptor()))...)
 	d.reads = remote.NewServer(served{d}, remote.ServerOptions{Logger: d.log})
 	d.reads.Register(d.srv)
 	rpcpb.RegisterShuffleDaemonServer(d.srv, d)
@@ -238,7 +254,12 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.http, err = startHealth(cfg.HTTP); err != nil {
 		return fail(err)
 	}
-	if cfg.Master != "" {
+	if cfg.Leaders != nil && cfg.Master == "" {
+		if err := d.findLeader(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if d.cfg.Master != "" {
 		if err := d.register(ctx); err != nil {
 			return fail(err)
 		}
@@ -246,36 +267,44 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.http.setReady(true)
 	rctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
+	if cfg.Leaders != nil {
+		d.reaperWG.Add(1)
+		go d.followLeaders(rctx)
+	}
 	if d.cfg.ReapInterval > 0 {
 		d.reaperWG.Add(1)
 		go d.reapLoop(rctx)
 	}
-	d.log.Info("shuffle daemon started", "addr", d.Addr(), "listen", d.lis.Addr().String(), "dir", cfg.Dir, "ttl", d.cfg.TTL, "master", cfg.Master)
+	d.log.Info("shuffle daemon started", "addr", d.Addr(), "listen", d.lis.Addr().String(), "dir", cfg.Dir, "ttl", d.cfg.TTL, "master", d.cfg.Master)
 	return d, nil
 }
 
 // register joins the gossip and registers with the master.
 func (d *Daemon) register(ctx context.Context) error {
-	var err error
-	if d.conn, err = grpc.NewClient(d.cfg.Master, d.cfg.TLS.DialOption(),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20))); err != nil {
-		return fmt.Errorf("shuffle daemon: master address %q: %w", d.cfg.Master, err)
+	if err := d.dialMaster(d.cfg.Master); err != nil {
+		return err
 	}
-	mc := rpcpb.NewMasterClient(d.conn)
 	if d.cfg.Jobs == nil {
-		d.cfg.Jobs = masterJobs{mc}
+		d.cfg.Jobs = masterJobs{d.masterClient}
 	}
+	var err error
 	d.memberName = fmt.Sprintf("%s%s:%d", shuffle.DaemonMemberPrefix, d.cfg.Name, time.Now().UnixNano())
 	if d.member, err = membership.Start(membership.Config{Name: d.memberName, BindAddr: d.cfg.GossipBind,
 		Advertise: netaddr.GossipHost(d.cfg.GossipBind, d.addr, d.cfg.Advertise != ""), FailureTimeout: d.cfg.FailureTimeout, Keyring: d.cfg.GossipKeyring}); err != nil {
 		return fmt.Errorf("shuffle daemon: %w", err)
 	}
+	return d.announce(ctx, d.cfg.Master)
+}
+
+// announce registers the daemon with the master at addr (dialed already)
+// and joins its gossip.
+func (d *Daemon) announce(ctx context.Context, addr string) error {
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.RegisterTimeout)
 	defer cancel()
-	resp, err := mc.RegisterShuffleDaemon(rctx, &rpcpb.RegisterShuffleDaemonRequest{Name: d.cfg.Name, Address: d.Addr(),
+	resp, err := d.masterClient().RegisterShuffleDaemon(rctx, &rpcpb.RegisterShuffleDaemonRequest{Name: d.cfg.Name, Address: d.Addr(),
 		GossipAddress: d.member.Address(), MemberName: d.memberName}, grpc.WaitForReady(true))
 	if err != nil {
-		return fmt.Errorf("shuffle daemon: cannot register with master at %s: %w", d.cfg.Master, err)
+		return fmt.Errorf("shuffle daemon: cannot register with master at %s: %w", addr, err)
 	}
 	if err := d.member.Join(resp.GossipAddress); err != nil {
 		return fmt.Errorf("shuffle daemon: %w", err)
@@ -315,9 +344,11 @@ func (d *Daemon) Close() error {
 	if d.member != nil {
 		d.member.Close()
 	}
+	d.mmu.Lock()
 	if d.conn != nil {
 		d.conn.Close()
 	}
+	d.mmu.Unlock()
 	var err error
 	if d.local != nil {
 		err = d.local.Close()

@@ -66,7 +66,7 @@ func (d *Daemon) Reap(ctx context.Context) ([]string, error) {
 		var err error
 		if states, err = d.cfg.Jobs.JobStates(ctx); err != nil {
 			return nil, fmt.Errorf("shuffle daemon %s: keeping the partitions of %d idle jobs: cannot ask the master %s: %w",
-				d.cfg.Name, len(stale), d.cfg.Master, err)
+				d.cfg.Name, len(stale), d.masterAddr(), err)
 		}
 	}
 	var deleted []string
@@ -141,14 +141,14 @@ func (d *Daemon) sweepStaging(now time.Time) {
 	}
 }
 
-// masterJobs asks the master's ListJobs.
-type masterJobs struct{ mc rpcpb.MasterClient }
+// masterJobs asks the current master's ListJobs.
+type masterJobs struct{ mc func() rpcpb.MasterClient }
 
 // JobStates implements JobLister.
 func (m masterJobs) JobStates(ctx context.Context) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	doc, err := m.mc.ListJobs(ctx, &rpcpb.ListJobsRequest{})
+	doc, err := m.mc().ListJobs(ctx, &rpcpb.ListJobsRequest{})
 	if err != nil {
 		return nil, err
 	}

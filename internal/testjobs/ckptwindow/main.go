@@ -56,6 +56,10 @@ func main() {
 	par := flag.Int("parallelism", 2, "parallelism")
 	interval := flag.Duration("checkpoint-interval", 300*time.Millisecond, "checkpoint interval")
 	ckdir := flag.String("checkpoint-dir", "", "checkpoint directory URI")
+	var sl slowness
+	flag.StringVar(&sl.markers, "markers", "", "directory of the prepare- and commit- marker files of --prepare-delay and --commit-delay")
+	flag.DurationVar(&sl.prepare, "prepare-delay", 0, "sleep in every sink prepare (holds each checkpoint in flight)")
+	flag.DurationVar(&sl.commit, "commit-delay", 0, "sleep in every sink commit after its first committable (a commit half done for this long)")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "ckptwindow: --output is required")
@@ -75,7 +79,7 @@ func main() {
 		Merge:  func(a, b acc) acc { return acc{a.Sum + b.Sum, a.N + b.N} },
 		Result: func(a acc) acc { return a },
 	}, dag.Name("window-sum"))
-	dag.ToSink(sums, "output", fileio.TextSink(*out, func(dst []byte, r dag.WindowResult[int64, acc]) []byte {
+	dag.ToSink[dag.WindowResult[int64, acc]](sums, "output", slowSink(sl, fileio.TextSink(*out, func(dst []byte, r dag.WindowResult[int64, acc]) []byte {
 		dst = strconv.AppendInt(dst, r.Key, 10)
 		dst = append(dst, '\t')
 		dst = strconv.AppendInt(dst, r.Start, 10)
@@ -83,7 +87,7 @@ func main() {
 		dst = strconv.AppendInt(dst, r.Value.Sum, 10)
 		dst = append(dst, '\t')
 		return strconv.AppendInt(dst, r.Value.N, 10)
-	}))
+	})))
 	if _, err := dagflow.Run(context.Background(), g, dagflow.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
