@@ -864,10 +864,10 @@ func (s *Server) NextSplit(ctx context.Context, req *rpcpb.NextSplitRequest) (*r
 }
 
 // ReportCheckpoint implements rpcpb.MasterServer.
-func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.JSONDoc) (*rpcpb.Empty, error) {
-	var rep protocol.CheckpointReport
-	if err := json.Unmarshal(req.Json, &rep); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode checkpoint report: %v", err)
+func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.CheckpointReport) (*rpcpb.Empty, error) {
+	rep, err := protocol.ReportFromProto(req)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	j, err := s.job(rep.Job)
 	if err != nil {
@@ -877,67 +877,55 @@ func (s *Server) ReportCheckpoint(_ context.Context, req *rpcpb.JSONDoc) (*rpcpb
 	return &rpcpb.Empty{}, nil
 }
 
-// SavepointRequest asks for a savepoint of a running job.
-type SavepointRequest struct {
-	Job string `json:"job"`
-	// Dir is where the savepoint goes (default: the master's
-	// --savepoint-dir).
-	Dir string `json:"dir"`
-	// Stop ends the job after the savepoint; Drain first ends its input
-	// so that every event-time window fires.
-	Stop  bool `json:"stop,omitempty"`
-	Drain bool `json:"drain,omitempty"`
-}
-
-// SavepointResponse is where a savepoint was written.
+// SavepointResponse is where a savepoint was written (the REST API's
+// answer).
 type SavepointResponse struct {
 	Location string `json:"location"`
 }
 
-// TriggerSavepoint implements rpcpb.MasterServer.
-func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.JSONDoc) (*rpcpb.JSONDoc, error) {
-	var sr SavepointRequest
-	if err := json.Unmarshal(req.Json, &sr); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode savepoint request: %v", err)
-	}
-	j, err := s.job(sr.Job)
+// TriggerSavepoint implements rpcpb.MasterServer: a savepoint into
+// req.Dir (default: the master's --savepoint-dir); Stop ends the job
+// after it, Drain first ends its input so that every event-time window
+// fires.
+func (s *Server) TriggerSavepoint(ctx context.Context, req *rpcpb.SavepointRequest) (*rpcpb.SavepointResponse, error) {
+	j, err := s.job(req.GetJobId())
 	if err != nil {
 		return nil, err
 	}
-	if sr.Dir == "" {
-		sr.Dir = s.cfg.SavepointDir
+	dir := req.GetDir()
+	if dir == "" {
+		dir = s.cfg.SavepointDir
 	}
-	if sr.Dir == "" {
+	if dir == "" {
 		return nil, status.Error(codes.InvalidArgument, "savepoint: no directory given and the master has no --savepoint-dir")
 	}
-	if sr.Dir, err = s.checkDir("savepoint", sr.Dir); err != nil {
+	if dir, err = s.checkDir("savepoint", dir); err != nil {
 		return nil, err
 	}
 	kind := dag.KindSavepoint
-	if sr.Drain {
+	if req.GetDrain() {
 		kind = dag.KindDrainSavepoint
 	}
-	loc, err := j.jm.Savepoint(ctx, sr.Dir, kind)
+	loc, err := j.jm.Savepoint(ctx, dir, kind)
 	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "savepoint of job %s: %v", sr.Job, err)
+		return nil, status.Errorf(codes.FailedPrecondition, "savepoint of job %s: %v", req.GetJobId(), err)
 	}
-	if sr.Stop && !sr.Drain {
+	if req.GetStop() && !req.GetDrain() {
 		j.cancel()
 	}
-	if sr.Stop {
+	if req.GetStop() {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	b, _ := json.Marshal(SavepointResponse{Location: loc})
-	return &rpcpb.JSONDoc{Json: b}, nil
+	return &rpcpb.SavepointResponse{Location: loc}, nil
 }
 
 // ReportTask implements rpcpb.MasterServer.
 func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
-	st, err := protocol.UnmarshalStatus(req.StatusJson)
+	st, err := protocol.StatusFromProto(req.GetStatus())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
@@ -954,8 +942,8 @@ func (s *Server) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*r
 
 // ReportMetrics implements rpcpb.MasterServer.
 func (s *Server) ReportMetrics(_ context.Context, req *rpcpb.ReportMetricsRequest) (*rpcpb.Empty, error) {
-	var rep protocol.MetricsReport
-	if err := json.Unmarshal(req.MetricsJson, &rep); err != nil {
+	rep, err := protocol.MetricsFromProto(req.GetMetrics())
+	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	s.mu.Lock()
@@ -1046,13 +1034,9 @@ func (w *remoteWorker) Prepare(ctx context.Context, job string) (string, error) 
 }
 
 func (w *remoteWorker) Deploy(ctx context.Context, dep protocol.TaskDeployment) error {
-	b, err := json.Marshal(dep)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err = w.client.DeployTask(ctx, &rpcpb.DeployTaskRequest{DeploymentJson: b})
+	_, err := w.client.DeployTask(ctx, &rpcpb.DeployTaskRequest{Deployment: protocol.DeploymentToProto(dep)})
 	if err != nil {
 		return fmt.Errorf("deploy on worker %s: %s", w.name, status.Convert(err).Message())
 	}
@@ -1061,13 +1045,9 @@ func (w *remoteWorker) Deploy(ctx context.Context, dep protocol.TaskDeployment) 
 
 // TriggerCheckpoint implements CheckpointGateway.
 func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr protocol.CheckpointTrigger) error {
-	b, err := json.Marshal(tr)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := w.client.TriggerCheckpoint(ctx, &rpcpb.CheckpointMessage{JobId: tr.Job, Json: b}); err != nil {
+	if _, err := w.client.TriggerCheckpoint(ctx, protocol.TriggerToProto(tr)); err != nil {
 		return fmt.Errorf("trigger checkpoint on worker %s: %s", w.name, status.Convert(err).Message())
 	}
 	return nil
@@ -1075,11 +1055,10 @@ func (w *remoteWorker) TriggerCheckpoint(ctx context.Context, tr protocol.Checkp
 
 // NotifyCheckpoint implements CheckpointGateway.
 func (w *remoteWorker) NotifyCheckpoint(job string, id int64) {
-	b, _ := json.Marshal(protocol.CheckpointNotice{Job: job, ID: id})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		w.client.NotifyCheckpoint(ctx, &rpcpb.CheckpointMessage{JobId: job, Json: b})
+		w.client.NotifyCheckpoint(ctx, &rpcpb.CheckpointNotice{JobId: job, Id: id})
 	}()
 }
 
