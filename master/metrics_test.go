@@ -58,9 +58,9 @@ func (w *fakeWorkerServer) PrepareJob(context.Context, *rpcpb.PrepareJobRequest)
 }
 
 func (w *fakeWorkerServer) DeployTask(_ context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
-	var dep protocol.TaskDeployment
-	if err := json.Unmarshal(req.DeploymentJson, &dep); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode deployment: %v", err)
+	dep, err := protocol.DeploymentFromProto(req.GetDeployment())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	w.deps <- dep
 	return &rpcpb.Empty{}, nil
@@ -160,11 +160,8 @@ func (c *metricsCluster) nextDeployment(t *testing.T) protocol.TaskDeployment {
 // finishTask reports a deployed task as finished.
 func (c *metricsCluster) finishTask(t *testing.T, dep protocol.TaskDeployment) {
 	t.Helper()
-	b, err := protocol.MarshalStatus(protocol.TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{StatusJson: b}); err != nil {
+	st := protocol.StatusToProto(protocol.TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt})
+	if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{Status: st}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -310,10 +307,10 @@ func TestMasterMetricsScrape(t *testing.T) {
 	dep := c.nextDeployment(t)
 	c.waitRunning(t, dep)
 	vid := vertexID(t, plan, awkwardName)
-	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
+	rep := protocol.MetricsToProto(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
 		{Vertex: vid, Subtask: 0, RecordsIn: 7, RecordsOut: 5, BytesOut: 11, LateDropped: 2, BackPressureNanos: 1_500_000_000},
 	}, BuffersInUse: 3, PeakBuffersInUse: 9})
-	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
+	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, Metrics: rep}); err != nil {
 		t.Fatal(err)
 	}
 	fams := scrape(t, c.srv.HTTPAddr())
@@ -371,8 +368,8 @@ func TestMasterForgetsJobsAndTheirSeries(t *testing.T) {
 		t.Fatalf("plan has %d tasks, want the chain in one", len(plan.Tasks))
 	}
 	dep := c.nextDeployment(t)
-	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{{Vertex: 0, RecordsOut: 2}}, BuffersInUse: 1})
-	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
+	rep := protocol.MetricsToProto(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{{Vertex: 0, RecordsOut: 2}}, BuffersInUse: 1})
+	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, Metrics: rep}); err != nil {
 		t.Fatal(err)
 	}
 	c.finishTask(t, dep)
@@ -414,7 +411,7 @@ func TestMasterForgetsJobsAndTheirSeries(t *testing.T) {
 		t.Errorf("GET /api/jobs/%s: %s, want 404", id, resp.Status)
 	}
 	// A late report about the forgotten job does not bring its series back.
-	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
+	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, Metrics: rep}); err != nil {
 		t.Fatal(err)
 	}
 	if s := jobSeries(scrape(t, c.srv.HTTPAddr()), id); len(s) > 0 {

@@ -264,18 +264,12 @@ func (s *Server) serveSavepoint(w http.ResponseWriter, r *http.Request, j *clust
 		writeError(w, http.StatusBadRequest, errors.New("master: request body: drain applies to stop only"))
 		return
 	}
-	doc, _ := json.Marshal(SavepointRequest{Job: j.id, Dir: req.Dir, Stop: stop, Drain: req.Drain})
-	resp, err := s.TriggerSavepoint(r.Context(), &rpcpb.JSONDoc{Json: doc})
+	resp, err := s.TriggerSavepoint(r.Context(), &rpcpb.SavepointRequest{JobId: j.id, Dir: req.Dir, Stop: stop, Drain: req.Drain})
 	if err != nil {
 		writeError(w, httpCode(err), fmt.Errorf("master: %s", status.Convert(err).Message()))
 		return
 	}
-	var sr SavepointResponse
-	if err := json.Unmarshal(resp.Json, &sr); err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("master: savepoint response: %w", err))
-		return
-	}
-	writeJSON(w, sr)
+	writeJSON(w, SavepointResponse{Location: resp.GetLocation()})
 }
 
 // serveLogs answers the last lines of a job's executor logs as text,

@@ -316,13 +316,13 @@ func TestJobGraphSubtasksAndExceptions(t *testing.T) {
 		c.waitRunning(t, d)
 	}
 	src, mapv := plan.Tasks[0].Vertices[0], plan.Tasks[0].Vertices[len(plan.Tasks[0].Vertices)-1]
-	rep, _ := json.Marshal(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
+	rep := protocol.MetricsToProto(protocol.MetricsReport{Vertices: []protocol.VertexMetrics{
 		{Vertex: src, Subtask: 0, RecordsIn: 0, RecordsOut: 7},
 		{Vertex: mapv, Subtask: 0, RecordsIn: 7, RecordsOut: 7, BytesOut: 700, BytesIn: 0},
 		{Vertex: src, Subtask: 1, RecordsOut: 3},
 		{Vertex: mapv, Subtask: 1, RecordsIn: 3, RecordsOut: 3, BytesOut: 300},
 	}, MemoryBytes: 12345})
-	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, MetricsJson: rep}); err != nil {
+	if _, err := c.mc.ReportMetrics(context.Background(), &rpcpb.ReportMetricsRequest{JobId: id, Worker: c.name, Metrics: rep}); err != nil {
 		t.Fatal(err)
 	}
 	var subs []master.SubtaskStatus
@@ -346,8 +346,8 @@ func TestJobGraphSubtasksAndExceptions(t *testing.T) {
 	// A failed attempt with a stack: one failover, its cause carries the
 	// stack and names the restarted regions.
 	const stack = "panic in task words[0]: boom\ngoroutine 7 [running]:\nmain.parse(...)\n\t/src/job/main.go:42"
-	b, _ := protocol.MarshalStatus(protocol.TaskStatus{Job: id, ID: deps[0].ID, Attempt: deps[0].Attempt, Err: errors.New(stack)})
-	if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{StatusJson: b}); err != nil {
+	st := protocol.StatusToProto(protocol.TaskStatus{Job: id, ID: deps[0].ID, Attempt: deps[0].Attempt, Err: errors.New(stack)})
+	if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{Status: st}); err != nil {
 		t.Fatal(err)
 	}
 	c.waitStatus(t, id, "failed over", func(st master.JobStatus) bool { return len(st.Failovers) == 1 })

@@ -496,11 +496,7 @@ func (d *Daemon) executor(job string) (*executorProc, error) {
 
 // DeployTask implements rpcpb.WorkerServer.
 func (d *Daemon) DeployTask(ctx context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
-	var dep TaskDeployment
-	if err := jsonUnmarshal(req.DeploymentJson, &dep); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode deployment: %v", err)
-	}
-	p, err := d.executor(dep.Job)
+	p, err := d.executor(req.GetDeployment().GetJobId())
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +513,7 @@ func (d *Daemon) CancelTask(ctx context.Context, req *rpcpb.CancelTaskRequest) (
 }
 
 // TriggerCheckpoint implements rpcpb.WorkerServer.
-func (d *Daemon) TriggerCheckpoint(ctx context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+func (d *Daemon) TriggerCheckpoint(ctx context.Context, req *rpcpb.CheckpointTrigger) (*rpcpb.Empty, error) {
 	p, err := d.executor(req.JobId)
 	if err != nil {
 		return nil, err
@@ -526,7 +522,7 @@ func (d *Daemon) TriggerCheckpoint(ctx context.Context, req *rpcpb.CheckpointMes
 }
 
 // NotifyCheckpoint implements rpcpb.WorkerServer.
-func (d *Daemon) NotifyCheckpoint(ctx context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
+func (d *Daemon) NotifyCheckpoint(ctx context.Context, req *rpcpb.CheckpointNotice) (*rpcpb.Empty, error) {
 	p, err := d.executor(req.JobId)
 	if err != nil {
 		return &rpcpb.Empty{}, nil // nothing runs

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/auth"
@@ -238,14 +240,11 @@ func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest)
 
 // reportCheckpoint sends the worker's checkpoint report to the master.
 func (ex *executor) reportCheckpoint(rep CheckpointReport) {
-	b, err := jsonMarshal(rep)
-	if err != nil {
-		ex.log.Error("encode checkpoint report", "err", err)
-		return
-	}
+	msg := protocol.ReportToProto(rep)
+	var err error
 	for try := 0; try < 3; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportCheckpoint(ctx, &rpcpb.JSONDoc{Json: b})
+		_, err = ex.master.ReportCheckpoint(ctx, msg)
 		cancel()
 		if err == nil {
 			return
@@ -256,10 +255,10 @@ func (ex *executor) reportCheckpoint(rep CheckpointReport) {
 }
 
 // TriggerCheckpoint implements rpcpb.ExecutorServer.
-func (ex *executor) TriggerCheckpoint(_ context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
-	var tr CheckpointTrigger
-	if err := jsonUnmarshal(req.Json, &tr); err != nil {
-		return nil, fmt.Errorf("executor: decode checkpoint trigger: %w", err)
+func (ex *executor) TriggerCheckpoint(_ context.Context, req *rpcpb.CheckpointTrigger) (*rpcpb.Empty, error) {
+	tr, err := protocol.TriggerFromProto(req)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "executor: %v", err)
 	}
 	if err := ex.w.TriggerCheckpoint(context.Background(), tr); err != nil {
 		return nil, err
@@ -268,12 +267,8 @@ func (ex *executor) TriggerCheckpoint(_ context.Context, req *rpcpb.CheckpointMe
 }
 
 // NotifyCheckpoint implements rpcpb.ExecutorServer.
-func (ex *executor) NotifyCheckpoint(_ context.Context, req *rpcpb.CheckpointMessage) (*rpcpb.Empty, error) {
-	var n CheckpointNotice
-	if err := jsonUnmarshal(req.Json, &n); err != nil {
-		return nil, fmt.Errorf("executor: decode checkpoint notice: %w", err)
-	}
-	ex.w.NotifyCheckpoint(n.Job, n.ID)
+func (ex *executor) NotifyCheckpoint(_ context.Context, req *rpcpb.CheckpointNotice) (*rpcpb.Empty, error) {
+	ex.w.NotifyCheckpoint(req.GetJobId(), req.GetId())
 	return &rpcpb.Empty{}, nil
 }
 
@@ -284,14 +279,11 @@ func (ex *executor) report(st TaskStatus) {
 		// input path this worker cannot see).
 		st.Err = fmt.Errorf("worker %s: %w", ex.cfg.Worker, st.Err)
 	}
-	b, err := protocol.MarshalStatus(st)
-	if err != nil {
-		ex.log.Error("encode task status", "err", err)
-		return
-	}
+	req := &rpcpb.ReportTaskRequest{Status: protocol.StatusToProto(st)}
+	var err error
 	for try := 0; try < 5; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportTask(ctx, &rpcpb.ReportTaskRequest{StatusJson: b})
+		_, err = ex.master.ReportTask(ctx, req)
 		cancel()
 		if err == nil {
 			return
@@ -326,22 +318,18 @@ func (ex *executor) pushMetrics(ctx context.Context) {
 	if len(rep.Vertices) == 0 && rep.PeakBuffersInUse == 0 {
 		return
 	}
-	b, err := jsonMarshal(rep)
-	if err != nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := ex.master.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, MetricsJson: b}); err != nil {
+	if _, err := ex.master.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, Metrics: protocol.MetricsToProto(rep)}); err != nil {
 		ex.log.Debug("report metrics", "err", err)
 	}
 }
 
 // DeployTask implements rpcpb.ExecutorServer.
 func (ex *executor) DeployTask(ctx context.Context, req *rpcpb.DeployTaskRequest) (*rpcpb.Empty, error) {
-	var dep TaskDeployment
-	if err := jsonUnmarshal(req.DeploymentJson, &dep); err != nil {
-		return nil, fmt.Errorf("executor: decode deployment: %w", err)
+	dep, err := protocol.DeploymentFromProto(req.GetDeployment())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "executor: %v", err)
 	}
 	if err := ex.w.Deploy(ctx, dep); err != nil {
 		return nil, err

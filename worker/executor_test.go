@@ -3,7 +3,6 @@ package worker_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -95,7 +94,7 @@ func (m *fakeMaster) NextSplit(_ context.Context, req *rpcpb.NextSplitRequest) (
 }
 
 func (m *fakeMaster) ReportTask(_ context.Context, req *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {
-	st, err := protocol.UnmarshalStatus(req.StatusJson)
+	st, err := protocol.StatusFromProto(req.GetStatus())
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +182,7 @@ func TestExecutorOnWildcardAdvertisesAndLogsEachKeyOnce(t *testing.T) {
 		{Job: "j", ID: protocol.TaskID{Vertex: 0}, Outputs: []protocol.OutputPartition{{Edge: edge, Partition: part, Mode: shuffle.Pipelined, Subpartitions: 1}}},
 		{Job: "j", ID: protocol.TaskID{Vertex: 1}, Inputs: []protocol.InputGate{{Edge: edge, Channels: []protocol.InputChannel{{Partition: part, Location: addr, From: 0, To: 1}}}}},
 	} {
-		b, err := json.Marshal(dep)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ec.DeployTask(ctx, &rpcpb.DeployTaskRequest{DeploymentJson: b}); err != nil {
+		if _, err := ec.DeployTask(ctx, &rpcpb.DeployTaskRequest{Deployment: protocol.DeploymentToProto(dep)}); err != nil {
 			t.Fatalf("deploy %v: %v", dep.ID, err)
 		}
 	}

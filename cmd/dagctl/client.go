@@ -562,7 +562,7 @@ savepoint, change the job, submit it again with --from-savepoint.`,
 				}
 				return a.cancel(cmd.Context(), args[0])
 			}
-			return a.savepoint(cmd.Context(), master.SavepointRequest{Job: args[0], Dir: dir, Stop: stop, Drain: drain})
+			return a.savepoint(cmd.Context(), &rpcpb.SavepointRequest{JobId: args[0], Dir: dir, Stop: stop, Drain: drain})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "savepoint directory URI (default: the master's --savepoint-dir)")
@@ -580,31 +580,26 @@ savepoint, like cancel: output not committed by a checkpoint is discarded.`
 	return cmd
 }
 
-func (a *app) savepoint(ctx context.Context, req master.SavepointRequest) error {
+func (a *app) savepoint(ctx context.Context, req *rpcpb.SavepointRequest) error {
 	mc, closeConn, err := a.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	b, _ := json.Marshal(req)
-	resp, err := mc.TriggerSavepoint(ctx, &rpcpb.JSONDoc{Json: b})
+	sr, err := mc.TriggerSavepoint(ctx, req)
 	if err != nil {
 		return rpcFailed(err)
 	}
-	var sr master.SavepointResponse
-	if err := json.Unmarshal(resp.Json, &sr); err != nil {
-		return failed(err)
-	}
 	if a.json() {
-		out := map[string]any{"job": req.Job, "savepoint": sr.Location}
+		out := map[string]any{"job": req.JobId, "savepoint": sr.GetLocation()}
 		if req.Stop {
 			out["stopped"] = true
 		}
 		return a.printJSON(out)
 	}
-	fmt.Fprintf(a.stdout, "savepoint of job %s: %s\n", req.Job, sr.Location)
+	fmt.Fprintf(a.stdout, "savepoint of job %s: %s\n", req.JobId, sr.GetLocation())
 	if req.Stop {
-		fmt.Fprintf(a.stdout, "job %s stopped\n", req.Job)
+		fmt.Fprintf(a.stdout, "job %s stopped\n", req.JobId)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 )
 
@@ -62,22 +61,12 @@ func (a *Audit) Record(ctx context.Context, e Entry) {
 }
 
 type jobIDer interface{ GetJobId() string }
-type jsonDoc interface{ GetJson() []byte }
 
 // JobOf returns the job a message is about: GetJobId() if the message
-// has it, or the "job" field of a JSON document message (TriggerSavepoint,
-// ReportCheckpoint); "" otherwise.
+// has it; "" otherwise.
 func JobOf(msg any) string {
-	switch m := msg.(type) {
-	case jobIDer:
+	if m, ok := msg.(jobIDer); ok {
 		return m.GetJobId()
-	case jsonDoc:
-		var v struct {
-			Job string `json:"job"`
-		}
-		if json.Unmarshal(m.GetJson(), &v) == nil {
-			return v.Job
-		}
 	}
 	return ""
 }

@@ -29,11 +29,7 @@ func TestStatusWireRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		in := TaskStatus{Job: "j", ID: TaskID{Vertex: 1, Subtask: 2}, Attempt: 3, Err: tt.err, Committables: map[int][][]byte{4: {[]byte("x")}}}
-		b, err := MarshalStatus(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := UnmarshalStatus(b)
+		out, err := StatusFromProto(StatusToProto(in))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,11 +41,7 @@ func TestStatusWireRoundTrip(t *testing.T) {
 
 func TestStatusWireCarriesExternalLocations(t *testing.T) {
 	in := TaskStatus{Job: "j", ID: TaskID{Vertex: 0, Subtask: 1}, External: true, Locations: map[int]string{1: "10.0.0.5:7072"}}
-	b, err := MarshalStatus(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := UnmarshalStatus(b)
+	out, err := StatusFromProto(StatusToProto(in))
 	if err != nil {
 		t.Fatal(err)
 	}
