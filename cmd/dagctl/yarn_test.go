@@ -168,29 +168,39 @@ func TestYarnSessionWordcount(t *testing.T) {
 	}
 }
 
-// TestYarnSessionSurvivesContainerKill: a worker container SIGKILLed
-// mid-job is a lost worker; the job still gives exact output.
-func TestYarnSessionSurvivesContainerKill(t *testing.T) {
-	e := startYarn(t, yarntest.Options{Nodes: 2})
-	_, wordcount, _, _ := binaries(t)
-	app, _, tracking := e.startSessionREST("--workers", "3", "--slots", "2", "--worker-memory", "512")
+// submitBatchWordcount writes six input files, runs wordcount on them in
+// the embedded runtime (the expected output), and submits it detached to
+// the session app in batch mode with parallelism 6; it returns the job id
+// and the output directories of the session run and the embedded run.
+func (e *yarnEnvT) submitBatchWordcount(wordcount, app string) (id, out, embedded string) {
+	t := e.t
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	os.Mkdir(in, 0o755)
 	for i := range 6 {
 		writeWords(t, filepath.Join(in, fmt.Sprintf("part-%d.txt", i)), 300000)
 	}
-	embedded := filepath.Join(dir, "embedded")
-	if out, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
-		t.Fatalf("embedded run: %v\n%s", err, out)
+	embedded = filepath.Join(dir, "embedded")
+	if o, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
+		t.Fatalf("embedded run: %v\n%s", err, o)
 	}
-	out := filepath.Join(dir, "yarn")
+	out = filepath.Join(dir, "yarn")
 	stdout, stderr, code := e.run("submit", "--yarn", app, "--detach", "--binary", wordcount, "--parallelism", "6", "--",
 		"--input", in, "--output", out, "--mode", "batch")
 	if code != 0 {
 		t.Fatalf("submit: %s %s", stdout, stderr)
 	}
-	id := strings.Fields(stdout)[1]
+	return strings.Fields(stdout)[1], out, embedded
+}
+
+// TestYarnSessionSurvivesContainerKill: a worker container SIGKILLed
+// mid-job is a lost worker; the job still gives exact output.
+func TestYarnSessionSurvivesContainerKill(t *testing.T) {
+	e := startYarn(t, yarntest.Options{Nodes: 2})
+	_, wordcount, _, _ := binaries(t)
+	app, _, tracking := e.startSessionREST("--workers", "3", "--slots", "2", "--worker-memory", "512")
+	id, out, embedded := e.submitBatchWordcount(wordcount, app)
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ""
 	for victim == "" && time.Now().Before(deadline) {
@@ -244,23 +254,7 @@ func TestYarnSessionSurvivesAMRestart(t *testing.T) {
 	e := startYarn(t, yarntest.Options{Nodes: 2})
 	_, wordcount, _, _ := binaries(t)
 	app, _, tracking := e.startSessionREST("--workers", "2", "--slots", "3", "--worker-memory", "512", "--max-attempts", "2")
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in")
-	os.Mkdir(in, 0o755)
-	for i := range 6 {
-		writeWords(t, filepath.Join(in, fmt.Sprintf("part-%d.txt", i)), 300000)
-	}
-	embedded := filepath.Join(dir, "embedded")
-	if out, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
-		t.Fatalf("embedded run: %v\n%s", err, out)
-	}
-	out := filepath.Join(dir, "yarn")
-	stdout, stderr, code := e.run("submit", "--yarn", app, "--detach", "--binary", wordcount, "--parallelism", "6", "--",
-		"--input", in, "--output", out, "--mode", "batch")
-	if code != 0 {
-		t.Fatalf("submit: %s %s", stdout, stderr)
-	}
-	id := strings.Fields(stdout)[1]
+	id, out, embedded := e.submitBatchWordcount(wordcount, app)
 	firstWorkers := map[string]bool{}
 	for _, c := range e.yarn.Containers(app) {
 		if !c.AM {

@@ -6,9 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"errors"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -29,32 +27,13 @@ func password(key, id []byte) []byte {
 // starting with "app" are known.
 func serveTokens(t *testing.T, key []byte, h hadooprpc.Handler) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
 	opts := hadooprpc.ServeOptions{Tokens: func(id []byte) ([]byte, error) {
 		if !bytes.HasPrefix(id, []byte("app")) {
 			return nil, &hadooprpc.RemoteError{Class: hadooprpc.ExInvalidToken, Message: "unknown token " + string(id)}
 		}
 		return password(key, id), nil
 	}}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); hadooprpc.ServeConnWith(ctx, c, h, opts) }()
-		}
-	}()
-	return ln.Addr().String()
+	return serveWith(t, h, opts)
 }
 
 // whoami answers with the token identifier and user of the connection.
