@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dagflow/dagflow/internal/secure"
+	"github.com/dagflow/dagflow/internal/yarnam"
 	"github.com/dagflow/dagflow/master"
 	"github.com/dagflow/dagflow/worker"
 )
@@ -192,6 +193,7 @@ REST API and /metrics on --http.`,
 type workerOptions struct {
 	sec                                                           daemonSecurity
 	listen, name, dir, http, shuffleDaemon, shuffleDir, advertise string
+	masterFile                                                    string
 	slots                                                         int
 	failureTimeout                                                time.Duration
 }
@@ -208,7 +210,7 @@ executor process per job.`,
   dagctl worker --master 10.0.0.5:7070 --shuffle-daemon 127.0.0.1:7072 --shuffle-dir /data/shuffle`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if a.master == "" && a.zk == "" {
+			if a.master == "" && a.zk == "" && o.masterFile == "" {
 				return usageErrorf("no master address: pass --master HOST:PORT or set DAGFLOW_MASTER (or --zk for an HA cluster)")
 			}
 			if (o.shuffleDaemon == "") != (o.shuffleDir == "") {
@@ -241,6 +243,9 @@ executor process per job.`,
 				return err
 			}
 			defer closeZK()
+			if o.masterFile != "" {
+				leaders = yarnam.FileLeaders{File: o.masterFile}
+			}
 			d, err := worker.StartDaemon(ctx, worker.DaemonConfig{Name: o.name, Listen: o.listen, Master: a.master, Slots: o.slots,
 				Dir: dir, FailureTimeout: o.failureTimeout, HTTP: o.http, ShuffleDaemon: o.shuffleDaemon, ShuffleDir: o.shuffleDir,
 				Logger: a.log, Advertise: o.advertise, TLS: node, GossipKeyring: kr, Leaders: leaders})
@@ -257,6 +262,7 @@ executor process per job.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "gRPC address")
 	f.StringVar(&o.name, "name", "", "worker name (default: host-port)")
+	f.StringVar(&o.masterFile, "master-file", "", "follow the master named in this file (URI; the YARN ApplicationMaster publishes it): register with each newer one")
 	f.IntVar(&o.slots, "slots", 4, "task slots")
 	f.StringVar(&o.dir, "dir", "", "directory for binaries, shuffle files and logs (default: a temporary directory)")
 	f.DurationVar(&o.failureTimeout, "failure-timeout", 3*time.Second, "gossip failure timeout")

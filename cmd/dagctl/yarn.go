@@ -209,6 +209,10 @@ func (a *app) yarnLaunch(ctx context.Context, y *yarnEnv, o yarnOptions, jobBina
 		"--idle-timeout", o.idleTimeout.String(), "--log-level", a.logLevel}
 	if jobBinary != nil {
 		cmdline = append(cmdline, "--job")
+	} else {
+		// A session survives AM restarts through its state in the staging
+		// directory.
+		cmdline = append(cmdline, "--state-dir", "hdfs://"+net.JoinHostPort(fs.host, fs.port)+appDir)
 	}
 	if len(amArgs) > 0 {
 		cmdline = append(cmdline, "--")
@@ -499,8 +503,9 @@ func (a *app) submitYarn(ctx context.Context, o submitOptions, bin string, jobAr
 // yarnAMCommand is the ApplicationMaster, run by YARN in the AM container.
 func yarnAMCommand(a *app) *cobra.Command {
 	var (
-		o   yarnOptions
-		job bool
+		o        yarnOptions
+		job      bool
+		stateDir string
 	)
 	cmd := &cobra.Command{
 		Use:    "am [flags] [-- SUBMIT ARGS]",
@@ -532,6 +537,7 @@ func yarnAMCommand(a *app) *cobra.Command {
 				Workers: yarnam.WorkerSpec{MemoryMB: o.workerMemory, VCores: int32(o.workerVCores), Slots: o.slots,
 					MinWorkers: o.workers, IdleTimeout: o.idleTimeout},
 				WorkerEnv: map[string]string{"HADOOP_USER_NAME": cfg.User},
+				StateDir:  stateDir, Attempt: cid.Attempt.Attempt,
 			}
 			if job {
 				amCfg.Job = &yarnam.Job{Dagctl: filepath.Join(wd, "dagctl"), SubmitArgs: args, Output: a.stderr}
@@ -546,6 +552,7 @@ func yarnAMCommand(a *app) *cobra.Command {
 	}
 	addYarnFlags(cmd, &o, 0)
 	cmd.Flags().BoolVar(&job, "job", false, "per-job mode: submit the job given after -- and end with it")
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "session state directory (URI) kept across ApplicationMaster attempts")
 	return cmd
 }
 

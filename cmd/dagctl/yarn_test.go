@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dagflow/dagflow/internal/hdfstest"
+	"github.com/dagflow/dagflow/internal/yarn"
 	"github.com/dagflow/dagflow/internal/yarntest"
 	"github.com/dagflow/dagflow/master"
 )
@@ -167,29 +168,39 @@ func TestYarnSessionWordcount(t *testing.T) {
 	}
 }
 
-// TestYarnSessionSurvivesContainerKill: a worker container SIGKILLed
-// mid-job is a lost worker; the job still gives exact output.
-func TestYarnSessionSurvivesContainerKill(t *testing.T) {
-	e := startYarn(t, yarntest.Options{Nodes: 2})
-	_, wordcount, _, _ := binaries(t)
-	app, _, tracking := e.startSessionREST("--workers", "3", "--slots", "2", "--worker-memory", "512")
+// submitBatchWordcount writes six input files, runs wordcount on them in
+// the embedded runtime (the expected output), and submits it detached to
+// the session app in batch mode with parallelism 6; it returns the job id
+// and the output directories of the session run and the embedded run.
+func (e *yarnEnvT) submitBatchWordcount(wordcount, app string) (id, out, embedded string) {
+	t := e.t
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	os.Mkdir(in, 0o755)
 	for i := range 6 {
 		writeWords(t, filepath.Join(in, fmt.Sprintf("part-%d.txt", i)), 300000)
 	}
-	embedded := filepath.Join(dir, "embedded")
-	if out, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
-		t.Fatalf("embedded run: %v\n%s", err, out)
+	embedded = filepath.Join(dir, "embedded")
+	if o, err := exec.Command(wordcount, "--input", in, "--output", embedded).CombinedOutput(); err != nil {
+		t.Fatalf("embedded run: %v\n%s", err, o)
 	}
-	out := filepath.Join(dir, "yarn")
+	out = filepath.Join(dir, "yarn")
 	stdout, stderr, code := e.run("submit", "--yarn", app, "--detach", "--binary", wordcount, "--parallelism", "6", "--",
 		"--input", in, "--output", out, "--mode", "batch")
 	if code != 0 {
 		t.Fatalf("submit: %s %s", stdout, stderr)
 	}
-	id := strings.Fields(stdout)[1]
+	return strings.Fields(stdout)[1], out, embedded
+}
+
+// TestYarnSessionSurvivesContainerKill: a worker container SIGKILLed
+// mid-job is a lost worker; the job still gives exact output.
+func TestYarnSessionSurvivesContainerKill(t *testing.T) {
+	e := startYarn(t, yarntest.Options{Nodes: 2})
+	_, wordcount, _, _ := binaries(t)
+	app, _, tracking := e.startSessionREST("--workers", "3", "--slots", "2", "--worker-memory", "512")
+	id, out, embedded := e.submitBatchWordcount(wordcount, app)
 	deadline := time.Now().Add(2 * time.Minute)
 	victim := ""
 	for victim == "" && time.Now().Before(deadline) {
@@ -230,6 +241,87 @@ func TestYarnSessionSurvivesContainerKill(t *testing.T) {
 	// (AM + 3 workers) was started.
 	if n := len(e.yarn.Containers(app)); n < 5 {
 		t.Fatalf("no replacement container: %d containers", n)
+	}
+}
+
+// TestYarnSessionSurvivesAMRestart: the ApplicationMaster (and with it
+// the master) is killed mid-job; the second attempt recovers the job from
+// the staging directory, the workers of the first attempt re-register with
+// its master (no new worker containers), and the job ends with exact
+// output. The job's tasks restart (from the beginning: it has no
+// checkpoint).
+func TestYarnSessionSurvivesAMRestart(t *testing.T) {
+	e := startYarn(t, yarntest.Options{Nodes: 2})
+	_, wordcount, _, _ := binaries(t)
+	app, _, tracking := e.startSessionREST("--workers", "2", "--slots", "3", "--worker-memory", "512", "--max-attempts", "2")
+	id, out, embedded := e.submitBatchWordcount(wordcount, app)
+	firstWorkers := map[string]bool{}
+	for _, c := range e.yarn.Containers(app) {
+		if !c.AM {
+			firstWorkers[c.ID] = true
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for running := false; !running; {
+		if time.Now().After(deadline) {
+			t.Fatal("no task ran on a container")
+		}
+		st := restStatus(t, tracking, id)
+		if ended(st.State) {
+			t.Fatalf("the job ended (%s) before a task was seen running", st.State)
+		}
+		for _, task := range st.Tasks {
+			running = running || task.State == "running"
+		}
+	}
+	if err := e.yarn.FailAttempt(app); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.yarn.Wait(ctx, func(c *yarntest.Cluster) bool { return c.Attempts(app) == 2 && c.Registered(app) }); err != nil {
+		t.Fatalf("no second attempt: %v\n%s", err, e.logs(app))
+	}
+	cfg, err := yarn.LoadConfig(e.yarn.ConfDir(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := yarn.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	appID, _ := yarn.ParseApplicationID(app)
+	rep, err := cl.ApplicationReport(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTracking := rep.GetTrackingUrl()
+	if newTracking == tracking {
+		t.Fatalf("the report still names the first attempt's master %s", tracking)
+	}
+	var st master.JobStatus
+	for st = restStatus(t, newTracking, id); !ended(st.State); st = restStatus(t, newTracking, id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("job did not end on the second attempt's master: %+v\n%s", st, e.logs(app))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st.State != "finished" {
+		t.Fatalf("job %s after the AM restart: %s\n%s", st.State, st.Reason, e.logs(app))
+	}
+	if got, want := readCounts(t, out), readCounts(t, embedded); !maps.Equal(got, want) {
+		t.Fatalf("output after an AM restart has %d words, want %d", len(got), len(want))
+	}
+	for _, task := range st.Tasks {
+		if !firstWorkers[task.Worker] {
+			t.Fatalf("task ran on %q, not on a re-adopted worker of the first attempt %v", task.Worker, firstWorkers)
+		}
+	}
+	for _, c := range e.yarn.Containers(app) {
+		if !c.AM && !firstWorkers[c.ID] {
+			t.Fatalf("the second attempt started worker container %s instead of re-adopting", c.ID)
+		}
 	}
 }
 

@@ -23,6 +23,11 @@ type Options struct {
 	// User is the effective user name sent in the connection context
 	// (simple authentication).
 	User string
+	// Token, when set, authenticates the connection with SASL TOKEN
+	// (DIGEST-MD5), as YARN's ApplicationMasterProtocol (AMRMToken) and
+	// ContainerManagementProtocol (NMToken) require; the user then comes
+	// from the token and none is sent.
+	Token *Token
 	// DialTimeout bounds connecting (default 10s).
 	DialTimeout time.Duration
 }
@@ -55,6 +60,15 @@ func NewConn(addr string, opts Options) *Conn {
 // Addr is the server address.
 func (c *Conn) Addr() string { return c.addr }
 
+// SetToken replaces the token of SASL authentication (a YARN
+// ResourceManager rolls the AMRMToken); it is used from the next
+// connection on.
+func (c *Conn) SetToken(t Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.Token = &t
+}
+
 // Close closes the connection.
 func (c *Conn) Close() error {
 	c.mu.Lock()
@@ -77,7 +91,10 @@ func (c *Conn) connectLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hadooprpc: connect to %s: %w", c.addr, err)
 	}
-	hdr := []byte{'h', 'r', 'p', 'c', Version, 0, 0}
+	hdr := []byte{'h', 'r', 'p', 'c', Version, 0, authNone}
+	if c.opts.Token != nil {
+		hdr[6] = authSASL
+	}
 	rh := &pb.RpcRequestHeaderProto{
 		RpcKind:    pb.RpcKindProto_RPC_PROTOCOL_BUFFER.Enum(),
 		RpcOp:      pb.RpcRequestHeaderProto_RPC_FINAL_PACKET.Enum(),
@@ -85,23 +102,41 @@ func (c *Conn) connectLocked(ctx context.Context) error {
 		ClientId:   c.clientID,
 		RetryCount: proto.Int32(-1),
 	}
-	ipc := &pb.IpcConnectionContextProto{
-		UserInfo: &pb.UserInformationProto{EffectiveUser: proto.String(c.opts.User)},
-		Protocol: proto.String(c.opts.Protocol),
+	ipc := &pb.IpcConnectionContextProto{Protocol: proto.String(c.opts.Protocol)}
+	if c.opts.Token == nil {
+		ipc.UserInfo = &pb.UserInformationProto{EffectiveUser: proto.String(c.opts.User)}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	r := bufio.NewReader(conn)
+	if c.opts.Token != nil {
+		if _, err := conn.Write(hdr); err != nil {
+			conn.Close()
+			return fmt.Errorf("hadooprpc: connect to %s: %w", c.addr, err)
+		}
+		if err := saslClient(conn, r, *c.opts.Token); err != nil {
+			conn.Close()
+			var re *RemoteError
+			if errors.As(err, &re) {
+				return err
+			}
+			return fmt.Errorf("hadooprpc: SASL authentication with token %s to %s: %w", c.opts.Token.Kind, c.addr, err)
+		}
+		hdr = nil
 	}
 	out, err := AppendFrame(hdr, rh, ipc)
 	if err != nil {
 		conn.Close()
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
 	if _, err := conn.Write(out); err != nil {
 		conn.Close()
 		return fmt.Errorf("hadooprpc: connect to %s: %w", c.addr, err)
 	}
-	c.conn, c.r = conn, bufio.NewReader(conn)
+	c.conn, c.r = conn, r
 	return nil
 }
 
@@ -176,7 +211,7 @@ func (c *Conn) callLocked(method string, req, resp proto.Message) error {
 		if err != nil {
 			return err
 		}
-		if int32(rsp.GetCallId()) != id {
+		if int32(rsp.GetCallId()) != id && rsp.GetStatus() != pb.RpcResponseHeaderProto_FATAL {
 			continue // a reply to a call abandoned earlier cannot come: calls are serial; skip stray frames
 		}
 		switch rsp.GetStatus() {

@@ -16,8 +16,13 @@
 // messages. A failed call's reply carries the Java exception class and
 // message, surfaced as *RemoteError.
 //
-// SASL (Kerberos, or the DIGEST-MD5 token authentication YARN uses for
-// ApplicationMasterProtocol and ContainerManagementProtocol on a secure
-// cluster) is not implemented: a server that requires it closes the
-// connection or answers with a fatal error, which Conn reports.
+// SASL TOKEN authentication (DIGEST-MD5 with qop=auth, the token
+// authentication YARN requires for ApplicationMasterProtocol and
+// ContainerManagementProtocol) is implemented on both sides:
+// Options.Token on the client, ServeOptions.Tokens on the server. The
+// header then says authProtocol SASL (-33) and an RpcSaslProto exchange
+// (NEGOTIATE, INITIATE, SUCCESS, call id -33) precedes the connection
+// context. Integrity and privacy protection (hadoop.rpc.protection other
+// than authentication) and Kerberos are not implemented. Credentials
+// reads and writes Hadoop's token storage files ("HDTS").
 package hadooprpc

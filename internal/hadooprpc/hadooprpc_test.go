@@ -17,6 +17,11 @@ import (
 
 // serve runs h on a loopback listener until the test ends.
 func serve(t *testing.T, h hadooprpc.Handler) string {
+	return serveWith(t, h, hadooprpc.ServeOptions{})
+}
+
+// serveWith is serve with options.
+func serveWith(t *testing.T, h hadooprpc.Handler, opts hadooprpc.ServeOptions) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +39,7 @@ func serve(t *testing.T, h hadooprpc.Handler) string {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); hadooprpc.ServeConn(ctx, c, h) }()
+			go func() { defer wg.Done(); hadooprpc.ServeConnWith(ctx, c, h, opts) }()
 		}
 	}()
 	return ln.Addr().String()

@@ -25,6 +25,9 @@ type ServerCall struct {
 	Method string
 	// Body is the varint-delimited request.
 	Body []byte
+	// TokenIdentifier is the identifier of the token the connection
+	// authenticated with (ServeOptions.Tokens), nil without one.
+	TokenIdentifier []byte
 }
 
 // Decode parses the request into m.
@@ -45,10 +48,25 @@ type Handler func(ctx context.Context, call *ServerCall) (proto.Message, error)
 // replying, as a server that crashed after the call took effect.
 var ErrDropConnection = errors.New("hadooprpc: drop the connection")
 
+// ServeOptions configure ServeConnWith.
+type ServeOptions struct {
+	// Tokens, when set, makes the server require TOKEN (DIGEST-MD5) SASL
+	// authentication, with the passwords it returns: a client without a
+	// token is refused with an AccessControlException, a wrong password
+	// with a SaslException, as a Hadoop server with
+	// hadoop.security.authentication=TOKEN does.
+	Tokens TokenVerifier
+}
+
 // ServeConn serves one accepted connection until it closes or ctx ends.
 // It reads the connection header and context, then answers each call with
 // h in order. Connections asking for SASL are closed.
 func ServeConn(ctx context.Context, conn net.Conn, h Handler) error {
+	return ServeConnWith(ctx, conn, h, ServeOptions{})
+}
+
+// ServeConnWith is ServeConn with options.
+func ServeConnWith(ctx context.Context, conn net.Conn, h Handler, opts ServeOptions) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -57,10 +75,24 @@ func ServeConn(ctx context.Context, conn net.Conn, h Handler) error {
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
 		return err
 	}
-	if string(pre[:4]) != "hrpc" || pre[4] != Version || pre[6] != 0 {
-		// Wrong version or SASL: a real server answers with a fatal
-		// error; closing is as clear for a test server.
+	var tokenID []byte
+	switch {
+	case string(pre[:4]) != "hrpc" || pre[4] != Version:
+		// A real server answers with a fatal error; closing is as clear
+		// for a test server.
 		return fmt.Errorf("hadooprpc: unsupported connection header %q", pre[:])
+	case opts.Tokens != nil && pre[6] == authNone:
+		msg := "SIMPLE authentication is not enabled.  Available:[TOKEN]"
+		sendFatal(conn, ExAccessControl, msg)
+		return &RemoteError{Class: ExAccessControl, Message: msg, Fatal: true}
+	case opts.Tokens != nil && pre[6] == authSASL:
+		id, err := saslServer(conn, r, opts.Tokens)
+		if err != nil {
+			return err
+		}
+		tokenID = id
+	case pre[6] != authNone:
+		return fmt.Errorf("hadooprpc: unsupported connection header %q (SASL without ServeOptions.Tokens)", pre[:])
 	}
 	frame, err := ReadFrame(r)
 	if err != nil {
@@ -101,7 +133,7 @@ func ServeConn(ctx context.Context, conn net.Conn, h Handler) error {
 			return err
 		}
 		call := &ServerCall{User: user, ConnProtocol: ipc.GetProtocol(), Protocol: reqHeader.GetDeclaringClassProtocolName(),
-			Method: reqHeader.GetMethodName(), Body: rest}
+			Method: reqHeader.GetMethodName(), Body: rest, TokenIdentifier: tokenID}
 		resp, herr := h(ctx, call)
 		if errors.Is(herr, ErrDropConnection) {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -15,7 +16,9 @@ import (
 // scheduler address, on behalf of an ApplicationMaster. It keeps the
 // allocate response id.
 type AMClient struct {
-	rm *haConn
+	rm       *haConn
+	hasToken atomic.Bool
+	nmTokens *NMTokenCache
 
 	mu         sync.Mutex
 	responseID int32
@@ -34,7 +37,24 @@ func NewAMClient(cfg *Config) (*AMClient, error) {
 		addrs = append(addrs, rm.SchedulerAddress)
 	}
 	opts := hadooprpc.Options{Protocol: ApplicationMasterProtocol, User: cfg.User, DialTimeout: cfg.DialTimeout}
-	return &AMClient{rm: newHAConn(addrs, opts)}, nil
+	t, ok := cfg.Credentials.TokenOfKind(KindAMRMToken)
+	if ok {
+		opts.Token = &t
+	}
+	a := &AMClient{rm: newHAConn(addrs, opts), nmTokens: NewNMTokenCache()}
+	a.hasToken.Store(ok)
+	return a, nil
+}
+
+// NMTokens are the NMTokens received from the ResourceManager, for an
+// NMClient (NewNMClient).
+func (a *AMClient) NMTokens() *NMTokenCache { return a.nmTokens }
+
+func (a *AMClient) call(ctx context.Context, method string, req, resp proto.Message) error {
+	if err := a.rm.call(ctx, method, req, resp); err != nil {
+		return authHint(err, "AMRMToken (in the credentials file "+TokenFileEnv+" names)", a.hasToken.Load())
+	}
+	return nil
 }
 
 // Close closes the connections.
@@ -50,9 +70,10 @@ func (a *AMClient) Close() error {
 func (a *AMClient) Register(ctx context.Context, host string, port int32, trackingURL string) (*pb.RegisterApplicationMasterResponseProto, error) {
 	req := &pb.RegisterApplicationMasterRequestProto{Host: proto.String(host), RpcPort: proto.Int32(port), TrackingUrl: proto.String(trackingURL)}
 	var resp pb.RegisterApplicationMasterResponseProto
-	if err := a.rm.call(ctx, "registerApplicationMaster", req, &resp); err != nil {
+	if err := a.call(ctx, "registerApplicationMaster", req, &resp); err != nil {
 		return nil, err
 	}
+	a.nmTokens.Add(resp.GetNmTokensFromPreviousAttempts())
 	return &resp, nil
 }
 
@@ -67,10 +88,17 @@ func (a *AMClient) Allocate(ctx context.Context, req *pb.AllocateRequestProto) (
 	r := proto.CloneOf(req)
 	r.ResponseId = proto.Int32(a.responseID)
 	var resp pb.AllocateResponseProto
-	if err := a.rm.call(ctx, "allocate", r, &resp); err != nil {
+	if err := a.call(ctx, "allocate", r, &resp); err != nil {
 		return nil, err
 	}
 	a.responseID = resp.GetResponseId()
+	a.nmTokens.Add(resp.GetNmTokens())
+	if t := resp.GetAmRmToken(); t != nil {
+		// The ResourceManager rolled its master key: the next connection
+		// authenticates with the new token.
+		a.rm.setToken(TokenFromProto(t))
+		a.hasToken.Store(true)
+	}
 	return &resp, nil
 }
 
@@ -84,7 +112,7 @@ func (a *AMClient) Finish(ctx context.Context, status pb.FinalApplicationStatusP
 		TrackingUrl:            proto.String(trackingURL),
 	}
 	var resp pb.FinishApplicationMasterResponseProto
-	if err := a.rm.call(ctx, "finishApplicationMaster", req, &resp); err != nil {
+	if err := a.call(ctx, "finishApplicationMaster", req, &resp); err != nil {
 		return false, err
 	}
 	return resp.GetIsUnregistered(), nil

@@ -101,6 +101,12 @@ func (h *haConn) call(ctx context.Context, method string, req, resp proto.Messag
 	return fmt.Errorf("yarn: %s: no ResourceManager answered (tried %s): %w", method, strings.Join(h.addrs, ", "), errors.Join(errs...))
 }
 
+func (h *haConn) setToken(t hadooprpc.Token) {
+	for _, c := range h.conns {
+		c.SetToken(t)
+	}
+}
+
 func (h *haConn) close() {
 	for _, c := range h.conns {
 		c.Close()

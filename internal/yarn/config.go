@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dagflow/dagflow/internal/hadooprpc"
 )
 
 // ResourceManager is one ResourceManager of the cluster (two or more with
@@ -38,6 +40,10 @@ type Config struct {
 	// Kerberos is true when hadoop.security.authentication is kerberos;
 	// the client refuses such a cluster (not implemented).
 	Kerberos bool
+	// Credentials are the tokens of the process (in a YARN container, the
+	// file HADOOP_TOKEN_FILE_LOCATION names): an ApplicationMaster's
+	// AMRMToken among them. Nil outside containers.
+	Credentials *hadooprpc.Credentials
 }
 
 // Default ports of a ResourceManager.
@@ -64,7 +70,14 @@ func ConfigFromEnv() (*Config, error) {
 		}
 		u = cur.Username
 	}
-	return LoadConfig(dir, u)
+	cfg, err := LoadConfig(dir, u)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Credentials, err = credentialsFromEnv(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // LoadConfig reads core-site.xml (optional) and yarn-site.xml in dir.

@@ -16,13 +16,12 @@
 // YARN_CONF_DIR) and the user from HADOOP_USER_NAME or the OS user; see
 // LoadConfig for the keys read.
 //
-// Security: only simple authentication is implemented. A secure cluster
-// (Kerberos) and the token authentication real ResourceManagers and
-// NodeManagers require on ApplicationMasterProtocol and
-// ContainerManagementProtocol (AMRMToken and NMToken over SASL
-// DIGEST-MD5) are not; docs/yarn.md says what that means. Tokens for the
-// container launch context (ContainerLaunchContextProto.tokens) can be
-// passed through as opaque bytes.
+// Security: simple authentication to the ResourceManager's client
+// protocol; an ApplicationMaster authenticates to the scheduler with its
+// AMRMToken (Config.Credentials, from HADOOP_TOKEN_FILE_LOCATION) and to
+// NodeManagers with NMTokens (NMTokenCache, filled by AMClient), over
+// SASL DIGEST-MD5 (package internal/hadooprpc). Kerberos is not
+// implemented; docs/yarn.md says what that means.
 //
 // The message types are the generated subset in package yarnpb: Hadoop's
 // message names and field numbers under the proto package dagflow.yarn.

@@ -62,6 +62,11 @@ func (a AttemptID) Proto() *pb.ApplicationAttemptIdProto {
 	return &pb.ApplicationAttemptIdProto{ApplicationId: a.App.Proto(), AttemptId: proto.Int32(a.Attempt)}
 }
 
+// AttemptIDFromProto converts a message.
+func AttemptIDFromProto(p *pb.ApplicationAttemptIdProto) AttemptID {
+	return AttemptID{App: AppIDFromProto(p.GetApplicationId()), Attempt: p.GetAttemptId()}
+}
+
 // ContainerID identifies a container:
 // container_[e<epoch>_]<ts>_<app>_<attempt>_<id>. The epoch (the
 // ResourceManager restarts) is in the bits above 40 of ID.

@@ -14,21 +14,37 @@ import (
 // NMClient speaks ContainerManagementProtocol to NodeManagers, one
 // connection per node.
 type NMClient struct {
-	opts hadooprpc.Options
+	opts   hadooprpc.Options
+	tokens *NMTokenCache
 
 	mu    sync.Mutex
 	conns map[string]*hadooprpc.Conn
 }
 
-// NewNMClient returns a NodeManager client for cfg's user.
-func NewNMClient(cfg *Config) (*NMClient, error) {
+// NewNMClient returns a NodeManager client for cfg's user. With tokens
+// (an ApplicationMaster's AMClient.NMTokens) it authenticates to each
+// node with the node's NMToken, as NodeManagers require; without, it uses
+// simple authentication.
+func NewNMClient(cfg *Config, tokens *NMTokenCache) (*NMClient, error) {
 	if cfg.Kerberos {
 		return nil, ErrKerberos
 	}
-	return &NMClient{
-		opts:  hadooprpc.Options{Protocol: ContainerManagementProtocol, User: cfg.User, DialTimeout: cfg.DialTimeout},
-		conns: make(map[string]*hadooprpc.Conn),
-	}, nil
+	n := &NMClient{
+		opts:   hadooprpc.Options{Protocol: ContainerManagementProtocol, User: cfg.User, DialTimeout: cfg.DialTimeout},
+		tokens: tokens,
+		conns:  make(map[string]*hadooprpc.Conn),
+	}
+	if tokens != nil {
+		tokens.watch(func(addr string, t hadooprpc.Token) {
+			n.mu.Lock()
+			c := n.conns[addr]
+			n.mu.Unlock()
+			if c != nil {
+				c.SetToken(t)
+			}
+		})
+	}
+	return n, nil
 }
 
 // NodeAddress is the ContainerManagementProtocol address of a node id.
@@ -42,10 +58,25 @@ func (n *NMClient) conn(node *pb.NodeIdProto) *hadooprpc.Conn {
 	defer n.mu.Unlock()
 	c, ok := n.conns[addr]
 	if !ok {
-		c = hadooprpc.NewConn(addr, n.opts)
+		opts := n.opts
+		if n.tokens != nil {
+			if t, ok := n.tokens.Get(addr); ok {
+				opts.Token = &t
+			}
+		}
+		c = hadooprpc.NewConn(addr, opts)
 		n.conns[addr] = c
 	}
 	return c
+}
+
+// callErr explains a failed call on node addr.
+func (n *NMClient) callErr(method, addr string, err error) error {
+	have := false
+	if n.tokens != nil {
+		_, have = n.tokens.Get(addr)
+	}
+	return fmt.Errorf("yarn: %s on %s: %w", method, addr, authHint(err, "NMToken for "+addr, have))
 }
 
 // Close closes the connections.
@@ -87,7 +118,7 @@ func (n *NMClient) StartContainer(ctx context.Context, c *pb.ContainerProto, lau
 	}}}
 	var resp pb.StartContainersResponseProto
 	if err := n.conn(c.GetNodeId()).Call(ctx, "startContainers", req, &resp); err != nil {
-		return fmt.Errorf("yarn: startContainers on %s: %w", NodeAddress(c.GetNodeId()), err)
+		return n.callErr("startContainers", NodeAddress(c.GetNodeId()), err)
 	}
 	return containerErrors(resp.GetFailedRequests())
 }
@@ -97,7 +128,7 @@ func (n *NMClient) StopContainer(ctx context.Context, node *pb.NodeIdProto, id C
 	req := &pb.StopContainersRequestProto{ContainerId: []*pb.ContainerIdProto{id.Proto()}}
 	var resp pb.StopContainersResponseProto
 	if err := n.conn(node).Call(ctx, "stopContainers", req, &resp); err != nil {
-		return fmt.Errorf("yarn: stopContainers on %s: %w", NodeAddress(node), err)
+		return n.callErr("stopContainers", NodeAddress(node), err)
 	}
 	return containerErrors(resp.GetFailedRequests())
 }
@@ -110,7 +141,7 @@ func (n *NMClient) ContainerStatuses(ctx context.Context, node *pb.NodeIdProto, 
 	}
 	var resp pb.GetContainerStatusesResponseProto
 	if err := n.conn(node).Call(ctx, "getContainerStatuses", req, &resp); err != nil {
-		return nil, fmt.Errorf("yarn: getContainerStatuses on %s: %w", NodeAddress(node), err)
+		return nil, n.callErr("getContainerStatuses", NodeAddress(node), err)
 	}
 	return resp.GetStatus(), containerErrors(resp.GetFailedRequests())
 }

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dagflow/dagflow/internal/hadooprpc"
 	"github.com/dagflow/dagflow/internal/yarn"
 	pb "github.com/dagflow/dagflow/internal/yarn/yarnpb"
 	"github.com/dagflow/dagflow/master"
@@ -43,6 +44,16 @@ type Config struct {
 	// Job, when set, is per-job mode: the ApplicationMaster submits this
 	// job to its own master and ends the application with its outcome.
 	Job *Job
+	// StateDir (a URI, the application's staging directory on HDFS), when
+	// set, makes the session survive ApplicationMaster restarts: the
+	// master keeps its running jobs there (job store and submissions),
+	// publishes its address in StateDir/master with Attempt as its epoch,
+	// and workers follow that file; a later attempt recovers the jobs and
+	// the workers of earlier attempts re-register with it. Not for
+	// per-job mode.
+	StateDir string
+	// Attempt is the application attempt number (the master's epoch).
+	Attempt int32
 	// Logger receives the ApplicationMaster's and master's logs (stderr,
 	// which the launch command sends to the container's log directory).
 	Logger *slog.Logger
@@ -81,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer amc.Close()
-	nmc, err := yarn.NewNMClient(cfg.Yarn)
+	nmc, err := yarn.NewNMClient(cfg.Yarn, amc.NMTokens())
 	if err != nil {
 		return Result{}, err
 	}
@@ -94,8 +105,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	prov := NewProvider(amc, nmc, spec, nil, log)
 	listen := net.JoinHostPort(cfg.Host, "0")
-	srv, err := master.NewServer(master.ServerConfig{Listen: listen, HTTP: listen, Dir: cfg.Dir, Logger: log,
-		FailureTimeout: cfg.FailureTimeout, Provider: prov})
+	mcfg := master.ServerConfig{Listen: listen, HTTP: listen, Dir: cfg.Dir, Logger: log,
+		FailureTimeout: cfg.FailureTimeout, Provider: prov}
+	var store fileJobStore
+	if cfg.StateDir != "" {
+		if cfg.Job != nil {
+			return Result{}, errors.New("yarnam: Config.StateDir is for sessions, not per-job mode")
+		}
+		store = fileJobStore{dir: cfg.StateDir + "/jobs"}
+		mcfg.Epoch, mcfg.JobStore, mcfg.StorageDir = uint64(max(cfg.Attempt, 1)), store, cfg.StateDir+"/ha"
+	}
+	srv, err := master.NewServer(mcfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("yarnam: start the master: %w", err)
 	}
@@ -113,6 +133,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		log.Info("adopted containers of the previous attempt", "containers", len(prev))
 	}
 	log.Info("ApplicationMaster registered", "master", masterAddr, "tracking", tracking, "queue", reg.GetQueue())
+	if cfg.StateDir != "" {
+		if err := readopt(ctx, cfg, srv, store, log); err != nil {
+			return Result{}, err
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -165,9 +190,14 @@ func (p *Provider) adopt(cs []*pb.ContainerProto) {
 // registering with the master under its container id, logging to the
 // container's log directory.
 func workerLaunch(cfg Config, masterAddr string) *pb.ContainerLaunchContextProto {
-	cmd := []string{"./dagctl", "worker", "--master", masterAddr, "--name", "$CONTAINER_ID",
+	follow := []string{"--master", masterAddr}
+	if cfg.StateDir != "" {
+		follow = []string{"--master-file", masterFile(cfg.StateDir)}
+	}
+	cmd := append([]string{"./dagctl", "worker"}, follow...)
+	cmd = append(cmd, "--name", "$CONTAINER_ID",
 		"--slots", strconv.Itoa(max(cfg.Workers.Slots, 1)), "--listen", "$NM_HOST:0", "--dir", "$PWD/worker",
-		"--failure-timeout", cfg.FailureTimeout.String(), "1><LOG_DIR>/stdout", "2><LOG_DIR>/stderr"}
+		"--failure-timeout", cfg.FailureTimeout.String(), "1><LOG_DIR>/stdout", "2><LOG_DIR>/stderr")
 	env := []*pb.StringStringMapProto{}
 	for k, v := range cfg.WorkerEnv {
 		env = append(env, &pb.StringStringMapProto{Key: proto.String(k), Value: proto.String(v)})
@@ -176,7 +206,27 @@ func workerLaunch(cfg Config, masterAddr string) *pb.ContainerLaunchContextProto
 		LocalResources: []*pb.StringLocalResourceMapProto{{Key: proto.String("dagctl"), Value: cfg.Dagctl}},
 		Environment:    env,
 		Command:        cmd,
+		Tokens:         workerTokens(cfg.Yarn.Credentials),
 	}
+}
+
+// workerTokens are the AM's credentials (HDFS delegation tokens the
+// submitter shipped) without the AMRMToken, which is the AM's alone, for
+// the workers' launch contexts; nil when there are none.
+func workerTokens(c *hadooprpc.Credentials) []byte {
+	if c == nil {
+		return nil
+	}
+	w := &hadooprpc.Credentials{Secrets: c.Secrets}
+	for alias, t := range c.Tokens {
+		if t.Kind != yarn.KindAMRMToken {
+			w.AddToken(alias, t)
+		}
+	}
+	if len(w.Tokens) == 0 && len(w.Secrets) == 0 {
+		return nil
+	}
+	return w.Marshal()
 }
 
 // runJob submits the per-job mode's job to the ApplicationMaster's own

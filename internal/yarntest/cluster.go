@@ -2,6 +2,7 @@ package yarntest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -53,6 +54,8 @@ type Cluster struct {
 	confDir string
 	log     *slog.Logger
 	started time.Time // the cluster timestamp of application ids
+	// masterKey derives the passwords of the tokens the cluster issues.
+	masterKey []byte
 
 	rms   []*resourceManager
 	nodes []*nodeManager
@@ -116,7 +119,9 @@ func Start(opts Options) (*Cluster, error) {
 		opts: opts, dir: opts.Dir, confDir: filepath.Join(opts.Dir, "conf"), log: log,
 		started: time.Now(), changed: make(chan struct{}),
 		apps: make(map[yarn.ApplicationID]*application), counters: make(map[string]int),
+		masterKey: make([]byte, 20),
 	}
+	rand.Read(c.masterKey)
 	nRM := 1
 	if opts.HA {
 		nRM = 2

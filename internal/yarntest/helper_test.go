@@ -40,6 +40,10 @@ func helperAM() error {
 		return err
 	}
 	log.Printf("AM %s of attempt %s starting on %s:%s", cid, cid.Attempt, os.Getenv("NM_HOST"), os.Getenv("NM_PORT"))
+	noTokens := os.Getenv("YARNTEST_NO_TOKENS")
+	if noTokens == "am" {
+		os.Unsetenv(yarn.TokenFileEnv)
+	}
 	cfg, err := yarn.ConfigFromEnv()
 	if err != nil {
 		return err
@@ -49,7 +53,11 @@ func helperAM() error {
 		return err
 	}
 	defer am.Close()
-	nm, err := yarn.NewNMClient(cfg)
+	tokens := am.NMTokens()
+	if noTokens == "nm" {
+		tokens = nil
+	}
+	nm, err := yarn.NewNMClient(cfg, tokens)
 	if err != nil {
 		return err
 	}
@@ -101,7 +109,9 @@ func helperAM() error {
 				Command:     []string{os.Getenv("YARNTEST_WORKER_CMD"), "1><LOG_DIR>/stdout", "2><LOG_DIR>/stderr"},
 				Environment: []*pb.StringStringMapProto{{Key: proto.String("GREETING"), Value: proto.String("hello")}},
 			}
-			if err := nm.StartContainer(ctx, c, launch); err != nil {
+			if err := nm.StartContainer(ctx, c, launch); err != nil && noTokens != "" {
+				return err
+			} else if err != nil {
 				// Its node may be gone; the RM reports the container
 				// completed and it is asked for again.
 				log.Printf("start %s: %v", yarn.ContainerIDFromProto(c.GetId()), err)

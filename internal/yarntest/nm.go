@@ -35,6 +35,10 @@ type nodeManager struct {
 	lost bool // guarded by Cluster.mu
 }
 
+// containerTokens is the credentials file in a container's directory
+// (HADOOP_TOKEN_FILE_LOCATION).
+const containerTokens = "container_tokens"
+
 func (n *nodeManager) port() int32 {
 	_, p, _ := net.SplitHostPort(n.srv.Addr())
 	v, _ := strconv.Atoi(p)
@@ -49,7 +53,9 @@ func (n *nodeManager) nodeID() string { return n.srv.Addr() }
 
 func (c *Cluster) startNode(i int) (*nodeManager, error) {
 	n := &nodeManager{idx: i, host: "127.0.0.1", dir: filepath.Join(c.dir, "nm"+strconv.Itoa(i))}
-	n.srv = newServer(func(conn net.Conn) { hadooprpc.ServeConn(context.Background(), conn, c.nmHandler(n)) })
+	n.srv = newServer(func(conn net.Conn) {
+		hadooprpc.ServeConnWith(context.Background(), conn, c.nmHandler(n), hadooprpc.ServeOptions{Tokens: c.nmTokens(n)})
+	})
 	n.http = newServer(func(conn net.Conn) { conn.Close() })
 	if err := n.srv.Start(); err != nil {
 		return nil, fmt.Errorf("yarntest: %w", err)
@@ -77,6 +83,7 @@ type container struct {
 	diag    string
 	workDir string
 	logDir  string
+	tokens  []byte // the credentials file's content
 
 	pmu    sync.Mutex
 	cmd    *exec.Cmd
@@ -134,8 +141,9 @@ func (c *Cluster) finishContainerLocked(ct *container, exit int32, diag string, 
 	c.notifyLocked()
 }
 
-// startContainerLocked localizes and launches ct's process.
-func (c *Cluster) startContainerLocked(ct *container, launch *pb.ContainerLaunchContextProto, amConfDir string) {
+// startContainerLocked localizes and launches ct's process; am is the
+// attempt ct is the ApplicationMaster of (nil for other containers).
+func (c *Cluster) startContainerLocked(ct *container, launch *pb.ContainerLaunchContextProto, am *attempt) {
 	a := ct.app
 	ct.started = true
 	if c.closed {
@@ -157,9 +165,15 @@ func (c *Cluster) startContainerLocked(ct *container, launch *pb.ContainerLaunch
 		}
 		env = append(env, kv.GetKey()+"="+expandVars(kv.GetValue()))
 	}
-	if amConfDir != "" {
-		confDir = amConfDir
+	creds, err := parseLaunchTokens(launch.GetTokens())
+	if err != nil { // checked before: at submission, in startContainers
+		creds = &hadooprpc.Credentials{}
 	}
+	if am != nil {
+		confDir = am.confDir
+		creds.AddToken(yarn.KindAMRMToken, am.amrm)
+	}
+	ct.tokens = creds.Marshal()
 	env = append(env,
 		"CONTAINER_ID="+ct.id.String(),
 		"NM_HOST="+ct.node.host,
@@ -171,6 +185,7 @@ func (c *Cluster) startContainerLocked(ct *container, launch *pb.ContainerLaunch
 		"USER="+a.user,
 		"LOGNAME="+a.user,
 		"HADOOP_CONF_DIR="+confDir,
+		yarn.TokenFileEnv+"="+filepath.Join(ct.workDir, containerTokens),
 		"APP_SUBMIT_TIME_ENV="+strconv.FormatInt(a.start.UnixMilli(), 10),
 		"MAX_APP_ATTEMPTS="+strconv.Itoa(int(a.maxAttempts)),
 		"APPLICATION_WEB_PROXY_BASE=/proxy/"+a.id.String(),
@@ -220,6 +235,9 @@ func (c *Cluster) runContainer(ct *container, user string, resources []*pb.Strin
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return -1000, "yarntest: " + err.Error()
 		}
+	}
+	if err := os.WriteFile(filepath.Join(ct.workDir, containerTokens), ct.tokens, 0o600); err != nil {
+		return -1000, "yarntest: " + err.Error()
 	}
 	for _, r := range resources {
 		if err := localize(user, r.GetKey(), r.GetValue(), ct.workDir); err != nil {
@@ -393,13 +411,19 @@ func (c *Cluster) nmHandler(n *nodeManager) hadooprpc.Handler {
 					continue
 				}
 				ct := lookup(id.Proto())
+				_, tokErr := parseLaunchTokens(r.GetContainerLaunchContext().GetTokens())
 				switch {
+				case tokErr != nil:
+					resp.FailedRequests = append(resp.FailedRequests, fail(id.Proto(), hadooprpc.ExIO, "Unable to parse the container launch context's tokens: %v", tokErr))
+				case tokenApp(call.TokenIdentifier) != id.Attempt.App:
+					resp.FailedRequests = append(resp.FailedRequests, fail(id.Proto(), yarn.ExYarn, "Unauthorized request to start container. NMToken for application attempt : %s was used for starting container with container token issued for application : %s",
+						tokenApp(call.TokenIdentifier), id.Attempt.App))
 				case ct == nil:
 					resp.FailedRequests = append(resp.FailedRequests, fail(id.Proto(), "org.apache.hadoop.security.token.SecretManager$InvalidToken", "container %s is not allocated on this node", id))
 				case ct.started || ct.done:
 					resp.FailedRequests = append(resp.FailedRequests, fail(id.Proto(), yarn.ExYarn, "Container %s already is running or completed on this node", id))
 				default:
-					c.startContainerLocked(ct, r.GetContainerLaunchContext(), "")
+					c.startContainerLocked(ct, r.GetContainerLaunchContext(), nil)
 					resp.SucceededRequests = append(resp.SucceededRequests, id.Proto())
 				}
 			}

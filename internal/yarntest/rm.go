@@ -50,6 +50,9 @@ type attempt struct {
 	nodes     []*pb.NodeReportProto
 	preempt   []yarn.ContainerID
 	ended     bool
+	user      string
+	amrm      hadooprpc.Token
+	nmTokens  map[string]bool // nodes the attempt has an NMToken for
 }
 
 func (a *application) current() *attempt {
@@ -197,6 +200,9 @@ func (c *Cluster) submitLocked(user string, sub *pb.ApplicationSubmissionContext
 	if c.apps[id] != nil {
 		return nil // a resubmission (after a failover) is accepted silently, as YARN does
 	}
+	if _, err := parseLaunchTokens(sub.GetAmContainerSpec().GetTokens()); err != nil {
+		return c.remote(yarn.ExYarn, "Unable to parse credentials of %s: %v", id, err)
+	}
 	if r := sub.GetResource(); r.GetMemory() > c.opts.NodeMemoryMB || r.GetVirtualCores() > c.opts.NodeVCores {
 		return c.remote(yarn.ExInvalidResourceRequest, "Invalid resource request, requested resource type=[memory-mb] < 0 or greater than maximum allowed allocation. Requested resource=<memory:%d, vCores:%d>, maximum allowed allocation=<memory:%d, vCores:%d>",
 			r.GetMemory(), r.GetVirtualCores(), c.opts.NodeMemoryMB, c.opts.NodeVCores)
@@ -225,12 +231,14 @@ func (c *Cluster) newAttemptLocked(a *application) {
 	if c.closed {
 		return
 	}
-	at := &attempt{id: yarn.AttemptID{App: a.id, Attempt: int32(len(a.attempts) + 1)},
-		asks: make(map[int32]*pb.ResourceRequestProto), blacklist: make(map[string]bool)}
+	at := &attempt{id: yarn.AttemptID{App: a.id, Attempt: int32(len(a.attempts) + 1)}, user: a.user,
+		asks: make(map[int32]*pb.ResourceRequestProto), blacklist: make(map[string]bool), nmTokens: make(map[string]bool)}
 	a.attempts = append(a.attempts, at)
 	var addrs []string
 	for _, rm := range c.rms {
-		s := newServer(func(conn net.Conn) { hadooprpc.ServeConn(context.Background(), conn, c.schedulerHandler(rm, a, at)) })
+		s := newServer(func(conn net.Conn) {
+			hadooprpc.ServeConnWith(context.Background(), conn, c.schedulerHandler(rm, a, at), hadooprpc.ServeOptions{Tokens: c.schedulerTokens(at)})
+		})
 		if err := s.Start(); err != nil {
 			c.endAppLocked(a, pb.YarnApplicationStateProto_FAILED, pb.FinalApplicationStatusProto_APP_FAILED, "yarntest: "+err.Error())
 			return
@@ -238,6 +246,7 @@ func (c *Cluster) newAttemptLocked(a *application) {
 		at.sched = append(at.sched, s)
 		addrs = append(addrs, s.Addr())
 	}
+	at.amrm = c.amrmToken(at, addrs)
 	at.confDir = filepath.Join(c.dir, "attempts", at.id.String(), "conf")
 	if err := c.writeConf(at.confDir, addrs); err != nil {
 		c.endAppLocked(a, pb.YarnApplicationStateProto_FAILED, pb.FinalApplicationStatusProto_APP_FAILED, "yarntest: "+err.Error())
@@ -265,7 +274,7 @@ func (c *Cluster) launchAMLocked(a *application, at *attempt) {
 	ct := c.allocateLocked(a, at, n, res, 0)
 	ct.am = true
 	at.am = ct
-	c.startContainerLocked(ct, a.sub.GetAmContainerSpec(), at.confDir)
+	c.startContainerLocked(ct, a.sub.GetAmContainerSpec(), at)
 }
 
 // pickNodeLocked returns the live node with the most free memory that fits
@@ -406,6 +415,9 @@ func (c *Cluster) schedulerHandler(rm *resourceManager, a *application, at *atte
 			for _, ct := range a.sortedContainers() {
 				if !ct.done && !ct.am && ct.id.Attempt != at.id && ct.started {
 					resp.ContainersFromPreviousAttempts = append(resp.ContainersFromPreviousAttempts, ct.proto())
+					if t := c.nmTokenLocked(at, ct.node); t != nil {
+						resp.NmTokensFromPreviousAttempts = append(resp.NmTokensFromPreviousAttempts, t)
+					}
 				}
 			}
 			return resp, nil
@@ -445,6 +457,9 @@ func (c *Cluster) schedulerHandler(rm *resourceManager, a *application, at *atte
 			resp := &pb.AllocateResponseProto{ResponseId: proto.Int32(req.GetResponseId() + 1), NumClusterNodes: proto.Int32(int32(len(c.nodes)))}
 			for _, ct := range at.allocated {
 				resp.AllocatedContainers = append(resp.AllocatedContainers, ct.proto())
+				if t := c.nmTokenLocked(at, ct.node); t != nil {
+					resp.NmTokens = append(resp.NmTokens, t)
+				}
 			}
 			resp.CompletedContainerStatuses = at.completed
 			resp.UpdatedNodes = at.nodes

@@ -13,6 +13,7 @@ import (
 	"github.com/colinmarc/hdfs/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dagflow/dagflow/internal/hadooprpc"
 	"github.com/dagflow/dagflow/internal/hdfstest"
 	"github.com/dagflow/dagflow/internal/yarn"
 	pb "github.com/dagflow/dagflow/internal/yarn/yarnpb"
@@ -88,6 +89,8 @@ type submitOpts struct {
 	workerCmd   string
 	keep        bool
 	maxAttempts int32
+	noTokens    string // YARNTEST_NO_TOKENS of the helper AM
+	tokens      []byte // the AM's ContainerLaunchContextProto.tokens
 }
 
 // submit starts the helper AM as an application and returns its id.
@@ -119,7 +122,9 @@ func (e *env) submit(ctx context.Context, o submitOpts) (yarn.ApplicationID, err
 			Environment: []*pb.StringStringMapProto{
 				kv("YARNTEST_AM", "1"), kv("HADOOP_USER_NAME", "alice"),
 				kv("YARNTEST_WORKERS", strconv.Itoa(o.workers)), kv("YARNTEST_WORKER_CMD", o.workerCmd), kv("YARNTEST_STOP", e.stop),
+				kv("YARNTEST_NO_TOKENS", o.noTokens),
 			},
+			Tokens:  o.tokens,
 			Command: []string{"{{PWD}}/am", "1><LOG_DIR>/stdout", "2><LOG_DIR>/stderr"},
 		},
 	}
@@ -175,7 +180,12 @@ func TestApplicationRunsContainers(t *testing.T) {
 	if err != nil || len(nodes) != 2 {
 		t.Fatalf("cluster nodes: %v %v", nodes, err)
 	}
-	id, err := e.submit(ctx, submitOpts{workers: 2, workerCmd: `echo "$GREETING from $CONTAINER_ID on $NM_HOST:$NM_PORT http $NM_HTTP_PORT local $LOCAL_DIRS logs $LOG_DIRS"`})
+	// A delegation token shipped by the submitter reaches the AM's
+	// credentials file next to its AMRMToken.
+	var shipped hadooprpc.Credentials
+	shipped.AddToken("hdfs", hadooprpc.Token{Identifier: []byte("dt"), Password: []byte("pw"), Kind: yarn.KindHDFSDelegationToken, Service: "127.0.0.1:8020"})
+	id, err := e.submit(ctx, submitOpts{workers: 2, tokens: shipped.Marshal(),
+		workerCmd: `echo "$GREETING from $CONTAINER_ID on $NM_HOST:$NM_PORT http $NM_HTTP_PORT local $LOCAL_DIRS logs $LOG_DIRS"`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +205,19 @@ func TestApplicationRunsContainers(t *testing.T) {
 	cs := e.yarn.Containers(id.String())
 	if len(cs) != 3 || !cs[0].AM {
 		t.Fatalf("containers: %+v", cs)
+	}
+	creds, err := hadooprpc.ReadCredentialsFile(filepath.Join(cs[0].WorkDir, "container_tokens"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := creds.TokenOfKind(yarn.KindAMRMToken); !ok {
+		t.Errorf("the AM's credentials have no AMRMToken: %+v", creds)
+	}
+	if dt, ok := creds.TokenOfKind(yarn.KindHDFSDelegationToken); !ok || string(dt.Identifier) != "dt" {
+		t.Errorf("the AM's credentials lack the shipped delegation token: %+v", creds)
+	}
+	if e.yarn.Count("startContainers") != 2 {
+		t.Errorf("startContainers called %d times, want 2 (one per worker, each authenticated by an NMToken)", e.yarn.Count("startContainers"))
 	}
 	for _, c := range cs[1:] {
 		out, err := os.ReadFile(filepath.Join(c.LogDir, "stdout"))
@@ -221,6 +244,50 @@ func TestUnknownQueue(t *testing.T) {
 	_, err := e.submit(testContext(t), submitOpts{queue: "nope"})
 	if err == nil || !strings.Contains(err.Error(), "submitted by user alice to unknown queue: nope") {
 		t.Fatalf("got %v, want the ResourceManager's unknown-queue message", err)
+	}
+}
+
+// TestUnparsableLaunchTokens: tokens that are not Hadoop Credentials are
+// refused at submission with the ResourceManager's message.
+func TestUnparsableLaunchTokens(t *testing.T) {
+	e := newEnv(t, yarntest.Options{})
+	_, err := e.submit(testContext(t), submitOpts{tokens: []byte("not credentials")})
+	if err == nil || !strings.Contains(err.Error(), "Unable to parse credentials") || !strings.Contains(err.Error(), "HDTS") {
+		t.Fatalf("got %v, want the ResourceManager's credentials parse error", err)
+	}
+}
+
+// TestTokensRequired: an ApplicationMaster without its AMRMToken is
+// refused by the scheduler, and one without NMTokens by the NodeManager,
+// with errors naming the missing token; the attempt fails with it.
+func TestTokensRequired(t *testing.T) {
+	for _, tc := range []struct {
+		noTokens string
+		want     []string
+	}{
+		{"am", []string{"SIMPLE authentication is not enabled.  Available:[TOKEN]", "no AMRMToken"}},
+		{"nm", []string{"startContainers on 127.0.0.1:", "SIMPLE authentication is not enabled.  Available:[TOKEN]", "no NMToken for 127.0.0.1:"}},
+	} {
+		t.Run(tc.noTokens, func(t *testing.T) {
+			e := newEnv(t, yarntest.Options{})
+			ctx := testContext(t)
+			id, err := e.submit(ctx, submitOpts{workers: 1, maxAttempts: 1, noTokens: tc.noTokens})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.client.WaitApplication(ctx, id, func(*pb.ApplicationReportProto) bool { return false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.GetFinalApplicationStatus() != pb.FinalApplicationStatusProto_APP_FAILED {
+				t.Fatalf("application ended %s: %s", r.GetFinalApplicationStatus(), r.GetDiagnostics())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.GetDiagnostics(), w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, r.GetDiagnostics())
+				}
+			}
+		})
 	}
 }
 

@@ -290,6 +290,74 @@ func (RpcResponseHeaderProto_RpcErrorCodeProto) EnumDescriptor() ([]byte, []int)
 	return file_rpcheader_proto_rawDescGZIP(), []int{1, 1}
 }
 
+type RpcSaslProto_SaslState int32
+
+const (
+	RpcSaslProto_SUCCESS   RpcSaslProto_SaslState = 0
+	RpcSaslProto_NEGOTIATE RpcSaslProto_SaslState = 1
+	RpcSaslProto_INITIATE  RpcSaslProto_SaslState = 2
+	RpcSaslProto_CHALLENGE RpcSaslProto_SaslState = 3
+	RpcSaslProto_RESPONSE  RpcSaslProto_SaslState = 4
+	RpcSaslProto_WRAP      RpcSaslProto_SaslState = 5
+)
+
+// Enum value maps for RpcSaslProto_SaslState.
+var (
+	RpcSaslProto_SaslState_name = map[int32]string{
+		0: "SUCCESS",
+		1: "NEGOTIATE",
+		2: "INITIATE",
+		3: "CHALLENGE",
+		4: "RESPONSE",
+		5: "WRAP",
+	}
+	RpcSaslProto_SaslState_value = map[string]int32{
+		"SUCCESS":   0,
+		"NEGOTIATE": 1,
+		"INITIATE":  2,
+		"CHALLENGE": 3,
+		"RESPONSE":  4,
+		"WRAP":      5,
+	}
+)
+
+func (x RpcSaslProto_SaslState) Enum() *RpcSaslProto_SaslState {
+	p := new(RpcSaslProto_SaslState)
+	*p = x
+	return p
+}
+
+func (x RpcSaslProto_SaslState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RpcSaslProto_SaslState) Descriptor() protoreflect.EnumDescriptor {
+	return file_rpcheader_proto_enumTypes[4].Descriptor()
+}
+
+func (RpcSaslProto_SaslState) Type() protoreflect.EnumType {
+	return &file_rpcheader_proto_enumTypes[4]
+}
+
+func (x RpcSaslProto_SaslState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *RpcSaslProto_SaslState) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = RpcSaslProto_SaslState(num)
+	return nil
+}
+
+// Deprecated: Use RpcSaslProto_SaslState.Descriptor instead.
+func (RpcSaslProto_SaslState) EnumDescriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{5, 0}
+}
+
 type RpcRequestHeaderProto struct {
 	state         protoimpl.MessageState                `protogen:"open.v1"`
 	RpcKind       *RpcKindProto                         `protobuf:"varint,1,opt,name=rpcKind,enum=dagflow.hadooprpc.RpcKindProto" json:"rpcKind,omitempty"`
@@ -640,6 +708,335 @@ func (x *IpcConnectionContextProto) GetProtocol() string {
 	return ""
 }
 
+// The SASL exchange before the connection context (RpcHeader.proto); sent
+// with call id -33.
+type RpcSaslProto struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Version       *uint32                  `protobuf:"varint,1,opt,name=version" json:"version,omitempty"`
+	State         *RpcSaslProto_SaslState  `protobuf:"varint,2,req,name=state,enum=dagflow.hadooprpc.RpcSaslProto_SaslState" json:"state,omitempty"`
+	Token         []byte                   `protobuf:"bytes,3,opt,name=token" json:"token,omitempty"`
+	Auths         []*RpcSaslProto_SaslAuth `protobuf:"bytes,4,rep,name=auths" json:"auths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RpcSaslProto) Reset() {
+	*x = RpcSaslProto{}
+	mi := &file_rpcheader_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RpcSaslProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RpcSaslProto) ProtoMessage() {}
+
+func (x *RpcSaslProto) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcheader_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RpcSaslProto.ProtoReflect.Descriptor instead.
+func (*RpcSaslProto) Descriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RpcSaslProto) GetVersion() uint32 {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return 0
+}
+
+func (x *RpcSaslProto) GetState() RpcSaslProto_SaslState {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return RpcSaslProto_SUCCESS
+}
+
+func (x *RpcSaslProto) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *RpcSaslProto) GetAuths() []*RpcSaslProto_SaslAuth {
+	if x != nil {
+		return x.Auths
+	}
+	return nil
+}
+
+// A delegation or access token (Security.proto).
+type TokenProto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    []byte                 `protobuf:"bytes,1,req,name=identifier" json:"identifier,omitempty"`
+	Password      []byte                 `protobuf:"bytes,2,req,name=password" json:"password,omitempty"`
+	Kind          *string                `protobuf:"bytes,3,req,name=kind" json:"kind,omitempty"`
+	Service       *string                `protobuf:"bytes,4,req,name=service" json:"service,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenProto) Reset() {
+	*x = TokenProto{}
+	mi := &file_rpcheader_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenProto) ProtoMessage() {}
+
+func (x *TokenProto) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcheader_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenProto.ProtoReflect.Descriptor instead.
+func (*TokenProto) Descriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TokenProto) GetIdentifier() []byte {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *TokenProto) GetPassword() []byte {
+	if x != nil {
+		return x.Password
+	}
+	return nil
+}
+
+func (x *TokenProto) GetKind() string {
+	if x != nil && x.Kind != nil {
+		return *x.Kind
+	}
+	return ""
+}
+
+func (x *TokenProto) GetService() string {
+	if x != nil && x.Service != nil {
+		return *x.Service
+	}
+	return ""
+}
+
+// A token or secret of a Credentials file (Security.proto).
+type CredentialsKVProto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alias         *string                `protobuf:"bytes,1,req,name=alias" json:"alias,omitempty"`
+	Token         *TokenProto            `protobuf:"bytes,2,opt,name=token" json:"token,omitempty"`
+	Secret        []byte                 `protobuf:"bytes,3,opt,name=secret" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CredentialsKVProto) Reset() {
+	*x = CredentialsKVProto{}
+	mi := &file_rpcheader_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CredentialsKVProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CredentialsKVProto) ProtoMessage() {}
+
+func (x *CredentialsKVProto) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcheader_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CredentialsKVProto.ProtoReflect.Descriptor instead.
+func (*CredentialsKVProto) Descriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CredentialsKVProto) GetAlias() string {
+	if x != nil && x.Alias != nil {
+		return *x.Alias
+	}
+	return ""
+}
+
+func (x *CredentialsKVProto) GetToken() *TokenProto {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *CredentialsKVProto) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+// The protobuf form (format version 1) of Hadoop's Credentials.
+type CredentialsProto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*CredentialsKVProto  `protobuf:"bytes,1,rep,name=tokens" json:"tokens,omitempty"`
+	Secrets       []*CredentialsKVProto  `protobuf:"bytes,2,rep,name=secrets" json:"secrets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CredentialsProto) Reset() {
+	*x = CredentialsProto{}
+	mi := &file_rpcheader_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CredentialsProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CredentialsProto) ProtoMessage() {}
+
+func (x *CredentialsProto) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcheader_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CredentialsProto.ProtoReflect.Descriptor instead.
+func (*CredentialsProto) Descriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CredentialsProto) GetTokens() []*CredentialsKVProto {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *CredentialsProto) GetSecrets() []*CredentialsKVProto {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+type RpcSaslProto_SaslAuth struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        *string                `protobuf:"bytes,1,req,name=method" json:"method,omitempty"`
+	Mechanism     *string                `protobuf:"bytes,2,req,name=mechanism" json:"mechanism,omitempty"`
+	Protocol      *string                `protobuf:"bytes,3,opt,name=protocol" json:"protocol,omitempty"`
+	ServerId      *string                `protobuf:"bytes,4,opt,name=serverId" json:"serverId,omitempty"`
+	Challenge     []byte                 `protobuf:"bytes,5,opt,name=challenge" json:"challenge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RpcSaslProto_SaslAuth) Reset() {
+	*x = RpcSaslProto_SaslAuth{}
+	mi := &file_rpcheader_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RpcSaslProto_SaslAuth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RpcSaslProto_SaslAuth) ProtoMessage() {}
+
+func (x *RpcSaslProto_SaslAuth) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcheader_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RpcSaslProto_SaslAuth.ProtoReflect.Descriptor instead.
+func (*RpcSaslProto_SaslAuth) Descriptor() ([]byte, []int) {
+	return file_rpcheader_proto_rawDescGZIP(), []int{5, 0}
+}
+
+func (x *RpcSaslProto_SaslAuth) GetMethod() string {
+	if x != nil && x.Method != nil {
+		return *x.Method
+	}
+	return ""
+}
+
+func (x *RpcSaslProto_SaslAuth) GetMechanism() string {
+	if x != nil && x.Mechanism != nil {
+		return *x.Mechanism
+	}
+	return ""
+}
+
+func (x *RpcSaslProto_SaslAuth) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+func (x *RpcSaslProto_SaslAuth) GetServerId() string {
+	if x != nil && x.ServerId != nil {
+		return *x.ServerId
+	}
+	return ""
+}
+
+func (x *RpcSaslProto_SaslAuth) GetChallenge() []byte {
+	if x != nil {
+		return x.Challenge
+	}
+	return nil
+}
+
 var File_rpcheader_proto protoreflect.FileDescriptor
 
 const file_rpcheader_proto_rawDesc = "" +
@@ -697,7 +1094,40 @@ const file_rpcheader_proto_rawDesc = "" +
 	"\brealUser\x18\x02 \x01(\tR\brealUser\"|\n" +
 	"\x19IpcConnectionContextProto\x12C\n" +
 	"\buserInfo\x18\x02 \x01(\v2'.dagflow.hadooprpc.UserInformationProtoR\buserInfo\x12\x1a\n" +
-	"\bprotocol\x18\x03 \x01(\tR\bprotocol*J\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\"\xb6\x03\n" +
+	"\fRpcSaslProto\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12?\n" +
+	"\x05state\x18\x02 \x02(\x0e2).dagflow.hadooprpc.RpcSaslProto.SaslStateR\x05state\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\fR\x05token\x12>\n" +
+	"\x05auths\x18\x04 \x03(\v2(.dagflow.hadooprpc.RpcSaslProto.SaslAuthR\x05auths\x1a\x96\x01\n" +
+	"\bSaslAuth\x12\x16\n" +
+	"\x06method\x18\x01 \x02(\tR\x06method\x12\x1c\n" +
+	"\tmechanism\x18\x02 \x02(\tR\tmechanism\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12\x1a\n" +
+	"\bserverId\x18\x04 \x01(\tR\bserverId\x12\x1c\n" +
+	"\tchallenge\x18\x05 \x01(\fR\tchallenge\"\\\n" +
+	"\tSaslState\x12\v\n" +
+	"\aSUCCESS\x10\x00\x12\r\n" +
+	"\tNEGOTIATE\x10\x01\x12\f\n" +
+	"\bINITIATE\x10\x02\x12\r\n" +
+	"\tCHALLENGE\x10\x03\x12\f\n" +
+	"\bRESPONSE\x10\x04\x12\b\n" +
+	"\x04WRAP\x10\x05\"v\n" +
+	"\n" +
+	"TokenProto\x12\x1e\n" +
+	"\n" +
+	"identifier\x18\x01 \x02(\fR\n" +
+	"identifier\x12\x1a\n" +
+	"\bpassword\x18\x02 \x02(\fR\bpassword\x12\x12\n" +
+	"\x04kind\x18\x03 \x02(\tR\x04kind\x12\x18\n" +
+	"\aservice\x18\x04 \x02(\tR\aservice\"w\n" +
+	"\x12CredentialsKVProto\x12\x14\n" +
+	"\x05alias\x18\x01 \x02(\tR\x05alias\x123\n" +
+	"\x05token\x18\x02 \x01(\v2\x1d.dagflow.hadooprpc.TokenProtoR\x05token\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\fR\x06secret\"\x92\x01\n" +
+	"\x10CredentialsProto\x12=\n" +
+	"\x06tokens\x18\x01 \x03(\v2%.dagflow.hadooprpc.CredentialsKVProtoR\x06tokens\x12?\n" +
+	"\asecrets\x18\x02 \x03(\v2%.dagflow.hadooprpc.CredentialsKVProtoR\asecrets*J\n" +
 	"\fRpcKindProto\x12\x0f\n" +
 	"\vRPC_BUILTIN\x10\x00\x12\x10\n" +
 	"\fRPC_WRITABLE\x10\x01\x12\x17\n" +
@@ -715,30 +1145,41 @@ func file_rpcheader_proto_rawDescGZIP() []byte {
 	return file_rpcheader_proto_rawDescData
 }
 
-var file_rpcheader_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_rpcheader_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_rpcheader_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_rpcheader_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_rpcheader_proto_goTypes = []any{
 	(RpcKindProto)(0),                             // 0: dagflow.hadooprpc.RpcKindProto
 	(RpcRequestHeaderProto_OperationProto)(0),     // 1: dagflow.hadooprpc.RpcRequestHeaderProto.OperationProto
 	(RpcResponseHeaderProto_RpcStatusProto)(0),    // 2: dagflow.hadooprpc.RpcResponseHeaderProto.RpcStatusProto
 	(RpcResponseHeaderProto_RpcErrorCodeProto)(0), // 3: dagflow.hadooprpc.RpcResponseHeaderProto.RpcErrorCodeProto
-	(*RpcRequestHeaderProto)(nil),                 // 4: dagflow.hadooprpc.RpcRequestHeaderProto
-	(*RpcResponseHeaderProto)(nil),                // 5: dagflow.hadooprpc.RpcResponseHeaderProto
-	(*RequestHeaderProto)(nil),                    // 6: dagflow.hadooprpc.RequestHeaderProto
-	(*UserInformationProto)(nil),                  // 7: dagflow.hadooprpc.UserInformationProto
-	(*IpcConnectionContextProto)(nil),             // 8: dagflow.hadooprpc.IpcConnectionContextProto
+	(RpcSaslProto_SaslState)(0),                   // 4: dagflow.hadooprpc.RpcSaslProto.SaslState
+	(*RpcRequestHeaderProto)(nil),                 // 5: dagflow.hadooprpc.RpcRequestHeaderProto
+	(*RpcResponseHeaderProto)(nil),                // 6: dagflow.hadooprpc.RpcResponseHeaderProto
+	(*RequestHeaderProto)(nil),                    // 7: dagflow.hadooprpc.RequestHeaderProto
+	(*UserInformationProto)(nil),                  // 8: dagflow.hadooprpc.UserInformationProto
+	(*IpcConnectionContextProto)(nil),             // 9: dagflow.hadooprpc.IpcConnectionContextProto
+	(*RpcSaslProto)(nil),                          // 10: dagflow.hadooprpc.RpcSaslProto
+	(*TokenProto)(nil),                            // 11: dagflow.hadooprpc.TokenProto
+	(*CredentialsKVProto)(nil),                    // 12: dagflow.hadooprpc.CredentialsKVProto
+	(*CredentialsProto)(nil),                      // 13: dagflow.hadooprpc.CredentialsProto
+	(*RpcSaslProto_SaslAuth)(nil),                 // 14: dagflow.hadooprpc.RpcSaslProto.SaslAuth
 }
 var file_rpcheader_proto_depIdxs = []int32{
-	0, // 0: dagflow.hadooprpc.RpcRequestHeaderProto.rpcKind:type_name -> dagflow.hadooprpc.RpcKindProto
-	1, // 1: dagflow.hadooprpc.RpcRequestHeaderProto.rpcOp:type_name -> dagflow.hadooprpc.RpcRequestHeaderProto.OperationProto
-	2, // 2: dagflow.hadooprpc.RpcResponseHeaderProto.status:type_name -> dagflow.hadooprpc.RpcResponseHeaderProto.RpcStatusProto
-	3, // 3: dagflow.hadooprpc.RpcResponseHeaderProto.errorDetail:type_name -> dagflow.hadooprpc.RpcResponseHeaderProto.RpcErrorCodeProto
-	7, // 4: dagflow.hadooprpc.IpcConnectionContextProto.userInfo:type_name -> dagflow.hadooprpc.UserInformationProto
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: dagflow.hadooprpc.RpcRequestHeaderProto.rpcKind:type_name -> dagflow.hadooprpc.RpcKindProto
+	1,  // 1: dagflow.hadooprpc.RpcRequestHeaderProto.rpcOp:type_name -> dagflow.hadooprpc.RpcRequestHeaderProto.OperationProto
+	2,  // 2: dagflow.hadooprpc.RpcResponseHeaderProto.status:type_name -> dagflow.hadooprpc.RpcResponseHeaderProto.RpcStatusProto
+	3,  // 3: dagflow.hadooprpc.RpcResponseHeaderProto.errorDetail:type_name -> dagflow.hadooprpc.RpcResponseHeaderProto.RpcErrorCodeProto
+	8,  // 4: dagflow.hadooprpc.IpcConnectionContextProto.userInfo:type_name -> dagflow.hadooprpc.UserInformationProto
+	4,  // 5: dagflow.hadooprpc.RpcSaslProto.state:type_name -> dagflow.hadooprpc.RpcSaslProto.SaslState
+	14, // 6: dagflow.hadooprpc.RpcSaslProto.auths:type_name -> dagflow.hadooprpc.RpcSaslProto.SaslAuth
+	11, // 7: dagflow.hadooprpc.CredentialsKVProto.token:type_name -> dagflow.hadooprpc.TokenProto
+	12, // 8: dagflow.hadooprpc.CredentialsProto.tokens:type_name -> dagflow.hadooprpc.CredentialsKVProto
+	12, // 9: dagflow.hadooprpc.CredentialsProto.secrets:type_name -> dagflow.hadooprpc.CredentialsKVProto
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_rpcheader_proto_init() }
@@ -751,8 +1192,8 @@ func file_rpcheader_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpcheader_proto_rawDesc), len(file_rpcheader_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   5,
+			NumEnums:      5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

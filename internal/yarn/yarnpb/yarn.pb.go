@@ -4188,6 +4188,138 @@ func (x *GetContainerStatusesResponseProto) GetFailedRequests() []*ContainerExce
 	return nil
 }
 
+// Token identifiers (yarn_security_token.proto): the identifier bytes of
+// an AMRMToken and of an NMToken are these messages, serialized.
+type AMRMTokenIdentifierProto struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	AppAttemptId  *ApplicationAttemptIdProto `protobuf:"bytes,1,opt,name=appAttemptId" json:"appAttemptId,omitempty"`
+	KeyId         *int32                     `protobuf:"varint,2,opt,name=keyId,def=-1" json:"keyId,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+// Default values for AMRMTokenIdentifierProto fields.
+const (
+	Default_AMRMTokenIdentifierProto_KeyId = int32(-1)
+)
+
+func (x *AMRMTokenIdentifierProto) Reset() {
+	*x = AMRMTokenIdentifierProto{}
+	mi := &file_yarn_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AMRMTokenIdentifierProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AMRMTokenIdentifierProto) ProtoMessage() {}
+
+func (x *AMRMTokenIdentifierProto) ProtoReflect() protoreflect.Message {
+	mi := &file_yarn_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AMRMTokenIdentifierProto.ProtoReflect.Descriptor instead.
+func (*AMRMTokenIdentifierProto) Descriptor() ([]byte, []int) {
+	return file_yarn_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *AMRMTokenIdentifierProto) GetAppAttemptId() *ApplicationAttemptIdProto {
+	if x != nil {
+		return x.AppAttemptId
+	}
+	return nil
+}
+
+func (x *AMRMTokenIdentifierProto) GetKeyId() int32 {
+	if x != nil && x.KeyId != nil {
+		return *x.KeyId
+	}
+	return Default_AMRMTokenIdentifierProto_KeyId
+}
+
+type NMTokenIdentifierProto struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	AppAttemptId  *ApplicationAttemptIdProto `protobuf:"bytes,1,opt,name=appAttemptId" json:"appAttemptId,omitempty"`
+	NodeId        *NodeIdProto               `protobuf:"bytes,2,opt,name=nodeId" json:"nodeId,omitempty"`
+	AppSubmitter  *string                    `protobuf:"bytes,3,opt,name=appSubmitter" json:"appSubmitter,omitempty"`
+	KeyId         *int32                     `protobuf:"varint,4,opt,name=keyId,def=-1" json:"keyId,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+// Default values for NMTokenIdentifierProto fields.
+const (
+	Default_NMTokenIdentifierProto_KeyId = int32(-1)
+)
+
+func (x *NMTokenIdentifierProto) Reset() {
+	*x = NMTokenIdentifierProto{}
+	mi := &file_yarn_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NMTokenIdentifierProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NMTokenIdentifierProto) ProtoMessage() {}
+
+func (x *NMTokenIdentifierProto) ProtoReflect() protoreflect.Message {
+	mi := &file_yarn_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NMTokenIdentifierProto.ProtoReflect.Descriptor instead.
+func (*NMTokenIdentifierProto) Descriptor() ([]byte, []int) {
+	return file_yarn_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *NMTokenIdentifierProto) GetAppAttemptId() *ApplicationAttemptIdProto {
+	if x != nil {
+		return x.AppAttemptId
+	}
+	return nil
+}
+
+func (x *NMTokenIdentifierProto) GetNodeId() *NodeIdProto {
+	if x != nil {
+		return x.NodeId
+	}
+	return nil
+}
+
+func (x *NMTokenIdentifierProto) GetAppSubmitter() string {
+	if x != nil && x.AppSubmitter != nil {
+		return *x.AppSubmitter
+	}
+	return ""
+}
+
+func (x *NMTokenIdentifierProto) GetKeyId() int32 {
+	if x != nil && x.KeyId != nil {
+		return *x.KeyId
+	}
+	return Default_NMTokenIdentifierProto_KeyId
+}
+
 var File_yarn_proto protoreflect.FileDescriptor
 
 const file_yarn_proto_rawDesc = "" +
@@ -4458,7 +4590,15 @@ const file_yarn_proto_rawDesc = "" +
 	"\fcontainer_id\x18\x01 \x03(\v2\x1e.dagflow.yarn.ContainerIdProtoR\vcontainerId\"\xb2\x01\n" +
 	"!GetContainerStatusesResponseProto\x12:\n" +
 	"\x06status\x18\x01 \x03(\v2\".dagflow.yarn.ContainerStatusProtoR\x06status\x12Q\n" +
-	"\x0ffailed_requests\x18\x02 \x03(\v2(.dagflow.yarn.ContainerExceptionMapProtoR\x0efailedRequests*P\n" +
+	"\x0ffailed_requests\x18\x02 \x03(\v2(.dagflow.yarn.ContainerExceptionMapProtoR\x0efailedRequests\"\x81\x01\n" +
+	"\x18AMRMTokenIdentifierProto\x12K\n" +
+	"\fappAttemptId\x18\x01 \x01(\v2'.dagflow.yarn.ApplicationAttemptIdProtoR\fappAttemptId\x12\x18\n" +
+	"\x05keyId\x18\x02 \x01(\x05:\x02-1R\x05keyId\"\xd6\x01\n" +
+	"\x16NMTokenIdentifierProto\x12K\n" +
+	"\fappAttemptId\x18\x01 \x01(\v2'.dagflow.yarn.ApplicationAttemptIdProtoR\fappAttemptId\x121\n" +
+	"\x06nodeId\x18\x02 \x01(\v2\x19.dagflow.yarn.NodeIdProtoR\x06nodeId\x12\"\n" +
+	"\fappSubmitter\x18\x03 \x01(\tR\fappSubmitter\x12\x18\n" +
+	"\x05keyId\x18\x04 \x01(\x05:\x02-1R\x05keyId*P\n" +
 	"\x13ContainerStateProto\x12\t\n" +
 	"\x05C_NEW\x10\x01\x12\r\n" +
 	"\tC_RUNNING\x10\x02\x12\x0e\n" +
@@ -4530,7 +4670,7 @@ func file_yarn_proto_rawDescGZIP() []byte {
 }
 
 var file_yarn_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_yarn_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_yarn_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_yarn_proto_goTypes = []any{
 	(ContainerStateProto)(0),                       // 0: dagflow.yarn.ContainerStateProto
 	(ExecutionTypeProto)(0),                        // 1: dagflow.yarn.ExecutionTypeProto
@@ -4599,6 +4739,8 @@ var file_yarn_proto_goTypes = []any{
 	(*StopContainersResponseProto)(nil),            // 64: dagflow.yarn.StopContainersResponseProto
 	(*GetContainerStatusesRequestProto)(nil),       // 65: dagflow.yarn.GetContainerStatusesRequestProto
 	(*GetContainerStatusesResponseProto)(nil),      // 66: dagflow.yarn.GetContainerStatusesResponseProto
+	(*AMRMTokenIdentifierProto)(nil),               // 67: dagflow.yarn.AMRMTokenIdentifierProto
+	(*NMTokenIdentifierProto)(nil),                 // 68: dagflow.yarn.NMTokenIdentifierProto
 }
 var file_yarn_proto_depIdxs = []int32{
 	10, // 0: dagflow.yarn.SerializedExceptionProto.cause:type_name -> dagflow.yarn.SerializedExceptionProto
@@ -4688,11 +4830,14 @@ var file_yarn_proto_depIdxs = []int32{
 	13, // 84: dagflow.yarn.GetContainerStatusesRequestProto.container_id:type_name -> dagflow.yarn.ContainerIdProto
 	32, // 85: dagflow.yarn.GetContainerStatusesResponseProto.status:type_name -> dagflow.yarn.ContainerStatusProto
 	61, // 86: dagflow.yarn.GetContainerStatusesResponseProto.failed_requests:type_name -> dagflow.yarn.ContainerExceptionMapProto
-	87, // [87:87] is the sub-list for method output_type
-	87, // [87:87] is the sub-list for method input_type
-	87, // [87:87] is the sub-list for extension type_name
-	87, // [87:87] is the sub-list for extension extendee
-	0,  // [0:87] is the sub-list for field type_name
+	12, // 87: dagflow.yarn.AMRMTokenIdentifierProto.appAttemptId:type_name -> dagflow.yarn.ApplicationAttemptIdProto
+	12, // 88: dagflow.yarn.NMTokenIdentifierProto.appAttemptId:type_name -> dagflow.yarn.ApplicationAttemptIdProto
+	20, // 89: dagflow.yarn.NMTokenIdentifierProto.nodeId:type_name -> dagflow.yarn.NodeIdProto
+	90, // [90:90] is the sub-list for method output_type
+	90, // [90:90] is the sub-list for method input_type
+	90, // [90:90] is the sub-list for extension type_name
+	90, // [90:90] is the sub-list for extension extendee
+	0,  // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_yarn_proto_init() }
@@ -4706,7 +4851,7 @@ func file_yarn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_yarn_proto_rawDesc), len(file_yarn_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   58,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
