@@ -249,11 +249,11 @@ type discardSink struct{}
 func (discardSink) NewWriter(context.Context, dag.SinkContext) (dag.SinkWriter[row.Row], error) {
 	return discardSink{}, nil
 }
-func (discardSink) Committer() dag.Committer                        { return nil }
+func (discardSink) Committer() dag.Committer                         { return nil }
 func (discardSink) Write(context.Context, *dag.Batch[row.Row]) error { return nil }
-func (discardSink) Prepare(context.Context) ([][]byte, error)       { return nil, nil }
-func (discardSink) Abort(context.Context) error                     { return nil }
-func (discardSink) Close() error                                    { return nil }
+func (discardSink) Prepare(context.Context) ([][]byte, error)        { return nil, nil }
+func (discardSink) Abort(context.Context) error                      { return nil }
+func (discardSink) Close() error                                     { return nil }
 
 // Result is the result of a top-level SELECT, collected in memory once the
 // job succeeded (bounded ad-hoc queries; the job must run in this
