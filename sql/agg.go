@@ -368,6 +368,11 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		}
 		return -1
 	}
+	for _, k := range in.win.partition {
+		if sameKey(k) < 0 {
+			return nil, errAt(k.Position(), "SESSION partition key %s must be in GROUP BY", parser.FormatExpr(k))
+		}
+	}
 	var aggCalls []*parser.Call
 	aggIndex := map[string]int{}
 	var rwErr error

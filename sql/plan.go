@@ -44,6 +44,9 @@ type windowSpec struct {
 	assigner dag.WindowAssigner
 	// n is the number of input columns (before the window columns).
 	n int
+	// partition holds the keys of SESSION(… PARTITION BY …): each must
+	// be a group key.
+	partition []parser.Expr
 }
 
 // windowColumns are the columns a window TVF adds.
@@ -418,9 +421,10 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	default:
 		return nil, errAt(t.Pos, "%s takes TABLE t, DESCRIPTOR(col) and %s, got %d intervals", t.Func, want, len(ms))
 	}
-	if len(t.PartitionBy) > 0 {
-		return nil, errAt(t.PartitionBy[0].Position(), "SESSION … PARTITION BY is not supported yet: group by the keys instead")
+	if len(t.PartitionBy) > 0 && t.Func != "SESSION" {
+		return nil, errAt(t.PartitionBy[0].Position(), "PARTITION BY is only allowed in SESSION")
 	}
+	spec.partition = t.PartitionBy
 	out := *in
 	q := ""
 	if t.Alias.Name != "" {

@@ -93,6 +93,7 @@ func TestEval(t *testing.T) {
 		{"CASE WHEN price < 0 THEN 1 END", "NULL", "BIGINT"},
 		{"ts - INTERVAL '1' SECOND", "2023-11-14 22:13:19.123", "TIMESTAMP(3)"},
 		{"CAST(ts AS BIGINT)", "1700000000123", "BIGINT"},
+		{"HOUR(ts)", "22", "BIGINT"},
 		{"CAST('17' AS BIGINT) + 1", "18", "BIGINT"},
 		{"CAST(price AS DECIMAL(10, 2))", "1500.00", "DECIMAL(10, 2)"},
 		{"UPPER(channel) || '-' || LOWER(channel)", "APPLE-apple", "VARCHAR"},

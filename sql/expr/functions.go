@@ -117,6 +117,23 @@ func init() {
 				return v, ok
 			}}, nil
 		}},
+		"HOUR": {"HOUR(ts TIMESTAMP) BIGINT", "the hour of the day (0-23, UTC) of ts", func(pos parser.Pos, a []*Compiled) (*Compiled, error) {
+			if err := argTypes(pos, "HOUR", a, types.Timestamp); err != nil {
+				return nil, err
+			}
+			f := a[0].Int
+			return &Compiled{Type: types.BIGINT, Int: func(r row.Row) (int64, bool) {
+				v, ok := f(r)
+				h := v / 3_600_000
+				if v%3_600_000 < 0 {
+					h--
+				}
+				if h %= 24; h < 0 {
+					h += 24
+				}
+				return h, ok
+			}}, nil
+		}},
 		"UPPER": {"UPPER(s VARCHAR) VARCHAR", "s in upper case", strFunc("UPPER", bytes.ToUpper)},
 		"LOWER": {"LOWER(s VARCHAR) VARCHAR", "s in lower case", strFunc("LOWER", bytes.ToLower)},
 		"TRIM":  {"TRIM(s VARCHAR) VARCHAR", "s without leading and trailing white space", strFunc("TRIM", bytes.TrimSpace)},
