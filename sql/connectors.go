@@ -106,13 +106,18 @@ func (filesystemConnector) Source(g *dag.Graph, t *Table) (dag.Stream[row.Row], 
 	phys := t.Physical
 	coder := dag.WithCoder[row.Row](rowCoder(phys))
 	if format == "csv" {
+		decl := t.Declared
+		pos := make([]int, len(phys)) // the CSV field of every column read
+		for i, c := range phys {
+			pos[i] = decl.Index(c.Name)
+		}
 		parse := func(fields []string) (row.Row, error) {
-			if len(fields) != len(phys) {
-				return nil, fmt.Errorf("%d fields, want %d %s", len(fields), len(phys), phys)
+			if len(fields) != len(decl) {
+				return nil, fmt.Errorf("%d fields, want %d %s", len(fields), len(decl), decl)
 			}
 			b := row.NewBuilder(len(phys))
 			for i, c := range phys {
-				if err := parseField(b, i, c.Type, fields[i]); err != nil {
+				if err := parseField(b, i, c.Type, fields[pos[i]]); err != nil {
 					return nil, fmt.Errorf("column %s: %w", c.Name, err)
 				}
 			}

@@ -31,8 +31,13 @@ type Table struct {
 	Pos parser.Pos
 	// Schema is every column, physical and computed, in declared order.
 	Schema types.Schema
-	// Physical is the columns the connector reads and writes.
+	// Physical is the columns the connector reads and writes. A source
+	// may be asked for a subset of the declared ones (projection
+	// push-down), in declared order.
 	Physical types.Schema
+	// Declared is every physical column as declared (positional formats
+	// such as CSV need it).
+	Declared types.Schema
 	// Options are the WITH options; keys are lower case.
 	Options map[string]string
 	// Rowtime is the index in Schema of the WATERMARK column, or -1.
@@ -138,19 +143,34 @@ func (e *Env) Compile(g *dag.Graph, script string) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sql: %w", err)
 	}
-	// Work on a copy of the catalog: a failed script leaves e unchanged.
-	work := *e
-	work.tables = copyMap(e.tables)
-	work.views = copyMap(e.views)
-	p := &planner{env: &work, g: g, sources: map[string]*rel{}}
-	job := &Job{}
-	for _, s := range stmts {
-		if err := p.statement(s, job); err != nil {
-			return nil, wrap(err)
-		}
+	// Type-check on a scratch graph first, reading every column, so that
+	// errors list whole tables; then plan on g with sources reading only
+	// the columns the script uses.
+	if _, _, err := e.plan(dag.New("check", g.Config()), stmts, nil); err != nil {
+		return nil, err
+	}
+	job, work, err := e.plan(g, stmts, usedColumns(stmts, e.views))
+	if err != nil {
+		return nil, err
 	}
 	e.tables, e.views = work.tables, work.views
 	return job, nil
+}
+
+// plan plans stmts on a copy of the catalog, which it returns: a failed
+// script leaves e unchanged.
+func (e *Env) plan(g *dag.Graph, stmts []parser.Statement, used map[string]bool) (*Job, *Env, error) {
+	work := *e
+	work.tables = copyMap(e.tables)
+	work.views = copyMap(e.views)
+	p := &planner{env: &work, g: g, sources: map[string]*rel{}, used: used}
+	job := &Job{}
+	for _, s := range stmts {
+		if err := p.statement(s, job); err != nil {
+			return nil, nil, wrap(err)
+		}
+	}
+	return job, &work, nil
 }
 
 func copyMap[V any](m map[string]V) map[string]V {
@@ -175,7 +195,7 @@ func (p *planner) statement(s parser.Statement, job *Job) error {
 		}
 		// Check the view now, on a scratch graph, so that errors point at
 		// its definition.
-		check := &planner{env: p.env, g: dag.New("check", p.g.Config()), sources: map[string]*rel{}}
+		check := &planner{env: p.env, g: dag.New("check", p.g.Config()), sources: map[string]*rel{}, used: p.used}
 		if _, err := check.query(s.Query); err != nil {
 			return err
 		}
@@ -256,6 +276,7 @@ func (e *Env) createTable(s *parser.CreateTable) error {
 	if len(t.Physical) == 0 {
 		return errAt(s.Pos, "table %s has no physical column", t.Name)
 	}
+	t.Declared = t.Physical
 	if w := s.Watermark; w != nil {
 		i := t.Schema.Index(w.Column.Name)
 		if i < 0 {

@@ -21,7 +21,10 @@ type planner struct {
 	// sources holds the source of every table read so far: a table read
 	// twice is read once.
 	sources map[string]*rel
-	n       int // numbers vertex names
+	// used holds the columns the script mentions (nil: all); sources
+	// read no others.
+	used map[string]bool
+	n    int // numbers vertex names
 }
 
 // rel is a planned relation: a stream of rows and its columns.
@@ -325,6 +328,7 @@ func (p *planner) source(t *Table, pos parser.Pos) (*rel, error) {
 	if r, ok := p.sources[key]; ok {
 		return r, nil
 	}
+	t = prune(t, p.used)
 	s, err := t.connector.Source(p.g, t)
 	if err != nil {
 		return nil, errAt(pos, "table %s (declared at %s): %v", t.Name, t.Pos, err)

@@ -67,10 +67,11 @@ CREATE TABLE person (
 
 // SQLEnv returns a SQL session for the generator's events: the
 // 'nexmark' connector, the tables of SQLTables and the UDF count_char of
-// q14.
-func (g *Generator) SQLEnv(graph *dag.Graph) (*sql.Env, *SQLConnector, error) {
+// q14. Sink checksums belong to the last graph a sink table was planned
+// for.
+func (g *Generator) SQLEnv(cfg dag.Config) (*sql.Env, *SQLConnector, error) {
 	env := sql.NewEnv()
-	conn := &SQLConnector{g: g, graph: graph, sums: map[string]*Checksum{}}
+	conn := &SQLConnector{g: g, events: map[*dag.Graph]dag.Stream[Event]{}, sums: map[string]*Checksum{}}
 	if err := env.RegisterConnector("nexmark", conn); err != nil {
 		return nil, nil, err
 	}
@@ -83,33 +84,33 @@ func (g *Generator) SQLEnv(graph *dag.Graph) (*sql.Env, *SQLConnector, error) {
 	}); err != nil {
 		return nil, nil, err
 	}
-	if _, err := env.Compile(dag.New("ddl", graph.Config()), SQLTables(g.cfg.OutOfOrderness)); err != nil {
+	if _, err := env.Compile(dag.New("ddl", cfg), SQLTables(g.cfg.OutOfOrderness)); err != nil {
 		return nil, nil, err
 	}
 	return env, conn, nil
 }
 
-// SQLConnector is the 'nexmark' connector of one graph: a source table
-// reads the generator's events (one "events" vertex for every table) and
+// SQLConnector is the 'nexmark' connector: a source table reads the
+// generator's events (one "events" vertex per graph for every table) and
 // a sink table summarizes its rows into a Checksum, hashing every column
 // as the hand-written queries hash their fields.
 type SQLConnector struct {
 	g      *Generator
-	graph  *dag.Graph
 	mu     sync.Mutex
-	events dag.Stream[Event]
-	read   bool
+	events map[*dag.Graph]dag.Stream[Event]
 	sums   map[string]*Checksum
 }
 
-// Events returns the graph's event source, adding it on first use.
-func (c *SQLConnector) Events() dag.Stream[Event] {
+// Events returns the event source of graph, adding it on first use.
+func (c *SQLConnector) Events(graph *dag.Graph) dag.Stream[Event] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.read {
-		c.events, c.read = Read(c.graph, c.g), true
+	s, ok := c.events[graph]
+	if !ok {
+		s = Read(graph, c.g)
+		c.events[graph] = s
 	}
-	return c.events
+	return s
 }
 
 // Checksum returns the checksum of the sink table named table.
@@ -179,9 +180,6 @@ var nexmarkTables = map[string]struct {
 // person; every declared column must be one of the table's fields, with
 // its type.
 func (c *SQLConnector) Source(g *dag.Graph, t *sql.Table) (dag.Stream[row.Row], error) {
-	if g != c.graph {
-		return dag.Stream[row.Row]{}, fmt.Errorf("nexmark: the connector belongs to another graph")
-	}
 	name := strings.ToLower(t.Option("table", ""))
 	tab, ok := nexmarkTables[name]
 	if !ok {
@@ -201,7 +199,7 @@ func (c *SQLConnector) Source(g *dag.Graph, t *sql.Table) (dag.Stream[row.Row], 
 	n := len(sets)
 	pool := &sync.Pool{New: func() any { return row.NewBuilder(n) }}
 	typ := tab.typ
-	return dag.FlatMap(c.Events(), func(e Event, emit func(row.Row)) {
+	return dag.FlatMap(c.Events(g), func(e Event, emit func(row.Row)) {
 		if e.Type != typ {
 			return
 		}

@@ -26,14 +26,14 @@ func runSQLAndHandWritten(t testing.TB, name string, gen *Generator, mode dag.Ex
 		t.Fatal(err)
 	}
 	g := dag.New(name, dag.Config{Parallelism: 2, Mode: mode})
-	env, conn, err := gen.SQLEnv(g)
+	env, conn, err := gen.SQLEnv(g.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Compile(g, script); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	hand := q.AddTo(conn.Events(), "hand-written")
+	hand := q.AddTo(conn.Events(g), "hand-written")
 	res, err := dagflow.Run(context.Background(), g, dagflow.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("%s %v: %v", name, mode, err)
@@ -100,7 +100,7 @@ func TestSQLErrors(t *testing.T) {
 			"option 'table' must be bid, auction or person"},
 	} {
 		g := dag.New("bad", dag.Config{})
-		env, _, err := gen.SQLEnv(g)
+		env, _, err := gen.SQLEnv(g.Config())
 		if err != nil {
 			t.Fatal(err)
 		}
