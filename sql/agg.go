@@ -465,6 +465,7 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 	}
 	post.quals = make([]string, len(post.schema))
 	post.rowtime = len(post.schema) - 1 // window_time
+	post.assigned = true                // results carry End-1 as timestamp
 
 	// Filter, key and window the input.
 	src := in.s

@@ -35,6 +35,11 @@ type rel struct {
 	// rowtime is the index of the event-time column (whose values are
 	// the records' timestamps), or -1.
 	rowtime int
+	// delay is the WATERMARK's bound of disorder (ms) of the rowtime
+	// column, and assigned tells that the records' timestamps already are
+	// the rowtime column's values, with watermarks (window results).
+	delay    int64
+	assigned bool
 	// win is set for a window TVF not yet aggregated: the stream holds
 	// the input rows and the window columns are virtual.
 	win *windowSpec
@@ -125,7 +130,8 @@ func (p *planner) union(u *parser.Union) (*rel, error) {
 	if l.rowtime == r.rowtime {
 		rt = l.rowtime
 	}
-	return &rel{s: dag.Union(l.s, r.s), schema: l.schema, quals: make([]string, len(l.schema)), rowtime: rt}, nil
+	return &rel{s: dag.Union(l.s, r.s), schema: l.schema, quals: make([]string, len(l.schema)), rowtime: rt,
+		delay: max(l.delay, r.delay), assigned: l.assigned && r.assigned}, nil
 }
 
 func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
@@ -176,7 +182,7 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		pred = x
 	}
-	out := &rel{rowtime: -1}
+	out := &rel{rowtime: -1, delay: in.delay, assigned: in.assigned}
 	var cols []*expr.Compiled
 	identity := true
 	for _, it := range items {
@@ -354,20 +360,9 @@ func (p *planner) source(t *Table, pos parser.Pos) (*rel, error) {
 			return nil, err
 		}
 	}
-	if t.Rowtime >= 0 {
-		off := row.Layout{N: len(t.Schema)}.Offset(t.Rowtime)
-		ts := t.Rowtime
-		r.s = dag.WithTimestamps(r.s, dag.WatermarkStrategy[row.Row]{
-			Timestamp: func(r row.Row) int64 {
-				if r.IsNull(ts) {
-					return 0
-				}
-				return r.Int(off)
-			},
-			OutOfOrderness: time.Duration(t.WatermarkDelay) * time.Millisecond,
-		}, p.name("watermark-"+t.Name), dag.WithCoder[row.Row](rowCoder(r.schema)))
-		r.rowtime = t.Rowtime
-	}
+	// Timestamps and watermarks are assigned where a window needs them
+	// (windowTVF): queries without windows skip the operator.
+	r.rowtime, r.delay = t.Rowtime, t.WatermarkDelay
 	p.sources[key] = r
 	return r, nil
 }
@@ -434,6 +429,19 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	if t.Alias.Name != "" {
 		out = *in.requalify(t.Alias.Name)
 		q = t.Alias.Name
+	}
+	if !in.assigned {
+		off := row.Layout{N: len(in.schema)}.Offset(in.rowtime)
+		ts := in.rowtime
+		out.s = dag.WithTimestamps(in.s, dag.WatermarkStrategy[row.Row]{
+			Timestamp: func(r row.Row) int64 {
+				if r.IsNull(ts) {
+					return 0
+				}
+				return r.Int(off)
+			},
+			OutOfOrderness: time.Duration(in.delay) * time.Millisecond,
+		}, p.name("watermark"), dag.WithCoder[row.Row](rowCoder(in.schema)))
 	}
 	out.win = spec
 	out.schema = slices.Clone(in.schema)
