@@ -1,6 +1,7 @@
 package nexmark
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
 	"math"
@@ -79,7 +80,7 @@ func (g *Generator) SQLEnv(cfg dag.Config) (*sql.Env, *SQLConnector, error) {
 		Args: []types.Type{types.VARCHAR, types.VARCHAR}, Result: types.BIGINT,
 		Doc: "count_char(s, c): how many times c occurs in s",
 		Eval: func(a []expr.Value) expr.Value {
-			return expr.Value{Int: int64(strings.Count(string(a[0].Bytes), string(a[1].Bytes)))}
+			return expr.Value{Int: int64(bytes.Count(a[0].Bytes, a[1].Bytes))}
 		},
 	}); err != nil {
 		return nil, nil, err

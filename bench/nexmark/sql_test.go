@@ -50,6 +50,21 @@ func runSQLAndHandWritten(t testing.TB, name string, gen *Generator, mode dag.Ex
 	return sum.Summary(), hand.Summary()
 }
 
+// lookupWithReference returns the query named name and the summary of its
+// reference output over events.
+func lookupWithReference(t *testing.T, name string, events []Event) (Query, Summary) {
+	t.Helper()
+	q, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := q.Reference(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, want
+}
+
 // TestSQLQueriesMatchHandWritten runs every query of bench/nexmark/sql/
 // in batch and streaming mode, next to its hand-written DAG version on
 // the same events, and compares both checksums with each other and with
@@ -65,14 +80,7 @@ func TestSQLQueriesMatchHandWritten(t *testing.T) {
 		events := gen.Events(0, gen.Config().Events)
 		for _, name := range names {
 			t.Run(fmt.Sprintf("%s/rate=%v", name, cfg.EventRate), func(t *testing.T) {
-				q, err := Lookup(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := q.Reference(events)
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, want := lookupWithReference(t, name, events)
 				if n := minRows[name]; cfg == testConfig() && want.Records < int64(max(n, 1)) && !raceEnabled {
 					t.Errorf("weak test: the reference has %d rows, want at least %d", want.Records, n)
 				}
