@@ -193,7 +193,7 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 					continue
 				}
 				any = true
-				x, _ := comp.Compile(&parser.ColumnRef{Pos: it.Pos, Qualifier: c.Qualifier, Name: c.Name})
+				x := comp.Column(c)
 				if c.Index != len(cols) {
 					identity = false
 				}

@@ -259,7 +259,8 @@ func TestUDFAndUnion(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := ordersDDL(dir) + `
-SELECT id, bucket(amount) FROM orders WHERE id < 5 UNION ALL SELECT id + 1000, 'x' FROM orders WHERE id < 2;`
+SELECT id, bucket(amount) FROM orders WHERE id < 5 UNION ALL SELECT id + 1000, 'x' FROM orders WHERE id < 2;
+SELECT * FROM (SELECT id, id FROM orders WHERE id = 3) AS dup;`
 	got, _ := run(t, env, script, dag.BatchMode)
 	var want []string
 	for _, o := range orders[:5] {
@@ -269,6 +270,9 @@ SELECT id, bucket(amount) FROM orders WHERE id < 5 UNION ALL SELECT id + 1000, '
 	slices.Sort(want)
 	if !slices.Equal(got[0], want) {
 		t.Errorf("got %q, want %q", got[0], want)
+	}
+	if !slices.Equal(got[1], []string{"3,3"}) {
+		t.Errorf("SELECT * of duplicate names: %q", got[1])
 	}
 }
 

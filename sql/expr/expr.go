@@ -118,6 +118,9 @@ type Compiler struct {
 	Funcs *Functions
 }
 
+// Column compiles a read of one column of the scope.
+func (c *Compiler) Column(col Column) *Compiled { return columnExpr(col, row.Layout{N: c.Scope.N}) }
+
 // Compile type-checks e and compiles it.
 func (c *Compiler) Compile(e parser.Expr) (*Compiled, error) {
 	switch e := e.(type) {
