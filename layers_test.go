@@ -30,7 +30,7 @@ var layers = []struct {
 	{"libraries", []string{
 		"coordinator", "internal/checkpoint", "internal/pebblestate", "internal/restore",
 		"internal/testkit", "io/fileio", "io/datagen", "io/hybrid", "io/kafka", "hive",
-		"shuffle/daemon", "internal/protocol",
+		"shuffle/daemon", "internal/protocol", "sql", "sql/",
 	}},
 	{"runtime", []string{"worker", "master"}},
 	{"apps", []string{"", "cmd/", "examples/", "bench", "bench/", "internal/testjobs/", "internal/faultsuite", "internal/embedded", "internal/yarnam"}},

@@ -76,14 +76,7 @@ func TestQueryCheckpointFailover(t *testing.T) {
 	for _, backend := range []string{dag.BackendHeap, dag.BackendPebble} {
 		for _, name := range checkpointQueries() {
 			t.Run(fmt.Sprintf("%s/%s", backend, name), func(t *testing.T) {
-				q, err := Lookup(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := q.Reference(events)
-				if err != nil {
-					t.Fatal(err)
-				}
+				q, want := lookupWithReference(t, name, events)
 				g := dag.New(name, dag.Config{Parallelism: 2, Mode: dag.StreamingMode, StateBackend: backend,
 					Checkpoint: dag.CheckpointConfig{Interval: 100 * time.Millisecond, Dir: "file://" + t.TempDir()}})
 				src := &failingSource{Source: gen.Source(), ckDone: make(chan struct{})}

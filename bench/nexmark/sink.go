@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/sql/row"
 )
 
 // Summary is an order-independent digest of a multiset of rows: how many
@@ -219,26 +220,32 @@ func (s ChecksumSink[T]) Checksum() *Checksum { return s.c }
 // subtasks, attempts and processes (a sequence number alone restarts in
 // every process).
 func (s ChecksumSink[T]) NewWriter(context.Context, dag.SinkContext) (dag.SinkWriter[T], error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("nexmark: checksum writer id: %w", err)
-	}
-	return &checksumWriter[T]{c: s.c, id: binary.LittleEndian.Uint64(b[:])}, nil
+	return newChecksumWriter(s.c, T.Hash64)
 }
 
 // Committer implements dag.Sink.
 func (s ChecksumSink[T]) Committer() dag.Committer { return s.c }
 
-type checksumWriter[T Row] struct {
-	c   *Checksum
-	id  uint64 // random writer id
-	seq uint64 // parts prepared
-	s   Summary
+// newChecksumWriter returns a writer summarizing records with hash.
+func newChecksumWriter[T any](c *Checksum, hash func(T) uint64) (*checksumWriter[T], error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("nexmark: checksum writer id: %w", err)
+	}
+	return &checksumWriter[T]{c: c, id: binary.LittleEndian.Uint64(b[:]), hash: hash}, nil
+}
+
+type checksumWriter[T any] struct {
+	c    *Checksum
+	id   uint64 // random writer id
+	seq  uint64 // parts prepared
+	s    Summary
+	hash func(T) uint64
 }
 
 func (w *checksumWriter[T]) Write(_ context.Context, b *dag.Batch[T]) error {
 	for i := range b.Vals {
-		w.s.Hash += b.Vals[i].Hash64()
+		w.s.Hash += w.hash(b.Vals[i])
 	}
 	w.s.Records += int64(len(b.Vals))
 	return nil
@@ -254,3 +261,17 @@ func (w *checksumWriter[T]) Prepare(context.Context) ([][]byte, error) {
 
 func (w *checksumWriter[T]) Abort(context.Context) error { w.s = Summary{}; return nil }
 func (w *checksumWriter[T]) Close() error                { return nil }
+
+// rowChecksumSink is the ChecksumSink of SQL rows (SQLConnector).
+type rowChecksumSink struct {
+	c    *Checksum
+	hash func(row.Row) uint64
+}
+
+// NewWriter implements dag.Sink.
+func (s rowChecksumSink) NewWriter(context.Context, dag.SinkContext) (dag.SinkWriter[row.Row], error) {
+	return newChecksumWriter(s.c, s.hash)
+}
+
+// Committer implements dag.Sink.
+func (s rowChecksumSink) Committer() dag.Committer { return s.c }

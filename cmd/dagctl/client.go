@@ -37,7 +37,7 @@ func jobCommands(a *app) []*cobra.Command {
 	for _, c := range cmds {
 		a.addClientSecurityFlags(c)
 	}
-	return append(cmds, planCommand(a))
+	return append(cmds, planCommand(a), sqlCommand(a))
 }
 
 // dial connects to the master and checks it answers (exit code 3 when it

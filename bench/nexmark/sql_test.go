@@ -1,0 +1,122 @@
+package nexmark
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dagflow/dagflow"
+	"github.com/dagflow/dagflow/dag"
+)
+
+// runSQLAndHandWritten runs the SQL version of query name and its
+// hand-written DAG version in one job over gen's events (one shared
+// source) and returns both summaries.
+func runSQLAndHandWritten(t testing.TB, name string, gen *Generator, mode dag.ExecutionMode) (sqlSum, handSum Summary) {
+	t.Helper()
+	q, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := SQLQuery(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := dag.New(name, dag.Config{Parallelism: 2, Mode: mode})
+	env, conn, err := gen.SQLEnv(g.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Compile(g, script); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	hand := q.AddTo(conn.Events(g), "hand-written")
+	res, err := dagflow.Run(context.Background(), g, dagflow.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, mode, err)
+	}
+	for _, v := range res.Vertices {
+		if v.LateDropped > 0 {
+			t.Errorf("%s %v: vertex %s dropped %d late records", name, mode, v.Name, v.LateDropped)
+		}
+	}
+	sum, ok := conn.Checksum("nexmark_" + name)
+	if !ok {
+		t.Fatalf("%s: no sink table nexmark_%s", name, name)
+	}
+	return sum.Summary(), hand.Summary()
+}
+
+// lookupWithReference returns the query named name and the summary of its
+// reference output over events.
+func lookupWithReference(t *testing.T, name string, events []Event) (Query, Summary) {
+	t.Helper()
+	q, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := q.Reference(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, want
+}
+
+// TestSQLQueriesMatchHandWritten runs every query of bench/nexmark/sql/
+// in batch and streaming mode, next to its hand-written DAG version on
+// the same events, and compares both checksums with each other and with
+// the plain-Go reference.
+func TestSQLQueriesMatchHandWritten(t *testing.T) {
+	slow := Config{Events: 20_000, Seed: 7, EventRate: 25, OutOfOrderness: 5 * time.Second, BaseTime: 1_600_000_000_123}
+	names := SQLQueries()
+	if len(names) < 7 {
+		t.Fatalf("only %d SQL queries: %v", len(names), names)
+	}
+	for _, cfg := range []Config{testConfig(), slow} {
+		gen := testGenerator(t, engineConfig(cfg))
+		events := gen.Events(0, gen.Config().Events)
+		for _, name := range names {
+			t.Run(fmt.Sprintf("%s/rate=%v", name, cfg.EventRate), func(t *testing.T) {
+				_, want := lookupWithReference(t, name, events)
+				if n := minRows[name]; cfg == testConfig() && want.Records < int64(max(n, 1)) && !raceEnabled {
+					t.Errorf("weak test: the reference has %d rows, want at least %d", want.Records, n)
+				}
+				for _, mode := range []dag.ExecutionMode{dag.BatchMode, dag.StreamingMode} {
+					sqlSum, handSum := runSQLAndHandWritten(t, name, gen, mode)
+					if sqlSum != handSum || sqlSum != want {
+						t.Errorf("%v: SQL %v, hand-written %v, reference %v", mode, sqlSum, handSum, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestSQLErrors: a query over the nexmark tables with a type error or an
+// unknown column is refused with its position.
+func TestSQLErrors(t *testing.T) {
+	gen := testGenerator(t, Config{Events: 10})
+	for _, c := range []struct{ script, want string }{
+		{"SELECT auction, nope FROM bid", "sql: line 1:17: unknown column nope"},
+		{"SELECT auction FROM bid WHERE channel > 5", "sql: line 1:39: cannot compare VARCHAR with BIGINT"},
+		{"CREATE TABLE x (auction VARCHAR) WITH ('connector' = 'nexmark', 'table' = 'bid'); SELECT * FROM x",
+			"field bid.auction is BIGINT, declared VARCHAR"},
+		{"CREATE TABLE x (a BIGINT) WITH ('connector' = 'nexmark', 'table' = 'bids'); SELECT * FROM x",
+			"option 'table' must be bid, auction or person"},
+	} {
+		g := dag.New("bad", dag.Config{})
+		env, _, err := gen.SQLEnv(g.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Compile(g, c.script); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s\n got %v\nwant %s", c.script, err, c.want)
+		}
+	}
+	if _, err := SQLQuery("q6"); err == nil {
+		t.Error("SQLQuery(q6) did not fail")
+	}
+}

@@ -1,0 +1,29 @@
+// Package sql is dagflow's SQL layer: it compiles a script of Flink-style
+// SQL statements into a dag.Graph that runs on the same operators,
+// windows, state and exchanges as a hand-written job, in batch or in
+// streaming mode.
+//
+// An Env holds the catalog of a session: tables (CREATE TABLE … WITH
+// ('connector' = …)), views, connectors and Go UDFs. Env.Compile parses a
+// script (package parser), type-checks expressions and compiles them into
+// closures over compact binary rows (packages expr and row), and adds the
+// plan of every INSERT INTO and top-level SELECT to a graph:
+//
+//	env := sql.NewEnv()
+//	g := dag.New("job", dag.Config{Parallelism: 2})
+//	job, err := env.Compile(g, script)
+//	…
+//	_, err = dagflow.Run(ctx, g, dagflow.Options{})
+//	rows := job.Results[0].Rows() // a top-level SELECT's result
+//
+// Supported today: sources and sinks through connectors (filesystem CSV
+// and JSON lines, print, blackhole, and any a program registers, such as
+// the Nexmark generator of bench/nexmark); computed columns and WATERMARK
+// FOR col AS col - INTERVAL …; views; several INSERT INTO in one job;
+// projections, WHERE, CASE and the scalar functions of package expr;
+// GROUP BY over the window table-valued functions TUMBLE, HOP and SESSION
+// with COUNT, SUM, MIN, MAX and AVG, and HAVING; UNION ALL; EXPLAIN.
+// Everything else the parser accepts (joins, Top-N, GROUP BY without a
+// window, ORDER BY, LIMIT, DISTINCT) is refused with an error naming its
+// position. docs/sql.md is the user's reference.
+package sql

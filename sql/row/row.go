@@ -1,0 +1,181 @@
+package row
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/dagflow/dagflow/dag"
+	"github.com/dagflow/dagflow/sql/types"
+)
+
+// Row is one binary row. Its layout (the number of fields and which are
+// variable-length) is known from its schema, not stored in it.
+type Row []byte
+
+// Layout gives the byte offsets of the fields of rows of n fields.
+type Layout struct {
+	N int
+}
+
+// NullBytes returns the size of the null bit set.
+func (l Layout) NullBytes() int { return (l.N + 7) / 8 }
+
+// Offset returns the offset of field i's 8-byte slot.
+func (l Layout) Offset(i int) int { return l.NullBytes() + 8*i }
+
+// FixedSize returns the size of the null bits and fixed-width part.
+func (l Layout) FixedSize() int { return l.NullBytes() + 8*l.N }
+
+// IsNull reports whether field i is NULL.
+func (r Row) IsNull(i int) bool { return r[i>>3]&(1<<(i&7)) != 0 }
+
+// Int returns the int64 in the slot at off (Layout.Offset).
+func (r Row) Int(off int) int64 { return int64(binary.LittleEndian.Uint64(r[off:])) }
+
+// Float returns the float64 in the slot at off.
+func (r Row) Float(off int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(r[off:])) }
+
+// Bytes returns the variable-length field whose slot is at off. The
+// result aliases the row.
+func (r Row) Bytes(off int) []byte {
+	s := binary.LittleEndian.Uint64(r[off:])
+	start, n := uint32(s), uint32(s>>32)
+	return r[start : start+n : start+n]
+}
+
+// Builder assembles rows of one layout.
+type Builder struct {
+	l     Layout
+	fixed []byte
+	vars  []byte
+	// varSlots lists the fields set with SetBytes, whose slots Build
+	// rebases onto the fixed part's end.
+	varSlots []int
+}
+
+// NewBuilder returns a builder of rows of n fields, all NULL.
+func NewBuilder(n int) *Builder {
+	b := &Builder{l: Layout{N: n}, fixed: make([]byte, Layout{N: n}.FixedSize())}
+	b.Reset()
+	return b
+}
+
+// Layout returns the builder's layout.
+func (b *Builder) Layout() Layout { return b.l }
+
+// Reset makes every field NULL.
+func (b *Builder) Reset() {
+	clear(b.fixed)
+	for i := 0; i < b.l.N; i++ {
+		b.fixed[i>>3] |= 1 << (i & 7)
+	}
+	b.vars = b.vars[:0]
+	b.varSlots = b.varSlots[:0]
+}
+
+func (b *Builder) setNotNull(i int) { b.fixed[i>>3] &^= 1 << (i & 7) }
+
+// SetNull makes field i NULL. Each field is set at most once per row.
+func (b *Builder) SetNull(i int) {
+	b.fixed[i>>3] |= 1 << (i & 7)
+	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], 0)
+}
+
+// SetInt sets field i to v.
+func (b *Builder) SetInt(i int, v int64) {
+	b.setNotNull(i)
+	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(v))
+}
+
+// SetFloat sets field i to v.
+func (b *Builder) SetFloat(i int, v float64) {
+	b.setNotNull(i)
+	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], math.Float64bits(v))
+}
+
+// SetBytes sets variable-length field i to a copy of v.
+func (b *Builder) SetBytes(i int, v []byte) {
+	b.setNotNull(i)
+	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(len(b.vars))|uint64(len(v))<<32)
+	b.vars = append(b.vars, v...)
+	b.varSlots = append(b.varSlots, i)
+}
+
+// SetString sets variable-length field i to a copy of v.
+func (b *Builder) SetString(i int, v string) {
+	b.setNotNull(i)
+	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(len(b.vars))|uint64(len(v))<<32)
+	b.vars = append(b.vars, v...)
+	b.varSlots = append(b.varSlots, i)
+}
+
+// Build returns the row in one new slice and resets the builder.
+func (b *Builder) Build() Row {
+	fs := len(b.fixed)
+	r := make(Row, fs+len(b.vars))
+	copy(r, b.fixed)
+	copy(r[fs:], b.vars)
+	for _, i := range b.varSlots {
+		off := b.l.Offset(i)
+		if r.IsNull(i) {
+			continue
+		}
+		s := binary.LittleEndian.Uint64(r[off:])
+		binary.LittleEndian.PutUint64(r[off:], s+uint64(fs))
+	}
+	b.Reset()
+	return r
+}
+
+// Coder is the dag.Coder of rows of a schema: a uvarint length and the
+// row's bytes. Decode copies the row and validates it against the
+// schema's storage classes.
+type Coder struct {
+	storages []types.Storage
+}
+
+var _ dag.Coder[Row] = (*Coder)(nil)
+
+// NewCoder returns the coder of rows with the given storage classes.
+func NewCoder(storages []types.Storage) *Coder { return &Coder{storages: storages} }
+
+// Append implements dag.Coder.
+func (c *Coder) Append(dst []byte, r Row) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(r)))
+	return append(dst, r...)
+}
+
+// Decode implements dag.Coder.
+func (c *Coder) Decode(src []byte) (Row, int, error) {
+	n, k := binary.Uvarint(src)
+	if k <= 0 || uint64(len(src)-k) < n {
+		return nil, 0, fmt.Errorf("row: %w: bad length", dag.ErrCorruptRecord)
+	}
+	r := Row(append([]byte(nil), src[k:k+int(n)]...))
+	if err := c.Validate(r); err != nil {
+		return nil, 0, err
+	}
+	return r, k + int(n), nil
+}
+
+// Validate checks that r has the coder's layout: the fixed part is
+// complete and every non-null variable-length slot lies in the row.
+func (c *Coder) Validate(r Row) error {
+	l := Layout{N: len(c.storages)}
+	fs := l.FixedSize()
+	if len(r) < fs {
+		return fmt.Errorf("row: %w: %d bytes, shorter than the %d-byte fixed part", dag.ErrCorruptRecord, len(r), fs)
+	}
+	for i, s := range c.storages {
+		if s != types.StoreBytes || r.IsNull(i) {
+			continue
+		}
+		slot := binary.LittleEndian.Uint64(r[l.Offset(i):])
+		start, n := uint64(uint32(slot)), slot>>32
+		if start < uint64(fs) || start+n > uint64(len(r)) {
+			return fmt.Errorf("row: %w: field %d points outside the row", dag.ErrCorruptRecord, i)
+		}
+	}
+	return nil
+}
