@@ -160,6 +160,11 @@ func (s *Server) recoverJob(ctx context.Context, id string, data []byte) error {
 	if _, err := s.submit(ctx, req, rec.Owner, id, true); err != nil {
 		return fmt.Errorf("master: recover %s: %w", id, err)
 	}
-	s.log.Warn("job recovered after a leader change: restarted", "job", id, "how", reason, "epoch", s.cfg.Epoch)
+	// Adopting the running tasks (JobConfig.Adopt) needs the workers to
+	// report them; they do not yet, and stop the previous leader's
+	// executors instead.
+	s.metrics.reconcileFallbacks.Add(1)
+	s.log.Warn("job recovered after a leader change: restarted", "job", id, "how", reason, "epoch", s.cfg.Epoch,
+		"notReconciled", "workers do not report their running tasks to a new leader")
 	return nil
 }
