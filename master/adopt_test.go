@@ -17,22 +17,22 @@ import (
 	"github.com/dagflow/dagflow/scheduler"
 )
 
-// adoptPlan is a one-task streaming job: an unbounded source chained to a
-// transactional sink.
-func adoptPlan(t *testing.T) (*dag.Plan, int) {
+// oneTaskStreamingPlan is a streaming job checkpointed every 10s whose one
+// task chains an unbounded source to a sink; it returns the sink's vertex.
+func oneTaskStreamingPlan(t *testing.T, name string) (*dag.Plan, int) {
 	t.Helper()
-	g := dag.New("adopt", dag.Config{Parallelism: 1, Mode: dag.StreamingMode, Checkpoint: dag.CheckpointConfig{Interval: 10 * time.Second}})
+	g := dag.New(name, dag.Config{Parallelism: 1, Mode: dag.StreamingMode, Checkpoint: dag.CheckpointConfig{Interval: 10 * time.Second}})
 	dag.ToSink(dag.FromSource(g, "src", unbounded{&testkit.SliceSource[int]{Items: []int{1}}}, nil), "out", testkit.NewCollector[int]())
 	plan, err := g.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range plan.Vertices {
-		if v.Kind == "sink" {
+		if v.Kind == "sink" && len(plan.Tasks) == 1 {
 			return plan, v.ID
 		}
 	}
-	t.Fatal("plan has no sink")
+	t.Fatalf("plan has %d tasks, want one chained task with a sink", len(plan.Tasks))
 	return nil, 0
 }
 
@@ -43,7 +43,7 @@ func adoptPlan(t *testing.T) (*dag.Plan, int) {
 // again, the next checkpoint is 6 and goes to attempt 2, and its output and
 // the task's final output are committed once each.
 func TestJobMasterAdoptsRunningTask(t *testing.T) {
-	plan, sink := adoptPlan(t)
+	plan, sink := oneTaskStreamingPlan(t, "adopt")
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	w := &fakeWorker{deploys: make(chan protocol.TaskDeployment, 4), triggers: make(chan protocol.CheckpointTrigger, 4), notices: make(chan int64, 4)}
 	code := &fakeCode{sink: sink, commits: make(chan commitCall, 8)}
@@ -116,7 +116,7 @@ func TestJobMasterAdoptsRunningTask(t *testing.T) {
 // continue from fail NewJobMaster with scheduler.ErrNotReconciled, naming
 // the problem: the caller restarts the job instead.
 func TestJobMasterAdoptionRejected(t *testing.T) {
-	plan, sink := adoptPlan(t)
+	plan, sink := oneTaskStreamingPlan(t, "adopt")
 	running := scheduler.AdoptedTask{Task: scheduler.TaskID{}, Attempt: 1, Worker: "w1", State: scheduler.Running}
 	for _, tc := range []struct {
 		name string
