@@ -569,7 +569,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 
 // deployment builds the descriptor of a deploy decision.
 func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
-	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt}
+	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt, Slot: d.Slot}
 	pt := jm.plan.Tasks[d.Task.Vertex]
 	for _, eid := range pt.Inputs {
 		e := jm.plan.Edges[eid]

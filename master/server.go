@@ -114,6 +114,10 @@ type ServerConfig struct {
 	// running job (the submission itself lives under StorageDir), so a new
 	// leader can recover the jobs with RecoverJobs.
 	JobStore JobStore
+	// ReconcileWait bounds how long RecoverJobs waits for the workers to
+	// report the tasks of the jobs it recovers (default
+	// DefaultReconcileWait).
+	ReconcileWait time.Duration
 }
 
 // Defaults of ServerConfig.JobHistory and JobHistoryAge.
@@ -152,6 +156,8 @@ type Server struct {
 	order   []string
 	// shuffles are the registered external shuffle daemons, by name.
 	shuffles map[string]*shuffleDaemon
+	// reports are the workers' task reports after a master failover.
+	reports taskReports
 }
 
 // clusterJob is one submitted job.
@@ -207,7 +213,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis, addr: adv,
 		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob),
-		shuffles: make(map[string]*shuffleDaemon)}
+		shuffles: make(map[string]*shuffleDaemon),
+		reports:  taskReports{byWorker: make(map[string]*rpcpb.WorkerTasks), changed: make(chan struct{}), recovered: cfg.JobStore == nil}}
 	s.metrics = newServerMetrics(s)
 	s.running = limits.NewJobs(cfg.MaxJobsPerUser)
 	if s.roots, err = allowedRoots(cfg); err != nil {
@@ -239,6 +246,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s.grpc = grpc.NewServer(append(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, s.auth), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterMasterServer(s.grpc, s)
+	rpcpb.RegisterReconcileServer(s.grpc, reconcileService{s: s})
 	go s.grpc.Serve(lis)
 	if cfg.HTTP != "" {
 		if s.httpLis, err = net.Listen("tcp", cfg.HTTP); err != nil {
@@ -597,13 +605,15 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		owner = id.Name
 	}
 	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
-	return s.submit(ctx, req, owner, id, false)
+	return s.submit(ctx, req, owner, id, false, nil)
 }
 
 // submit starts job id from a submission; recovered is true when a new
 // leader restarts a job its predecessor accepted (the job is already
-// persisted, and workers may not have found the new leader yet).
-func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner, id string, recovered bool) (*rpcpb.SubmitJobResponse, error) {
+// persisted, and workers may not have found the new leader yet), and adopt
+// is then set when it continues with the attempts the workers reported (an
+// error wraps scheduler.ErrNotReconciled when it cannot).
+func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner, id string, recovered bool, adopt *Adoption) (*rpcpb.SubmitJobResponse, error) {
 	var plan dag.Plan
 	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
@@ -665,7 +675,7 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 	// attribute stays off job lines (the job's checkpoint storage sets its
 	// own component).
 	cfg := JobConfig{ID: id, Logger: s.cfg.Logger, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState,
-		Observer: s.metrics.jobs.Observer(id)}
+		Observer: s.metrics.jobs.Observer(id), Adopt: adopt}
 	if req.RestoreFrom != "" {
 		md, err := LoadSnapshot(ctx, req.RestoreFrom)
 		if err != nil {
@@ -674,6 +684,9 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 		cfg.Restore = md
 	}
 	jm, err := NewJobMaster(ctx, &plan, code, gws, cfg)
+	if errors.Is(err, scheduler.ErrNotReconciled) {
+		return nil, fmt.Errorf("submit: %w", err)
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}

@@ -134,17 +134,16 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		local.Close()
 		return fmt.Errorf("executor: %w", err)
 	}
-	conn, err := grpc.NewClient(cfg.Master, node.DialOption())
+	leader, err := newLeaderConn(cfg.Master, node.DialOption())
 	if err != nil {
 		lis.Close()
 		local.Close()
-		return fmt.Errorf("executor: master %s: %w", cfg.Master, err)
+		return err
 	}
-	defer conn.Close()
-	mc := rpcpb.NewMasterClient(conn)
+	defer leader.close()
 	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
-	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
+	ex := &executor{cfg: cfg, log: log, leader: leader, self: addr, local: local, resolver: resolver}
 	if cfg.Shuffle == protocol.ShuffleExternal && !cfg.NoHostLocalReads {
 		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, daemon.DataDir), Logger: log})
 		if err != nil {
@@ -159,6 +158,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(filepath.Dir(cfg.Dir), "state")}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(append(node.ServerOptions(tls.RequireAndVerifyClientCert, as), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterExecutorServer(srv, ex)
+	rpcpb.RegisterExecutorReconcileServer(srv, ex)
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
@@ -199,9 +199,10 @@ func (s staticPlan) Plan(string) (*dag.Plan, error) { return s.p, nil }
 // executor implements the Executor service and the runtime's providers.
 type executor struct {
 	rpcpb.UnimplementedExecutorServer
+	rpcpb.UnimplementedExecutorReconcileServer
 	cfg      ExecutorConfig
 	log      *slog.Logger
-	master   rpcpb.MasterClient
+	leader   *leaderConn
 	self     string
 	local    shuffle.Service
 	resolver *remote.Resolver
@@ -226,13 +227,18 @@ func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 
 // NextSplit implements SplitProvider through the master.
 func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error) {
-	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
-		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
+	var resp *rpcpb.NextSplitResponse
+	err := ex.leader.call(ctx, func(ctx context.Context, mc rpcpb.MasterClient) error {
+		var err error
+		resp, err = mc.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
+			Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
+		return err
+	})
 	if err != nil {
-		return SplitResponse{}, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+		return SplitResponse{}, fmt.Errorf("next split: %w", err)
 	}
 	if resp.Fatal {
-		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master %s: %s", ex.cfg.Master, resp.Error))
+		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master: %s", resp.Error))
 	}
 	return SplitResponse{Split: dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, OK: resp.Ok, Wait: resp.Wait}, nil
 }
@@ -244,14 +250,12 @@ func (ex *executor) reportCheckpoint(rep CheckpointReport) {
 		ex.log.Error("encode checkpoint report", "err", err)
 		return
 	}
-	for try := 0; try < 3; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportCheckpoint(ctx, &rpcpb.JSONDoc{Json: b})
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	err = ex.leader.call(context.Background(), func(ctx context.Context, mc rpcpb.MasterClient) error {
+		_, err := mc.ReportCheckpoint(ctx, &rpcpb.JSONDoc{Json: b})
+		return err
+	})
+	if err == nil {
+		return
 	}
 	ex.log.Warn("report checkpoint", "checkpoint", rep.ID, "err", err)
 }
@@ -290,14 +294,12 @@ func (ex *executor) report(st TaskStatus) {
 		ex.log.Error("encode task status", "err", err)
 		return
 	}
-	for try := 0; try < 5; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportTask(ctx, &rpcpb.ReportTaskRequest{StatusJson: b})
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	err = ex.leader.call(context.Background(), func(ctx context.Context, mc rpcpb.MasterClient) error {
+		_, err := mc.ReportTask(ctx, &rpcpb.ReportTaskRequest{StatusJson: b})
+		return err
+	})
+	if err == nil {
+		return
 	}
 	ex.log.Error("report task status", "err", err)
 }
@@ -333,7 +335,8 @@ func (ex *executor) pushMetrics(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := ex.master.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, MetricsJson: b}); err != nil {
+	mc, _ := ex.leader.current()
+	if _, err := mc.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, MetricsJson: b}); err != nil {
 		ex.log.Debug("report metrics", "err", err)
 	}
 }

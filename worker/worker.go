@@ -56,6 +56,8 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[attemptKey]context.CancelFunc
 	tasks   map[attemptKey]*task
+	// done holds each task's latest successful attempt (Tasks).
+	done    map[doneKey]TaskReport
 	metrics map[metricKey]*dag.Metrics
 	// storages holds each job's checkpoint storage; ckpts the checkpoints
 	// this worker's tasks are taking.
@@ -96,6 +98,7 @@ func New(cfg Config, svc shuffle.Service, resolver ShuffleResolver, splits Split
 		splits: splits, plans: plans, report: report,
 		running:  make(map[attemptKey]context.CancelFunc),
 		tasks:    make(map[attemptKey]*task),
+		done:     make(map[doneKey]TaskReport),
 		metrics:  make(map[metricKey]*dag.Metrics),
 		storages: make(map[string]StateStorage),
 		ckpts:    make(map[ckptKey]*ckptGroup),
@@ -165,6 +168,7 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
 		if err == nil {
 			st.External, st.Locations = t.external, t.locations
+			w.finishedTask(t, st)
 		}
 		w.report(st)
 	}()
@@ -226,6 +230,11 @@ func (w *Worker) ForgetJob(ctx context.Context, job string) error {
 	}
 	w.mu.Lock()
 	delete(w.storages, job)
+	for k := range w.done {
+		if k.job == job {
+			delete(w.done, k)
+		}
+	}
 	for k := range w.metrics {
 		if k.job == job {
 			delete(w.metrics, k)
