@@ -23,7 +23,7 @@ func TestHAReconcileStreamingJob(t *testing.T) {
 	b := buildAll(t)
 	c := startHACluster(t, b["dagctl"], 2, 2, 4)
 	j := startWindowJob(t, c, b["ckptwindow"])
-	id, out, ckpt, dir, deadline := j.id, j.out, j.ckpt, j.dir, j.deadline
+	id, out, ckpt := j.id, j.out, j.ckpt
 	before := runningAttempts(t, c, id)
 	if allRead(t, filepath.Join(ckpt, id)) {
 		t.Fatal("all input read before the kill: the kill would not land mid-job")
@@ -45,24 +45,11 @@ func TestHAReconcileStreamingJob(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("running tasks before the failover %v, after %v", before, after)
 	}
-	for !allRead(t, filepath.Join(ckpt, id)) {
-		st, _ := c.status(id)
-		if ended(st.State) {
-			t.Fatalf("job ended: %s %s", st.State, st.Reason)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events not all read; status %+v", st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	j.waitAllRead(t, c)
 	if n := leaderMetric(t, c, "dagflow_jobs_reconcile_fallbacks_total"); n != 0 {
 		t.Errorf("dagflow_jobs_reconcile_fallbacks_total = %v, want 0", n)
 	}
-	stdout, stderr, code := c.run("stop", id, "--drain", "--dir", "file://"+filepath.Join(dir, "savepoints"))
-	if code != 0 {
-		t.Fatalf("stop --drain: %s %s", stdout, stderr)
-	}
-	checkExact(t, committedLines(t, out), j.want) // committedLines fails on a line committed twice
+	j.stopExact(t, c)
 	c.logMu.Lock()
 	continued := strings.Count(c.logs.String(), "its running tasks continue")
 	c.logMu.Unlock()
@@ -100,6 +87,33 @@ func startWindowJob(t *testing.T, c *haCluster, binary string) windowJob {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return j
+}
+
+// waitAllRead waits until the job's latest checkpoint read every event.
+func (j windowJob) waitAllRead(t *testing.T, c *haCluster) {
+	t.Helper()
+	for !allRead(t, filepath.Join(j.ckpt, j.id)) {
+		st, _ := c.status(j.id)
+		if ended(st.State) {
+			t.Fatalf("job ended: %s %s", st.State, st.Reason)
+		}
+		if time.Now().After(j.deadline) {
+			t.Fatalf("events not all read; status %+v", st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stopExact stops the job with a drain savepoint and checks that its
+// committed output is exactly the expected windows (committedLines fails
+// on a line committed twice).
+func (j windowJob) stopExact(t *testing.T, c *haCluster) {
+	t.Helper()
+	stdout, stderr, code := c.run("stop", j.id, "--drain", "--dir", "file://"+filepath.Join(j.dir, "savepoints"))
+	if code != 0 {
+		t.Fatalf("stop --drain: %s %s", stdout, stderr)
+	}
+	checkExact(t, committedLines(t, j.out), j.want)
 }
 
 // checkExact compares committed output lines with the expected ones.

@@ -115,7 +115,7 @@ func TestHALeaderKilledMidStreamingJob(t *testing.T) {
 	b := buildAll(t)
 	c := startHACluster(t, b["dagctl"], 2, 2, 4)
 	j := startWindowJob(t, c, b["ckptwindow"])
-	id, out, ckpt, dir, deadline := j.id, j.out, j.ckpt, j.dir, j.deadline
+	id, out, ckpt, deadline := j.id, j.out, j.ckpt, j.deadline
 	if allRead(t, filepath.Join(ckpt, id)) {
 		t.Fatal("all input read before the kill: the kill would not land mid-job")
 	}
@@ -144,21 +144,8 @@ func TestHALeaderKilledMidStreamingJob(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("job running again %v after the kill", time.Since(killed).Round(time.Millisecond))
-	for !allRead(t, filepath.Join(ckpt, id)) {
-		st, _ := c.status(id)
-		if ended(st.State) {
-			t.Fatalf("job ended: %s %s", st.State, st.Reason)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events not all read; status %+v", st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	stdout, stderr, code := c.run("stop", id, "--drain", "--dir", "file://"+filepath.Join(dir, "savepoints"))
-	if code != 0 {
-		t.Fatalf("stop --drain: %s %s", stdout, stderr)
-	}
-	checkExact(t, committedLines(t, out), j.want) // committedLines fails on a line committed twice
+	j.waitAllRead(t, c)
+	j.stopExact(t, c)
 	c.logMu.Lock()
 	recovered := strings.Count(c.logs.String(), "job recovered after a leader change")
 	c.logMu.Unlock()
