@@ -154,6 +154,13 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		if err == nil && tctx.Err() != nil {
 			err = tctx.Err()
 		}
+		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
+		if err == nil {
+			st.External, st.Locations = t.external, t.locations
+			// Recorded before it stops counting as running: Tasks never
+			// misses a finished attempt.
+			w.finishedTask(t, st)
+		}
 		w.mu.Lock()
 		delete(w.running, key)
 		delete(w.tasks, key)
@@ -164,11 +171,6 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 			t.log.Warn("task failed", "err", err, "duration", time.Since(start))
 		} else {
 			t.log.Debug("task ended", "err", err, "duration", time.Since(start))
-		}
-		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
-		if err == nil {
-			st.External, st.Locations = t.external, t.locations
-			w.finishedTask(t, st)
 		}
 		w.report(st)
 	}()
