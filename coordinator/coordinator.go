@@ -119,6 +119,17 @@ func New(cfg dag.CheckpointConfig, restored *checkpoint.Metadata) *Coordinator {
 	return c
 }
 
+// StartAbove makes the next checkpoint take an id above id. A new master
+// that adopts running tasks after a failover calls it with the highest
+// barrier any task reported: a checkpoint the old master had in flight is
+// then abandoned (it is never completed or committed) and its id is not
+// reused, so no task mistakes the next barrier for one it already took.
+func (c *Coordinator) StartAbove(id int64) {
+	if id >= c.nextID {
+		c.nextID = id + 1
+	}
+}
+
 // Timeout is the checkpoint timeout in effect.
 func (c *Coordinator) Timeout() time.Duration { return c.cfg.Timeout }
 

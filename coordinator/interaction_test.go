@@ -20,6 +20,7 @@ import (
 //
 //	init [interval=D] [backfill=D] [min-pause=D] [timeout=D] [retain=N]
 //	     [restored=ID] [restored-commit=C] [manual=storage|commit|both]
+//	     [start-above=ID]                               (StartAbove, as after a master failover)
 //	deploy <task>... [attempt=N] [from=ID] [source]   (TaskDeployed; the task runs)
 //	state <task>... deploying|running|canceling|finished
 //	tick [+D] [settling] [backfilling]
@@ -228,6 +229,9 @@ func (h *harness) init(t *testing.T, d *datadriven.TestData, kv map[string]strin
 		restored = &checkpoint.Metadata{ID: int64(atoi(t, d, r)), Committables: parseCommittables(t, d, kv["restored-commit"])}
 	}
 	*h = harness{c: New(cfg, restored), now: epoch, tasks: make(map[scheduler.TaskID]*taskInfo), persisted: make(map[int64]Persist)}
+	if a, ok := kv["start-above"]; ok {
+		h.c.StartAbove(int64(atoi(t, d, a)))
+	}
 	switch kv["manual"] {
 	case "storage":
 		h.manualStore = true

@@ -14,6 +14,7 @@ import (
 	"github.com/dagflow/dagflow/internal/ha"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/io/filesystems"
+	"github.com/dagflow/dagflow/scheduler"
 )
 
 // JobStore keeps small pointers to running jobs for master high
@@ -92,21 +93,47 @@ func (s *Server) unpersistJob(id string) {
 	}
 }
 
-// RecoverJobs restarts the jobs a previous leader accepted and that did not
-// end, with their ids: each restarts from its latest valid checkpoint when
-// it has one, or else from its beginning (the restore point it was
-// submitted with, if any). records maps job ids to what the job store
-// holds. Jobs that cannot be recovered are logged and reported; the rest
-// still run.
+// RecoverJobs continues the jobs a previous leader accepted and that did
+// not end, with their ids. It waits a bounded time (ReconcileWait) for the
+// workers to report the jobs' tasks, and continues each job with the
+// attempts they run (JobConfig.Adopt). A job nobody reported, or whose
+// reports cannot be continued from, restarts from its latest valid
+// checkpoint when it has one, or else from its beginning (the restore
+// point it was submitted with, if any): the reported attempts are stopped
+// first, the reason logged and the fallback counted. records maps job ids
+// to what the job store holds. Jobs that cannot be recovered are logged
+// and reported; the rest still run. Afterwards, workers are told to stop
+// the executors of jobs this leader does not run.
 func (s *Server) RecoverJobs(ctx context.Context, records map[string][]byte) error {
+	defer s.releaseUnknown()
 	ids := make([]string, 0, len(records))
 	for id := range records {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	var errs []error
+	loaded := make(map[string]*recovery)
+	want := make(map[string]int)
 	for _, id := range ids {
-		if err := s.recoverJob(ctx, id, records[id]); err != nil {
+		r, err := s.loadRecovery(ctx, id, records[id])
+		if err != nil {
+			s.log.Error("job not recovered", "job", id, "err", err)
+			s.metrics.jobsNotRecovered.Add(1)
+			errs = append(errs, err)
+			continue
+		}
+		loaded[id] = r
+		want[id] = r.tasks
+	}
+	if len(loaded) > 0 {
+		s.waitReports(ctx, want)
+	}
+	for _, id := range ids {
+		r := loaded[id]
+		if r == nil {
+			continue
+		}
+		if err := s.recoverJob(ctx, id, r); err != nil {
 			s.log.Error("job not recovered", "job", id, "err", err)
 			s.metrics.jobsNotRecovered.Add(1)
 			errs = append(errs, err)
@@ -117,27 +144,36 @@ func (s *Server) RecoverJobs(ctx context.Context, records map[string][]byte) err
 	return errors.Join(errs...)
 }
 
-func (s *Server) recoverJob(ctx context.Context, id string, data []byte) error {
+// recovery is a job to recover: its submission, where it restarts from,
+// and how many tasks it has.
+type recovery struct {
+	owner  string
+	req    *rpcpb.SubmitJobRequest
+	reason string
+	tasks  int
+}
+
+func (s *Server) loadRecovery(ctx context.Context, id string, data []byte) (*recovery, error) {
 	var rec jobRecord
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Submission == "" {
-		return fmt.Errorf("master: recover %s: bad job record %q: %v", id, data, err)
+		return nil, fmt.Errorf("master: recover %s: bad job record %q: %v", id, data, err)
 	}
 	fsys, p, err := filesystems.Default().Resolve(rec.Submission)
 	if err != nil {
-		return fmt.Errorf("master: recover %s: %w", id, err)
+		return nil, fmt.Errorf("master: recover %s: %w", id, err)
 	}
 	f, err := fsys.Open(ctx, p)
 	if err != nil {
-		return fmt.Errorf("master: recover %s: read submission: %w", id, err)
+		return nil, fmt.Errorf("master: recover %s: read submission: %w", id, err)
 	}
 	raw, err := io.ReadAll(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("master: recover %s: read submission %s: %w", id, rec.Submission, err)
+		return nil, fmt.Errorf("master: recover %s: read submission %s: %w", id, rec.Submission, err)
 	}
 	req := &rpcpb.SubmitJobRequest{}
 	if err := proto.Unmarshal(raw, req); err != nil {
-		return fmt.Errorf("master: recover %s: decode submission %s: %w", id, rec.Submission, err)
+		return nil, fmt.Errorf("master: recover %s: decode submission %s: %w", id, rec.Submission, err)
 	}
 	var plan struct {
 		Config struct {
@@ -145,21 +181,49 @@ func (s *Server) recoverJob(ctx context.Context, id string, data []byte) error {
 				Dir string `json:"dir"`
 			} `json:"checkpoint"`
 		} `json:"config"`
+		Tasks []struct {
+			Parallelism int `json:"parallelism"`
+		} `json:"tasks"`
 	}
 	_ = json.Unmarshal(req.PlanJson, &plan)
-	reason := "no checkpoint: from the beginning"
+	r := &recovery{owner: rec.Owner, req: req, reason: "no checkpoint: from the beginning"}
+	for _, t := range plan.Tasks {
+		r.tasks += t.Parallelism
+	}
 	if dir := plan.Config.Checkpoint.Dir; dir != "" {
 		jobDir := dir + "/" + id
 		if _, err := LoadSnapshot(ctx, jobDir); err == nil {
 			req.RestoreFrom = jobDir
-			reason = "from its latest checkpoint"
+			r.reason = "from its latest checkpoint"
 		} else {
 			s.log.Info("recovered job has no usable checkpoint", "job", id, "dir", jobDir, "err", err)
 		}
 	}
-	if _, err := s.submit(ctx, req, rec.Owner, id, true); err != nil {
+	return r, nil
+}
+
+func (s *Server) recoverJob(ctx context.Context, id string, r *recovery) error {
+	why := "no worker reported tasks of the job"
+	ad, workers := s.adoption(id)
+	if ad != nil {
+		_, err := s.submit(ctx, r.req, r.owner, id, true, ad)
+		if err == nil {
+			s.log.Info("job recovered after a leader change: its running tasks continue", "job", id, "tasks", len(ad.Tasks),
+				"workers", workers, "epoch", s.cfg.Epoch)
+			return nil
+		}
+		if !errors.Is(err, scheduler.ErrNotReconciled) {
+			return fmt.Errorf("master: recover %s: %w", id, err)
+		}
+		why = err.Error()
+		// The reported attempts must not write on beside the restart.
+		s.releaseReported(id, workers)
+	}
+	if _, err := s.submit(ctx, r.req, r.owner, id, true, nil); err != nil {
 		return fmt.Errorf("master: recover %s: %w", id, err)
 	}
-	s.log.Warn("job recovered after a leader change: restarted", "job", id, "how", reason, "epoch", s.cfg.Epoch)
+	s.metrics.reconcileFallbacks.Add(1)
+	s.log.Warn("job recovered after a leader change: restarted", "job", id, "how", r.reason, "epoch", s.cfg.Epoch,
+		"notReconciled", why)
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/internal/checkpoint"
 	"github.com/dagflow/dagflow/internal/protocol"
-	"github.com/dagflow/dagflow/internal/testkit"
 )
 
 // fakeClock is a Clock whose time moves only when the test advances it;
@@ -167,21 +166,7 @@ func await[T any](t *testing.T, what string, ch <-chan T) T {
 // and the final commit, with a fake clock and fake workers: every step
 // waits for the job master's call it causes, never for time to pass.
 func TestJobLoopWithFakeClock(t *testing.T) {
-	g := dag.New("det", dag.Config{Parallelism: 1, Mode: dag.StreamingMode, Checkpoint: dag.CheckpointConfig{Interval: 10 * time.Second}})
-	dag.ToSink(dag.FromSource(g, "src", unbounded{&testkit.SliceSource[int]{Items: []int{1}}}, nil), "out", testkit.NewCollector[int]())
-	plan, err := g.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := -1
-	for _, v := range plan.Vertices {
-		if v.Kind == "sink" {
-			sink = v.ID
-		}
-	}
-	if len(plan.Tasks) != 1 || sink < 0 {
-		t.Fatalf("plan has %d tasks and sink %d, want one chained task with a sink", len(plan.Tasks), sink)
-	}
+	plan, sink := oneTaskStreamingPlan(t, "det")
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := &fakeClock{now: t0}
 	w := &fakeWorker{deploys: make(chan protocol.TaskDeployment, 4), triggers: make(chan protocol.CheckpointTrigger, 4), notices: make(chan int64, 4)}

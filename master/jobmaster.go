@@ -113,6 +113,12 @@ type JobConfig struct {
 	// Observer, when set, receives checkpoint outcomes and deployment
 	// latencies for metrics (JobMetrics.Observer).
 	Observer JobObserver
+	// Adopt, when set, continues a job whose tasks kept running through a
+	// master failover with the attempts the workers reported, instead of
+	// deploying it (Restore is then the job's latest completed checkpoint,
+	// if any). NewJobMaster fails with an error wrapping
+	// scheduler.ErrNotReconciled when the reports cannot be continued from.
+	Adopt *Adoption
 }
 
 // Progress is a snapshot of a running job.
@@ -207,6 +213,9 @@ type JobMaster struct {
 	// goroutines.
 	clock Clock
 	inbox *inbox
+	// adopted holds, for a job adopted after a master failover
+	// (JobConfig.Adopt), the actions the adoption decided; nil otherwise.
+	adopted []scheduler.Action
 }
 
 // WorkerJoined adds a worker (or a restarted one under its old name) to
@@ -270,6 +279,11 @@ func NewJobMaster(ctx context.Context, plan *dag.Plan, code JobCode, workers []W
 		jm.order = append(jm.order, w.Name())
 	}
 	sort.Strings(jm.order)
+	if cfg.Adopt != nil {
+		if err := jm.adopt(cfg.Adopt); err != nil {
+			return nil, err
+		}
+	}
 	return jm, nil
 }
 
@@ -294,12 +308,20 @@ func (jm *JobMaster) WorkerLost(name string) {
 func (jm *JobMaster) Run(ctx context.Context) (*JobResult, error) {
 	start := jm.clock.Now()
 	var actions []scheduler.Action
-	for _, name := range jm.order {
-		actions = append(actions, jm.step(scheduler.WorkerJoined{Now: start, Worker: name, Slots: jm.workers[name].Slots()})...)
+	if jm.cfg.Adopt != nil {
+		// The workers joined and the scheduler adopted their attempts.
+		actions = append(actions, jm.adopted...)
+		jm.adopted = nil
+	} else {
+		for _, name := range jm.order {
+			actions = append(actions, jm.step(scheduler.WorkerJoined{Now: start, Worker: name, Slots: jm.workers[name].Slots()})...)
+		}
 	}
 	jm.statusMu.Lock()
 	jm.start = start
-	actions = append(actions, jm.sched.Start(start)...)
+	if jm.cfg.Adopt == nil {
+		actions = append(actions, jm.sched.Start(start)...)
+	}
 	jm.statusMu.Unlock()
 	// The job may have stopped before committing the restored checkpoint's
 	// output: commit it again (commits are idempotent) before any task runs.
@@ -547,7 +569,7 @@ func (jm *JobMaster) execute(ctx context.Context, actions []scheduler.Action) (*
 
 // deployment builds the descriptor of a deploy decision.
 func (jm *JobMaster) deployment(d scheduler.Deploy) protocol.TaskDeployment {
-	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt}
+	dep := protocol.TaskDeployment{Job: jm.cfg.ID, ID: d.Task, Attempt: d.Attempt, Slot: d.Slot}
 	pt := jm.plan.Tasks[d.Task.Vertex]
 	for _, eid := range pt.Inputs {
 		e := jm.plan.Edges[eid]

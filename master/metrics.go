@@ -28,6 +28,9 @@ type serverMetrics struct {
 	// jobsRecovered and jobsNotRecovered count jobs a new HA leader
 	// restarted, or could not, after a leader change.
 	jobsRecovered, jobsNotRecovered prometheus.Counter
+	// reconcileFallbacks counts recovered jobs whose running tasks the new
+	// leader could not adopt: they restarted from their latest checkpoint.
+	reconcileFallbacks prometheus.Counter
 	// jobs holds the per-job histograms and checkpoint counters.
 	jobs *JobMetrics
 }
@@ -47,13 +50,15 @@ func newServerMetrics(s *Server) *serverMetrics {
 			Help: "Jobs this master restarted after it became the HA leader."}),
 		jobsNotRecovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "dagflow_jobs_not_recovered_total",
 			Help: "Jobs this master could not restart after it became the HA leader."}),
+		reconcileFallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "dagflow_jobs_reconcile_fallbacks_total",
+			Help: "Recovered jobs whose running tasks this HA leader could not adopt: they restarted from their latest checkpoint."}),
 		jobs: NewJobMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.jobsSubmitted, m.taskFailures, m.workersLost, m.shuffleDaemonsLost,
-		m.jobsRecovered, m.jobsNotRecovered,
+		m.jobsRecovered, m.jobsNotRecovered, m.reconcileFallbacks,
 		m.jobs,
 		newJobCollector(s),
 	)

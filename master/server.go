@@ -106,6 +106,10 @@ type ServerConfig struct {
 	// running job (the submission itself lives under StorageDir), so a new
 	// leader can recover the jobs with RecoverJobs.
 	JobStore JobStore
+	// ReconcileWait bounds how long RecoverJobs waits for the workers to
+	// report the tasks of the jobs it recovers (default
+	// DefaultReconcileWait).
+	ReconcileWait time.Duration
 }
 
 // Defaults of ServerConfig.JobHistory and JobHistoryAge.
@@ -144,6 +148,8 @@ type Server struct {
 	order   []string
 	// shuffles are the registered external shuffle daemons, by name.
 	shuffles map[string]*shuffleDaemon
+	// reports are the workers' task reports after a master failover.
+	reports taskReports
 }
 
 // clusterJob is one submitted job.
@@ -199,7 +205,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "master"), lis: lis, addr: adv,
 		workers: make(map[string]*remoteWorker), jobs: make(map[string]*clusterJob),
-		shuffles: make(map[string]*shuffleDaemon)}
+		shuffles: make(map[string]*shuffleDaemon),
+		reports:  taskReports{byWorker: make(map[string]*rpcpb.WorkerTasks), changed: make(chan struct{}), recovered: cfg.JobStore == nil}}
 	s.metrics = newServerMetrics(s)
 	s.running = limits.NewJobs(cfg.MaxJobsPerUser)
 	if s.roots, err = allowedRoots(cfg); err != nil {
@@ -231,6 +238,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s.grpc = grpc.NewServer(append(cfg.TLS.ServerOptions(tls.VerifyClientCertIfGiven, s.auth), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterMasterServer(s.grpc, s)
+	rpcpb.RegisterReconcileServer(s.grpc, reconcileService{s: s})
 	go s.grpc.Serve(lis)
 	if cfg.HTTP != "" {
 		if s.httpLis, err = net.Listen("tcp", cfg.HTTP); err != nil {

@@ -29,13 +29,15 @@ func (s *Server) SubmitJob(ctx context.Context, req *rpcpb.SubmitJobRequest) (*r
 		owner = id.Name
 	}
 	id := fmt.Sprintf("%s-%s", safeJobName(req.Name), time.Now().UTC().Format("20060102-150405.000000"))
-	return s.submit(ctx, req, owner, id, false)
+	return s.submit(ctx, req, owner, id, false, nil)
 }
 
 // submit starts job id from a submission; recovered is true when a new
 // leader restarts a job its predecessor accepted (the job is already
-// persisted, and workers may not have found the new leader yet).
-func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner, id string, recovered bool) (*rpcpb.SubmitJobResponse, error) {
+// persisted, and workers may not have found the new leader yet), and adopt
+// is then set when it continues with the attempts the workers reported (an
+// error wraps scheduler.ErrNotReconciled when it cannot).
+func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner, id string, recovered bool, adopt *Adoption) (*rpcpb.SubmitJobResponse, error) {
 	var plan dag.Plan
 	if err := json.Unmarshal(req.PlanJson, &plan); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: decode plan: %v", err)
@@ -97,7 +99,7 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 	// attribute stays off job lines (the job's checkpoint storage sets its
 	// own component).
 	cfg := JobConfig{ID: id, Logger: s.cfg.Logger, Restart: &restart, SlotWaitTimeout: time.Minute, AllowNonRestored: req.AllowNonRestoredState,
-		Observer: s.metrics.jobs.Observer(id)}
+		Observer: s.metrics.jobs.Observer(id), Adopt: adopt}
 	if req.RestoreFrom != "" {
 		md, err := LoadSnapshot(ctx, req.RestoreFrom)
 		if err != nil {
@@ -106,6 +108,9 @@ func (s *Server) submit(ctx context.Context, req *rpcpb.SubmitJobRequest, owner,
 		cfg.Restore = md
 	}
 	jm, err := NewJobMaster(ctx, &plan, code, gws, cfg)
+	if errors.Is(err, scheduler.ErrNotReconciled) {
+		return nil, fmt.Errorf("submit: %w", err)
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "submit: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 //	ack-cancels                                (TaskCanceled for every canceling task)
 //	tick [+D]                                  (advance the clock, then Tick)
 //	cancel-job
+//	adopt [restarts=N]                         (Adopt; one line per task: <task> running|finished <worker>/<slot> attempt=N [external])
 //	status | regions | failovers | wakeup
 //
 // A task is <vertex name>[<subtask>] or <vertex name>[*] for all subtasks;
@@ -90,6 +91,8 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return fmt.Sprintf("t=%s\n", h.now.Sub(epoch)) + h.step(Tick{Now: h.now})
 	case "cancel-job":
 		return h.step(CancelJob{Now: h.now})
+	case "adopt":
+		return h.adopt(t, d)
 	case "status":
 		return h.status()
 	case "regions":

@@ -125,8 +125,10 @@ type executorProc struct {
 	addr  string
 	conn  *grpc.ClientConn
 	exec  rpcpb.ExecutorClient
-	log   *os.File
-	done  chan struct{}
+	// follow points the executor at a new leader (master failover).
+	follow rpcpb.ExecutorReconcileClient
+	log    *os.File
+	done   chan struct{}
 	// released is set when the daemon stopped it on purpose.
 	released bool
 }
@@ -459,6 +461,7 @@ func (d *Daemon) startExecutor(req *rpcpb.PrepareJobRequest, bin string) (*execu
 		return nil, err
 	}
 	p.exec = rpcpb.NewExecutorClient(p.conn)
+	p.follow = rpcpb.NewExecutorReconcileClient(p.conn)
 	d.log.Info("executor started", "job", req.JobId, "pid", cmd.Process.Pid, "addr", p.addr)
 	return p, nil
 }

@@ -88,6 +88,9 @@ func (d *Daemon) followLeaders() {
 		for attempt := 0; ; attempt++ {
 			ctx, cancel := context.WithTimeout(d.ctx, d.cfg.RegisterTimeout)
 			err := d.register(ctx, info.Address)
+			if err == nil {
+				err = d.reconcile(ctx, info.Address, info.Epoch)
+			}
 			cancel()
 			if err == nil || d.ctx.Err() != nil {
 				break
@@ -105,24 +108,57 @@ func (d *Daemon) followLeaders() {
 	}
 }
 
-// leaderChanged runs when a newer leader is first seen: the executors run
-// the previous leader's task attempts, which the new leader restarts from
-// their latest checkpoint, so they stop now instead of writing on.
+// leaderChanged runs when a newer leader is first seen. The executors keep
+// running: once the worker registered with the new leader, it points them
+// at it and reports their tasks (reconcile), and the leader continues the
+// jobs with them or tells the worker which to stop.
 func (d *Daemon) leaderChanged(old, epoch uint64) {
 	if old == 0 {
 		return // the first leader this worker sees
 	}
 	d.mu.Lock()
+	n := len(d.executors)
+	d.mu.Unlock()
+	d.log.Info("leader changed: executors keep running", "epoch", epoch, "executors", n)
+}
+
+// reconcile points every executor at the leader at addr and reports their
+// tasks to it; it stops the executors of the jobs the leader does not
+// continue.
+func (d *Daemon) reconcile(ctx context.Context, addr string, epoch uint64) error {
+	d.mu.Lock()
 	procs := make([]*executorProc, 0, len(d.executors))
-	for job, p := range d.executors {
+	for _, p := range d.executors {
 		procs = append(procs, p)
-		delete(d.executors, job)
 	}
 	d.mu.Unlock()
-	if len(procs) > 0 {
-		d.log.Warn("leader changed: stopping the previous leader's executors", "epoch", epoch, "executors", len(procs))
-	}
+	rep := &rpcpb.WorkerTasks{Worker: d.cfg.Name}
 	for _, p := range procs {
-		d.stop(p)
+		tasks, err := p.follow.Follow(ctx, &rpcpb.FollowRequest{MasterAddress: addr, Epoch: epoch})
+		if err != nil {
+			// Its tasks are not reported: the leader restarts them.
+			d.log.Warn("point an executor at the new leader", "job", p.job, "err", err)
+			continue
+		}
+		tasks.JobId, tasks.ExecutorAddress = p.job, p.addr
+		rep.Executors = append(rep.Executors, tasks)
 	}
+	d.mmu.Lock()
+	conn := d.conn
+	d.mmu.Unlock()
+	resp, err := rpcpb.NewReconcileClient(conn).ReportTasks(ctx, rep, grpc.WaitForReady(true))
+	if err != nil {
+		return fmt.Errorf("worker: report tasks to master %s: %w", addr, err)
+	}
+	for _, job := range resp.Release {
+		d.mu.Lock()
+		p, ok := d.executors[job]
+		delete(d.executors, job)
+		d.mu.Unlock()
+		if ok {
+			d.log.Info("the new leader does not continue the job: stopping its executor", "job", job)
+			d.stop(p)
+		}
+	}
+	return nil
 }

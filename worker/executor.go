@@ -135,17 +135,16 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		local.Close()
 		return fmt.Errorf("executor: %w", err)
 	}
-	conn, err := grpc.NewClient(cfg.Master, node.DialOption())
+	leader, err := newLeaderConn(cfg.Master, node.DialOption())
 	if err != nil {
 		lis.Close()
 		local.Close()
-		return fmt.Errorf("executor: master %s: %w", cfg.Master, err)
+		return err
 	}
-	defer conn.Close()
-	mc := rpcpb.NewMasterClient(conn)
+	defer leader.close()
 	resolver := remote.NewResolver(remote.ClientOptions{Creds: node.TransportCredentials()})
 	defer resolver.Close()
-	ex := &executor{cfg: cfg, log: log, master: mc, self: addr, local: local, resolver: resolver}
+	ex := &executor{cfg: cfg, log: log, leader: leader, self: addr, local: local, resolver: resolver}
 	if cfg.Shuffle == protocol.ShuffleExternal && !cfg.NoHostLocalReads {
 		view, err := shuffle.NewFileView(shuffle.LocalConfig{Dir: filepath.Join(cfg.ShuffleDir, shuffle.DaemonDataDir), Logger: log})
 		if err != nil {
@@ -160,6 +159,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 		NewStateStorage: NewFileStateStorage, StateDir: filepath.Join(filepath.Dir(cfg.Dir), "state")}, local, ex, ex, staticPlan{plan}, ex.report)
 	srv := remote.NewGRPCServer(append(node.ServerOptions(tls.RequireAndVerifyClientCert, as), grpc.MaxRecvMsgSize(64<<20))...)
 	rpcpb.RegisterExecutorServer(srv, ex)
+	rpcpb.RegisterExecutorReconcileServer(srv, ex)
 	shuffleSrv := remote.NewServer(own, remote.ServerOptions{Logger: log})
 	shuffleSrv.Register(srv)
 	go srv.Serve(lis)
@@ -200,9 +200,10 @@ func (s staticPlan) Plan(string) (*dag.Plan, error) { return s.p, nil }
 // executor implements the Executor service and the runtime's providers.
 type executor struct {
 	rpcpb.UnimplementedExecutorServer
+	rpcpb.UnimplementedExecutorReconcileServer
 	cfg      ExecutorConfig
 	log      *slog.Logger
-	master   rpcpb.MasterClient
+	leader   *leaderConn
 	self     string
 	local    shuffle.Service
 	resolver *remote.Resolver
@@ -227,13 +228,18 @@ func (ex *executor) Resolve(location string) (shuffle.Service, error) {
 
 // NextSplit implements SplitProvider through the master.
 func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest) (SplitResponse, error) {
-	resp, err := ex.master.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
-		Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
+	var resp *rpcpb.NextSplitResponse
+	err := ex.leader.call(ctx, func(ctx context.Context, mc rpcpb.MasterClient) error {
+		var err error
+		resp, err = mc.NextSplit(ctx, &rpcpb.NextSplitRequest{JobId: job, Vertex: int32(req.Vertex), Subtask: int32(req.Subtask),
+			Attempt: int32(req.Attempt), Checkpoint: req.Checkpoint, Finished: protocol.FinishedToProto(req.Finished)})
+		return err
+	})
 	if err != nil {
-		return SplitResponse{}, fmt.Errorf("next split from master %s: %w", ex.cfg.Master, err)
+		return SplitResponse{}, fmt.Errorf("next split: %w", err)
 	}
 	if resp.Fatal {
-		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master %s: %s", ex.cfg.Master, resp.Error))
+		return SplitResponse{}, dag.Fatal(fmt.Errorf("next split from master: %s", resp.Error))
 	}
 	return SplitResponse{Split: dag.Split{ID: resp.Id, Data: resp.Data, Weight: resp.Weight}, OK: resp.Ok, Wait: resp.Wait}, nil
 }
@@ -241,15 +247,12 @@ func (ex *executor) NextSplit(ctx context.Context, job string, req SplitRequest)
 // reportCheckpoint sends the worker's checkpoint report to the master.
 func (ex *executor) reportCheckpoint(rep CheckpointReport) {
 	msg := protocol.ReportToProto(rep)
-	var err error
-	for try := 0; try < 3; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportCheckpoint(ctx, msg)
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	err := ex.leader.call(context.Background(), func(ctx context.Context, mc rpcpb.MasterClient) error {
+		_, err := mc.ReportCheckpoint(ctx, msg)
+		return err
+	})
+	if err == nil {
+		return
 	}
 	ex.log.Warn("report checkpoint", "checkpoint", rep.ID, "err", err)
 }
@@ -280,15 +283,12 @@ func (ex *executor) report(st TaskStatus) {
 		st.Err = fmt.Errorf("worker %s: %w", ex.cfg.Worker, st.Err)
 	}
 	req := &rpcpb.ReportTaskRequest{Status: protocol.StatusToProto(st)}
-	var err error
-	for try := 0; try < 5; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = ex.master.ReportTask(ctx, req)
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	err := ex.leader.call(context.Background(), func(ctx context.Context, mc rpcpb.MasterClient) error {
+		_, err := mc.ReportTask(ctx, req)
+		return err
+	})
+	if err == nil {
+		return
 	}
 	ex.log.Error("report task status", "err", err)
 }
@@ -320,7 +320,8 @@ func (ex *executor) pushMetrics(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := ex.master.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, Metrics: protocol.MetricsToProto(rep)}); err != nil {
+	mc, _ := ex.leader.current()
+	if _, err := mc.ReportMetrics(ctx, &rpcpb.ReportMetricsRequest{JobId: ex.cfg.Job, Worker: ex.cfg.Worker, Metrics: protocol.MetricsToProto(rep)}); err != nil {
 		ex.log.Debug("report metrics", "err", err)
 	}
 }

@@ -62,7 +62,10 @@ type task struct {
 	alignNanos  int64
 	finished    []dag.FinishedSplit
 	drained     bool
-	gateChans   []*inChan
+	// rec is what the task reports to a new leader after a master
+	// failover (read from other goroutines).
+	rec       taskRecord
+	gateChans []*inChan
 	// async tracks the task's checkpoint uploads still running: state
 	// stores are closed only after them. A panic in user code there
 	// (a state coder) fails the task: asyncErr keeps it and cancel stops
@@ -91,6 +94,7 @@ func newTask(w *Worker, plan *dag.Plan, dep TaskDeployment) (*task, error) {
 	}
 	if dep.Restore != nil {
 		t.lastBarrier = dep.Restore.Checkpoint
+		t.rec.barrier.Store(t.lastBarrier)
 	}
 	t.log = w.log.With("job", dep.Job, "task", t.name)
 	return t, nil

@@ -20,6 +20,7 @@ import (
 func (t *task) takeCheckpoint(ctx context.Context, b engine.Barrier) error {
 	start := time.Now()
 	t.lastBarrier = b.ID
+	t.rec.barrier.Store(b.ID)
 	up, err := t.w.beginCheckpoint(t, b.ID)
 	if err != nil {
 		t.w.finishCheckpoint(ctx, t, b.ID, nil, err)

@@ -40,9 +40,11 @@ func (t *task) runSource(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("next split: %w", err)
 			}
+			t.rec.splitsDone(t.finished, t.lastBarrier)
 			t.finished = nil
 			switch {
 			case resp.OK:
+				t.rec.splitTaken(resp.Split.ID, t.lastBarrier)
 				if err := t.source.AddSplit(ctx, resp.Split); err != nil {
 					return err
 				}
@@ -108,6 +110,7 @@ func (t *task) runSource(ctx context.Context) error {
 			Attempt: t.dep.Attempt, Checkpoint: t.lastBarrier, Finished: t.finished}); err != nil {
 			return fmt.Errorf("report finished splits: %w", err)
 		}
+		t.rec.splitsDone(t.finished, t.lastBarrier)
 		t.finished = nil
 	}
 	if t.drained {

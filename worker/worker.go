@@ -57,6 +57,8 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[attemptKey]context.CancelFunc
 	tasks   map[attemptKey]*task
+	// done holds each task's latest successful attempt (Tasks).
+	done    map[doneKey]TaskReport
 	metrics map[metricKey]*engine.Metrics
 	// storages holds each job's checkpoint storage; ckpts the checkpoints
 	// this worker's tasks are taking.
@@ -97,6 +99,7 @@ func New(cfg Config, svc shuffle.Service, resolver ShuffleResolver, splits Split
 		splits: splits, plans: plans, report: report,
 		running:  make(map[attemptKey]context.CancelFunc),
 		tasks:    make(map[attemptKey]*task),
+		done:     make(map[doneKey]TaskReport),
 		metrics:  make(map[metricKey]*engine.Metrics),
 		storages: make(map[string]StateStorage),
 		ckpts:    make(map[ckptKey]*ckptGroup),
@@ -152,6 +155,13 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 		if err == nil && tctx.Err() != nil {
 			err = tctx.Err()
 		}
+		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
+		if err == nil {
+			st.External, st.Locations = t.external, t.locations
+			// Recorded before it stops counting as running: Tasks never
+			// misses a finished attempt.
+			w.finishedTask(t, st)
+		}
 		w.mu.Lock()
 		delete(w.running, key)
 		delete(w.tasks, key)
@@ -162,10 +172,6 @@ func (w *Worker) Deploy(ctx context.Context, dep TaskDeployment) error {
 			t.log.Warn("task failed", "err", err, "duration", time.Since(start))
 		} else {
 			t.log.Debug("task ended", "err", err, "duration", time.Since(start))
-		}
-		st := TaskStatus{Job: dep.Job, ID: dep.ID, Attempt: dep.Attempt, Err: err, Committables: committables, LastCheckpoint: t.lastBarrier}
-		if err == nil {
-			st.External, st.Locations = t.external, t.locations
 		}
 		w.report(st)
 	}()
@@ -227,6 +233,11 @@ func (w *Worker) ForgetJob(ctx context.Context, job string) error {
 	}
 	w.mu.Lock()
 	delete(w.storages, job)
+	for k := range w.done {
+		if k.job == job {
+			delete(w.done, k)
+		}
+	}
 	for k := range w.metrics {
 		if k.job == job {
 			delete(w.metrics, k)

@@ -136,8 +136,12 @@ func (a *app) runHAMaster(parent context.Context, cfg master.ServerConfig, o haO
 	records, err := zc.Jobs()
 	if err != nil {
 		a.log.Error("read the jobs to recover", "err", err)
-	} else if len(records) > 0 {
-		a.log.Info("recovering jobs of the previous leader", "jobs", len(records))
+	} else {
+		// Without jobs to recover it still tells the workers to stop the
+		// executors of jobs nobody continues.
+		if len(records) > 0 {
+			a.log.Info("recovering jobs of the previous leader", "jobs", len(records))
+		}
 		if err := s.RecoverJobs(ctx, records); err != nil {
 			a.log.Error("some jobs were not recovered", "err", err)
 		}

@@ -108,32 +108,14 @@ func (c *haCluster) status(id string) (master.JobStatus, bool) {
 // TestHALeaderKilledMidStreamingJob SIGKILLs the leading master while an
 // unbounded job with exactly-once checkpoints runs, after output was
 // committed and before all input was read. The standby takes over with a
-// newer epoch, the workers follow it, the job restarts from its latest
-// checkpoint, and the committed output is exactly the expected windows.
+// newer epoch, the workers follow it, the job continues (with its running
+// tasks, see TestHAReconcileStreamingJob, or from its latest checkpoint),
+// and the committed output is exactly the expected windows.
 func TestHALeaderKilledMidStreamingJob(t *testing.T) {
 	b := buildAll(t)
 	c := startHACluster(t, b["dagctl"], 2, 2, 4)
-	const events, keys, window = 40000, 8, 1000
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	ckpt := filepath.Join(dir, "ckpt")
-	stdout, stderr, code := c.run("submit", "--detach", "--binary", b["ckptwindow"], "--max-restarts", "30", "--",
-		"--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "5000", "--output", out,
-		"--checkpoint-interval", "200ms", "--checkpoint-dir", "file://"+ckpt)
-	if code != 0 {
-		t.Fatalf("submit: %s %s", stdout, stderr)
-	}
-	id := strings.Fields(stdout)[1]
-	want := ckptExpected(events, keys, window)
-	deadline := time.Now().Add(4 * time.Minute)
-
-	// Kill the leader once some output is committed and input is left.
-	for len(committedLines(t, out)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no output committed before the deadline")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	j := startWindowJob(t, c, b["ckptwindow"])
+	id, out, ckpt, deadline := j.id, j.out, j.ckpt, j.deadline
 	if allRead(t, filepath.Join(ckpt, id)) {
 		t.Fatal("all input read before the kill: the kill would not land mid-job")
 	}
@@ -162,38 +144,8 @@ func TestHALeaderKilledMidStreamingJob(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("job running again %v after the kill", time.Since(killed).Round(time.Millisecond))
-	for !allRead(t, filepath.Join(ckpt, id)) {
-		st, _ := c.status(id)
-		if ended(st.State) {
-			t.Fatalf("job ended: %s %s", st.State, st.Reason)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events not all read; status %+v", st)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	stdout, stderr, code = c.run("stop", id, "--drain", "--dir", "file://"+filepath.Join(dir, "savepoints"))
-	if code != 0 {
-		t.Fatalf("stop --drain: %s %s", stdout, stderr)
-	}
-	got := committedLines(t, out) // fails on a line committed twice
-	bad := 0
-	for l := range want {
-		if !got[l] {
-			bad++
-			if bad < 10 {
-				t.Errorf("missing window %q", l)
-			}
-		}
-	}
-	for l := range got {
-		if !want[l] {
-			bad++
-			if bad < 20 {
-				t.Errorf("unexpected output %q", l)
-			}
-		}
-	}
+	j.waitAllRead(t, c)
+	j.stopExact(t, c)
 	c.logMu.Lock()
 	recovered := strings.Count(c.logs.String(), "job recovered after a leader change")
 	c.logMu.Unlock()

@@ -172,7 +172,8 @@ func TestAllow(t *testing.T) {
 // without an access rule (it would be denied to everyone).
 func TestPolicyCoversEveryMethod(t *testing.T) {
 	p := DefaultPolicy()
-	descs := []grpc.ServiceDesc{rpcpb.Master_ServiceDesc, rpcpb.Worker_ServiceDesc, rpcpb.Executor_ServiceDesc, rpcpb.ShuffleDaemon_ServiceDesc, shufflepb.ShuffleService_ServiceDesc}
+	descs := []grpc.ServiceDesc{rpcpb.Master_ServiceDesc, rpcpb.Worker_ServiceDesc, rpcpb.Executor_ServiceDesc, rpcpb.ShuffleDaemon_ServiceDesc, shufflepb.ShuffleService_ServiceDesc,
+		rpcpb.Reconcile_ServiceDesc, rpcpb.ExecutorReconcile_ServiceDesc}
 	n := 0
 	for _, d := range descs {
 		for _, m := range d.Methods {

@@ -63,6 +63,7 @@ func DefaultPolicy() Policy {
 		rpcpb.Master_ReportMetrics_FullMethodName:         node,
 		rpcpb.Master_ExecutorLost_FullMethodName:          node,
 		rpcpb.Master_ReportCheckpoint_FullMethodName:      node,
+		rpcpb.Reconcile_ReportTasks_FullMethodName:        nodeMut,
 		// Worker: from the master.
 		rpcpb.Worker_PrepareJob_FullMethodName:        node,
 		rpcpb.Worker_DeployTask_FullMethodName:        node,
@@ -72,6 +73,7 @@ func DefaultPolicy() Policy {
 		rpcpb.Worker_TriggerCheckpoint_FullMethodName: node,
 		rpcpb.Worker_NotifyCheckpoint_FullMethodName:  node,
 		// Executor: from its worker.
+		rpcpb.ExecutorReconcile_Follow_FullMethodName:   node,
 		rpcpb.Executor_DeployTask_FullMethodName:        node,
 		rpcpb.Executor_CancelTask_FullMethodName:        node,
 		rpcpb.Executor_TriggerCheckpoint_FullMethodName: node,

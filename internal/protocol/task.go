@@ -65,6 +65,9 @@ type TaskDeployment struct {
 	Job     string
 	ID      TaskID
 	Attempt int
+	// Slot is the worker slot the scheduler placed the attempt in (the
+	// worker reports it back to a new leader after a master failover).
+	Slot    int `json:",omitempty"`
 	Inputs  []InputGate
 	Outputs []OutputPartition
 	// Restore, when set, is the checkpointed state the attempt starts from.

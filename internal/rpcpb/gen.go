@@ -4,3 +4,7 @@
 package rpcpb
 
 //go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative cluster.proto jobproc.proto
+
+// Task reconciliation after a master failover (Reconcile and
+// ExecutorReconcile services).
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative reconcile.proto
