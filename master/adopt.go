@@ -52,6 +52,9 @@ func (jm *JobMaster) adopt(ad *Adoption) error {
 	if md := jm.cfg.Restore; md != nil {
 		restored = md.ID
 	}
+	if err := jm.checkSinkBarriers(ad, restored); err != nil {
+		return err
+	}
 	rec := scheduler.Reconcile{Now: now, Restarts: ad.Restarts}
 	var highest int64
 	for _, t := range ad.Tasks {
@@ -87,5 +90,27 @@ func (jm *JobMaster) adopt(ad *Adoption) error {
 		}
 	}
 	jm.adopted = actions
+	return nil
+}
+
+// checkSinkBarriers refuses to adopt a job in which a task holding a sink
+// took a barrier above the latest completed checkpoint: it handed what its
+// sinks prepared for that barrier to the old leader in its acknowledgement,
+// and that checkpoint never completed, so the new leader cannot commit the
+// output. Restarting from the latest completed checkpoint replays it
+// instead, so no output is lost. (Tasks without sinks may be ahead: their
+// snapshots of the abandoned checkpoint are simply never used.)
+func (jm *JobMaster) checkSinkBarriers(ad *Adoption, restored int64) error {
+	for _, t := range ad.Tasks {
+		if t.LastBarrier <= restored || t.Task.Vertex < 0 || t.Task.Vertex >= len(jm.plan.Tasks) {
+			continue
+		}
+		for _, v := range jm.plan.Tasks[t.Task.Vertex].Vertices {
+			if v >= 0 && v < len(jm.plan.Vertices) && jm.plan.Vertices[v].Kind == "sink" {
+				return fmt.Errorf("%w: job %s: sink %q of task %v took barrier %d but the latest completed checkpoint is %d: its prepared output went to the old leader",
+					scheduler.ErrNotReconciled, jm.cfg.ID, jm.plan.Vertices[v].Name, t.Task, t.LastBarrier, restored)
+			}
+		}
+	}
 	return nil
 }

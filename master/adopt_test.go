@@ -38,10 +38,10 @@ func oneTaskStreamingPlan(t *testing.T, name string) (*dag.Plan, int) {
 
 // TestJobMasterAdoptsRunningTask builds a job master as a new leader does
 // after a failover, from the attempt the worker reports: attempt 2 of the
-// task runs, it took barriers up to 5 (5 was in flight when the old leader
-// died) and split s0. Nothing is deployed, the split is not handed out
-// again, the next checkpoint is 6 and goes to attempt 2, and its output and
-// the task's final output are committed once each.
+// task runs, it took barriers up to 5 (the latest completed checkpoint)
+// and split s0. Nothing is deployed, the split is not handed out again, the
+// next checkpoint is 6 and goes to attempt 2, and its output and the task's
+// final output are committed once each.
 func TestJobMasterAdoptsRunningTask(t *testing.T) {
 	plan, sink := oneTaskStreamingPlan(t, "adopt")
 	clk := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -53,7 +53,8 @@ func TestJobMasterAdoptsRunningTask(t *testing.T) {
 		Location:    "executor-1", LastBarrier: 5, Splits: []AdoptedSplit{{ID: "s0", Tag: 3}},
 	}}}
 	jm, err := NewJobMaster(context.Background(), plan, code, []WorkerGateway{w},
-		JobConfig{ID: "adopt-1", Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Adopt: ad})
+		JobConfig{ID: "adopt-1", Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Adopt: ad,
+			Restore: &checkpoint.Metadata{Version: checkpoint.FormatVersion, Job: "adopt-1", ID: 5, Kind: "checkpoint"}, AllowNonRestored: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,11 @@ func TestJobMasterAdoptionRejected(t *testing.T) {
 			`reports split "s9", which the split coordinator does not hold`},
 		{"split twice", AdoptedTask{AdoptedTask: running, Splits: []AdoptedSplit{{ID: "s0"}, {ID: "s0"}}},
 			`reports split "s0", which the split coordinator does not hold`},
+		// The sink acknowledged checkpoint 3 to the old leader, which died
+		// before completing it: its prepared output is lost with it, so the
+		// job must restart from its latest checkpoint (none) instead.
+		{"sink ahead of the latest checkpoint", AdoptedTask{AdoptedTask: running, LastBarrier: 3},
+			`sink "out" of task v0[0] took barrier 3 but the latest completed checkpoint is 0`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &fakeWorker{}

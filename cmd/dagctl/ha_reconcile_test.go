@@ -29,7 +29,13 @@ func TestHAReconcileStreamingJob(t *testing.T) {
 		t.Fatal("all input read before the kill: the kill would not land mid-job")
 	}
 	old, epoch := c.leader(0)
-	t.Logf("SIGKILL leader %s (epoch %d) with %d windows committed; attempts %v", old, epoch, len(committedLines(t, out)), before)
+	// Kill right after a checkpoint completed, well before the next one
+	// (every 200 ms): a sink that already acknowledged a checkpoint the old
+	// leader never completed makes the new leader restart the job instead
+	// (its prepared output went to the old leader), which this test is not
+	// about.
+	chk := justCompleted(t, filepath.Join(ckpt, id), j.deadline)
+	t.Logf("SIGKILL leader %s (epoch %d) after checkpoint %d with %d windows committed; attempts %v", old, epoch, chk, len(committedLines(t, out)), before)
 	c.procs[old].Process.Signal(syscall.SIGKILL)
 	c.procs[old].Wait()
 	delete(c.procs, old)
@@ -55,6 +61,32 @@ func TestHAReconcileStreamingJob(t *testing.T) {
 	c.logMu.Unlock()
 	if continued != 1 {
 		t.Errorf("%d jobs continued with their running tasks, want 1", continued)
+	}
+}
+
+// justCompleted waits until a checkpoint newer than the newest one in dir
+// completes (its _metadata appears) and returns its id.
+func justCompleted(t *testing.T, dir string, deadline time.Time) int {
+	t.Helper()
+	newest := func() int {
+		ms, _ := filepath.Glob(filepath.Join(dir, "chk-*", "_metadata"))
+		n := 0
+		for _, m := range ms {
+			if id, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(filepath.Dir(m)), "chk-")); err == nil && id > n {
+				n = id
+			}
+		}
+		return n
+	}
+	start := newest()
+	for {
+		if n := newest(); n > start {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after %d completed before the deadline", start)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
