@@ -228,8 +228,8 @@ func submitWordcount(t *testing.T, ctx context.Context, masterAddr, bin, input, 
 		if err != nil {
 			t.Fatalf("job status: %v", err)
 		}
-		var st master.JobStatus
-		if err := json.Unmarshal(doc.Json, &st); err != nil {
+		st, err := master.JobStatusFromProto(doc)
+		if err != nil {
 			t.Fatal(err)
 		}
 		switch st.State {

@@ -175,8 +175,8 @@ func (c *metricsCluster) waitStatus(t *testing.T, job, what string, ok func(mast
 		if err != nil {
 			t.Fatal(err)
 		}
-		var st master.JobStatus
-		if err := json.Unmarshal(doc.Json, &st); err != nil {
+		st, err := master.JobStatusFromProto(doc)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if ok(st) {
@@ -399,8 +399,10 @@ func TestMasterForgetsJobsAndTheirSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(doc.Json), id) {
-		t.Errorf("job list still has the forgotten job: %s", doc.Json)
+	for _, j := range doc.GetJobs() {
+		if j.GetId() == id {
+			t.Errorf("job list still has the forgotten job: %v", doc)
+		}
 	}
 	resp, err := http.Get("http://" + c.srv.HTTPAddr() + "/api/jobs/" + id)
 	if err != nil {

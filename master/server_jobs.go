@@ -200,9 +200,8 @@ func (s *Server) status(j *clusterJob) JobStatus {
 }
 
 // ListJobs implements rpcpb.MasterServer.
-func (s *Server) ListJobs(context.Context, *rpcpb.ListJobsRequest) (*rpcpb.JSONDoc, error) {
-	b, err := json.Marshal(s.listJobs())
-	return &rpcpb.JSONDoc{Json: b}, err
+func (s *Server) ListJobs(context.Context, *rpcpb.ListJobsRequest) (*rpcpb.JobList, error) {
+	return JobListToProto(s.listJobs()), nil
 }
 
 func (s *Server) listJobs() []JobStatus {
@@ -222,14 +221,13 @@ func (s *Server) listJobs() []JobStatus {
 }
 
 // JobStatus implements rpcpb.MasterServer.
-func (s *Server) JobStatus(_ context.Context, ref *rpcpb.JobRef) (*rpcpb.JSONDoc, error) {
+func (s *Server) JobStatus(_ context.Context, ref *rpcpb.JobRef) (*rpcpb.JobSnapshot, error) {
 	s.forgetJobs()
 	j, err := s.job(ref.JobId)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(s.status(j))
-	return &rpcpb.JSONDoc{Json: b}, err
+	return JobStatusToProto(s.status(j)), nil
 }
 
 // CancelJob implements rpcpb.MasterServer.

@@ -331,8 +331,8 @@ func jobStatus(ctx context.Context, mc rpcpb.MasterClient, id string) (*master.J
 	if err != nil {
 		return nil, errors.New(status.Convert(err).Message())
 	}
-	var st master.JobStatus
-	if err := json.Unmarshal(doc.Json, &st); err != nil {
+	st, err := master.JobStatusFromProto(doc)
+	if err != nil {
 		return nil, err
 	}
 	return &st, nil
@@ -451,8 +451,8 @@ func listCommand(a *app) *cobra.Command {
 			if err != nil {
 				return rpcFailed(err)
 			}
-			var jobs []master.JobStatus
-			if err := json.Unmarshal(doc.Json, &jobs); err != nil {
+			jobs, err := master.JobListFromProto(doc)
+			if err != nil {
 				return failed(err)
 			}
 			if a.json() {

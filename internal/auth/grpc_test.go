@@ -79,8 +79,8 @@ func (f *fakeMaster) CancelJob(ctx context.Context, req *rpcpb.JobRef) (*rpcpb.C
 	return &rpcpb.CancelJobResponse{State: "CANCELED"}, nil
 }
 
-func (f *fakeMaster) JobStatus(context.Context, *rpcpb.JobRef) (*rpcpb.JSONDoc, error) {
-	return &rpcpb.JSONDoc{Json: []byte(`{}`)}, nil
+func (f *fakeMaster) JobStatus(context.Context, *rpcpb.JobRef) (*rpcpb.JobSnapshot, error) {
+	return &rpcpb.JobSnapshot{}, nil
 }
 
 func (f *fakeMaster) ReportTask(context.Context, *rpcpb.ReportTaskRequest) (*rpcpb.Empty, error) {

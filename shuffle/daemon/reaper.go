@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -152,16 +151,9 @@ func (m masterJobs) JobStates(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var jobs []struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	}
-	if err := json.Unmarshal(doc.Json, &jobs); err != nil {
-		return nil, fmt.Errorf("decode the master's job list: %w", err)
-	}
-	out := make(map[string]string, len(jobs))
-	for _, j := range jobs {
-		out[j.ID] = j.State
+	out := make(map[string]string, len(doc.GetJobs()))
+	for _, j := range doc.GetJobs() {
+		out[j.GetId()] = j.GetState()
 	}
 	return out, nil
 }
