@@ -316,12 +316,15 @@ func TestHALeaderKilledDuringSubmit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	killed, epoch := c.killLeader()
+	// The client has no answer yet when the kill is sent. (Once the leader
+	// is dead, the client may see the broken connection before
+	// killLeader returns: that answer is the kill's doing.)
 	select {
 	case r := <-done:
-		t.Fatalf("submit answered before the kill landed (%d: %s %s)", r.code, r.stdout, r.stderr)
+		t.Fatalf("submit answered before the kill (%d: %s %s)", r.code, r.stdout, r.stderr)
 	default:
 	}
+	killed, epoch := c.killLeader()
 	r := <-done
 	t.Logf("submit with the leader killed: exit %d, %s %s", r.code, strings.TrimSpace(r.stdout), strings.TrimSpace(r.stderr))
 	c.newLeader(killed, epoch)
