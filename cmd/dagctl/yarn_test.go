@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,11 +122,11 @@ func (e *yarnEnvT) status(masterAddr, id string) master.JobStatus {
 }
 
 // TestYarnSessionWordcount: a session's master runs in the AM container,
-// its workers in worker containers, and wordcount submitted with --yarn
-// gives the embedded runtime's output.
+// its workers in worker containers, and wordcount and the windowed example
+// submitted with --yarn give the embedded runtime's output.
 func TestYarnSessionWordcount(t *testing.T) {
 	e := startYarn(t, yarntest.Options{Nodes: 2})
-	_, wordcount, _, _ := binaries(t)
+	_, wordcount, windowed, _ := binaries(t)
 	app, masterAddr := e.startSession("--workers", "2", "--slots", "2", "--worker-memory", "512", "--name", "wc-session")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "words.txt")
@@ -141,6 +142,18 @@ func TestYarnSessionWordcount(t *testing.T) {
 	}
 	if got, want := readCounts(t, out), readCounts(t, embedded); !maps.Equal(got, want) {
 		t.Fatalf("session output has %d words, embedded %d", len(got), len(want))
+	}
+	// The windowed example (event-time windows) on the same session.
+	wemb := filepath.Join(dir, "windowed-embedded")
+	if o, err := exec.Command(windowed, "--events", "50000", "--output", wemb).CombinedOutput(); err != nil {
+		t.Fatalf("embedded windowed run: %v\n%s", err, o)
+	}
+	wout := filepath.Join(dir, "windowed-yarn")
+	if wo, we, code := e.run("submit", "--yarn", app, "--binary", windowed, "--", "--events", "50000", "--output", wout); code != 0 || !strings.Contains(wo, "finished") {
+		t.Fatalf("windowed submit --yarn: exit %d\n%s\n%s\n%s", code, wo, we, e.logs(app))
+	}
+	if got, want := readSorted(t, wout), readSorted(t, wemb); len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("windowed: session output has %d lines, embedded %d", len(got), len(want))
 	}
 	// The job's workers are containers, named by their container ids.
 	st := e.status(masterAddr, strings.Fields(stdout)[1])
