@@ -169,18 +169,18 @@ func TestHALeaderKilledMidBatchJob(t *testing.T) {
 	}
 	id := strings.Fields(stdout)[1]
 	deadline := time.Now().Add(3 * time.Minute)
+	before := map[string]int{} // attempts of the tasks running at the kill
 	for {
 		st, ok := c.status(id)
 		if ok && ended(st.State) {
 			t.Fatalf("job ended before the kill (%s): make the input larger", st.State)
 		}
-		running := 0
 		for _, task := range st.Tasks {
 			if task.State == "running" {
-				running++
+				before[task.Name] = task.Attempt
 			}
 		}
-		if running > 0 {
+		if len(before) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -195,9 +195,11 @@ func TestHALeaderKilledMidBatchJob(t *testing.T) {
 	if next, _ := c.leader(epoch); next == old {
 		t.Fatal("the killed master still leads")
 	}
+	var final master.JobStatus
 	for {
 		st, ok := c.status(id)
 		if ok && st.State == "finished" {
+			final = st
 			break
 		}
 		if ok && ended(st.State) {
@@ -207,6 +209,17 @@ func TestHALeaderKilledMidBatchJob(t *testing.T) {
 			t.Fatalf("job not finished; status %+v", st)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The new leader continued the job with its running tasks: the tasks
+	// running at the kill finished with the same attempt numbers, and no
+	// job fell back to a restart.
+	for _, task := range final.Tasks {
+		if a, ok := before[task.Name]; ok && task.Attempt != a {
+			t.Errorf("task %s: attempt %d at the kill, finished with attempt %d", task.Name, a, task.Attempt)
+		}
+	}
+	if n := leaderMetric(t, c, "dagflow_jobs_reconcile_fallbacks_total"); n != 0 {
+		t.Errorf("dagflow_jobs_reconcile_fallbacks_total = %v, want 0", n)
 	}
 	got := readCounts(t, out) // fails on a word written twice
 	want := wordCounts(t, in)
