@@ -4,13 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,32 +27,7 @@ type haCluster struct {
 
 func startHACluster(t *testing.T, dagctl string, masters, workers, slots int) *haCluster {
 	t.Helper()
-	zk := zktest.Start(t, 1)
-	c := &haCluster{
-		cluster: &cluster{t: t, dagctl: dagctl, procs: map[string]*exec.Cmd{}, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}, baseDir: t.TempDir()},
-		zk:      zk, masters: map[string]string{},
-	}
-	c.haDir = "file://" + filepath.Join(c.baseDir, "ha")
-	t.Cleanup(c.stop)
-	for i := 0; i < masters; i++ {
-		c.startMaster("master-" + strconv.Itoa(i))
-	}
-	c.waitReady("master leading (epoch 1)")
-	for i := 0; i < workers; i++ {
-		name := "worker-" + strconv.Itoa(i)
-		c.start(name, "worker", "--zk", zk.Connect(), "--name", name, "--slots", strconv.Itoa(slots),
-			"--dir", filepath.Join(c.baseDir, name), "--failure-timeout", "2s", "--log-level", "info")
-		c.waitReady("worker " + name + " listening")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	lc, err := ha.Connect(ctx, ha.Config{Servers: zk.Servers(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lc.Close)
-	c.lead = lc
-	return c
+	return haClusterOn(t, dagctl, zktest.Start(t, 1), masters, workers, slots)
 }
 
 func (c *haCluster) startMaster(name string) {
