@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dagflow/dagflow/dag"
 	"github.com/dagflow/dagflow/io/fileio"
@@ -40,6 +41,31 @@ func FormatRow(s types.Schema, r row.Row) []string {
 }
 
 // parseField sets field i of b from text (CSV): empty text is NULL.
+// timestampLayouts are the text forms a TIMESTAMP column is read from,
+// besides Unix milliseconds: SQL's (what FormatRow writes) and RFC 3339.
+// Times without a zone are UTC.
+var timestampLayouts = [...]string{
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02",
+}
+
+// parseTimestamp reads a TIMESTAMP field: Unix milliseconds, or one of
+// timestampLayouts (truncated to milliseconds).
+func parseTimestamp(text string) (int64, error) {
+	if v, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return v, nil
+	}
+	for _, l := range timestampLayouts {
+		if t, err := time.Parse(l, text); err == nil {
+			return t.UnixMilli(), nil
+		}
+	}
+	return 0, fmt.Errorf("timestamp %q: want Unix milliseconds or 'YYYY-MM-DD HH:MM:SS[.fff]'", text)
+}
+
 func parseField(b *row.Builder, i int, t types.Type, text string) error {
 	if text == "" && t.Kind != types.Varchar {
 		b.SetNull(i)
@@ -72,7 +98,13 @@ func parseField(b *row.Builder, i int, t types.Type, text string) error {
 			v *= 10
 		}
 		b.SetInt(i, v)
-	default: // BIGINT and TIMESTAMP (epoch ms)
+	case types.Timestamp:
+		v, err := parseTimestamp(strings.TrimSpace(text))
+		if err != nil {
+			return err
+		}
+		b.SetInt(i, v)
+	default: // BIGINT
 		v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 		if err != nil {
 			return err
