@@ -91,9 +91,16 @@ type streamJob struct {
 // arguments.
 func (c *haCluster) submitStream(ckptwindow string, extra ...string) *streamJob {
 	c.t.Helper()
+	return c.submitStreamOf(ckptwindow, 20000, extra...)
+}
+
+// submitStreamOf is submitStream with the number of events (read at 5,000
+// per second).
+func (c *haCluster) submitStreamOf(ckptwindow string, events int64, extra ...string) *streamJob {
+	c.t.Helper()
 	dir := c.t.TempDir()
 	j := &streamJob{c: c, dir: dir, out: filepath.Join(dir, "out"), ckpt: filepath.Join(dir, "ckpt"), marks: filepath.Join(dir, "marks"),
-		events: 20000, keys: 8, window: 1000, deadline: time.Now().Add(3 * time.Minute)}
+		events: events, keys: 8, window: 1000, deadline: time.Now().Add(3 * time.Minute)}
 	args := append([]string{"submit", "--detach", "--binary", ckptwindow, "--max-restarts", "30", "--",
 		"--events", strconv.FormatInt(j.events, 10), "--keys", strconv.FormatInt(j.keys, 10), "--rate", "5000", "--output", j.out,
 		"--checkpoint-interval", "200ms", "--checkpoint-dir", "file://" + j.ckpt, "--markers", j.marks}, extra...)
@@ -393,7 +400,10 @@ func TestHALeaderKilledDuringSubmit(t *testing.T) {
 func TestHATwoStandbysKilledInTurn(t *testing.T) {
 	b := buildAll(t)
 	c := startHACluster(t, b["dagctl"], 3, 2, 4)
-	j := c.submitStream(b["ckptwindow"])
+	// Executors keep reading while no master leads (a new leader continues
+	// with the running tasks), and each election takes up to the 4 s
+	// session timeout: 60,000 events (12 s) outlast two kills.
+	j := c.submitStreamOf(b["ckptwindow"], 60000)
 	var epoch uint64
 	for kill := 1; kill <= 2; kill++ {
 		committed := len(committedLines(t, j.out))
