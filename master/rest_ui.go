@@ -246,22 +246,14 @@ func (s *Server) withJob(h func(http.ResponseWriter, *http.Request, *clusterJob)
 
 // serveSavepoint triggers a savepoint, with stop also ending the job.
 func (s *Server) serveSavepoint(w http.ResponseWriter, r *http.Request, j *clusterJob, stop bool) {
-	var req StopRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("master: request body: %w", err))
 		return
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("master: request body: %w (want {\"dir\": \"...\", \"drain\": false})", err))
-			return
-		}
-	}
-	if req.Drain && !stop {
-		writeError(w, http.StatusBadRequest, errors.New("master: request body: drain applies to stop only"))
+	req, err := decodeStopRequest(body, stop)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
 		return
 	}
 	resp, err := s.TriggerSavepoint(r.Context(), &rpcpb.SavepointRequest{JobId: j.id, Dir: req.Dir, Stop: stop, Drain: req.Drain})
@@ -270,6 +262,26 @@ func (s *Server) serveSavepoint(w http.ResponseWriter, r *http.Request, j *clust
 		return
 	}
 	writeJSON(w, SavepointResponse{Location: resp.GetLocation()})
+}
+
+// decodeStopRequest decodes the body of POST savepoint (stop false) or
+// stop (stop true): empty, or one StopRequest object and nothing after it.
+func decodeStopRequest(body []byte, stop bool) (StopRequest, error) {
+	var req StopRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return StopRequest{}, fmt.Errorf("master: request body: %w (want {\"dir\": \"...\", \"drain\": false})", err)
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return StopRequest{}, errors.New("master: request body: data after the JSON object (want one {\"dir\": \"...\", \"drain\": false})")
+		}
+	}
+	if req.Drain && !stop {
+		return StopRequest{}, errors.New("master: request body: drain applies to stop only")
+	}
+	return req, nil
 }
 
 // serveLogs answers the last lines of a job's executor logs as text,
