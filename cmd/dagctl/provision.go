@@ -214,8 +214,8 @@ func (o masterOptions) startProvider(ctx context.Context, a *app, dir string) (p
 	if err := o.prov.check(); err != nil {
 		return nil, nil, err
 	}
-	if o.sec.cert != "" || o.sec.gossipKey != "" {
-		return nil, nil, usageErrorf("workers started on demand do not support TLS or --gossip-key yet: run the master without them, or start workers yourself")
+	if o.sec.cert != "" || o.sec.gossipKey != "" || o.sec.gossipKeyFile != "" {
+		return nil, nil, usageErrorf("workers started on demand do not support TLS, --gossip-key or --gossip-key-file yet: run the master without them, or start workers yourself")
 	}
 	addr, err := workerMaster(o.listen, o.advertise)
 	if err != nil {

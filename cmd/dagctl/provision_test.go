@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dagflow/dagflow/internal/gossipkey"
 	"github.com/dagflow/dagflow/master"
 )
 
@@ -36,11 +37,22 @@ func TestWorkerMaster(t *testing.T) {
 }
 
 func TestProvisionFlagErrors(t *testing.T) {
+	key, err := gossipkey.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "gossip.keys")
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--kubernetes"}, "--worker-image"},
+		// On-demand workers would start without the key and never join.
+		{[]string{"--local-workers", "--listen", "127.0.0.1:0", "--advertise", "127.0.0.1:7070", "--gossip-key", key}, "--gossip-key"},
+		{[]string{"--local-workers", "--listen", "127.0.0.1:0", "--advertise", "127.0.0.1:7070", "--gossip-key-file", keyFile}, "--gossip-key-file"},
 		{[]string{"--kubernetes", "--local-workers"}, "exclude each other"},
 		{[]string{"--local-workers", "--worker-slots", "0"}, "--worker-slots 0"},
 		{[]string{"--local-workers", "--idle-timeout", "-1s"}, "must not be negative"},
