@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,5 +89,44 @@ func TestCertsCommand(t *testing.T) {
 	}
 	if verify(user, x509.ExtKeyUsageServerAuth) == nil {
 		t.Error("the user certificate is also valid for server authentication")
+	}
+}
+
+// TestSecurityFlagsFromConfig checks that every daemon takes its security
+// flags from the --config file and from DAGFLOW_* variables, as
+// docs/security.md says (the variable wins over the file).
+func TestSecurityFlagsFromConfig(t *testing.T) {
+	common := map[string]string{"tls-cert": "/pki/n.crt", "tls-key": "/pki/n.key", "tls-ca": "/pki/ca.crt", "gossip-key-file": "/pki/gossip"}
+	extra := map[string]map[string]string{
+		"master":  {"token-file": "/pki/tokens", "auth-users": "/pki/users", "allowed-dirs": "/sp", "max-upload-bytes": "1000", "max-jobs-per-user": "3"},
+		"worker":  {},
+		"shuffle": {"token-file": "/pki/tokens", "auth-users": "/pki/users"},
+	}
+	for daemon, more := range extra {
+		var yaml strings.Builder
+		want := map[string]string{}
+		for k, v := range common {
+			fmt.Fprintf(&yaml, "%s: %s\n", k, v)
+			want[k] = v
+		}
+		for k, v := range more {
+			fmt.Fprintf(&yaml, "%s: %s\n", k, v)
+			want[k] = v
+		}
+		_, fs := parsedArgs(t, daemon, []string{daemon}, nil)
+		file := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(file, []byte(yaml.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{envName("tls-cert"): "/env/n.crt"}
+		if _, err := applyLayers(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, file, daemon); err != nil {
+			t.Fatalf("%s: %v", daemon, err)
+		}
+		want["tls-cert"] = "/env/n.crt"
+		for k, v := range want {
+			if got := fs.Lookup(k); got == nil || got.Value.String() != v && got.Value.String() != "["+v+"]" {
+				t.Errorf("%s: --%s = %v, want %s", daemon, k, got, v)
+			}
+		}
 	}
 }
