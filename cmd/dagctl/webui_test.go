@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -146,8 +147,11 @@ func poll(ctx context.Context, expr string) error {
 // real cluster (master and two worker processes) running a finished
 // batch wordcount and a running checkpointed streaming job: every page
 // opens, the graphs match the plans (tasks, chains, edge modes and
-// partitioners, pipelined groups), numbers update, and clicking Cancel
-// cancels the job. Screenshots of every page are saved.
+// partitioners, pipelined groups), numbers update, clicking Savepoint
+// writes a savepoint where the page says and the job keeps running,
+// clicking Cancel cancels the job, and Stop and Stop with drain (on two
+// more streaming jobs) write a savepoint and end the job (canceled and
+// finished). Screenshots of every page are saved.
 func TestWebUI(t *testing.T) {
 	browsertest.Require(t)
 	b := buildAll(t)
@@ -274,6 +278,15 @@ func TestWebUI(t *testing.T) {
 	tab("exceptions", `document.querySelector("#exceptions") && document.querySelector("#exceptions").textContent.includes("No failovers")`, "ui-exceptions")
 	tab("logs", fmt.Sprintf(`document.querySelector("#log-task") && document.querySelector("#log-task").options.length === %d && document.querySelector("#logs").textContent !== ""`, subtasks+1), "ui-logs")
 
+	// Savepoint from the job page: the location shown is a savepoint on
+	// disk under the directory typed in, and the job keeps running.
+	spDir := filepath.Join(dir, "sp-ui")
+	loc := uiAction(t, ctx, base, ckID, "#act-savepoint", "file://"+spDir, "savepoint")
+	checkSavepointOnDisk(t, "savepoint", loc, spDir)
+	if st := c.status(ckID); st.State != "running" {
+		t.Errorf("after clicking Savepoint the job is %s, want running", st.State)
+	}
+
 	// Cancel from the job page.
 	err = chromedp.Do(ctx, chromedp.Navigate(base+"/#/jobs/"+ckID),
 		chromedp.WaitEnabled(chromedp.CSS("#act-cancel")), chromedp.Click(chromedp.CSS("#act-cancel")))
@@ -287,6 +300,81 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("after clicking Cancel the job is %s, want canceled", st.State)
 	}
 	browsertest.Screenshot(t, ctx, shots, "ui-job-canceled")
+
+	// Stop and Stop with drain, each on a new streaming job: both end the
+	// job after a savepoint (stop cancels it, drain ends its input and it
+	// finishes).
+	stops := []struct{ button, name, want, id string }{
+		{button: "#act-stop", name: "stop", want: "canceled"},
+		{button: "#act-stop-drain", name: "drain", want: "finished"},
+	}
+	for i, sc := range stops {
+		stdout, stderr, code := c.run("submit", "--detach", "--binary", b["ckptwindow"], "--", "--events", "100000000", "--keys", "20",
+			"--rate", "2000", "--output", filepath.Join(dir, "ck-"+sc.name), "--checkpoint-interval", "500ms",
+			"--checkpoint-dir", "file://"+filepath.Join(dir, "ckpt-"+sc.name))
+		if code != 0 {
+			t.Fatalf("ckptwindow: exit %d: %s %s", code, stdout, stderr)
+		}
+		stops[i].id = strings.Fields(stdout)[1]
+	}
+	for _, sc := range stops {
+		deadline := time.Now().Add(90 * time.Second)
+		for st := c.status(sc.id); st.State != "running" || len(st.Vertices) == 0 || st.Vertices[0].RecordsOut == 0; st = c.status(sc.id) {
+			if ended(st.State) || time.Now().After(deadline) {
+				t.Fatalf("job %s never ran before %s was clicked: %s %s", sc.id, sc.button, st.State, st.Reason)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		spDir := filepath.Join(dir, "sp-"+sc.name)
+		loc := uiAction(t, ctx, base, sc.id, sc.button, "file://"+spDir, "stop")
+		checkSavepointOnDisk(t, sc.button, loc, spDir)
+		if err := poll(ctx, fmt.Sprintf(`document.querySelector("#job-state").dataset.state === %q && document.querySelector("#act-stop-drain").disabled`, sc.want)); err != nil {
+			t.Errorf("%s: the job page never showed %s: %v", sc.button, sc.want, err)
+		}
+		if st := c.status(sc.id); st.State != sc.want {
+			t.Errorf("after clicking %s the job is %s, want %s", sc.button, st.State, sc.want)
+		}
+	}
+	browsertest.Screenshot(t, ctx, shots, "ui-job-stopped")
+}
+
+// uiAction opens a job page, types dir into the savepoint directory
+// field, clicks button and returns the location the page reports
+// ("VERB: LOCATION"); it fails the test on "VERB failed: ...".
+func uiAction(t *testing.T, ctx context.Context, base, id, button, dir, verb string) string {
+	t.Helper()
+	err := chromedp.Do(ctx, chromedp.Navigate(base+"/#/jobs/"+id), chromedp.WaitEnabled(chromedp.CSS(button)),
+		chromedp.SetValue(chromedp.CSS("#act-dir"), dir), chromedp.Click(chromedp.CSS(button)))
+	if err == nil {
+		err = poll(ctx, fmt.Sprintf(`document.getElementById("action-result").textContent.startsWith(%q) && !document.getElementById("action-result").textContent.endsWith("…")`, verb))
+	}
+	if err != nil {
+		t.Fatalf("%s on job %s: %v", button, id, err)
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("action-result").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, ok := strings.CutPrefix(res, verb+": ")
+	if !ok || loc == "" {
+		t.Fatalf("%s on job %s: the page says %q", button, id, res)
+	}
+	return loc
+}
+
+// checkSavepointOnDisk checks that loc is a directory under dir holding
+// files.
+func checkSavepointOnDisk(t *testing.T, what, loc, dir string) {
+	t.Helper()
+	path := strings.TrimPrefix(loc, "file://")
+	if rel, err := filepath.Rel(dir, path); err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		t.Errorf("%s: location %q is not under %s", what, loc, dir)
+		return
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil || len(entries) == 0 {
+		t.Errorf("%s: savepoint %s on disk: %d entries, %v", what, loc, len(entries), err)
+	}
 }
 
 // TestWebUISecure opens the UI of a master with TLS and tokens in
