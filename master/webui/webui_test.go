@@ -222,3 +222,69 @@ func BenchmarkJobPage200Tasks(b *testing.B) {
 	b.ReportMetric(render/float64(b.N), "ms/render")
 	b.ReportMetric(kb, "KB/first-load")
 }
+
+// TestExceptionsTab opens the failovers tab of a failed job served by a
+// stand-in API (the master's side is master's
+// TestJobGraphSubtasksAndExceptions): the job's reason and each
+// failover's cause, with the user's stack trace, and the failed and
+// restarted regions are shown, newest first, as text (markup in a cause
+// is not interpreted).
+func TestExceptionsTab(t *testing.T) {
+	ctx := browsertest.New(t, 1200, 800, 3*time.Minute)
+	const stack = "panic in task words[0]: boom <img src=x onerror=\"window.injected=1\">\ngoroutine 7 [running]:\nmain.parse(...)\n\t/src/job/main.go:42"
+	status := map[string]any{"id": "bad", "name": "bad", "state": "failed", "elapsedNanos": int64(time.Second), "restarts": 2,
+		"reason": "restart limit reached"}
+	exceptions := map[string]any{"id": "bad", "state": "failed", "reason": "job failed: restart limit reached",
+		"failovers": []map[string]any{
+			{"time": "2026-12-07T10:00:00Z", "cause": "executor lost: worker-1", "failed": []int{0, 1}, "restarted": []int{0, 1, 2}, "restart": 1, "delayNanos": 0},
+			{"time": "2026-12-07T10:00:05Z", "cause": stack, "failed": []int{3}, "restarted": []int{3, 4}, "restart": 2, "delayNanos": int64(time.Second)},
+		}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", webui.Handler())
+	mux.Handle("GET /ui/", webui.Handler())
+	for path, v := range map[string]any{"/api/jobs/bad": status, "/api/jobs/bad/exceptions": exceptions} {
+		b, _ := json.Marshal(v)
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		})
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/#/jobs/bad/exceptions"),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#exceptions .failover").length === 2`, chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type shown struct {
+		Reason    string   `json:"reason"`
+		Failovers []string `json:"failovers"`
+		Causes    []string `json:"causes"`
+		Injected  bool     `json:"injected"`
+		Images    int      `json:"images"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[shown](`({
+		reason: document.getElementById("job-reason").textContent,
+		failovers: [...document.querySelectorAll("#exceptions .failover")].map(f => f.textContent),
+		causes: [...document.querySelectorAll("#exceptions .failover pre.cause")].map(p => p.textContent),
+		injected: window.injected === 1,
+		images: document.querySelectorAll("#exceptions img").length,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != "job failed: restart limit reached" {
+		t.Errorf("job reason %q", got.Reason)
+	}
+	if len(got.Causes) != 2 || got.Causes[0] != stack || got.Causes[1] != "executor lost: worker-1" {
+		t.Errorf("causes shown %q, want the stack trace (newest first) then the lost executor", got.Causes)
+	}
+	if len(got.Failovers) != 2 || !strings.Contains(got.Failovers[0], "failed regions {3}") || !strings.Contains(got.Failovers[0], "restarted regions {3,4}") ||
+		!strings.Contains(got.Failovers[1], "restarted regions {0,1,2}") {
+		t.Errorf("failovers shown %q, want their failed and restarted regions", got.Failovers)
+	}
+	if got.Injected || got.Images != 0 {
+		t.Errorf("markup in a cause was interpreted (script ran: %v, %d img elements)", got.Injected, got.Images)
+	}
+	browsertest.Screenshot(t, ctx, browsertest.ScreenshotDir(t), "ui-exceptions-failed")
+}
