@@ -272,9 +272,25 @@ func TestSecureCluster(t *testing.T) {
 				t.Fatalf("view cancel: exit %d, want %q in: %s", code, s, stderr)
 			}
 		}
+		// One audit line per mutating call, allowed or not: who, what,
+		// which job, the result.
+		refused := []string{"msg=audit", "user=vic", "via=token", "call=Master/CancelJob", "job=" + jobID, "result=PermissionDenied"}
+		if n := c.auditLines(1, refused...); n != 1 {
+			t.Errorf("%d audit lines with %q after one refused cancel, want 1", n, refused)
+		}
 		_, err := c.conn(p, tokView).CancelJob(context.Background(), &rpcpb.JobRef{JobId: jobID})
 		if status.Code(err) != codes.PermissionDenied {
 			t.Fatalf("view CancelJob: %v", err)
+		}
+		if n := c.auditLines(2, refused...); n != 2 {
+			t.Errorf("%d audit lines with %q after two refused cancels, want 2", n, refused)
+		}
+		submitted := []string{"msg=audit", "user=sam", "call=Master/SubmitJob", "job=" + jobID, "result=ok"}
+		if n := c.auditLines(1, submitted...); n != 1 {
+			t.Errorf("%d audit lines with %q for the wordcount's submission, want 1", n, submitted)
+		}
+		if n := c.auditLines(0, "msg=audit", "call=Master/ListJobs"); n != 0 {
+			t.Errorf("%d audit lines for ListJobs, which changes nothing", n)
 		}
 	})
 	t.Run("gossip key", func(t *testing.T) {
@@ -403,6 +419,29 @@ func waitExecutors(t *testing.T, c *cluster, job string, n int) {
 	t.Fatalf("%d executors of job %s not started in 60s", n, job)
 }
 
+// auditLines counts the log lines holding every one of fields, waiting
+// up to 10 s for at least want of them (the daemon's output is copied
+// into the logs asynchronously).
+func (c *cluster) auditLines(want int, fields ...string) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		for _, l := range strings.Split(c.logText(), "\n") {
+			all := true
+			for _, f := range fields {
+				all = all && strings.Contains(l, f)
+			}
+			if all {
+				n++
+			}
+		}
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (c *cluster) logText() string {
 	c.logMu.Lock()
 	defer c.logMu.Unlock()
@@ -474,5 +513,65 @@ func TestLocalClusterSecure(t *testing.T) {
 	e.Reset()
 	if code := run([]string{"list", "--master", addr, "--tls-ca", ca}, &o, &e); code != exitFailed {
 		t.Fatalf("list without a token: exit %d: %s", code, e.String())
+	}
+}
+
+// TestSecureExternalShuffle runs a batch wordcount whose blocking
+// partitions go through a shuffle daemon, with mutual TLS and the gossip
+// key everywhere: the daemon registers with the master over TLS, the
+// executors stage and read partitions through it over TLS, the output is
+// exact, and the daemon's job list needs a token (view role).
+func TestSecureExternalShuffle(t *testing.T) {
+	b := buildAll(t)
+	p := newPKI(t)
+	key, err := gossipkey.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startSecureCluster(t, b["dagctl"], p, key, 0)
+	daemonAddr, daemonDir := freeAddr(t), filepath.Join(c.baseDir, "shuffle")
+	c.startEnv("shuffle-0", append([]string{"shuffle", "--master", c.master, "--listen", daemonAddr, "--dir", daemonDir,
+		"--name", "shuffle-0", "--failure-timeout", "2s", "--log-level", "info", "--gossip-key", key, "--token-file", p.tokens},
+		p.node("shuffle-0")...)...)
+	c.waitReady("shuffle daemon shuffle-0 listening")
+	c.startEnv("worker-0", append([]string{"worker", "--master", c.master, "--name", "worker-0", "--slots", "4",
+		"--dir", filepath.Join(c.baseDir, "worker-0"), "--failure-timeout", "2s", "--log-level", "info", "--gossip-key", key,
+		"--shuffle-daemon", daemonAddr, "--shuffle-dir", daemonDir}, p.node("worker-0")...)...)
+	c.waitReady("worker worker-0 listening")
+
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "words.txt"), filepath.Join(dir, "counts")
+	writeWords(t, in, 20000)
+	stdout, stderr, code := c.runAs(p.client(tokSubmit), "submit", "--binary", b["wordcount"], "--parallelism", "3",
+		"--shuffle", "external", "--", "--input", in, "--output", out, "--mode", "batch")
+	if code != 0 || !strings.Contains(stdout, "finished") {
+		t.Fatalf("submit: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	id := strings.Fields(stdout)[1]
+	got, want := readCounts(t, out), countWords(t, in)
+	if len(got) != len(want) {
+		t.Fatalf("%d words, want %d", len(got), len(want))
+	}
+	for w, n := range want {
+		if got[w] != n {
+			t.Fatalf("word %q: count %q, want %q", w, got[w], n)
+		}
+	}
+	// The three producers' partitions went through the daemon.
+	c.waitCount(fmt.Sprintf("job=%s reason=released partitions=3", id), 1)
+	if logs, stderr, code := c.runAs(p.client(tokView), "logs", id); code != 0 || !strings.Contains(logs, "blocking partitions go to the shuffle daemon") {
+		t.Errorf("executors did not use the shuffle daemon (exit %d, %s):\n%s", code, stderr, logs)
+	}
+	// The daemon's own API: a token is needed, the view role suffices.
+	shuffleJobs := func(flags ...string) (string, int) {
+		var o, e bytes.Buffer
+		code := run(append([]string{"shuffle", "jobs", "--daemon", daemonAddr}, flags...), &o, &e)
+		return o.String() + e.String(), code
+	}
+	if out, code := shuffleJobs("--tls-ca", p.caFile()); code == exitOK || !strings.Contains(out, "no bearer token or client certificate") {
+		t.Errorf("shuffle jobs without a token: exit %d: %s", code, out)
+	}
+	if out, code := shuffleJobs(p.client(tokView)...); code != exitOK {
+		t.Errorf("shuffle jobs with the view token: exit %d: %s", code, out)
 	}
 }
