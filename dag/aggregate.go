@@ -339,19 +339,21 @@ func (op *combineOp[K, T, A]) Open(_ context.Context, oc *engine.OperatorContext
 
 func (op *combineOp[K, T, A]) ProcessBatch(ctx context.Context, _ int, batch any) error {
 	in := batch.(*Batch[T])
+	key, add, idx, accs := op.key, op.agg.Add, op.idx, op.accs
 	for _, v := range in.Vals {
-		k := op.key(v)
-		if i, ok := op.idx[k]; ok {
-			op.accs[i] = op.agg.Add(op.accs[i], v)
+		k := key(v)
+		if i, ok := idx[k]; ok {
+			accs[i] = add(accs[i], v)
 			continue
 		}
 		if op.clone != nil {
 			k = op.clone(k)
 		}
-		op.idx[k] = int32(len(op.keys))
+		idx[k] = int32(len(op.keys))
 		op.keys = append(op.keys, k)
-		op.accs = append(op.accs, op.agg.Add(op.agg.Zero(), v))
+		accs = append(accs, add(op.agg.Zero(), v))
 	}
+	op.accs = accs
 	if !op.oc.Bounded || len(op.keys) >= combineFlushKeys {
 		return op.flush(ctx)
 	}
