@@ -14,8 +14,8 @@ import (
 )
 
 // Run with: go test ./bench -run '^$' -bench . -benchtime 3x [-cpuprofile cpu.out]
-// The Baseline* benchmarks are the plain Go programs on the same input; the
-// ratio of ns/op is the engine's overhead.
+// The Baseline* and Tight benchmarks are the plain Go programs on the same
+// input; the ratio of ns/op is the engine's overhead.
 
 func wordInput(b *testing.B) (string, int64) {
 	b.Helper()
@@ -37,6 +37,20 @@ func BenchmarkWordCountBaseline(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, _, err := bench.BaselineWordCount(in, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWordCountTight is the tight loop of issue 20 part 4, which the
+// wordcount job at parallelism 2 is measured against.
+func BenchmarkWordCountTight(b *testing.B) {
+	in, size := wordInput(b)
+	out := filepath.Join(b.TempDir(), "out.txt")
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := bench.TightWordCount(in, out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -318,14 +318,20 @@ type combineOp[K comparable, T, A any] struct {
 	clone func(K) K
 	agg   Agg[T, A, A]
 	oc    *engine.OperatorContext
-	acc   map[K]A
-	out   Batch[KV[K, A]]
-	wm    int64
+	// The partial accumulators: idx maps a key to its position in keys and
+	// accs, so that a record of a key already held costs one map lookup (a
+	// map[K]A costs a lookup and an assignment), and a flush emits them in
+	// first-seen order.
+	idx  map[K]int32
+	keys []K
+	accs []A
+	out  Batch[KV[K, A]]
+	wm   int64
 }
 
 func (op *combineOp[K, T, A]) Open(_ context.Context, oc *engine.OperatorContext) error {
 	op.oc = oc
-	op.acc = make(map[K]A)
+	op.idx = make(map[K]int32)
 	op.wm = MinTime
 	op.clone = keyCloner[K]()
 	return nil
@@ -333,27 +339,51 @@ func (op *combineOp[K, T, A]) Open(_ context.Context, oc *engine.OperatorContext
 
 func (op *combineOp[K, T, A]) ProcessBatch(ctx context.Context, _ int, batch any) error {
 	in := batch.(*Batch[T])
+	key, add, idx, accs := op.key, op.agg.Add, op.idx, op.accs
 	for _, v := range in.Vals {
-		k := op.key(v)
-		a, ok := op.acc[k]
-		if !ok {
-			a = op.agg.Zero()
-			if op.clone != nil {
-				k = op.clone(k)
-			}
+		k := key(v)
+		if i, ok := idx[k]; ok {
+			accs[i] = add(accs[i], v)
+			continue
 		}
-		op.acc[k] = op.agg.Add(a, v)
+		if op.clone != nil {
+			k = op.clone(k)
+		}
+		idx[k] = int32(len(op.keys))
+		op.keys = append(op.keys, k)
+		accs = append(accs, add(op.agg.Zero(), v))
 	}
-	if !op.oc.Bounded || len(op.acc) >= combineFlushKeys {
+	op.accs = accs
+	if !op.oc.Bounded || len(op.keys) >= combineFlushKeys {
 		return op.flush(ctx)
 	}
 	return nil
 }
 
+// put adds a partial accumulator, merging it into the one of its key.
+func (op *combineOp[K, T, A]) put(k K, a A) {
+	if i, ok := op.idx[k]; ok {
+		op.accs[i] = op.agg.Merge(op.accs[i], a)
+		return
+	}
+	op.idx[k] = int32(len(op.keys))
+	op.keys = append(op.keys, k)
+	op.accs = append(op.accs, a)
+}
+
+// partials returns the partial accumulators as a map.
+func (op *combineOp[K, T, A]) partials() map[K]A {
+	m := make(map[K]A, len(op.keys))
+	for i, k := range op.keys {
+		m[k] = op.accs[i]
+	}
+	return m
+}
+
 func (op *combineOp[K, T, A]) flush(ctx context.Context) error {
 	op.out.Reset()
-	for k, a := range op.acc {
-		op.out.Append(KV[K, A]{Key: k, Value: a}, op.wm)
+	for i, k := range op.keys {
+		op.out.Append(KV[K, A]{Key: k, Value: op.accs[i]}, op.wm)
 		if op.out.Len() >= op.oc.BatchSize {
 			if err := op.oc.Outputs[0].Emit(ctx, &op.out); err != nil {
 				return err
@@ -361,7 +391,10 @@ func (op *combineOp[K, T, A]) flush(ctx context.Context) error {
 			op.out.Reset()
 		}
 	}
-	clear(op.acc)
+	clear(op.idx)
+	clear(op.keys) // drop references so the GC can reclaim them
+	clear(op.accs)
+	op.keys, op.accs = op.keys[:0], op.accs[:0]
 	if op.out.Len() > 0 {
 		return op.oc.Outputs[0].Emit(ctx, &op.out)
 	}
@@ -466,7 +499,7 @@ func restoreAccs[K comparable, A any](sc *snapCtx[K], s section, m map[K]A, merg
 // SnapshotState implements engine.Snapshotter.
 func (op *combineOp[K, T, A]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx[K](op.oc.Name, nil, 1)
-	fn, err := captureAccs(sc, secPartials, kindPartials, op.acc)
+	fn, err := captureAccs(sc, secPartials, kindPartials, op.partials())
 	if err != nil {
 		return nil, err
 	}
@@ -518,11 +551,20 @@ func (op *combineOp[K, T, A]) RestoreState(_ context.Context, st *engine.Restore
 		wm = MinTime
 	}
 	op.wm = wm
+	m := op.partials()
 	h := map[string]sectionHandler{
 		secWatermark: {kind: kindWatermark, restore: func(section) error { return nil }},
 		secPartials: {kind: kindPartials, restore: func(s section) error {
-			return restoreAccs(sc, s, op.acc, op.agg.Merge)
+			return restoreAccs(sc, s, m, op.agg.Merge)
 		}},
 	}
-	return restoreSections(sc.opName, mine, h, st.AllowNonRestored)
+	if err := restoreSections(sc.opName, mine, h, st.AllowNonRestored); err != nil {
+		return err
+	}
+	clear(op.idx)
+	op.keys, op.accs = op.keys[:0], op.accs[:0]
+	for k, a := range m {
+		op.put(k, a)
+	}
+	return nil
 }

@@ -292,7 +292,7 @@ func TestCombineSnapshotSplitsPartials(t *testing.T) {
 		if err := op.RestoreState(context.Background(), snRestored(ws, sub, 2)); err != nil {
 			t.Fatal(err)
 		}
-		for k, v := range op.acc {
+		for k, v := range op.partials() {
 			sums[k] += v
 		}
 	}

@@ -76,7 +76,7 @@ func run(args []string, out io.Writer) error {
 	par := fs.Int("parallelism", 2, "engine parallelism")
 	dir := fs.String("dir", "", "work directory (default: a temporary directory, removed)")
 	events := fs.Int("events", 5_000_000, "events for the windowed benchmark (0 skips it)")
-	rounds := fs.Int("rounds", 3, "rounds; each run's median (by wall time) is reported")
+	rounds := fs.Int("rounds", 3, "rounds; each run's median wall time and median CPU time are reported")
 	cluster := fs.Bool("cluster", false, "also compare wordcount on a local cluster (master + 2 worker processes) with the embedded runtime")
 	only := fs.String("only", "", "run only this benchmark: wordcount, windowed or cluster")
 	if err := fs.Parse(args); err != nil {
@@ -127,7 +127,10 @@ func (r *runs) add(name string, f func() (int64, string, error)) {
 }
 
 // medians runs every candidate once per round, interleaved so that machine
-// noise hits all alike, and returns each one's median round by wall time.
+// noise hits all alike, and returns each one's median round by wall time
+// with, as its CPU time, the median CPU time over the rounds (on a busy
+// machine the round of median wall time need not have the median CPU
+// time).
 func (r *runs) medians(bytes int64, rounds int) ([]measurement, error) {
 	all := make([][]measurement, len(r.fns))
 	for round := 0; round < rounds; round++ {
@@ -141,8 +144,14 @@ func (r *runs) medians(bytes int64, rounds int) ([]measurement, error) {
 	}
 	out := make([]measurement, len(all))
 	for i, ms := range all {
+		cpus := make([]time.Duration, len(ms))
+		for j, m := range ms {
+			cpus[j] = m.cpu
+		}
+		sort.Slice(cpus, func(a, b int) bool { return cpus[a] < cpus[b] })
 		sort.Slice(ms, func(a, b int) bool { return ms[a].wall < ms[b].wall })
 		out[i] = ms[len(ms)/2]
+		out[i].cpu = cpus[len(cpus)/2]
 	}
 	return out, nil
 }
@@ -171,7 +180,11 @@ func wordcount(out io.Writer, dir string, sizeMB, par, rounds int) error {
 		return err
 	}
 	var r runs
-	r.add("plain Go, 1 goroutine", func() (int64, string, error) {
+	// The first row is the reference of the ratios: the tight loop.
+	r.add("plain Go tight loop, 1 goroutine", func() (int64, string, error) {
+		return bench.TightWordCount(input, filepath.Join(dir, "wc-tight.txt"))
+	})
+	r.add("plain Go line scanner, 1 goroutine", func() (int64, string, error) {
 		return bench.BaselineWordCount(input, filepath.Join(dir, "wc-base.txt"))
 	})
 	for _, mode := range []dag.ExecutionMode{dag.StreamingMode, dag.BatchMode} {
@@ -197,5 +210,13 @@ func wordcount(out io.Writer, dir string, sizeMB, par, rounds int) error {
 		fmt.Fprintln(out, m.row(ms[0]))
 	}
 	fmt.Fprintln(out)
+	tight, streaming, batch := ms[0], ms[2], ms[3]
+	fmt.Fprintf(out, "Issue 20 part 4 targets, against the tight loop:\n\n")
+	for _, m := range []measurement{streaming, batch} {
+		fmt.Fprintf(out, "- %s: wall %.2f× the tight loop's (target ≤ 1), CPU per byte %.2f× (target ≤ 1.5)\n",
+			m.name, m.wall.Seconds()/tight.wall.Seconds(), m.cpu.Seconds()/tight.cpu.Seconds())
+	}
+	fmt.Fprintf(out, "- streaming vs batch: wall %.2f×, CPU %.2f× (target ≤ 1.10)\n\n",
+		streaming.wall.Seconds()/batch.wall.Seconds(), streaming.cpu.Seconds()/batch.cpu.Seconds())
 	return nil
 }

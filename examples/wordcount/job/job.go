@@ -33,36 +33,63 @@ func Build(input, output string, cfg dag.Config) *dag.Graph {
 	return g
 }
 
-// Tokenize emits the maximal runs of non-whitespace characters of line.
-// Words are substrings of line: no allocation per word.
+// Tokenize emits the maximal runs of non-whitespace characters
+// (unicode.IsSpace) of line, as strings.Fields splits them. Words are
+// substrings of line: no allocation per word. ASCII bytes are classified by
+// a table lookup; a rune is decoded only at bytes ≥ 0x80.
 func Tokenize(line string, emit func(string)) {
-	start := -1
-	for i := 0; i < len(line); {
-		c := line[i]
-		size, space := 1, false
-		if c < utf8.RuneSelf {
-			space = asciiSpace[c]
-		} else {
-			var r rune
-			r, size = utf8.DecodeRuneInString(line[i:])
-			space = unicode.IsSpace(r)
-		}
-		if space {
-			if start >= 0 {
-				emit(line[start:i])
-				start = -1
+	i := 0
+	for i < len(line) {
+		// Skip spaces.
+		switch byteClass[line[i]] {
+		case classSpace:
+			i++
+			continue
+		case classMulti:
+			if r, size := utf8.DecodeRuneInString(line[i:]); unicode.IsSpace(r) {
+				i += size
+				continue
 			}
-		} else if start < 0 {
-			start = i
 		}
-		i += size
-	}
-	if start >= 0 {
-		emit(line[start:])
+		// A word starts at i: find its end.
+		start := i
+	word:
+		for i < len(line) {
+			switch byteClass[line[i]] {
+			case classWord:
+				i++
+			case classSpace:
+				break word
+			default:
+				r, size := utf8.DecodeRuneInString(line[i:])
+				if unicode.IsSpace(r) {
+					break word
+				}
+				i += size
+			}
+		}
+		emit(line[start:i])
 	}
 }
 
-var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+// Byte classes of Tokenize.
+const (
+	classWord  = iota // ASCII, not a space
+	classSpace        // ASCII space
+	classMulti        // ≥ 0x80: starts (or continues) a multi-byte or invalid sequence
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = classMulti
+		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			t[c] = classSpace
+		}
+	}
+	return t
+}()
 
 // WriteSample writes a deterministic sample text of n lines with a
 // Zipf-distributed vocabulary.
