@@ -209,11 +209,20 @@ func (j *streamJob) finishRecoveredOnce() {
 	}
 }
 
-// recoveries counts the jobs recovered after a leader change in the logs.
+// recoveries counts the jobs recovered after a leader change in the logs,
+// and logs how each was recovered (its running tasks continued, or
+// restarted and why).
 func (c *haCluster) recoveries() int {
 	c.logMu.Lock()
 	defer c.logMu.Unlock()
-	return strings.Count(c.logs.String(), "job recovered after a leader change")
+	n := 0
+	for _, l := range strings.Split(c.logs.String(), "\n") {
+		if strings.Contains(l, "job recovered after a leader change") {
+			n++
+			c.t.Logf("recovery: %s", strings.TrimSpace(l))
+		}
+	}
+	return n
 }
 
 // preparing returns the marker of a sink prepare that began less than
@@ -280,6 +289,7 @@ func TestHALeaderKilledDuringCheckpoint(t *testing.T) {
 	t.Logf("leader %s killed with a checkpoint after %d in flight (prepare %s)", killed, before, filepath.Base(inFlight))
 	j.recovered(killed, epoch)
 	j.wait("a checkpoint completed under the new leader", func() bool { return j.latest() > before })
+	t.Logf("a checkpoint completed under the new leader %v after the kill", time.Since(dead).Round(time.Millisecond))
 	if n := leaderMetric(t, c, "dagflow_jobs_reconcile_fallbacks_total"); n != 1 {
 		t.Errorf("dagflow_jobs_reconcile_fallbacks_total = %v, want 1", n)
 	}
