@@ -82,9 +82,10 @@ type DaemonConfig struct {
 	GossipKeyring *memberlist.Keyring
 	// Leaders, set with master high availability, tells the worker which
 	// master leads (Master may then be empty): the worker registers with
-	// each new leader, refuses orders from deposed ones, and stops the
-	// executors of the previous leader's jobs (the new leader restarts
-	// them).
+	// each new leader, refuses orders from deposed ones, keeps its
+	// executors running, points them at the new leader and reports their
+	// tasks; it stops the executors of jobs the new leader does not
+	// continue.
 	Leaders LeaderSource
 }
 

@@ -181,6 +181,7 @@ func RunExecutor(ctx context.Context, plan *dag.Plan, cfg ExecutorConfig, stdin 
 	for {
 		select {
 		case <-ctx.Done():
+			leader.stop() // reports still waiting for a master give up
 			ex.pushMetrics(context.Background())
 			shuffleSrv.Close()
 			srv.Stop()

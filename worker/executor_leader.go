@@ -24,6 +24,10 @@ const masterWait = 90 * time.Second
 // daemon points it at a new leader after a master failover (Follow).
 type leaderConn struct {
 	dial []grpc.DialOption
+	// stopped is closed when the executor shuts down: calls waiting for a
+	// master give up then.
+	stopped  chan struct{}
+	stopOnce sync.Once
 
 	mu       sync.Mutex
 	addr     string
@@ -38,7 +42,16 @@ func newLeaderConn(addr string, dial ...grpc.DialOption) (*leaderConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("executor: master %s: %w", addr, err)
 	}
-	return &leaderConn{dial: dial, addr: addr, conn: conn, client: rpcpb.NewMasterClient(conn)}, nil
+	return &leaderConn{dial: dial, stopped: make(chan struct{}), addr: addr, conn: conn, client: rpcpb.NewMasterClient(conn)}, nil
+}
+
+// stop makes every call waiting for a master, now or later, give up. The
+// executor stops it when it shuts down: a worker stopping the executor
+// of a job that a new leader restarts must not wait for reports that no
+// master will take (the new leader does not know the job until it
+// restarts it, after the executor is gone).
+func (l *leaderConn) stop() {
+	l.stopOnce.Do(func() { close(l.stopped) })
 }
 
 // current returns the current master's client and address.
@@ -86,7 +99,8 @@ func (l *leaderConn) retryable(err error) bool {
 }
 
 // call runs fn against the current master, again while the failure is
-// retryable, for at most masterWait or until ctx ends.
+// retryable, for at most masterWait or until ctx ends or the executor
+// stops.
 func (l *leaderConn) call(ctx context.Context, fn func(ctx context.Context, mc rpcpb.MasterClient) error) error {
 	deadline := time.Now().Add(masterWait)
 	wait := 100 * time.Millisecond
@@ -101,12 +115,19 @@ func (l *leaderConn) call(ctx context.Context, fn func(ctx context.Context, mc r
 		if !l.retryable(err) || ctx.Err() != nil {
 			return fmt.Errorf("master %s: %w", addr, err)
 		}
+		select {
+		case <-l.stopped:
+			return fmt.Errorf("master %s: executor stopping: %w", addr, err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("master %s: no master answered for %s: %w", addr, masterWait, err)
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("master %s: %w", addr, err)
+		case <-l.stopped:
+			return fmt.Errorf("master %s: executor stopping: %w", addr, err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)

@@ -216,7 +216,11 @@ func (c *Client) Campaign(ctx context.Context) (*Term, error) {
 	}
 	name := path.Base(node)
 	for {
-		children, _, err := c.conn.Children(c.path("election"))
+		var children []string
+		err := c.retry(ctx, expired, func() (err error) {
+			children, _, err = c.conn.Children(c.path("election"))
+			return err
+		})
 		if err != nil {
 			return nil, c.leave(node, fmt.Errorf("ha: list candidates: %w", err))
 		}
@@ -227,7 +231,12 @@ func (c *Client) Campaign(ctx context.Context) (*Term, error) {
 		if lead {
 			break
 		}
-		ok, _, ch, err := c.conn.ExistsW(c.path("election", watch))
+		var ok bool
+		var ch <-chan zk.Event
+		err = c.retry(ctx, expired, func() (err error) {
+			ok, _, ch, err = c.conn.ExistsW(c.path("election", watch))
+			return err
+		})
 		if err != nil {
 			return nil, c.leave(node, fmt.Errorf("ha: watch candidate %s: %w", watch, err))
 		}
@@ -243,7 +252,7 @@ func (c *Client) Campaign(ctx context.Context) (*Term, error) {
 		}
 	}
 	t := &Term{c: c, node: node, lost: make(chan struct{})}
-	if err := t.bumpEpoch(); err != nil {
+	if err := t.bumpEpoch(ctx, expired); err != nil {
 		return nil, c.leave(node, err)
 	}
 	go t.watch(expired)
@@ -257,14 +266,54 @@ func (c *Client) leave(node string, err error) error {
 	return err
 }
 
-// bumpEpoch increments the epoch with a compare-and-set.
-func (t *Term) bumpEpoch() error {
+// transient reports whether a ZooKeeper call failed only because the
+// connection dropped: the session may survive a reconnect (ZooKeeper ends
+// it only when it times out), so the call is worth trying again.
+func transient(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
+}
+
+// retry runs fn, again while it fails with a transient error, until the
+// session expires, ctx ends or the client closes. Only idempotent calls
+// go through it (reads, and writes whose lost answer the caller detects).
+func (c *Client) retry(ctx context.Context, expired <-chan struct{}, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil || !transient(err) {
+			return err
+		}
+		c.log.Warn("zookeeper call failed: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-expired:
+			return err
+		case <-c.closed:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// bumpEpoch increments the epoch with a compare-and-set. A write whose
+// answer was lost to a dropped connection is detected when it is tried
+// again (the node exists, or its version moved on), and the epoch is then
+// incremented once more: epochs stay unique and increasing.
+func (t *Term) bumpEpoch(ctx context.Context, expired <-chan struct{}) error {
 	c := t.c
 	p := c.path("epoch")
 	for {
-		data, st, err := c.conn.Get(p)
+		var data []byte
+		var st *zk.Stat
+		err := c.retry(ctx, expired, func() (err error) {
+			data, st, err = c.conn.Get(p)
+			return err
+		})
 		if errors.Is(err, zk.ErrNoNode) {
-			_, err = c.conn.Create(p, []byte("1"), 0, zk.WorldACL(zk.PermAll))
+			err = c.retry(ctx, expired, func() error {
+				_, err := c.conn.Create(p, []byte("1"), 0, zk.WorldACL(zk.PermAll))
+				return err
+			})
 			if err == nil {
 				t.Epoch, t.epochV = 1, 0
 				return nil
@@ -281,7 +330,11 @@ func (t *Term) bumpEpoch() error {
 		if err != nil {
 			return fmt.Errorf("ha: epoch node %s holds %q: %w", p, data, err)
 		}
-		st2, err := c.conn.Set(p, []byte(strconv.FormatUint(cur+1, 10)), st.Version)
+		var st2 *zk.Stat
+		err = c.retry(ctx, expired, func() (err error) {
+			st2, err = c.conn.Set(p, []byte(strconv.FormatUint(cur+1, 10)), st.Version)
+			return err
+		})
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue
 		}

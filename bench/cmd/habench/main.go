@@ -20,10 +20,14 @@
 //
 // The killed master is restarted as a standby (as a supervisor would)
 // before the next kill. It prints p50, p99 and max of both as a Markdown
-// table. Run it from the repository root.
+// table, and, from the masters' logs, how many times the new leader
+// continued the job with its running tasks and how many times it
+// restarted the job's tasks from the latest checkpoint instead (with the
+// reasons it logged). Run it from the repository root.
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -64,7 +68,12 @@ type procs struct {
 }
 
 func (p *procs) start(name string, cmd *exec.Cmd) error {
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if cmd.Stdout == nil {
+		cmd.Stdout = io.Discard
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = io.Discard
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
@@ -178,6 +187,7 @@ func run(kills int, zkAddr, dir string, out io.Writer) error {
 	common := []string{"--zk", zkAddr, "--ha-cluster", "habench"}
 	haDir := "file://" + filepath.Join(dir, "ha")
 	masters := map[string]string{} // name -> address
+	logs := &masterLogs{}
 	startMaster := func(name string) error {
 		addr, err := freePort()
 		if err != nil {
@@ -185,8 +195,10 @@ func run(kills int, zkAddr, dir string, out io.Writer) error {
 		}
 		masters[addr] = name
 		args := append([]string{"master", "--ha", "zookeeper", "--ha-dir", haDir, "--zk-session-timeout", "4s", "--listen", addr,
-			"--http", "", "--dir", filepath.Join(dir, name), "--failure-timeout", "2s", "--log-level", "warn"}, common...)
-		return p.start(name, exec.Command(dagctl, args...))
+			"--http", "", "--dir", filepath.Join(dir, name), "--failure-timeout", "2s", "--log-level", "info"}, common...)
+		cmd := exec.Command(dagctl, args...)
+		cmd.Stderr = logs
+		return p.start(name, cmd)
 	}
 	for _, m := range []string{"master-0", "master-1"} {
 		if err := startMaster(m); err != nil {
@@ -279,7 +291,66 @@ func run(kills int, zkAddr, dir string, out io.Writer) error {
 		}
 	}
 	report(out, samples)
+	// Wait until the last leader logged its decision about the job.
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if c, r, _ := logs.recoveries(); c+r >= kills {
+			break
+		}
+	}
+	continued, restarted, reasons := logs.recoveries()
+	fmt.Fprintf(out, "\nAfter %d kills: the new leader continued the job with its running tasks %d times and restarted its tasks from the latest checkpoint %d times.\n",
+		kills, continued, restarted)
+	for _, r := range reasons {
+		fmt.Fprintf(out, "- restarted: %s\n", r)
+	}
 	return nil
+}
+
+// masterLogs collects the log lines of every master that record what a
+// new leader did with the running job.
+type masterLogs struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+}
+
+// Write implements io.Writer for the masters' stderr.
+func (l *masterLogs) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, b...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if line := string(l.partial[:i]); strings.Contains(line, "job recovered after a leader change") {
+			l.lines = append(l.lines, line)
+		}
+		l.partial = l.partial[i+1:]
+	}
+	return len(b), nil
+}
+
+// recoveries counts the recoveries that continued the running tasks and
+// those that restarted them, with the reasons logged for the latter.
+func (l *masterLogs) recoveries() (continued, restarted int, reasons []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		switch {
+		case strings.Contains(line, "its running tasks continue"):
+			continued++
+		case strings.Contains(line, "restarted"):
+			restarted++
+			why := line
+			if i := strings.Index(line, "notReconciled="); i >= 0 {
+				why = line[i+len("notReconciled="):]
+			}
+			reasons = append(reasons, why)
+		}
+	}
+	return continued, restarted, reasons
 }
 
 func pct(ds []time.Duration, q float64) time.Duration {

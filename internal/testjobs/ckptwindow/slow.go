@@ -58,15 +58,19 @@ func (k slow[T]) Committer() dag.Committer {
 	return slowCommitter{c, k.s}
 }
 
-// slowWriter sleeps in Prepare, after marking that it began.
+// slowWriter sleeps in Prepare, after marking that it began; it marks
+// the end of the sleep with the marker's name plus ".done".
 type slowWriter[T any] struct {
 	dag.SinkWriter[T]
 	s slowness
 }
 
 func (w slowWriter[T]) Prepare(ctx context.Context) ([][]byte, error) {
-	w.s.mark("prepare")
+	started := w.s.mark("prepare")
 	time.Sleep(w.s.prepare)
+	if started != "" {
+		_ = os.WriteFile(started+".done", nil, 0o644)
+	}
 	return w.SinkWriter.Prepare(ctx)
 }
 
