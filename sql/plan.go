@@ -145,7 +145,14 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	case s.Limit != nil:
 		return nil, errAt(s.Limit.Position(), "LIMIT is not supported yet")
 	}
-	in, err := p.from(s.From)
+	where := s.Where
+	var in *rel
+	var err error
+	if j, ok := s.From.(*parser.Join); ok {
+		in, where, err = p.join(j, where)
+	} else {
+		in, err = p.from(s.From)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +170,7 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 			return nil, errAt(c.Pos, "aggregate %s without a window GROUP BY is not supported yet", c.Name)
 		}
 	}
-	return p.project(in, s.Items, s.Where, "select")
+	return p.project(in, s.Items, where, "select")
 }
 
 // project plans WHERE and the SELECT list over in, fused into one
@@ -322,7 +329,11 @@ func (p *planner) from(t parser.TableExpr) (*rel, error) {
 	case *parser.WindowTVF:
 		return p.windowTVF(t)
 	case *parser.Join:
-		return nil, errAt(t.Pos, "%s JOIN is not supported yet", t.Kind)
+		r, rest, err := p.join(t, nil)
+		if err != nil {
+			return nil, err
+		}
+		return p.filterRel(r, conjuncts(rest, nil))
 	}
 	return nil, errAt(t.Position(), "unsupported FROM clause")
 }
