@@ -145,6 +145,9 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	case s.Limit != nil:
 		return nil, errAt(s.Limit.Position(), "LIMIT is not supported yet")
 	}
+	if err := checkFilters(s); err != nil {
+		return nil, err
+	}
 	where := s.Where
 	var in *rel
 	var err error
@@ -156,18 +159,15 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.win != nil {
-		return p.windowAggregate(s, in)
-	}
-	if len(s.GroupBy) > 0 {
-		return nil, errAt(s.GroupBy[0].Position(), "GROUP BY without a window table-valued function (TUMBLE, HOP, SESSION) is not supported yet")
+	if in.win != nil || len(s.GroupBy) > 0 {
+		return p.groupAggregate(s, in, where)
 	}
 	if s.Having != nil {
 		return nil, errAt(s.Having.Position(), "HAVING without GROUP BY")
 	}
 	for _, it := range s.Items {
 		if c := findAggregate(it.Expr); c != nil {
-			return nil, errAt(c.Pos, "aggregate %s without a window GROUP BY is not supported yet", c.Name)
+			return nil, errAt(c.Pos, "aggregate %s without GROUP BY (a global aggregate) is not supported yet", c.Name)
 		}
 	}
 	return p.project(in, s.Items, where, "select")
@@ -283,6 +283,29 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 	}, p.name(kind), coder)
 	return out, nil
+}
+
+// checkFilters refuses FILTER (WHERE …) on a call that is not an
+// aggregate.
+func checkFilters(s *parser.Select) error {
+	var bad *parser.Call
+	check := func(e parser.Expr) {
+		walk(e, func(x parser.Expr) bool {
+			if c, ok := x.(*parser.Call); ok && c.Filter != nil && (!expr.IsAggregate(c.Name) || c.Over != nil) && bad == nil {
+				bad = c
+			}
+			return bad == nil
+		})
+	}
+	for _, it := range s.Items {
+		check(it.Expr)
+	}
+	check(s.Where)
+	check(s.Having)
+	if bad != nil {
+		return errAt(bad.Pos, "FILTER (WHERE …) is only allowed on an aggregate, not on %s", bad.Name)
+	}
+	return nil
 }
 
 // findAggregate returns the first aggregate call in e, or nil.
