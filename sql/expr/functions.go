@@ -134,10 +134,9 @@ func init() {
 				return h, ok
 			}}, nil
 		}},
-		"DATE_FORMAT": {"DATE_FORMAT(ts TIMESTAMP, format VARCHAR) VARCHAR", "ts (UTC) formatted by a constant pattern of yyyy, MM, dd, HH, mm, ss and the literal characters - : / . space T", dateFormat},
-		"UPPER":       {"UPPER(s VARCHAR) VARCHAR", "s in upper case", strFunc("UPPER", bytes.ToUpper)},
-		"LOWER":       {"LOWER(s VARCHAR) VARCHAR", "s in lower case", strFunc("LOWER", bytes.ToLower)},
-		"TRIM":        {"TRIM(s VARCHAR) VARCHAR", "s without leading and trailing white space", strFunc("TRIM", bytes.TrimSpace)},
+		"UPPER": {"UPPER(s VARCHAR) VARCHAR", "s in upper case", strFunc("UPPER", bytes.ToUpper)},
+		"LOWER": {"LOWER(s VARCHAR) VARCHAR", "s in lower case", strFunc("LOWER", bytes.ToLower)},
+		"TRIM":  {"TRIM(s VARCHAR) VARCHAR", "s without leading and trailing white space", strFunc("TRIM", bytes.TrimSpace)},
 		"CHAR_LENGTH": {"CHAR_LENGTH(s VARCHAR) BIGINT", "number of characters of s", func(pos parser.Pos, a []*Compiled) (*Compiled, error) {
 			if err := argTypes(pos, "CHAR_LENGTH", a, types.Varchar); err != nil {
 				return nil, err
@@ -274,6 +273,8 @@ func init() {
 			}}, nil
 		}},
 	}
+	builtins["DATE_FORMAT"] = builtin{"DATE_FORMAT(ts TIMESTAMP, format VARCHAR) VARCHAR",
+		"ts (UTC) formatted by a constant pattern of yyyy, MM, dd, HH, mm, ss and the literal characters - : / . space T", dateFormat}
 }
 
 func argTypes(pos parser.Pos, name string, a []*Compiled, want ...types.Kind) error {
