@@ -148,13 +148,13 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	if err := checkFilters(s); err != nil {
 		return nil, err
 	}
-	where := s.Where
 	var in *rel
+	var where parser.Expr
 	var err error
-	if j, ok := s.From.(*parser.Join); ok {
-		in, where, err = p.join(j, where)
+	if inner, qual := p.rankQuery(s.From); inner != nil {
+		in, where, err = p.topN(inner, qual, s.Where)
 	} else {
-		in, err = p.from(s.From)
+		in, where, err = p.fromWhere(s.From, s.Where)
 	}
 	if err != nil {
 		return nil, err
@@ -196,8 +196,8 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		if it.Star {
 			any := false
 			for _, c := range sc.Columns {
-				if it.StarOf != "" && !strings.EqualFold(it.StarOf, c.Qualifier) {
-					continue
+				if it.StarOf != "" && !strings.EqualFold(it.StarOf, c.Qualifier) || strings.HasPrefix(c.Name, "$") {
+					continue // another table's, or internal
 				}
 				any = true
 				x := comp.Column(c)
@@ -318,6 +318,16 @@ func findAggregate(e parser.Expr) *parser.Call {
 		return found == nil
 	})
 	return found
+}
+
+// fromWhere plans FROM t for a query with condition where, and returns
+// what of where is still to apply (a join takes its part).
+func (p *planner) fromWhere(t parser.TableExpr, where parser.Expr) (*rel, parser.Expr, error) {
+	if j, ok := t.(*parser.Join); ok {
+		return p.join(j, where)
+	}
+	r, err := p.from(t)
+	return r, where, err
 }
 
 func (p *planner) from(t parser.TableExpr) (*rel, error) {

@@ -419,6 +419,71 @@ SELECT a.user_name, COUNT(*) FROM orders a JOIN orders b ON a.id = b.id + 1 AND 
 	}
 }
 
+// TestTopN checks Top-N and deduplication (ROW_NUMBER() OVER (PARTITION
+// BY … ORDER BY …) bounded by the outer WHERE), through a subquery and a
+// view, against a plain-Go sort, in batch and streaming mode.
+func TestTopN(t *testing.T) {
+	dir := t.TempDir()
+	orders := writeOrders(t, dir, 1000)
+	script := ordersDDL(dir) + `
+SELECT user_name, id, amount, rn FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY user_name ORDER BY amount DESC, id) AS rn FROM orders WHERE id >= 10
+) WHERE rn <= 3 AND id <> 500;
+CREATE VIEW latest AS SELECT user_name, id, ROW_NUMBER() OVER (PARTITION BY user_name ORDER BY ts DESC, id DESC) AS r FROM orders;
+SELECT * FROM latest WHERE 1 = r;
+SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY price) AS k FROM orders) t WHERE t.k < 5;
+`
+	byUser := map[string][]order{}
+	for _, o := range orders {
+		byUser[o.user] = append(byUser[o.user], o)
+	}
+	want := make([][]string, 3)
+	for u, os := range byUser {
+		top := slices.Clone(os)
+		slices.SortFunc(top, func(a, b order) int {
+			if a.amount != b.amount {
+				return int(b.amount - a.amount)
+			}
+			return int(a.id - b.id)
+		})
+		rank := 0
+		for _, o := range top {
+			if o.id < 10 {
+				continue
+			}
+			if rank++; rank > 3 {
+				break
+			}
+			if o.id != 500 {
+				want[0] = append(want[0], fmt.Sprintf("%s,%d,%d,%d", u, o.id, o.amount, rank))
+			}
+		}
+		last := slices.MaxFunc(os, func(a, b order) int {
+			if a.ts != b.ts {
+				return int(a.ts - b.ts)
+			}
+			return int(a.id - b.id)
+		})
+		want[1] = append(want[1], fmt.Sprintf("%s,%d,1", u, last.id))
+	}
+	cheap := slices.Clone(orders)
+	slices.SortFunc(cheap, func(a, b order) int { return int(a.cents - b.cents) })
+	for _, o := range cheap[:4] {
+		want[2] = append(want[2], fmt.Sprint(o.id))
+	}
+	for _, w := range want {
+		slices.Sort(w)
+	}
+	for _, mode := range []dag.ExecutionMode{dag.BatchMode, dag.StreamingMode} {
+		got, _ := run(t, sql.NewEnv(), script, mode)
+		for i := range want {
+			if !slices.Equal(got[i], want[i]) {
+				t.Errorf("%v: query %d: %q, want %q", mode, i+1, got[i], want[i])
+			}
+		}
+	}
+}
+
 // TestErrors: bad SQL, unknown names and type errors give an error with a
 // position, never a panic, and leave the catalog unchanged.
 func TestErrors(t *testing.T) {
@@ -448,7 +513,14 @@ WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv');
 		{ddl + "SELECT * FROM t JOIN t AS u ON t.a = u.s", "line 3:32: JOIN key t.a is BIGINT, u.s is VARCHAR: cast one side"},
 		{ddl + "SELECT * FROM t JOIN t AS u ON t.a = u.nope", "line 3:38: unknown column u.nope"},
 		{ddl + "SELECT a FROM t JOIN t AS u ON t.a = u.a", "line 3:8: column a is ambiguous"},
-		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t)", "line 3:26: ROW_NUMBER(…) OVER (…) is only supported as a Top-N rank"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t)", "line 3:26: ROW_NUMBER() needs an outer WHERE rn <= N (Top-N) or rn = 1 (deduplication)"},
+		{ddl + "SELECT * FROM (SELECT a, RANK() OVER (ORDER BY a) AS rn FROM t) WHERE rn <= 3", "line 3:26: RANK(…) OVER (…) is not supported yet: only ROW_NUMBER()"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (PARTITION BY a) AS rn FROM t) WHERE rn <= 3", "line 3:39: ROW_NUMBER() OVER (…) needs an ORDER BY"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) FROM t) WHERE rn <= 3", "line 3:26: ROW_NUMBER() OVER (…) needs a name (AS rn)"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t) WHERE rn = 2", "line 3:80: rn = 2 is not supported: a Top-N keeps the ranks up to N"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t) WHERE rn < 1", "line 3:80: (rn < 1) keeps no rank"},
+		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY nope) AS rn FROM t) WHERE rn <= 1", "line 3:54: unknown column nope"},
+		{ddl + "SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t", "line 3:11: ROW_NUMBER(…) OVER (…) is only supported as a Top-N rank"},
 		{ddl + "INSERT INTO t SELECT a FROM t", "line 3:15: INSERT INTO t: the query has 1 columns, the table 3 physical columns"},
 		{ddl + "CREATE TABLE t (a INT) WITH ('connector' = 'print')", "line 3:14: table t already exists"},
 		{"CREATE TABLE u (a INT) WITH ('connector' = 'kafka')", `line 1:1: table u: unknown connector "kafka" (known: blackhole, filesystem, print)`},
