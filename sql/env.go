@@ -227,7 +227,11 @@ func (p *planner) statement(s parser.Statement, job *Job) error {
 		}
 		res := &Result{Schema: r.schema}
 		p.n++
-		dag.ToSink(r.s, fmt.Sprintf("select-%d", p.n), &collectSink{res: res}, dag.WithCoder[row.Row](rowCoder(r.schema)))
+		opts := []dag.Option{dag.WithCoder[row.Row](rowCoder(r.schema))}
+		if r.ordered {
+			opts = append(opts, dag.Parallelism(1)) // one writer keeps the order
+		}
+		dag.ToSink(r.s, fmt.Sprintf("select-%d", p.n), &collectSink{res: res}, opts...)
 		job.Results = append(job.Results, res)
 		return nil
 	case *parser.Explain:

@@ -43,6 +43,8 @@ type rel struct {
 	// win is set for a window TVF not yet aggregated: the stream holds
 	// the input rows and the window columns are virtual.
 	win *windowSpec
+	// ordered tells that the rows are in ORDER BY order, in one subtask.
+	ordered bool
 }
 
 // windowSpec is a window TVF: its assigner and where it was written.
@@ -135,15 +137,27 @@ func (p *planner) union(u *parser.Union) (*rel, error) {
 }
 
 func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
-	switch {
-	case s.From == nil:
+	if s.From == nil {
 		return nil, errAt(s.Pos, "SELECT without FROM is not supported")
-	case s.Distinct:
-		return nil, errAt(s.Pos, "SELECT DISTINCT is not supported yet")
-	case len(s.OrderBy) > 0:
-		return nil, errAt(s.OrderBy[0].Expr.Position(), "ORDER BY is not supported yet")
-	case s.Limit != nil:
-		return nil, errAt(s.Limit.Position(), "LIMIT is not supported yet")
+	}
+	if s.Distinct || len(s.OrderBy) > 0 || s.Limit != nil {
+		// DISTINCT, then ORDER BY and LIMIT, over the plain SELECT.
+		plain := *s
+		plain.Distinct, plain.OrderBy, plain.Limit = false, nil, nil
+		r, err := p.selectQuery(&plain)
+		if err != nil {
+			return nil, err
+		}
+		if s.Distinct {
+			if r.win != nil {
+				return nil, errAt(s.Pos, "SELECT DISTINCT over a window TVF needs a GROUP BY window_start, window_end")
+			}
+			r = p.distinct(r)
+		}
+		if len(s.OrderBy) > 0 || s.Limit != nil {
+			return p.orderLimit(s, r)
+		}
+		return r, nil
 	}
 	if err := checkFilters(s); err != nil {
 		return nil, err

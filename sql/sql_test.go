@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -484,6 +485,93 @@ SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY price) AS k FROM orders) 
 	}
 }
 
+// TestDistinctOrderLimit checks SELECT DISTINCT, ORDER BY with and
+// without LIMIT, and LIMIT alone against plain Go; the order of ORDER BY
+// results is checked as collected.
+func TestDistinctOrderLimit(t *testing.T) {
+	dir := t.TempDir()
+	orders := writeOrders(t, dir, 1500)
+	script := ordersDDL(dir) + `
+SELECT DISTINCT user_name, big FROM orders WHERE id < 1000;
+SELECT id, amount FROM orders WHERE amount > 3 ORDER BY amount DESC, id LIMIT 7;
+SELECT DISTINCT amount FROM orders LIMIT 3;
+`
+	type ub struct {
+		u string
+		b bool
+	}
+	seen := map[ub]bool{}
+	var want0 []string
+	amounts := map[int64]bool{}
+	for _, o := range orders {
+		amounts[o.amount] = true
+		k := ub{o.user, o.amount >= 50}
+		if o.id < 1000 && !seen[k] {
+			seen[k] = true
+			want0 = append(want0, fmt.Sprintf("%s,%v", k.u, strings.ToUpper(fmt.Sprint(k.b))))
+		}
+	}
+	slices.Sort(want0)
+	byAmount := slices.Clone(orders)
+	slices.SortStableFunc(byAmount, func(a, b order) int {
+		if a.amount != b.amount {
+			return int(b.amount - a.amount)
+		}
+		return int(a.id - b.id)
+	})
+	var want1 []string
+	for _, o := range byAmount[:7] {
+		want1 = append(want1, fmt.Sprintf("%d,%d", o.id, o.amount))
+	}
+	for _, mode := range []dag.ExecutionMode{dag.BatchMode, dag.StreamingMode} {
+		got, job := run(t, sql.NewEnv(), script, mode)
+		if !slices.Equal(got[0], want0) {
+			t.Errorf("%v: DISTINCT: %q, want %q", mode, got[0], want0)
+		}
+		var ordered []string
+		for _, r := range job.Results[1].Rows() {
+			ordered = append(ordered, strings.Join(sql.FormatRow(job.Results[1].Schema, r), ","))
+		}
+		if !slices.Equal(ordered, want1) {
+			t.Errorf("%v: ORDER BY … LIMIT: %q, want %q", mode, ordered, want1)
+		}
+		if len(got[2]) != 3 || len(amounts) < 3 {
+			t.Errorf("%v: DISTINCT … LIMIT 3: %q", mode, got[2])
+		}
+		for _, a := range got[2] {
+			v, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || !amounts[v] {
+				t.Errorf("%v: DISTINCT … LIMIT 3: %q is no amount", mode, a)
+			}
+		}
+	}
+	// ORDER BY without LIMIT: batch mode, the whole result sorted.
+	_, job := run(t, sql.NewEnv(), ordersDDL(dir)+"SELECT user_name, COUNT(*) AS n FROM orders GROUP BY user_name ORDER BY n DESC, user_name", dag.BatchMode)
+	counts := map[string]int{}
+	for _, o := range orders {
+		counts[o.user]++
+	}
+	var want3 []string
+	for u, n := range counts {
+		want3 = append(want3, fmt.Sprintf("%s,%d", u, n))
+	}
+	slices.SortFunc(want3, func(a, b string) int {
+		na, _ := strconv.Atoi(a[strings.Index(a, ",")+1:])
+		nb, _ := strconv.Atoi(b[strings.Index(b, ",")+1:])
+		if na != nb {
+			return nb - na
+		}
+		return strings.Compare(a, b)
+	})
+	var got3 []string
+	for _, r := range job.Results[0].Rows() {
+		got3 = append(got3, strings.Join(sql.FormatRow(job.Results[0].Schema, r), ","))
+	}
+	if !slices.Equal(got3, want3) {
+		t.Errorf("ORDER BY: %q, want %q", got3, want3)
+	}
+}
+
 // TestErrors: bad SQL, unknown names and type errors give an error with a
 // position, never a panic, and leave the catalog unchanged.
 func TestErrors(t *testing.T) {
@@ -530,6 +618,10 @@ WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv');
 		{"CREATE TABLE u (a INT) WITH ('connector' = 'print'); SELECT * FROM u", "line 1:68: table u (declared at 1:1): the print connector is a sink only"},
 		{"CREATE TABLE u (a INT) WITH ('connector' = 'filesystem'); SELECT * FROM u", "the filesystem connector needs a 'path' option"},
 		{"SELEC", "sql: parser: line 1:1: expected a statement"},
+		{ddl + "SELECT a FROM t ORDER BY a", "line 3:26: ORDER BY without LIMIT needs batch mode"},
+		{ddl + "SELECT a FROM t ORDER BY b LIMIT 1", "line 3:26: unknown column b"},
+		{ddl + "SELECT a FROM t LIMIT 0", "line 3:23: LIMIT 0: want a positive integer literal"},
+		{ddl + "SELECT a FROM t LIMIT a", "line 3:23: LIMIT a: want a positive integer literal"},
 	} {
 		env := sql.NewEnv()
 		g := dag.New("bad", dag.Config{})
