@@ -450,6 +450,22 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 	if rwErr != nil {
 		return nil, rwErr
 	}
+	// The same aggregation of the same window TVF is planned once.
+	sig := ""
+	if in.win != nil && in.win.sig != "" {
+		var b strings.Builder
+		fmt.Fprintf(&b, "agg|%s|WHERE %s|BY", in.win.sig, parser.FormatExpr(where))
+		for _, k := range keyExprs {
+			b.WriteString(" " + parser.FormatExpr(k))
+		}
+		for _, c := range aggCalls {
+			b.WriteString(" " + parser.FormatExpr(c))
+		}
+		sig = b.String()
+		if r, ok := p.reuse[sig]; ok {
+			return p.project(r, items, having, "select")
+		}
+	}
 	// Compile keys and aggregates over the input rows.
 	var aggs []*aggregator
 	var keys []*expr.Compiled
@@ -584,5 +600,8 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 		postPool.Put(b)
 		return r
 	}, p.name("window-rows"), dag.WithCoder[row.Row](rowCoder(post.schema)))
+	if sig != "" {
+		p.reuse[sig] = post
+	}
 	return p.project(post, items, having, "select")
 }

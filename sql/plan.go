@@ -25,6 +25,10 @@ type planner struct {
 	// read no others.
 	used map[string]bool
 	n    int // numbers vertex names
+	// reuse holds the window TVFs and window aggregates planned so far,
+	// by their text: a script that writes one twice (Nexmark q5) reads
+	// and aggregates once.
+	reuse map[string]*rel
 }
 
 // rel is a planned relation: a stream of rows and its columns.
@@ -57,6 +61,8 @@ type windowSpec struct {
 	// partition holds the keys of SESSION(… PARTITION BY …): each must
 	// be a group key.
 	partition []parser.Expr
+	// sig is the text of the TVF over a named table ("" otherwise).
+	sig string
 }
 
 // windowColumns are the columns a window TVF adds.
@@ -425,9 +431,33 @@ func (p *planner) source(t *Table, pos parser.Pos) (*rel, error) {
 	return r, nil
 }
 
+// tvfSignature is the text of a window TVF over a named table, or "".
+func tvfSignature(t *parser.WindowTVF) string {
+	ref, ok := t.Table.(*parser.TableRef)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s(TABLE %s %s PARTITION BY", t.Func, strings.ToLower(ref.Name.Name), strings.ToLower(ref.Alias.Name))
+	for _, e := range t.PartitionBy {
+		b.WriteString(" " + parser.FormatExpr(e))
+	}
+	fmt.Fprintf(&b, " DESCRIPTOR(%s)", strings.ToLower(t.TimeCol.Name))
+	for _, e := range t.Args {
+		b.WriteString(" " + parser.FormatExpr(e))
+	}
+	fmt.Fprintf(&b, ") %s", strings.ToLower(t.Alias.Name))
+	return b.String()
+}
+
 func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	if t.Func == "CUMULATE" {
 		return nil, errAt(t.Pos, "CUMULATE windows are not supported yet")
+	}
+	sig := tvfSignature(t)
+	if r, ok := p.reuse["tvf|"+sig]; ok && sig != "" {
+		out := *r
+		return &out, nil
 	}
 	in, err := p.from(t.Table)
 	if err != nil {
@@ -506,6 +536,14 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	for _, c := range windowColumns {
 		out.schema = append(out.schema, types.Column{Name: c, Type: types.TIMESTAMP})
 		out.quals = append(out.quals, q)
+	}
+	if sig != "" {
+		spec.sig = sig
+		if p.reuse == nil {
+			p.reuse = map[string]*rel{}
+		}
+		saved := out
+		p.reuse["tvf|"+sig] = &saved
 	}
 	return &out, nil
 }

@@ -661,3 +661,49 @@ func TestExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestReuseWindowAggregate: a script that writes the same window
+// aggregation twice (as Nexmark q5 does) plans one watermark and one
+// window aggregate, and both readers get its rows.
+func TestReuseWindowAggregate(t *testing.T) {
+	dir := t.TempDir()
+	writeOrders(t, dir, 500)
+	script := ordersDDL(dir) + `
+SELECT a.user_name, a.n FROM
+  (SELECT user_name, COUNT(*) AS n, window_start AS s FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+   GROUP BY user_name, window_start, window_end) a
+JOIN
+  (SELECT MAX(c.n) AS m, c.s FROM
+    (SELECT COUNT(*) AS n, window_start AS s FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+     GROUP BY user_name, window_start, window_end) c
+   GROUP BY c.s) b
+ON a.s = b.s AND a.n = b.m;`
+	env := sql.NewEnv()
+	g := dag.New("reuse", dag.Config{Parallelism: 2, Mode: dag.BatchMode})
+	if _, err := env.Compile(g, script); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := g.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := plan.Explain(&b, "text"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"tumble-", "watermark-"} {
+		n := 0
+		for _, l := range strings.Split(b.String(), "\n") {
+			if strings.Contains(l, "vertex ") && strings.Contains(l, kind) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d %s vertices, want 1:\n%s", n, kind, b.String())
+		}
+	}
+	got, _ := run(t, sql.NewEnv(), script, dag.BatchMode)
+	if len(got[0]) < 5 {
+		t.Errorf("weak test: %d rows", len(got[0]))
+	}
+}
