@@ -515,8 +515,10 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 		for _, w := range windowColumns {
 			post.schema = append(post.schema, types.Column{Name: w, Type: types.TIMESTAMP})
 		}
-		post.rowtime = len(post.schema) - 1 // window_time
-		post.assigned = true                // results carry End-1 as timestamp
+		if !in.win.proc {
+			post.rowtime = len(post.schema) - 1 // window_time
+			post.assigned = true                // results carry End-1 as timestamp
+		}
 	}
 	post.quals = make([]string, len(post.schema))
 
@@ -576,6 +578,21 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 			dag.WithCoder[row.Row](rowCoder(cellSchema)))
 		return p.project(post, items, having, "select")
 	}
+	if in.win.proc {
+		write := func(b *row.Builder, a acc) {
+			for i, g := range aggs {
+				g.write(b, i, &a.cells[i])
+			}
+		}
+		size, pn := in.win.size, len(post.schema)
+		post.s = dag.Process(keyed, func() dag.ProcessFunc[string, row.Row, row.Row] {
+			return &procWindows{size: size, agg: agg, write: write, b: row.NewBuilder(pn)}
+		}, p.name("proctime-tumble"), dag.WithCoder[row.Row](rowCoder(post.schema)))
+		if sig != "" {
+			p.reuse[sig] = post
+		}
+		return p.project(post, items, having, "select")
+	}
 	results := dag.WindowAggregate(dag.Window(keyed, in.win.assigner), agg, p.name(strings.ToLower(in.win.fn)),
 		dag.WithCoder(dag.WindowResultCoder[string, row.Row](dag.StringCoder{}, rowCoder(cellSchema))))
 	cl := row.Layout{N: nc}
@@ -604,4 +621,50 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 		p.reuse[sig] = post
 	}
 	return p.project(post, items, having, "select")
+}
+
+// procWindows aggregates the rows of a key into tumbling windows of
+// processing time: a row counts in the window of the wall-clock time it
+// reaches the operator. A window is emitted when the clock passes its end,
+// and every open window when a bounded input ends (the final watermark).
+type procWindows struct {
+	size  int64
+	agg   dag.Agg[row.Row, acc, row.Row]
+	write func(b *row.Builder, a acc)
+	b     *row.Builder
+	open  *dag.MapState[string, int64, acc] // window start -> accumulator
+}
+
+func (f *procWindows) Open(oc *dag.ProcessOpenContext[string]) error {
+	f.open = dag.NewMapState[int64, acc](oc, "windows")
+	return nil
+}
+
+func (f *procWindows) ProcessElement(ctx *dag.ProcessContext[string, row.Row], r row.Row) error {
+	now := ctx.ProcessingTime()
+	start := now - ((now%f.size)+f.size)%f.size
+	a, ok := f.open.Get(ctx, start)
+	if !ok {
+		a = f.agg.Zero()
+		ctx.RegisterProcessingTimer(start + f.size)
+		ctx.RegisterEventTimer(dag.MaxTime) // the end of a bounded input
+	}
+	f.open.Put(ctx, start, f.agg.Add(a, r))
+	return nil
+}
+
+func (f *procWindows) OnTimer(ctx *dag.ProcessContext[string, row.Row], t dag.Timer) error {
+	for start, a := range f.open.All(ctx) {
+		if t.Domain != dag.EventTime && start+f.size > t.Timestamp {
+			continue
+		}
+		n := len(a.cells)
+		f.write(f.b, a)
+		f.b.SetInt(n, start)
+		f.b.SetInt(n+1, start+f.size)
+		f.b.SetInt(n+2, start+f.size-1)
+		ctx.Emit(f.b.Build())
+		f.open.Remove(ctx, start)
+	}
+	return nil
 }

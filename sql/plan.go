@@ -49,6 +49,9 @@ type rel struct {
 	win *windowSpec
 	// ordered tells that the rows are in ORDER BY order, in one subtask.
 	ordered bool
+	// proc is 1 + the index of the processing-time attribute (a
+	// PROCTIME() column), 0 if there is none.
+	proc int
 }
 
 // windowSpec is a window TVF: its assigner and where it was written.
@@ -63,6 +66,10 @@ type windowSpec struct {
 	partition []parser.Expr
 	// sig is the text of the TVF over a named table ("" otherwise).
 	sig string
+	// proc is set for a TUMBLE over a processing-time attribute, of
+	// size ms: dag.Window is for event time, so procWindows runs it.
+	proc bool
+	size int64
 }
 
 // windowColumns are the columns a window TVF adds.
@@ -227,6 +234,9 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 				if c.Index == in.rowtime {
 					out.rowtime = len(cols)
 				}
+				if c.Index == in.proc-1 {
+					out.proc = len(cols) + 1
+				}
 				cols = append(cols, x)
 				out.schema = append(out.schema, types.Column{Name: c.Name, Type: c.Type})
 				out.quals = append(out.quals, "")
@@ -236,9 +246,12 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 			}
 			continue
 		}
-		x, err := comp.Compile(it.Expr)
+		x, err := p.compileItem(comp, it.Expr)
 		if err != nil {
 			return nil, err
+		}
+		if c, ok := it.Expr.(*parser.Call); ok && c.Name == "PROCTIME" {
+			out.proc = len(cols) + 1
 		}
 		if x.Type.Kind == types.Interval {
 			return nil, errAt(it.Pos, "an INTERVAL cannot be a column")
@@ -261,6 +274,9 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		if idx >= 0 && idx == in.rowtime {
 			out.rowtime = len(cols)
+		}
+		if idx >= 0 && idx == in.proc-1 {
+			out.proc = len(cols) + 1
 		}
 		if x.Type.Kind == types.Null {
 			x.Type = types.BIGINT // an untyped NULL column
@@ -303,6 +319,20 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 	}, p.name(kind), coder)
 	return out, nil
+}
+
+// compileItem compiles a SELECT item; PROCTIME() (the processing-time
+// attribute, valid only as an item) reads the wall clock when the row is
+// built.
+func (p *planner) compileItem(comp *expr.Compiler, e parser.Expr) (*expr.Compiled, error) {
+	c, ok := e.(*parser.Call)
+	if !ok || c.Name != "PROCTIME" {
+		return comp.Compile(e)
+	}
+	if len(c.Args) > 0 || c.Star || c.Over != nil || c.Filter != nil {
+		return nil, errAt(c.Pos, "PROCTIME takes no arguments")
+	}
+	return &expr.Compiled{Type: types.TIMESTAMP, Int: func(row.Row) (int64, bool) { return time.Now().UnixMilli(), true }}, nil
 }
 
 // checkFilters refuses FILTER (WHERE …) on a call that is not an
@@ -470,7 +500,8 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc.Index != in.rowtime {
+	proc := tc.Index == in.proc-1
+	if tc.Index != in.rowtime && !proc {
 		return nil, errAt(t.TimeCol.Pos, "DESCRIPTOR(%s) is not the time attribute of its input: declare WATERMARK FOR %s in its table, or select the time attribute unchanged", t.TimeCol.Name, t.TimeCol.Name)
 	}
 	var ms []int64
@@ -508,6 +539,12 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	default:
 		return nil, errAt(t.Pos, "%s takes TABLE t, DESCRIPTOR(col) and %s, got %d intervals", t.Func, want, len(ms))
 	}
+	if proc {
+		if t.Func != "TUMBLE" || len(ms) != 1 {
+			return nil, errAt(t.Pos, "over the processing-time attribute %s only TUMBLE(TABLE t, DESCRIPTOR(%s), size) is supported", t.TimeCol.Name, t.TimeCol.Name)
+		}
+		spec.proc, spec.size = true, ms[0]
+	}
 	if len(t.PartitionBy) > 0 && t.Func != "SESSION" {
 		return nil, errAt(t.PartitionBy[0].Position(), "PARTITION BY is only allowed in SESSION")
 	}
@@ -518,7 +555,7 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 		out = *in.requalify(t.Alias.Name)
 		q = t.Alias.Name
 	}
-	if !in.assigned {
+	if !in.assigned && !proc {
 		off := row.Layout{N: len(in.schema)}.Offset(in.rowtime)
 		ts := in.rowtime
 		out.s = dag.WithTimestamps(in.s, dag.WatermarkStrategy[row.Row]{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -619,6 +620,9 @@ WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv');
 		{"CREATE TABLE u (a INT) WITH ('connector' = 'filesystem'); SELECT * FROM u", "the filesystem connector needs a 'path' option"},
 		{"SELEC", "sql: parser: line 1:1: expected a statement"},
 		{ddl + "SELECT a FROM t ORDER BY a", "line 3:26: ORDER BY without LIMIT needs batch mode"},
+		{ddl + "CREATE VIEW v AS SELECT a, PROCTIME() AS p FROM t;\nSELECT COUNT(*) FROM TABLE(HOP(TABLE v, DESCRIPTOR(p), INTERVAL '1' SECOND, INTERVAL '2' SECOND)) GROUP BY window_start, window_end",
+			"line 4:28: over the processing-time attribute p only TUMBLE(TABLE t, DESCRIPTOR(p), size) is supported"},
+		{ddl + "SELECT PROCTIME(a) FROM t", "line 3:8: PROCTIME takes no arguments"},
 		{ddl + "SELECT a FROM t ORDER BY b LIMIT 1", "line 3:26: unknown column b"},
 		{ddl + "SELECT a FROM t LIMIT 0", "line 3:23: LIMIT 0: want a positive integer literal"},
 		{ddl + "SELECT a FROM t LIMIT a", "line 3:23: LIMIT a: want a positive integer literal"},
@@ -705,5 +709,38 @@ ON a.s = b.s AND a.n = b.m;`
 	got, _ := run(t, sql.NewEnv(), script, dag.BatchMode)
 	if len(got[0]) < 5 {
 		t.Errorf("weak test: %d rows", len(got[0]))
+	}
+}
+
+// TestProctimeTumble: a TUMBLE over a PROCTIME() column counts every row
+// once, in aligned windows of its size, in both modes (which window a row
+// falls in depends on the clock).
+func TestProctimeTumble(t *testing.T) {
+	dir := t.TempDir()
+	orders := writeOrders(t, dir, 800)
+	script := ordersDDL(dir) + `
+CREATE VIEW o AS SELECT user_name, PROCTIME() AS pt FROM orders;
+SELECT user_name, COUNT(*), CAST(window_start AS BIGINT), CAST(window_end AS BIGINT)
+FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(pt), INTERVAL '2' SECOND)) GROUP BY user_name, window_start, window_end;`
+	want := map[string]int{}
+	for _, o := range orders {
+		want[o.user]++
+	}
+	for _, mode := range []dag.ExecutionMode{dag.BatchMode, dag.StreamingMode} {
+		got, _ := run(t, sql.NewEnv(), script, mode)
+		counts := map[string]int{}
+		for _, l := range got[0] {
+			f := strings.Split(l, ",")
+			n, _ := strconv.Atoi(f[1])
+			start, _ := strconv.ParseInt(f[2], 10, 64)
+			end, _ := strconv.ParseInt(f[3], 10, 64)
+			if end-start != 2000 || start%2000 != 0 {
+				t.Errorf("%v: window %d..%d", mode, start, end)
+			}
+			counts[f[0]] += n
+		}
+		if !maps.Equal(counts, want) {
+			t.Errorf("%v: counts %v, want %v", mode, counts, want)
+		}
 	}
 }
