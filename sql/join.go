@@ -169,12 +169,13 @@ func (p *planner) join(j *parser.Join, where parser.Expr) (*rel, parser.Expr, er
 		if rk[i], err = rc.Compile(rkeys[i]); err != nil {
 			return nil, nil, err
 		}
-		if lt, rt := lk[i].Type, rk[i].Type; lt.Storage() != rt.Storage() || lt.Kind == types.Decimal && lt.Scale != rt.Scale {
+		if lt, rt := lk[i].Type, rk[i].Type; lt.Kind != rt.Kind || lt.Kind == types.Decimal && lt.Scale != rt.Scale {
 			return nil, nil, errAt(lkeys[i].Position(), "JOIN key %s is %s, %s is %s: cast one side",
 				parser.FormatExpr(lkeys[i]), lt, parser.FormatExpr(rkeys[i]), rt)
 		}
 	}
-	// A NULL key matches nothing (SQL equality).
+	// Keys compare by their stored bytes, so both sides must be of one
+	// kind (and scale). A NULL key matches nothing (SQL equality).
 	lkey, rkey := joinKeyFunc(lk), joinKeyFunc(rk)
 	ls := dag.FlatMap(l.s, func(x row.Row, emit func(dag.KV[string, row.Row])) {
 		if k, ok := lkey(x); ok {

@@ -600,6 +600,8 @@ WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv');
 		{ddl + "SELECT * FROM t JOIN t AS u ON t.a < u.a", "line 3:17: JOIN needs an equality of a left and a right column"},
 		{ddl + "SELECT * FROM t, t AS u WHERE t.a + u.a = 1", "line 3:16: JOIN needs an equality of a left and a right column"},
 		{ddl + "SELECT * FROM t JOIN t AS u ON t.a = u.s", "line 3:32: JOIN key t.a is BIGINT, u.s is VARCHAR: cast one side"},
+		{ddl + "SELECT * FROM t JOIN t AS u ON t.ts = u.a", "line 3:32: JOIN key t.ts is TIMESTAMP(3), u.a is BIGINT: cast one side"},
+		{ddl + "SELECT * FROM t JOIN t AS u ON t.a = CAST(u.a AS DECIMAL(10, 2))", "line 3:32: JOIN key t.a is BIGINT, CAST(u.a AS DECIMAL(10, 2)) is DECIMAL(10, 2): cast one side"},
 		{ddl + "SELECT * FROM t JOIN t AS u ON t.a = u.nope", "line 3:38: unknown column u.nope"},
 		{ddl + "SELECT a FROM t JOIN t AS u ON t.a = u.a", "line 3:8: column a is ambiguous"},
 		{ddl + "SELECT * FROM (SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t)", "line 3:26: ROW_NUMBER() needs an outer WHERE rn <= N (Top-N) or rn = 1 (deduplication)"},
