@@ -518,6 +518,7 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 		if !in.win.proc {
 			post.rowtime = len(post.schema) - 1 // window_time
 			post.assigned = true                // results carry End-1 as timestamp
+			post.wstart, post.wend, post.wjoin = len(cellSchema)+1, len(cellSchema)+2, in.win.join
 		}
 	}
 	post.quals = make([]string, len(post.schema))
@@ -573,8 +574,10 @@ func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (
 	}
 	keyed := dag.KeyBy(src, keyFunc(keys))
 	if in.win == nil {
-		updates := dag.Aggregate(keyed, agg, p.name("group-by"), dag.WithCoder[dag.KV[string, row.Row]](kvRowCoder{rowCoder(cellSchema)}))
-		post.s = dag.Map(updates, func(kv dag.KV[string, row.Row]) row.Row { return kv.Value }, p.name("group-rows"),
+		kept := dag.Agg[row.Row, acc, keptRow]{Zero: agg.Zero, Add: agg.Add, Merge: agg.Merge,
+			Result: func(a acc) keptRow { return keptRow(agg.Result(a)) }}
+		updates := dag.Aggregate(keyed, kept, p.name("group-by"), dag.WithCoder[dag.KV[string, keptRow]](kvRowCoder{rowCoder(cellSchema)}))
+		post.s = dag.Map(updates, func(kv dag.KV[string, keptRow]) row.Row { return row.Row(kv.Value) }, p.name("group-rows"),
 			dag.WithCoder[row.Row](rowCoder(cellSchema)))
 		return p.project(post, items, having, "select")
 	}

@@ -177,23 +177,33 @@ func (p *planner) join(j *parser.Join, where parser.Expr) (*rel, parser.Expr, er
 	// Keys compare by their stored bytes, so both sides must be of one
 	// kind (and scale). A NULL key matches nothing (SQL equality).
 	lkey, rkey := joinKeyFunc(lk), joinKeyFunc(rk)
-	ls := dag.FlatMap(l.s, func(x row.Row, emit func(dag.KV[string, row.Row])) {
+	ls := dag.FlatMap(l.s, func(x row.Row, emit func(dag.KV[string, keptRow])) {
 		if k, ok := lkey(x); ok {
-			emit(dag.KV[string, row.Row]{Key: k, Value: x})
+			emit(dag.KV[string, keptRow]{Key: k, Value: keptRow(x)})
 		}
-	}, p.name("join-left-key"), dag.WithCoder[dag.KV[string, row.Row]](kvRowCoder{rowCoder(l.schema)}))
-	rs := dag.FlatMap(r.s, func(x row.Row, emit func(dag.KV[string, row.Row])) {
+	}, p.name("join-left-key"), dag.WithCoder[dag.KV[string, keptRow]](kvRowCoder{rowCoder(l.schema)}))
+	rs := dag.FlatMap(r.s, func(x row.Row, emit func(dag.KV[string, keptRow])) {
 		if k, ok := rkey(x); ok {
-			emit(dag.KV[string, row.Row]{Key: k, Value: x})
+			emit(dag.KV[string, keptRow]{Key: k, Value: keptRow(x)})
 		}
-	}, p.name("join-right-key"), dag.WithCoder[dag.KV[string, row.Row]](kvRowCoder{rowCoder(r.schema)}))
+	}, p.name("join-right-key"), dag.WithCoder[dag.KV[string, keptRow]](kvRowCoder{rowCoder(r.schema)}))
 	concat := rowConcat(l.schema, r.schema)
-	both.s = dag.CoProcess(
-		dag.KeyBy(ls, func(kv dag.KV[string, row.Row]) string { return kv.Key }),
-		dag.KeyBy(rs, func(kv dag.KV[string, row.Row]) string { return kv.Key }),
-		func() dag.CoProcessFunc[string, dag.KV[string, row.Row], dag.KV[string, row.Row], row.Row] {
-			return &joinRows{concat: concat}
-		}, p.name("join"), dag.WithCoder[row.Row](rowCoder(both.schema)))
+	lkeyed := dag.KeyBy(ls, func(kv dag.KV[string, keptRow]) string { return kv.Key })
+	rkeyed := dag.KeyBy(rs, func(kv dag.KV[string, keptRow]) string { return kv.Key })
+	if spec := windowJoinOf(l, r, lc.Scope, rc.Scope, lkeys, rkeys); spec != nil {
+		// Both sides are results of the same windows joined on
+		// window_start and window_end: a window join, whose state goes
+		// when the window fires.
+		both.s = dag.WindowJoin(lkeyed, rkeyed, spec.assigner, func(_ string, a, b dag.KV[string, keptRow]) row.Row {
+			return concat(row.Row(a.Value), row.Row(b.Value))
+		}, p.name("window-join"), dag.WithCoder[row.Row](rowCoder(both.schema)))
+		both.rowtime, both.assigned, both.wjoin = -1, false, nil
+	} else {
+		both.s = dag.CoProcess(lkeyed, rkeyed,
+			func() dag.CoProcessFunc[string, dag.KV[string, keptRow], dag.KV[string, keptRow], row.Row] {
+				return &joinRows{concat: concat}
+			}, p.name("join"), dag.WithCoder[row.Row](rowCoder(both.schema)))
+	}
 	return both, and(rest), nil
 }
 
@@ -257,41 +267,72 @@ func (j *joinRows) Open(oc *dag.ProcessOpenContext[string]) error {
 	return nil
 }
 
-func (j *joinRows) ProcessLeft(ctx *dag.ProcessContext[string, row.Row], l dag.KV[string, row.Row]) error {
+func (j *joinRows) ProcessLeft(ctx *dag.ProcessContext[string, row.Row], l dag.KV[string, keptRow]) error {
 	for _, r := range j.rights.Get(ctx) {
-		ctx.Emit(j.concat(l.Value, row.Row(r)))
+		ctx.Emit(j.concat(row.Row(l.Value), row.Row(r)))
 	}
-	j.lefts.Add(ctx, keptRow(l.Value))
+	j.lefts.Add(ctx, l.Value)
 	return nil
 }
 
-func (j *joinRows) ProcessRight(ctx *dag.ProcessContext[string, row.Row], r dag.KV[string, row.Row]) error {
+func (j *joinRows) ProcessRight(ctx *dag.ProcessContext[string, row.Row], r dag.KV[string, keptRow]) error {
 	for _, l := range j.lefts.Get(ctx) {
-		ctx.Emit(j.concat(row.Row(l), r.Value))
+		ctx.Emit(j.concat(row.Row(l), row.Row(r.Value)))
 	}
-	j.rights.Add(ctx, keptRow(r.Value))
+	j.rights.Add(ctx, r.Value)
 	return nil
 }
 
 func (j *joinRows) OnTimer(*dag.ProcessContext[string, row.Row], dag.Timer) error { return nil }
 
-// kvRowCoder encodes a dag.KV of a string key and a row.
+// kvRowCoder encodes a dag.KV of a string key and a row, validating the
+// row against its schema.
 type kvRowCoder struct{ rc *row.Coder }
 
 // Append implements dag.Coder.
-func (c kvRowCoder) Append(dst []byte, kv dag.KV[string, row.Row]) []byte {
-	return c.rc.Append(dag.StringCoder{}.Append(dst, kv.Key), kv.Value)
+func (c kvRowCoder) Append(dst []byte, kv dag.KV[string, keptRow]) []byte {
+	return c.rc.Append(dag.StringCoder{}.Append(dst, kv.Key), row.Row(kv.Value))
 }
 
 // Decode implements dag.Coder.
-func (c kvRowCoder) Decode(src []byte) (dag.KV[string, row.Row], int, error) {
+func (c kvRowCoder) Decode(src []byte) (dag.KV[string, keptRow], int, error) {
 	k, n, err := dag.StringCoder{}.Decode(src)
 	if err != nil {
-		return dag.KV[string, row.Row]{}, 0, err
+		return dag.KV[string, keptRow]{}, 0, err
 	}
 	r, m, err := c.rc.Decode(src[n:])
 	if err != nil {
-		return dag.KV[string, row.Row]{}, 0, err
+		return dag.KV[string, keptRow]{}, 0, err
 	}
-	return dag.KV[string, row.Row]{Key: k, Value: r}, n + m, nil
+	return dag.KV[string, keptRow]{Key: k, Value: keptRow(r)}, n + m, nil
+}
+
+// windowJoinOf returns the windows of a window join when l and r are
+// results of the same window aggregation and the keys equate both their
+// window_start and their window_end, or nil.
+func windowJoinOf(l, r *rel, lsc, rsc *expr.Scope, lkeys, rkeys []parser.Expr) *windowJoinSpec {
+	if l.wjoin == nil || r.wjoin == nil || l.wjoin.text != r.wjoin.text || l.wstart == 0 || l.wend == 0 || r.wstart == 0 || r.wend == 0 {
+		return nil
+	}
+	index := func(sc *expr.Scope, e parser.Expr) int {
+		ref, ok := e.(*parser.ColumnRef)
+		if !ok {
+			return -1
+		}
+		c, err := sc.Resolve(ref)
+		if err != nil {
+			return -1
+		}
+		return c.Index
+	}
+	var start, end bool
+	for i := range lkeys {
+		li, ri := index(lsc, lkeys[i]), index(rsc, rkeys[i])
+		start = start || li == l.wstart-1 && ri == r.wstart-1
+		end = end || li == l.wend-1 && ri == r.wend-1
+	}
+	if !start || !end {
+		return nil
+	}
+	return l.wjoin
 }

@@ -52,6 +52,19 @@ type rel struct {
 	// proc is 1 + the index of the processing-time attribute (a
 	// PROCTIME() column), 0 if there is none.
 	proc int
+	// wstart and wend are 1 + the indices of the window_start and
+	// window_end columns of a window aggregate's rows (0 if not kept), and
+	// wjoin the windows a join of two such results on both runs in: one
+	// window per window_end, so that a window join frees its state.
+	wstart, wend int
+	wjoin        *windowJoinSpec
+}
+
+// windowJoinSpec is the assigner a window join of window aggregate
+// results uses, and its text (both sides must have the same).
+type windowJoinSpec struct {
+	assigner dag.WindowAssigner
+	text     string
 }
 
 // windowSpec is a window TVF: its assigner and where it was written.
@@ -69,7 +82,9 @@ type windowSpec struct {
 	// proc is set for a TUMBLE over a processing-time attribute, of
 	// size ms: dag.Window is for event time, so procWindows runs it.
 	proc bool
-	size int64
+	size int64	// join is the windows of a window join of the aggregate's results
+	// (nil for SESSION).
+	join *windowJoinSpec
 }
 
 // windowColumns are the columns a window TVF adds.
@@ -216,7 +231,7 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		pred = x
 	}
-	out := &rel{rowtime: -1, delay: in.delay, assigned: in.assigned}
+	out := &rel{rowtime: -1, delay: in.delay, assigned: in.assigned, wjoin: in.wjoin}
 	var cols []*expr.Compiled
 	identity := true
 	for _, it := range items {
@@ -237,6 +252,7 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 				if c.Index == in.proc-1 {
 					out.proc = len(cols) + 1
 				}
+				out.keepWindow(in, c.Index, len(cols))
 				cols = append(cols, x)
 				out.schema = append(out.schema, types.Column{Name: c.Name, Type: c.Type})
 				out.quals = append(out.quals, "")
@@ -277,6 +293,9 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		if idx >= 0 && idx == in.proc-1 {
 			out.proc = len(cols) + 1
+		}
+		if idx >= 0 {
+			out.keepWindow(in, idx, len(cols))
 		}
 		if x.Type.Kind == types.Null {
 			x.Type = types.BIGINT // an untyped NULL column
@@ -319,6 +338,17 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 	}, p.name(kind), coder)
 	return out, nil
+}
+
+// keepWindow records that column to of r is column from of in, if that
+// is in's window_start or window_end.
+func (r *rel) keepWindow(in *rel, from, to int) {
+	switch from {
+	case in.wstart - 1:
+		r.wstart = to + 1
+	case in.wend - 1:
+		r.wend = to + 1
+	}
 }
 
 // compileItem compiles a SELECT item; PROCTIME() (the processing-time
@@ -529,11 +559,15 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 			off = ms[1]
 		}
 		spec.assigner = dag.TumblingOffset(d(ms[0]), d(off))
+		spec.join = &windowJoinSpec{assigner: spec.assigner, text: fmt.Sprintf("TUMBLE %d %d", ms[0], off)}
 	case t.Func == "HOP" && len(ms) == 2:
 		if ms[1]%ms[0] != 0 {
 			return nil, errAt(t.Pos, "HOP size %v is not a multiple of the slide %v", d(ms[1]), d(ms[0]))
 		}
 		spec.assigner = dag.Sliding(d(ms[1]), d(ms[0]))
+		// A result's time, window_end - 1, lies in exactly one window of
+		// the slide's size: that of its window_end.
+		spec.join = &windowJoinSpec{assigner: dag.Tumbling(d(ms[0])), text: fmt.Sprintf("HOP %d %d", ms[0], ms[1])}
 	case t.Func == "SESSION" && len(ms) == 1:
 		spec.assigner = dag.Session(d(ms[0]))
 	default:

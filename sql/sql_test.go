@@ -746,3 +746,60 @@ FROM TABLE(TUMBLE(TABLE o, DESCRIPTOR(pt), INTERVAL '2' SECOND)) GROUP BY user_n
 		}
 	}
 }
+
+// TestWindowJoin: two aggregations of the same windows joined on their
+// keys, window_start and window_end compile to a window join (whose state
+// goes when a window fires), and give the rows computed in plain Go, in
+// both modes; joined on window_start alone they stay a regular join.
+func TestWindowJoin(t *testing.T) {
+	dir := t.TempDir()
+	orders := writeOrders(t, dir, 2000)
+	agg := func(what string) string {
+		return `(SELECT user_name, ` + what + ` AS v, window_start AS ws, window_end AS we
+  FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_name, window_start, window_end)`
+	}
+	query := `SELECT a.user_name, a.v, b.v, CAST(a.ws AS BIGINT) FROM ` + agg("COUNT(*)") + ` a JOIN ` + agg("MAX(amount)") +
+		` b ON a.user_name = b.user_name AND a.ws = b.ws AND b.we = a.we`
+	type key struct {
+		user  string
+		start int64
+	}
+	n, m := map[key]int64{}, map[key]int64{}
+	for _, o := range orders {
+		k := key{o.user, o.ts - o.ts%1000}
+		n[k]++
+		m[k] = max(m[k], o.amount)
+	}
+	var want []string
+	for k := range n {
+		want = append(want, fmt.Sprintf("%s,%d,%d,%d", k.user, n[k], m[k], k.start))
+	}
+	slices.Sort(want)
+	explain := func(q string) string {
+		g := dag.New("wj", dag.Config{Parallelism: 2, Mode: dag.BatchMode})
+		if _, err := sql.NewEnv().Compile(g, ordersDDL(dir)+q); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := g.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := plan.Explain(&b, "text"); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if e := explain(query); !strings.Contains(e, "window-join") {
+		t.Errorf("no window join in the plan:\n%s", e)
+	}
+	if e := explain(strings.Replace(query, " AND b.we = a.we", "", 1)); strings.Contains(e, "window-join") {
+		t.Errorf("a join on window_start alone is a window join:\n%s", e)
+	}
+	for _, mode := range []dag.ExecutionMode{dag.BatchMode, dag.StreamingMode} {
+		got, _ := run(t, sql.NewEnv(), ordersDDL(dir)+query, mode)
+		if !slices.Equal(got[0], want) {
+			t.Errorf("%v: %d rows, want %d; first %q, want %q", mode, len(got[0]), len(want), first(got[0]), first(want))
+		}
+	}
+}

@@ -109,7 +109,8 @@ func checkpointQueries() []string {
 }
 
 // TestSQLCheckpointFailover runs SQL queries with a regular join (q3,
-// q20), a continuous GROUP BY (q17) and a deduplication (q18) with
+// q20), a window join (q8), a continuous GROUP BY (q17) and a
+// deduplication (q18) with
 // exactly-once checkpoints on the heap and the Pebble backend, fails the
 // source once after a checkpoint completed, and compares the committed
 // checksum with the reference: the planner's state survives a restore on
@@ -119,7 +120,7 @@ func TestSQLCheckpointFailover(t *testing.T) {
 	gen := testGenerator(t, cfg)
 	events := gen.Events(0, cfg.Events)
 	for _, backend := range []string{dag.BackendHeap, dag.BackendPebble} {
-		for _, name := range []string{"q3", "q17", "q18", "q20"} {
+		for _, name := range []string{"q3", "q8", "q17", "q18", "q20"} {
 			t.Run(fmt.Sprintf("%s/%s", backend, name), func(t *testing.T) {
 				_, want := lookupWithReference(t, name, events)
 				script, err := SQLQuery(name)
