@@ -82,7 +82,8 @@ type windowSpec struct {
 	// proc is set for a TUMBLE over a processing-time attribute, of
 	// size ms: dag.Window is for event time, so procWindows runs it.
 	proc bool
-	size int64 // join is the windows of a window join of the aggregate's results
+	size int64
+	// join is the windows of a window join of the aggregate's results
 	// (nil for SESSION).
 	join *windowJoinSpec
 }
