@@ -1,7 +1,7 @@
 -- Nexmark q5: hot items, as in Flink's text but for the window start
 -- selected as a third column (the hand-written rows carry it). The join
--- of the two windowed aggregates is a regular join on starttime and
--- endtime.
+-- on starttime and endtime is a regular join (its right side is a
+-- non-window GROUP BY of window results, not a window aggregate).
 CREATE TABLE nexmark_q5 (auction BIGINT, num BIGINT, starttime TIMESTAMP(3)) WITH ('connector' = 'nexmark');
 
 INSERT INTO nexmark_q5

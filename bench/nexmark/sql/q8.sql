@@ -1,7 +1,6 @@
 -- Nexmark q8: monitor new users, as in Flink's text: the two windowed
--- aggregates are joined on the person, window_start and window_end. The
--- join is a regular join on those keys (its state is not freed when a
--- window ends), not yet a window join.
+-- aggregates are joined on the person, window_start and window_end, which
+-- the planner makes a window join.
 CREATE TABLE nexmark_q8 (id BIGINT, name VARCHAR, stime TIMESTAMP(3)) WITH ('connector' = 'nexmark');
 
 INSERT INTO nexmark_q8
