@@ -101,8 +101,26 @@ type aggregator struct {
 	write func(b *row.Builder, i int, c *cell)
 }
 
-// newAggregator compiles kind(arg); arg is nil for COUNT(*).
-func newAggregator(pos parser.Pos, kind string, arg *expr.Compiled) (*aggregator, error) {
+// newAggregator compiles kind(arg) FILTER (WHERE filter); arg is nil for
+// COUNT(*), filter nil without FILTER.
+func newAggregator(pos parser.Pos, kind string, arg, filter *expr.Compiled) (*aggregator, error) {
+	a, err := newAggregatorOf(pos, kind, arg)
+	if err != nil || filter == nil {
+		return a, err
+	}
+	if filter.Type.Kind != types.Boolean {
+		return nil, errAt(pos, "%s FILTER condition is %s, want BOOLEAN", kind, filter.Type)
+	}
+	add, test := a.add, filter.Int
+	a.add = func(c *cell, r row.Row) {
+		if v, ok := test(r); ok && v != 0 {
+			add(c, r)
+		}
+	}
+	return a, nil
+}
+
+func newAggregatorOf(pos parser.Pos, kind string, arg *expr.Compiled) (*aggregator, error) {
 	a := &aggregator{kind: kind}
 	if kind == "COUNT" {
 		a.out = types.BIGINT
@@ -311,14 +329,19 @@ func keyFunc(keys []*expr.Compiled) func(row.Row) string {
 	}
 }
 
-// windowAggregate plans SELECT … FROM TABLE(window TVF) [WHERE] GROUP BY
-// keys, window_start, window_end [HAVING].
-func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
+// groupAggregate plans SELECT … FROM in [WHERE where] GROUP BY keys
+// [HAVING]. Over a window TVF the GROUP BY must hold window_start and
+// window_end: one final row per group and window, when the watermark
+// passes its end. Otherwise the aggregation is continuous (dag.Aggregate):
+// on a bounded input one final row per group; on an unbounded one, after
+// every input batch, the new row of every group the batch changed (an
+// upsert keyed by the group keys).
+func (p *planner) groupAggregate(s *parser.Select, in *rel, where parser.Expr) (*rel, error) {
 	sc := in.scope()
 	comp := p.compiler(sc)
 	isWindowCol := func(e parser.Expr) string {
 		c, ok := e.(*parser.ColumnRef)
-		if !ok {
+		if !ok || in.win == nil {
 			return ""
 		}
 		for _, w := range windowColumns {
@@ -341,7 +364,7 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		}
 		keyExprs = append(keyExprs, g)
 	}
-	if !hasWin["window_start"] || !hasWin["window_end"] {
+	if in.win != nil && (!hasWin["window_start"] || !hasWin["window_end"]) {
 		return nil, errAt(s.Pos, "a query over %s must GROUP BY window_start, window_end (and optionally keys)", in.win.fn)
 	}
 	// sameKey finds the group key an expression is, or -1.
@@ -368,7 +391,11 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		}
 		return -1
 	}
-	for _, k := range in.win.partition {
+	var partition []parser.Expr
+	if in.win != nil {
+		partition = in.win.partition
+	}
+	for _, k := range partition {
 		if sameKey(k) < 0 {
 			return nil, errAt(k.Position(), "SESSION partition key %s must be in GROUP BY", parser.FormatExpr(k))
 		}
@@ -423,6 +450,22 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 	if rwErr != nil {
 		return nil, rwErr
 	}
+	// The same aggregation of the same window TVF is planned once.
+	sig := ""
+	if in.win != nil && in.win.sig != "" {
+		var b strings.Builder
+		fmt.Fprintf(&b, "agg|%s|WHERE %s|BY", in.win.sig, parser.FormatExpr(where))
+		for _, k := range keyExprs {
+			b.WriteString(" " + parser.FormatExpr(k))
+		}
+		for _, c := range aggCalls {
+			b.WriteString(" " + parser.FormatExpr(c))
+		}
+		sig = b.String()
+		if r, ok := p.reuse[sig]; ok {
+			return p.project(r, items, having, "select")
+		}
+	}
 	// Compile keys and aggregates over the input rows.
 	var aggs []*aggregator
 	var keys []*expr.Compiled
@@ -432,7 +475,7 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, err := newAggregator(k.Position(), "KEY", x)
+		a, err := newAggregator(k.Position(), "KEY", x, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -452,7 +495,15 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 			}
 			arg = x
 		}
-		a, err := newAggregator(c.Pos, c.Name, arg)
+		var filter *expr.Compiled
+		if c.Filter != nil {
+			x, err := comp.Compile(c.Filter)
+			if err != nil {
+				return nil, err
+			}
+			filter = x
+		}
+		a, err := newAggregator(c.Pos, c.Name, arg, filter)
 		if err != nil {
 			return nil, err
 		}
@@ -460,16 +511,28 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		post.schema = append(post.schema, types.Column{Name: fmt.Sprintf("$a%d", i), Type: a.out})
 	}
 	cellSchema := post.schema
-	for _, w := range windowColumns {
-		post.schema = append(post.schema, types.Column{Name: w, Type: types.TIMESTAMP})
+	if in.win != nil {
+		for _, w := range windowColumns {
+			post.schema = append(post.schema, types.Column{Name: w, Type: types.TIMESTAMP})
+		}
+		if !in.win.proc {
+			post.rowtime = len(post.schema) - 1 // window_time
+			post.assigned = true                // results carry End-1 as timestamp
+			post.wstart, post.wend, post.wjoin = len(cellSchema)+1, len(cellSchema)+2, in.win.join
+		}
 	}
 	post.quals = make([]string, len(post.schema))
-	post.rowtime = len(post.schema) - 1 // window_time
-	post.assigned = true                // results carry End-1 as timestamp
 
 	// Filter, key and window the input.
 	src := in.s
-	if s.Where != nil {
+	if where != nil && in.win == nil {
+		filtered, err := p.filterRel(in, []parser.Expr{where})
+		if err != nil {
+			return nil, err
+		}
+		src = filtered.s
+	}
+	if where != nil && in.win != nil {
 		base := *in
 		base.win = nil
 		base.schema, base.quals = in.schema[:in.win.n], in.quals[:in.win.n]
@@ -477,7 +540,7 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		for i := range in.win.n {
 			items = append(items, parser.SelectItem{Pos: s.Pos, Expr: &parser.ColumnRef{Pos: s.Pos, Qualifier: base.quals[i], Name: base.schema[i].Name}})
 		}
-		filtered, err := p.project(&base, items, s.Where, "where")
+		filtered, err := p.project(&base, items, where, "where")
 		if err != nil {
 			return nil, err
 		}
@@ -510,6 +573,29 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		},
 	}
 	keyed := dag.KeyBy(src, keyFunc(keys))
+	if in.win == nil {
+		kept := dag.Agg[row.Row, acc, keptRow]{Zero: agg.Zero, Add: agg.Add, Merge: agg.Merge,
+			Result: func(a acc) keptRow { return keptRow(agg.Result(a)) }}
+		updates := dag.Aggregate(keyed, kept, p.name("group-by"), dag.WithCoder[dag.KV[string, keptRow]](kvRowCoder{rowCoder(cellSchema)}))
+		post.s = dag.Map(updates, func(kv dag.KV[string, keptRow]) row.Row { return row.Row(kv.Value) }, p.name("group-rows"),
+			dag.WithCoder[row.Row](rowCoder(cellSchema)))
+		return p.project(post, items, having, "select")
+	}
+	if in.win.proc {
+		write := func(b *row.Builder, a acc) {
+			for i, g := range aggs {
+				g.write(b, i, &a.cells[i])
+			}
+		}
+		size, pn := in.win.size, len(post.schema)
+		post.s = dag.Process(keyed, func() dag.ProcessFunc[string, row.Row, row.Row] {
+			return &procWindows{size: size, agg: agg, write: write, b: row.NewBuilder(pn)}
+		}, p.name("proctime-tumble"), dag.WithCoder[row.Row](rowCoder(post.schema)))
+		if sig != "" {
+			p.reuse[sig] = post
+		}
+		return p.project(post, items, having, "select")
+	}
 	results := dag.WindowAggregate(dag.Window(keyed, in.win.assigner), agg, p.name(strings.ToLower(in.win.fn)),
 		dag.WithCoder(dag.WindowResultCoder[string, row.Row](dag.StringCoder{}, rowCoder(cellSchema))))
 	cl := row.Layout{N: nc}
@@ -534,5 +620,54 @@ func (p *planner) windowAggregate(s *parser.Select, in *rel) (*rel, error) {
 		postPool.Put(b)
 		return r
 	}, p.name("window-rows"), dag.WithCoder[row.Row](rowCoder(post.schema)))
+	if sig != "" {
+		p.reuse[sig] = post
+	}
 	return p.project(post, items, having, "select")
+}
+
+// procWindows aggregates the rows of a key into tumbling windows of
+// processing time: a row counts in the window of the wall-clock time it
+// reaches the operator. A window is emitted when the clock passes its end,
+// and every open window when a bounded input ends (the final watermark).
+type procWindows struct {
+	size  int64
+	agg   dag.Agg[row.Row, acc, row.Row]
+	write func(b *row.Builder, a acc)
+	b     *row.Builder
+	open  *dag.MapState[string, int64, acc] // window start -> accumulator
+}
+
+func (f *procWindows) Open(oc *dag.ProcessOpenContext[string]) error {
+	f.open = dag.NewMapState[int64, acc](oc, "windows")
+	return nil
+}
+
+func (f *procWindows) ProcessElement(ctx *dag.ProcessContext[string, row.Row], r row.Row) error {
+	now := ctx.ProcessingTime()
+	start := now - ((now%f.size)+f.size)%f.size
+	a, ok := f.open.Get(ctx, start)
+	if !ok {
+		a = f.agg.Zero()
+		ctx.RegisterProcessingTimer(start + f.size)
+		ctx.RegisterEventTimer(dag.MaxTime) // the end of a bounded input
+	}
+	f.open.Put(ctx, start, f.agg.Add(a, r))
+	return nil
+}
+
+func (f *procWindows) OnTimer(ctx *dag.ProcessContext[string, row.Row], t dag.Timer) error {
+	for start, a := range f.open.All(ctx) {
+		if t.Domain != dag.EventTime && start+f.size > t.Timestamp {
+			continue
+		}
+		n := len(a.cells)
+		f.write(f.b, a)
+		f.b.SetInt(n, start)
+		f.b.SetInt(n+1, start+f.size)
+		f.b.SetInt(n+2, start+f.size-1)
+		ctx.Emit(f.b.Build())
+		f.open.Remove(ctx, start)
+	}
+	return nil
 }

@@ -21,9 +21,13 @@
 // the Nexmark generator of bench/nexmark); computed columns and WATERMARK
 // FOR col AS col - INTERVAL …; views; several INSERT INTO in one job;
 // projections, WHERE, CASE and the scalar functions of package expr;
-// GROUP BY over the window table-valued functions TUMBLE, HOP and SESSION
-// with COUNT, SUM, MIN, MAX and AVG, and HAVING; UNION ALL; EXPLAIN.
-// Everything else the parser accepts (joins, Top-N, GROUP BY without a
-// window, ORDER BY, LIMIT, DISTINCT) is refused with an error naming its
-// position. docs/sql.md is the user's reference.
+// GROUP BY over the window table-valued functions TUMBLE, HOP and SESSION,
+// and GROUP BY without a window (a continuous aggregation), with COUNT,
+// SUM, MIN, MAX, AVG, FILTER (WHERE …) and HAVING; regular inner
+// equi-joins; Top-N and deduplication (ROW_NUMBER() OVER (PARTITION BY …
+// ORDER BY …) bounded by the outer WHERE); SELECT DISTINCT; ORDER BY with
+// LIMIT (and without, in batch mode); UNION ALL; EXPLAIN. What the parser
+// accepts beyond that (outer joins, interval and window joins, RANK, …)
+// is refused with an error naming its position. docs/sql.md is the
+// user's reference.
 package sql

@@ -196,7 +196,12 @@ func (p *planner) statement(s parser.Statement, job *Job) error {
 		// Check the view now, on a scratch graph, so that errors point at
 		// its definition.
 		check := &planner{env: p.env, g: dag.New("check", p.g.Config()), sources: map[string]*rel{}, used: p.used}
-		if _, err := check.query(s.Query); err != nil {
+		if sel, ok := s.Query.(*parser.Select); ok && rankItem(sel) >= 0 {
+			// A Top-N view: its rank is bounded where it is read.
+			if err := check.checkRankView(sel, s.Name.Name); err != nil {
+				return err
+			}
+		} else if _, err := check.query(s.Query); err != nil {
 			return err
 		}
 		p.env.views[n] = s
@@ -222,7 +227,11 @@ func (p *planner) statement(s parser.Statement, job *Job) error {
 		}
 		res := &Result{Schema: r.schema}
 		p.n++
-		dag.ToSink(r.s, fmt.Sprintf("select-%d", p.n), &collectSink{res: res}, dag.WithCoder[row.Row](rowCoder(r.schema)))
+		opts := []dag.Option{dag.WithCoder[row.Row](rowCoder(r.schema))}
+		if r.ordered {
+			opts = append(opts, dag.Parallelism(1)) // one writer keeps the order
+		}
+		dag.ToSink(r.s, fmt.Sprintf("select-%d", p.n), &collectSink{res: res}, opts...)
 		job.Results = append(job.Results, res)
 		return nil
 	case *parser.Explain:

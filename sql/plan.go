@@ -25,6 +25,10 @@ type planner struct {
 	// read no others.
 	used map[string]bool
 	n    int // numbers vertex names
+	// reuse holds the window TVFs and window aggregates planned so far,
+	// by their text: a script that writes one twice (Nexmark q5) reads
+	// and aggregates once.
+	reuse map[string]*rel
 }
 
 // rel is a planned relation: a stream of rows and its columns.
@@ -43,6 +47,24 @@ type rel struct {
 	// win is set for a window TVF not yet aggregated: the stream holds
 	// the input rows and the window columns are virtual.
 	win *windowSpec
+	// ordered tells that the rows are in ORDER BY order, in one subtask.
+	ordered bool
+	// proc is 1 + the index of the processing-time attribute (a
+	// PROCTIME() column), 0 if there is none.
+	proc int
+	// wstart and wend are 1 + the indices of the window_start and
+	// window_end columns of a window aggregate's rows (0 if not kept), and
+	// wjoin the windows a join of two such results on both runs in: one
+	// window per window_end, so that a window join frees its state.
+	wstart, wend int
+	wjoin        *windowJoinSpec
+}
+
+// windowJoinSpec is the assigner a window join of window aggregate
+// results uses, and its text (both sides must have the same).
+type windowJoinSpec struct {
+	assigner dag.WindowAssigner
+	text     string
 }
 
 // windowSpec is a window TVF: its assigner and where it was written.
@@ -55,6 +77,15 @@ type windowSpec struct {
 	// partition holds the keys of SESSION(… PARTITION BY …): each must
 	// be a group key.
 	partition []parser.Expr
+	// sig is the text of the TVF over a named table ("" otherwise).
+	sig string
+	// proc is set for a TUMBLE over a processing-time attribute, of
+	// size ms: dag.Window is for event time, so procWindows runs it.
+	proc bool
+	size int64
+	// join is the windows of a window join of the aggregate's results
+	// (nil for SESSION).
+	join *windowJoinSpec
 }
 
 // windowColumns are the columns a window TVF adds.
@@ -135,35 +166,54 @@ func (p *planner) union(u *parser.Union) (*rel, error) {
 }
 
 func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
-	switch {
-	case s.From == nil:
+	if s.From == nil {
 		return nil, errAt(s.Pos, "SELECT without FROM is not supported")
-	case s.Distinct:
-		return nil, errAt(s.Pos, "SELECT DISTINCT is not supported yet")
-	case len(s.OrderBy) > 0:
-		return nil, errAt(s.OrderBy[0].Expr.Position(), "ORDER BY is not supported yet")
-	case s.Limit != nil:
-		return nil, errAt(s.Limit.Position(), "LIMIT is not supported yet")
 	}
-	in, err := p.from(s.From)
+	if s.Distinct || len(s.OrderBy) > 0 || s.Limit != nil {
+		// DISTINCT, then ORDER BY and LIMIT, over the plain SELECT.
+		plain := *s
+		plain.Distinct, plain.OrderBy, plain.Limit = false, nil, nil
+		r, err := p.selectQuery(&plain)
+		if err != nil {
+			return nil, err
+		}
+		if s.Distinct {
+			if r.win != nil {
+				return nil, errAt(s.Pos, "SELECT DISTINCT over a window TVF needs a GROUP BY window_start, window_end")
+			}
+			r = p.distinct(r)
+		}
+		if len(s.OrderBy) > 0 || s.Limit != nil {
+			return p.orderLimit(s, r)
+		}
+		return r, nil
+	}
+	if err := checkFilters(s); err != nil {
+		return nil, err
+	}
+	var in *rel
+	var where parser.Expr
+	var err error
+	if inner, qual := p.rankQuery(s.From); inner != nil {
+		in, where, err = p.topN(inner, qual, s.Where)
+	} else {
+		in, where, err = p.fromWhere(s.From, s.Where)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if in.win != nil {
-		return p.windowAggregate(s, in)
-	}
-	if len(s.GroupBy) > 0 {
-		return nil, errAt(s.GroupBy[0].Position(), "GROUP BY without a window table-valued function (TUMBLE, HOP, SESSION) is not supported yet")
+	if in.win != nil || len(s.GroupBy) > 0 {
+		return p.groupAggregate(s, in, where)
 	}
 	if s.Having != nil {
 		return nil, errAt(s.Having.Position(), "HAVING without GROUP BY")
 	}
 	for _, it := range s.Items {
 		if c := findAggregate(it.Expr); c != nil {
-			return nil, errAt(c.Pos, "aggregate %s without a window GROUP BY is not supported yet", c.Name)
+			return nil, errAt(c.Pos, "aggregate %s without GROUP BY (a global aggregate) is not supported yet", c.Name)
 		}
 	}
-	return p.project(in, s.Items, s.Where, "select")
+	return p.project(in, s.Items, where, "select")
 }
 
 // project plans WHERE and the SELECT list over in, fused into one
@@ -182,15 +232,15 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		pred = x
 	}
-	out := &rel{rowtime: -1, delay: in.delay, assigned: in.assigned}
+	out := &rel{rowtime: -1, delay: in.delay, assigned: in.assigned, wjoin: in.wjoin}
 	var cols []*expr.Compiled
 	identity := true
 	for _, it := range items {
 		if it.Star {
 			any := false
 			for _, c := range sc.Columns {
-				if it.StarOf != "" && !strings.EqualFold(it.StarOf, c.Qualifier) {
-					continue
+				if it.StarOf != "" && !strings.EqualFold(it.StarOf, c.Qualifier) || strings.HasPrefix(c.Name, "$") {
+					continue // another table's, or internal
 				}
 				any = true
 				x := comp.Column(c)
@@ -200,6 +250,10 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 				if c.Index == in.rowtime {
 					out.rowtime = len(cols)
 				}
+				if c.Index == in.proc-1 {
+					out.proc = len(cols) + 1
+				}
+				out.keepWindow(in, c.Index, len(cols))
 				cols = append(cols, x)
 				out.schema = append(out.schema, types.Column{Name: c.Name, Type: c.Type})
 				out.quals = append(out.quals, "")
@@ -209,9 +263,12 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 			}
 			continue
 		}
-		x, err := comp.Compile(it.Expr)
+		x, err := p.compileItem(comp, it.Expr)
 		if err != nil {
 			return nil, err
+		}
+		if c, ok := it.Expr.(*parser.Call); ok && c.Name == "PROCTIME" {
+			out.proc = len(cols) + 1
 		}
 		if x.Type.Kind == types.Interval {
 			return nil, errAt(it.Pos, "an INTERVAL cannot be a column")
@@ -234,6 +291,12 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		}
 		if idx >= 0 && idx == in.rowtime {
 			out.rowtime = len(cols)
+		}
+		if idx >= 0 && idx == in.proc-1 {
+			out.proc = len(cols) + 1
+		}
+		if idx >= 0 {
+			out.keepWindow(in, idx, len(cols))
 		}
 		if x.Type.Kind == types.Null {
 			x.Type = types.BIGINT // an untyped NULL column
@@ -278,6 +341,54 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 	return out, nil
 }
 
+// keepWindow records that column to of r is column from of in, if that
+// is in's window_start or window_end.
+func (r *rel) keepWindow(in *rel, from, to int) {
+	switch from {
+	case in.wstart - 1:
+		r.wstart = to + 1
+	case in.wend - 1:
+		r.wend = to + 1
+	}
+}
+
+// compileItem compiles a SELECT item; PROCTIME() (the processing-time
+// attribute, valid only as an item) reads the wall clock when the row is
+// built.
+func (p *planner) compileItem(comp *expr.Compiler, e parser.Expr) (*expr.Compiled, error) {
+	c, ok := e.(*parser.Call)
+	if !ok || c.Name != "PROCTIME" {
+		return comp.Compile(e)
+	}
+	if len(c.Args) > 0 || c.Star || c.Over != nil || c.Filter != nil {
+		return nil, errAt(c.Pos, "PROCTIME takes no arguments")
+	}
+	return &expr.Compiled{Type: types.TIMESTAMP, Int: func(row.Row) (int64, bool) { return time.Now().UnixMilli(), true }}, nil
+}
+
+// checkFilters refuses FILTER (WHERE …) on a call that is not an
+// aggregate.
+func checkFilters(s *parser.Select) error {
+	var bad *parser.Call
+	check := func(e parser.Expr) {
+		walk(e, func(x parser.Expr) bool {
+			if c, ok := x.(*parser.Call); ok && c.Filter != nil && (!expr.IsAggregate(c.Name) || c.Over != nil) && bad == nil {
+				bad = c
+			}
+			return bad == nil
+		})
+	}
+	for _, it := range s.Items {
+		check(it.Expr)
+	}
+	check(s.Where)
+	check(s.Having)
+	if bad != nil {
+		return errAt(bad.Pos, "FILTER (WHERE …) is only allowed on an aggregate, not on %s", bad.Name)
+	}
+	return nil
+}
+
 // findAggregate returns the first aggregate call in e, or nil.
 func findAggregate(e parser.Expr) *parser.Call {
 	var found *parser.Call
@@ -288,6 +399,16 @@ func findAggregate(e parser.Expr) *parser.Call {
 		return found == nil
 	})
 	return found
+}
+
+// fromWhere plans FROM t for a query with condition where, and returns
+// what of where is still to apply (a join takes its part).
+func (p *planner) fromWhere(t parser.TableExpr, where parser.Expr) (*rel, parser.Expr, error) {
+	if j, ok := t.(*parser.Join); ok {
+		return p.join(j, where)
+	}
+	r, err := p.from(t)
+	return r, where, err
 }
 
 func (p *planner) from(t parser.TableExpr) (*rel, error) {
@@ -322,7 +443,11 @@ func (p *planner) from(t parser.TableExpr) (*rel, error) {
 	case *parser.WindowTVF:
 		return p.windowTVF(t)
 	case *parser.Join:
-		return nil, errAt(t.Pos, "%s JOIN is not supported yet", t.Kind)
+		r, rest, err := p.join(t, nil)
+		if err != nil {
+			return nil, err
+		}
+		return p.filterRel(r, conjuncts(rest, nil))
 	}
 	return nil, errAt(t.Position(), "unsupported FROM clause")
 }
@@ -367,9 +492,33 @@ func (p *planner) source(t *Table, pos parser.Pos) (*rel, error) {
 	return r, nil
 }
 
+// tvfSignature is the text of a window TVF over a named table, or "".
+func tvfSignature(t *parser.WindowTVF) string {
+	ref, ok := t.Table.(*parser.TableRef)
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s(TABLE %s %s PARTITION BY", t.Func, strings.ToLower(ref.Name.Name), strings.ToLower(ref.Alias.Name))
+	for _, e := range t.PartitionBy {
+		b.WriteString(" " + parser.FormatExpr(e))
+	}
+	fmt.Fprintf(&b, " DESCRIPTOR(%s)", strings.ToLower(t.TimeCol.Name))
+	for _, e := range t.Args {
+		b.WriteString(" " + parser.FormatExpr(e))
+	}
+	fmt.Fprintf(&b, ") %s", strings.ToLower(t.Alias.Name))
+	return b.String()
+}
+
 func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	if t.Func == "CUMULATE" {
 		return nil, errAt(t.Pos, "CUMULATE windows are not supported yet")
+	}
+	sig := tvfSignature(t)
+	if r, ok := p.reuse["tvf|"+sig]; ok && sig != "" {
+		out := *r
+		return &out, nil
 	}
 	in, err := p.from(t.Table)
 	if err != nil {
@@ -382,7 +531,8 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc.Index != in.rowtime {
+	proc := tc.Index == in.proc-1
+	if tc.Index != in.rowtime && !proc {
 		return nil, errAt(t.TimeCol.Pos, "DESCRIPTOR(%s) is not the time attribute of its input: declare WATERMARK FOR %s in its table, or select the time attribute unchanged", t.TimeCol.Name, t.TimeCol.Name)
 	}
 	var ms []int64
@@ -410,15 +560,25 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 			off = ms[1]
 		}
 		spec.assigner = dag.TumblingOffset(d(ms[0]), d(off))
+		spec.join = &windowJoinSpec{assigner: spec.assigner, text: fmt.Sprintf("TUMBLE %d %d", ms[0], off)}
 	case t.Func == "HOP" && len(ms) == 2:
 		if ms[1]%ms[0] != 0 {
 			return nil, errAt(t.Pos, "HOP size %v is not a multiple of the slide %v", d(ms[1]), d(ms[0]))
 		}
 		spec.assigner = dag.Sliding(d(ms[1]), d(ms[0]))
+		// A result's time, window_end - 1, lies in exactly one window of
+		// the slide's size: that of its window_end.
+		spec.join = &windowJoinSpec{assigner: dag.Tumbling(d(ms[0])), text: fmt.Sprintf("HOP %d %d", ms[0], ms[1])}
 	case t.Func == "SESSION" && len(ms) == 1:
 		spec.assigner = dag.Session(d(ms[0]))
 	default:
 		return nil, errAt(t.Pos, "%s takes TABLE t, DESCRIPTOR(col) and %s, got %d intervals", t.Func, want, len(ms))
+	}
+	if proc {
+		if t.Func != "TUMBLE" || len(ms) != 1 {
+			return nil, errAt(t.Pos, "over the processing-time attribute %s only TUMBLE(TABLE t, DESCRIPTOR(%s), size) is supported", t.TimeCol.Name, t.TimeCol.Name)
+		}
+		spec.proc, spec.size = true, ms[0]
 	}
 	if len(t.PartitionBy) > 0 && t.Func != "SESSION" {
 		return nil, errAt(t.PartitionBy[0].Position(), "PARTITION BY is only allowed in SESSION")
@@ -430,7 +590,7 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 		out = *in.requalify(t.Alias.Name)
 		q = t.Alias.Name
 	}
-	if !in.assigned {
+	if !in.assigned && !proc {
 		off := row.Layout{N: len(in.schema)}.Offset(in.rowtime)
 		ts := in.rowtime
 		out.s = dag.WithTimestamps(in.s, dag.WatermarkStrategy[row.Row]{
@@ -448,6 +608,14 @@ func (p *planner) windowTVF(t *parser.WindowTVF) (*rel, error) {
 	for _, c := range windowColumns {
 		out.schema = append(out.schema, types.Column{Name: c, Type: types.TIMESTAMP})
 		out.quals = append(out.quals, q)
+	}
+	if sig != "" {
+		spec.sig = sig
+		if p.reuse == nil {
+			p.reuse = map[string]*rel{}
+		}
+		saved := out
+		p.reuse["tvf|"+sig] = &saved
 	}
 	return &out, nil
 }

@@ -28,6 +28,7 @@ func walk(e parser.Expr, fn func(parser.Expr) bool) {
 		for _, x := range e.Args {
 			walk(x, fn)
 		}
+		walk(e.Filter, fn)
 	case *parser.Case:
 		walk(e.Operand, fn)
 		for _, w := range e.Whens {

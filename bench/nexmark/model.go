@@ -112,6 +112,12 @@ type Row interface {
 // Hash64 implements Row.
 func (b Bid) Hash64() uint64 {
 	var h hasher
+	b.hashInto(&h)
+	return h.sum()
+}
+
+// hashInto folds the bid's fields into h.
+func (b *Bid) hashInto(h *hasher) {
 	h.int(b.Auction)
 	h.int(b.Bidder)
 	h.int(b.Price)
@@ -119,7 +125,6 @@ func (b Bid) Hash64() uint64 {
 	h.str(b.URL)
 	h.int(b.DateTime)
 	h.str(b.Extra)
-	return h.sum()
 }
 
 // Hash64 returns a hash of every field of the auction.

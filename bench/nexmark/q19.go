@@ -82,10 +82,11 @@ func (t topBids) order() []int {
 	return idx
 }
 
-// Hash64 implements Row.
+// Hash64 implements Row: the bid's fields, then the rank, in the order
+// of the SQL query's columns.
 func (r Q19Row) Hash64() uint64 {
 	var h hasher
-	h.int(int64(r.Bid.Hash64()))
+	r.Bid.hashInto(&h)
 	h.int(r.RankNumber)
 	return h.sum()
 }

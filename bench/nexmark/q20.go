@@ -3,7 +3,25 @@ package nexmark
 import "github.com/dagflow/dagflow/dag"
 
 // Q20Row is a bid with the category-10 auction it is on.
-type Q20Row = AuctionBid
+type Q20Row AuctionBid
+
+// Hash64 implements Row: the bid's fields, then the auction's but its
+// id (the bid's auction), in the order of the SQL query's columns.
+func (r Q20Row) Hash64() uint64 {
+	var h hasher
+	r.Bid.hashInto(&h)
+	a := &r.Auction
+	h.str(a.ItemName)
+	h.str(a.Description)
+	h.int(a.InitialBid)
+	h.int(a.Reserve)
+	h.int(a.DateTime)
+	h.int(a.Expires)
+	h.int(a.Seller)
+	h.int(a.Category)
+	h.str(a.Extra)
+	return h.sum()
+}
 
 // Q20 expands the bids on category-10 auctions with their auction: a
 // regular (unwindowed) join keeping every bid in state, as Flink does.

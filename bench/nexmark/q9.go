@@ -18,10 +18,25 @@ func Q9(events dag.Stream[Event]) dag.Stream[Q9Row] {
 	return WinningBids(Auctions(events), Bids(events))
 }
 
-// Hash64 implements Row.
+// Hash64 implements Row: the auction's fields, then the bid's auction,
+// bidder, price, dateTime and extra, the columns of the SQL query.
 func (r AuctionBid) Hash64() uint64 {
 	var h hasher
-	h.int(int64(r.Auction.Hash64()))
-	h.int(int64(r.Bid.Hash64()))
+	a, b := &r.Auction, &r.Bid
+	h.int(a.ID)
+	h.str(a.ItemName)
+	h.str(a.Description)
+	h.int(a.InitialBid)
+	h.int(a.Reserve)
+	h.int(a.DateTime)
+	h.int(a.Expires)
+	h.int(a.Seller)
+	h.int(a.Category)
+	h.str(a.Extra)
+	h.int(b.Auction)
+	h.int(b.Bidder)
+	h.int(b.Price)
+	h.int(b.DateTime)
+	h.str(b.Extra)
 	return h.sum()
 }

@@ -94,6 +94,8 @@ func TestEval(t *testing.T) {
 		{"ts - INTERVAL '1' SECOND", "2023-11-14 22:13:19.123", "TIMESTAMP(3)"},
 		{"CAST(ts AS BIGINT)", "1700000000123", "BIGINT"},
 		{"HOUR(ts)", "22", "BIGINT"},
+		{"DATE_FORMAT(ts, 'yyyy-MM-dd')", "2023-11-14", "VARCHAR"},
+		{"DATE_FORMAT(ts, 'yyyy/MM/dd HH:mm:ss')", "2023/11/14 22:13:20", "VARCHAR"},
 		{"CAST('17' AS BIGINT) + 1", "18", "BIGINT"},
 		{"CAST(price AS DECIMAL(10, 2))", "1500.00", "DECIMAL(10, 2)"},
 		{"UPPER(channel) || '-' || LOWER(channel)", "APPLE-apple", "VARCHAR"},

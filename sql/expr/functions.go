@@ -273,6 +273,8 @@ func init() {
 			}}, nil
 		}},
 	}
+	builtins["DATE_FORMAT"] = builtin{"DATE_FORMAT(ts TIMESTAMP, format VARCHAR) VARCHAR",
+		"ts (UTC) formatted by a constant pattern of yyyy, MM, dd, HH, mm, ss and the literal characters - : / . space T", dateFormat}
 }
 
 func argTypes(pos parser.Pos, name string, a []*Compiled, want ...types.Kind) error {
@@ -285,6 +287,48 @@ func argTypes(pos parser.Pos, name string, a []*Compiled, want ...types.Kind) er
 		}
 	}
 	return nil
+}
+
+// dateFormat compiles DATE_FORMAT(ts, 'pattern'): the pattern, in
+// Java's SimpleDateFormat letters, is translated once to a Go layout.
+func dateFormat(pos parser.Pos, a []*Compiled) (*Compiled, error) {
+	if err := argTypes(pos, "DATE_FORMAT", a, types.Timestamp, types.Varchar); err != nil {
+		return nil, err
+	}
+	if !a[1].Const {
+		return nil, errorf(pos, "DATE_FORMAT needs a constant pattern")
+	}
+	pat, ok := a[1].Bytes(nil)
+	if !ok {
+		return nullOf(types.VARCHAR), nil
+	}
+	var layout strings.Builder
+	for p := string(pat); p != ""; {
+		matched := false
+		for _, f := range [...][2]string{{"yyyy", "2006"}, {"MM", "01"}, {"dd", "02"}, {"HH", "15"}, {"mm", "04"}, {"ss", "05"}} {
+			if strings.HasPrefix(p, f[0]) {
+				layout.WriteString(f[1])
+				p, matched = p[len(f[0]):], true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		if !strings.ContainsRune("-:/. T", rune(p[0])) {
+			return nil, errorf(pos, "DATE_FORMAT pattern %q: unsupported %q (supported: yyyy, MM, dd, HH, mm, ss and - : / . space T)", pat, p[:1])
+		}
+		layout.WriteByte(p[0])
+		p = p[1:]
+	}
+	l, f := layout.String(), a[0].Int
+	return &Compiled{Type: types.VARCHAR, Bytes: func(r row.Row) ([]byte, bool) {
+		v, ok := f(r)
+		if !ok {
+			return nil, false
+		}
+		return time.UnixMilli(v).UTC().AppendFormat(nil, l), true
+	}}, nil
 }
 
 func strFunc(name string, fn func([]byte) []byte) func(parser.Pos, []*Compiled) (*Compiled, error) {

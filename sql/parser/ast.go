@@ -257,14 +257,15 @@ type In struct {
 	Not  bool
 }
 
-// Call is a function call: name(args), COUNT(*), agg(DISTINCT x), and
-// window functions with OVER.
+// Call is a function call: name(args), COUNT(*), agg(DISTINCT x),
+// agg(x) FILTER (WHERE cond), and window functions with OVER.
 type Call struct {
 	Pos      Pos
 	Name     string // upper case
 	Args     []Expr
 	Star     bool
 	Distinct bool
+	Filter   Expr // FILTER (WHERE Filter) of an aggregate, or nil
 	Over     *Over
 }
 

@@ -90,6 +90,11 @@ func formatExpr(b *strings.Builder, e Expr) {
 			formatList(b, e.Args)
 		}
 		b.WriteString(")")
+		if e.Filter != nil {
+			b.WriteString(" FILTER (WHERE ")
+			formatExpr(b, e.Filter)
+			b.WriteString(")")
+		}
 		if e.Over != nil {
 			b.WriteString(" OVER (")
 			if len(e.Over.PartitionBy) > 0 {

@@ -762,6 +762,13 @@ func (p *parser) call() Expr {
 		c.Args = p.exprList()
 	}
 	p.expectOp(")")
+	if p.isKw("FILTER") && p.i+1 < len(p.toks) && p.toks[p.i+1].kind == tOp && p.toks[p.i+1].text == "(" {
+		p.next()
+		p.expectOp("(")
+		p.expectKw("WHERE")
+		c.Filter = p.expr()
+		p.expectOp(")")
+	}
 	if p.isKw("OVER") {
 		pos := p.next().pos
 		p.expectOp("(")
