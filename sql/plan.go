@@ -24,7 +24,10 @@ type planner struct {
 	// used holds the columns the script mentions (nil: all); sources
 	// read no others.
 	used map[string]bool
-	n    int // numbers vertex names
+	// reads counts the reads of every table in the script: a table read
+	// once may have a projection fused into its source.
+	reads map[string]int
+	n     int // numbers vertex names
 }
 
 // rel is a planned relation: a stream of rows and its columns.
@@ -43,6 +46,11 @@ type rel struct {
 	// win is set for a window TVF not yet aggregated: the stream holds
 	// the input rows and the window columns are virtual.
 	win *windowSpec
+	// lazy is set for a table read whose source is not added yet (s is
+	// unset): project adds it with the projection fused (fuse.go).
+	lazy *lazySource
+	// fused is the projection fused into the source of s, if any.
+	fused *fusion
 }
 
 // windowSpec is a window TVF: its assigner and where it was written.
@@ -61,6 +69,9 @@ type windowSpec struct {
 var windowColumns = []string{"window_start", "window_end", "window_time"}
 
 func (r *rel) scope() *expr.Scope {
+	if r.lazy != nil {
+		return r.lazy.scope(r.quals)
+	}
 	n := len(r.schema)
 	if r.win != nil {
 		n = r.win.n
@@ -145,7 +156,7 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	case s.Limit != nil:
 		return nil, errAt(s.Limit.Position(), "LIMIT is not supported yet")
 	}
-	in, err := p.from(s.From)
+	in, err := p.fromForSelect(s.From)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +252,11 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		cols = append(cols, x)
 		out.schema = append(out.schema, types.Column{Name: name, Type: x.Type})
 		out.quals = append(out.quals, "")
+	}
+	if in.lazy != nil {
+		var err error
+		out.s, out.fused, err = p.fuse(in, pred, cols, out.schema, identity && len(cols) == sc.N)
+		return out, err
 	}
 	if identity && len(cols) == sc.N && pred == nil {
 		out.s = in.s
@@ -493,6 +509,9 @@ func (p *planner) insert(s *parser.Insert, t *Table, r *rel) error {
 	sink, err := t.connector.Sink(t)
 	if err != nil {
 		return errAt(s.Table.Pos, "table %s (declared at %s): %v", t.Name, t.Pos, err)
+	}
+	if r.fused != nil { // the sink keeps no row: arena rows
+		r.fused.arena = true
 	}
 	p.n++
 	dag.ToSink(r.s, fmt.Sprintf("sink-%s-%d", t.Name, p.n), sink, dag.WithCoder[row.Row](rowCoder(t.Physical)))
