@@ -26,15 +26,28 @@ type Fusing interface {
 // fusion is the projection fused into a source: the rows it emits.
 type fusion struct {
 	schema types.Schema
-	// pred is the WHERE condition (nil: none); writers set the output
-	// fields from the physical row, nil when the output is the physical
-	// row itself.
-	pred    func(row.Row) (int64, bool)
-	writers []func(b *row.Builder, i int, r row.Row)
+	// pred is the WHERE condition (nil: none).
+	pred func(row.Row) (int64, bool)
+	// route tells, for every physical column, whether expressions read
+	// it from the physical row, and to which output fields it is copied
+	// unchanged.
+	route []route
+	// writers set the other output fields from the physical row.
+	writers []fieldWriter
 	// arena is set when the rows go straight to a sink, which keeps
-	// none: they are then carved from arena chunks (set before the job
+	// none: they are then built in arena chunks (set before the job
 	// runs).
 	arena bool
+}
+
+type route struct {
+	phys bool
+	out  []int
+}
+
+type fieldWriter struct {
+	i     int
+	write func(b *row.Builder, i int, r row.Row)
 }
 
 // RowSchema returns the schema of the rows the table's source emits:
@@ -49,17 +62,28 @@ func (t *Table) RowSchema() types.Schema {
 // RowCoder returns the coder of the rows the table's source emits.
 func (t *Table) RowCoder() *row.Coder { return rowCoder(t.RowSchema()) }
 
-// RowWriters returns the pool of the writers a source builds its rows
-// with: one per call of the source's function (Get, then Put).
-func (t *Table) RowWriters() *RowWriters {
+// NewRowWriter returns a writer of the rows of the table's source. A
+// source function that runs once per subtask (dag.FlatMapEach) keeps
+// one; one shared by subtasks takes them from RowWriters.
+func (t *Table) NewRowWriter() *RowWriter {
 	n, f := len(t.Physical), t.fused
-	return &RowWriters{pool: sync.Pool{New: func() any {
-		w := &RowWriter{phys: row.NewBuilder(n), f: f}
-		if f != nil && f.writers != nil {
-			w.out = row.NewBuilder(len(f.schema))
+	if f == nil { // the physical rows themselves
+		f = &fusion{schema: t.Physical, route: make([]route, n)}
+		for i := range f.route {
+			f.route[i].out = []int{i}
 		}
-		return w
-	}}}
+	}
+	w := &RowWriter{phys: row.NewBuilder(n), out: row.NewBuilder(len(f.schema)), f: f}
+	if f.arena {
+		w.out.StartIn(&w.arena)
+	}
+	return w
+}
+
+// RowWriters returns a pool of the writers of the table's source, for
+// source functions shared by subtasks: Get one per record, then Put it.
+func (t *Table) RowWriters() *RowWriters {
+	return &RowWriters{pool: sync.Pool{New: func() any { return t.NewRowWriter() }}}
 }
 
 // RowWriters is a pool of RowWriters, safe for concurrent use.
@@ -72,8 +96,11 @@ func (p *RowWriters) Get() *RowWriter { return p.pool.Get().(*RowWriter) }
 func (p *RowWriters) Put(w *RowWriter) { p.pool.Put(w) }
 
 // RowWriter builds the rows of a source: set the fields of the table's
-// physical row (Table.Physical) in Builder, then call Emit or Row. A
-// RowWriter is not safe for concurrent use.
+// physical row (the columns of Table.Physical, by index; unset ones are
+// NULL), then call Emit or Row. Fields that the fused projection passes
+// through unchanged go straight into the output row; the physical row
+// only holds what its expressions read. A RowWriter is not safe for
+// concurrent use.
 type RowWriter struct {
 	phys  *row.Builder
 	out   *row.Builder
@@ -81,8 +108,61 @@ type RowWriter struct {
 	arena row.Arena
 }
 
-// Builder returns the builder of the physical row.
-func (w *RowWriter) Builder() *row.Builder { return w.phys }
+// SetNull makes physical column i NULL.
+func (w *RowWriter) SetNull(i int) {
+	r := &w.f.route[i]
+	if r.phys {
+		w.phys.SetNull(i)
+	}
+	for _, o := range r.out {
+		w.out.SetNull(o)
+	}
+}
+
+// SetInt sets physical column i (BIGINT, DECIMAL unscaled, BOOLEAN 0/1,
+// TIMESTAMP ms) to v.
+func (w *RowWriter) SetInt(i int, v int64) {
+	r := &w.f.route[i]
+	if r.phys {
+		w.phys.SetInt(i, v)
+	}
+	for _, o := range r.out {
+		w.out.SetInt(o, v)
+	}
+}
+
+// SetFloat sets physical column i (DOUBLE) to v.
+func (w *RowWriter) SetFloat(i int, v float64) {
+	r := &w.f.route[i]
+	if r.phys {
+		w.phys.SetFloat(i, v)
+	}
+	for _, o := range r.out {
+		w.out.SetFloat(o, v)
+	}
+}
+
+// SetString sets physical column i (VARCHAR) to a copy of v.
+func (w *RowWriter) SetString(i int, v string) {
+	r := &w.f.route[i]
+	if r.phys {
+		w.phys.SetString(i, v)
+	}
+	for _, o := range r.out {
+		w.out.SetString(o, v)
+	}
+}
+
+// SetBytes sets physical column i (VARCHAR) to a copy of v.
+func (w *RowWriter) SetBytes(i int, v []byte) {
+	r := &w.f.route[i]
+	if r.phys {
+		w.phys.SetBytes(i, v)
+	}
+	for _, o := range r.out {
+		w.out.SetBytes(o, v)
+	}
+}
 
 // Emit finishes the row and passes it to emit, unless the fused WHERE
 // condition drops it.
@@ -93,31 +173,27 @@ func (w *RowWriter) Emit(emit func(row.Row)) {
 }
 
 // Row finishes the row and returns it; ok is false when the fused WHERE
-// condition drops it. The builder is empty again afterwards.
+// condition drops it. The writer's row is empty again afterwards.
 func (w *RowWriter) Row() (r row.Row, ok bool) {
 	f := w.f
-	if f == nil {
-		return w.phys.Build(), true
-	}
 	in := w.phys.View()
 	if f.pred != nil {
 		if v, ok := f.pred(in); !ok || v == 0 {
 			w.phys.Reset()
+			w.out.Reset()
 			return nil, false
 		}
 	}
-	b := w.phys
-	if f.writers != nil {
-		for i, wr := range f.writers {
-			wr(w.out, i, in)
-		}
-		w.phys.Reset()
-		b = w.out
+	for _, fw := range f.writers {
+		fw.write(w.out, fw.i, in)
 	}
+	w.phys.Reset()
 	if f.arena {
-		return b.BuildIn(&w.arena), true
+		r = w.out.FinishIn(&w.arena)
+		w.out.StartIn(&w.arena)
+		return r, true
 	}
-	return b.Build(), true
+	return w.out.Build(), true
 }
 
 // lazySource is a table read not added to the graph yet: the projection
@@ -183,19 +259,82 @@ func (l *lazySource) scope(quals []string) *expr.Scope {
 	return sc
 }
 
-// fuse adds the lazy source of in with the projection (pred, cols) fused
-// into it and returns the rows of the projection.
-func (p *planner) fuse(in *rel, pred *expr.Compiled, cols []*expr.Compiled, schema types.Schema, identity bool) (dag.Stream[row.Row], *fusion, error) {
+// fuse adds the lazy source of in with the projection fused into it: the
+// WHERE condition where (compiled: pred) and the SELECT list items
+// (compiled: cols, giving schema). It returns the projection's rows.
+func (p *planner) fuse(in *rel, where parser.Expr, pred *expr.Compiled, items []parser.SelectItem, cols []*expr.Compiled, schema types.Schema) (dag.Stream[row.Row], *fusion, error) {
 	l := in.lazy
 	t := *l.t
-	f := &fusion{schema: schema}
+	sc := in.scope()
+	f := &fusion{schema: schema, route: make([]route, len(t.Physical))}
+	// reads marks the physical columns e reads (through computed
+	// columns).
+	reads := func(e parser.Expr) {
+		walk(e, func(x parser.Expr) bool {
+			ref, ok := x.(*parser.ColumnRef)
+			if !ok {
+				return true
+			}
+			c, err := sc.Resolve(ref)
+			if err != nil {
+				return true
+			}
+			if ce := t.computed[c.Index]; ce != nil {
+				walk(ce, func(y parser.Expr) bool {
+					if r, ok := y.(*parser.ColumnRef); ok {
+						if j := t.Physical.Index(r.Name); j >= 0 {
+							f.route[j].phys = true
+						}
+					}
+					return true
+				})
+			} else if j := t.Physical.Index(c.Name); j >= 0 {
+				f.route[j].phys = true
+			}
+			return true
+		})
+	}
 	if pred != nil {
 		f.pred = pred.Int
+		reads(where)
 	}
-	if !identity || len(l.t.Schema) != len(l.t.Physical) {
-		for _, c := range cols {
-			f.writers = append(f.writers, c.Writer())
+	// Every output column is an unchanged copy of a physical column
+	// (pass[i] >= 0), or computed from the physical row by expression
+	// src[i] (an item, or a computed column selected by a star).
+	var pass []int
+	var src []parser.Expr
+	for _, it := range items {
+		if it.Star {
+			for _, c := range sc.Columns {
+				if it.StarOf != "" && !strings.EqualFold(it.StarOf, c.Qualifier) {
+					continue
+				}
+				if ce := t.computed[c.Index]; ce != nil {
+					pass, src = append(pass, -1), append(src, &parser.ColumnRef{Name: c.Name, Qualifier: c.Qualifier})
+				} else {
+					pass, src = append(pass, t.Physical.Index(c.Name)), append(src, nil)
+				}
+			}
+			continue
 		}
+		j := -1
+		if ref, ok := it.Expr.(*parser.ColumnRef); ok {
+			if c, err := sc.Resolve(ref); err == nil && t.computed[c.Index] == nil {
+				j = t.Physical.Index(c.Name)
+			}
+		}
+		pass, src = append(pass, j), append(src, it.Expr)
+	}
+	if len(pass) != len(cols) {
+		return dag.Stream[row.Row]{}, nil, errAt(l.pos, "internal error: %d columns fused, %d compiled", len(pass), len(cols))
+	}
+	for i, c := range cols {
+		if j := pass[i]; j >= 0 && c.Type == t.Physical[j].Type {
+			f.route[j].out = append(f.route[j].out, i)
+			continue
+		}
+		f.writers = append(f.writers, fieldWriter{i: i, write: c.Writer()})
+		reads(src[i])
 	}
 	t.fused = f
 	s, err := t.connector.Source(p.g, &t)

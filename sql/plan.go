@@ -255,7 +255,7 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 	}
 	if in.lazy != nil {
 		var err error
-		out.s, out.fused, err = p.fuse(in, pred, cols, out.schema, identity && len(cols) == sc.N)
+		out.s, out.fused, err = p.fuse(in, where, pred, items, cols, out.schema)
 		return out, err
 	}
 	if identity && len(cols) == sc.N && pred == nil {

@@ -162,7 +162,7 @@ const (
 
 // setField sets field i of b to the event's field f: a switch, not a
 // closure per field, so that the event does not escape to the heap.
-func setField(b *row.Builder, i int, f fieldID, e *Event) {
+func setField(b *sql.RowWriter, i int, f fieldID, e *Event) {
 	switch f {
 	case bidAuction:
 		b.SetInt(i, e.Bid.Auction)
@@ -260,20 +260,20 @@ func (c *SQLConnector) Source(g *dag.Graph, t *sql.Table) (dag.Stream[row.Row], 
 		ids[i] = f.id
 	}
 	// The rows are built straight from the events, with the projection
-	// of the query reading the table fused in (sql.Fusing).
-	writers := t.RowWriters()
+	// of the query reading the table fused in (sql.Fusing), by one
+	// writer per subtask.
 	typ := tab.typ
-	return dag.FlatMap(c.Events(g), func(e Event, emit func(row.Row)) {
-		if e.Type != typ {
-			return
+	return dag.FlatMapEach(c.Events(g), func() func(Event, func(row.Row)) {
+		w := t.NewRowWriter()
+		return func(e Event, emit func(row.Row)) {
+			if e.Type != typ {
+				return
+			}
+			for i, f := range ids {
+				setField(w, i, f, &e)
+			}
+			w.Emit(emit)
 		}
-		w := writers.Get()
-		b := w.Builder()
-		for i, f := range ids {
-			setField(b, i, f, &e)
-		}
-		w.Emit(emit)
-		writers.Put(w)
 	}, dag.Name(name+"-rows"), dag.WithCoder[row.Row](t.RowCoder())), nil
 }
 

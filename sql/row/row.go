@@ -134,6 +134,34 @@ func (b *Builder) BuildIn(a *Arena) Row {
 	return Row(r)
 }
 
+// StartIn makes the builder write its next row straight into the
+// arena's memory, all NULL: FinishIn then returns it without a copy.
+// Between StartIn and FinishIn, Reset starts the row over in place.
+func (b *Builder) StartIn(a *Arena) {
+	fs := len(b.empty)
+	if len(a.chunk) < fs+64 {
+		a.chunk = make([]byte, ArenaChunk)
+	}
+	b.buf = a.chunk[:fs:len(a.chunk)]
+	copy(b.buf, b.empty)
+}
+
+// FinishIn returns the row begun with StartIn. The builder must be
+// started again (StartIn) before the next row.
+func (b *Builder) FinishIn(a *Arena) Row {
+	n := len(b.buf)
+	r := Row(b.buf[:n:n])
+	if len(a.chunk) > 0 && n > 0 && &a.chunk[0] == &b.buf[0] {
+		a.chunk = a.chunk[n:]
+	} else {
+		// The row outgrew the chunk and got its own memory: the next
+		// row starts in a new chunk, not in this too short tail.
+		a.chunk = nil
+	}
+	b.buf = nil
+	return r
+}
+
 // Arena hands out row memory carved from large chunks: one allocation
 // per chunk instead of one per row. A chunk is never reused: it lives as
 // long as any row in it, so an arena suits rows that die young (rows on
