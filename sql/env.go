@@ -84,6 +84,7 @@ func NewEnv() *Env {
 	e.connectors["filesystem"] = filesystemConnector{}
 	e.connectors["print"] = printConnector{env: e}
 	e.connectors["blackhole"] = blackholeConnector{}
+	e.connectors["datagen"] = datagenConnector{}
 	return e
 }
 
