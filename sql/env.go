@@ -85,6 +85,7 @@ func NewEnv() *Env {
 	e.connectors["print"] = printConnector{env: e}
 	e.connectors["blackhole"] = blackholeConnector{}
 	e.connectors["datagen"] = datagenConnector{}
+	e.connectors["kafka"] = kafkaConnector{}
 	return e
 }
 
