@@ -15,7 +15,7 @@ import (
 
 // sqlShell runs the statements read from in one at a time, each ended by
 // a semicolon and possibly spread over several lines: CREATE TABLE and
-// CREATE VIEW stay in the session for the statements after them; an
+// CREATE VIEW stay for the statements after them; an
 // INSERT INTO or SELECT runs as its own bounded job, whose SELECT rows are
 // printed as a table; EXPLAIN prints the plan. A bad statement prints its
 // error and the shell goes on. prompt is set when in is a terminal. It
