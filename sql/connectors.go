@@ -66,7 +66,16 @@ func parseTimestamp(text string) (int64, error) {
 	return 0, fmt.Errorf("timestamp %q: want Unix milliseconds or 'YYYY-MM-DD HH:MM:SS[.fff]'", text)
 }
 
-func parseField(b *row.Builder, i int, t types.Type, text string) error {
+// fieldSetter sets the fields of a row being built: a *row.Builder or a
+// *RowWriter.
+type fieldSetter interface {
+	SetNull(i int)
+	SetInt(i int, v int64)
+	SetFloat(i int, v float64)
+	SetString(i int, v string)
+}
+
+func parseField(b fieldSetter, i int, t types.Type, text string) error {
 	if text == "" && t.Kind != types.Varchar {
 		b.SetNull(i)
 		return nil
@@ -85,7 +94,11 @@ func parseField(b *row.Builder, i int, t types.Type, text string) error {
 		if err != nil {
 			return err
 		}
-		b.SetInt(i, map[bool]int64{false: 0, true: 1}[v])
+		var n int64
+		if v {
+			n = 1
+		}
+		b.SetInt(i, n)
 	case types.Decimal:
 		v, dt, err := expr.ParseDecimal(strings.TrimSpace(text))
 		if err != nil {
@@ -129,14 +142,20 @@ func fsOptions(t *Table) (path, format string, err error) {
 	return path, format, nil
 }
 
-// Source implements Connector.
+// FusesProjections implements Fusing.
+func (filesystemConnector) FusesProjections() {}
+
+// Source implements Connector. With a fused WHERE condition, the rows it
+// drops leave the parser as nil rows, removed right after.
 func (filesystemConnector) Source(g *dag.Graph, t *Table) (dag.Stream[row.Row], error) {
 	path, format, err := fsOptions(t)
 	if err != nil {
 		return dag.Stream[row.Row]{}, err
 	}
 	phys := t.Physical
-	coder := dag.WithCoder[row.Row](rowCoder(phys))
+	writers := t.RowWriters()
+	coder := dag.WithCoder[row.Row](maybeRowCoder{rowCoder(t.RowSchema())})
+	var rows dag.Stream[row.Row]
 	if format == "csv" {
 		decl := t.Declared
 		pos := make([]int, len(phys)) // the CSV field of every column read
@@ -147,31 +166,60 @@ func (filesystemConnector) Source(g *dag.Graph, t *Table) (dag.Stream[row.Row], 
 			if len(fields) != len(decl) {
 				return nil, fmt.Errorf("%d fields, want %d %s", len(fields), len(decl), decl)
 			}
-			b := row.NewBuilder(len(phys))
+			w := writers.Get()
+			defer writers.Put(w)
 			for i, c := range phys {
-				if err := parseField(b, i, c.Type, fields[pos[i]]); err != nil {
+				if err := parseField(w, i, c.Type, fields[pos[i]]); err != nil {
+					w.Row() // start over
 					return nil, fmt.Errorf("column %s: %w", c.Name, err)
 				}
 			}
-			return b.Build(), nil
+			r, _ := w.Row()
+			return r, nil
 		}
 		src := fileio.CSV(parse, path)
 		if t.Option("csv.skip-header", "false") == "true" {
 			src = src.With(fileio.WithSkipHeader())
 		}
-		return dag.FromSource(g, "source-"+t.Name, src, nil, coder), nil
+		rows = dag.FromSource(g, "source-"+t.Name, src, nil, coder)
+	} else {
+		// JSON syntax errors fail the read with the file and offset
+		// (fileio); a value of the wrong type for its column is NULL.
+		objs := dag.FromSource(g, "source-"+t.Name, fileio.JSONLines[map[string]json.RawMessage](path), nil)
+		rows = dag.Map(objs, func(m map[string]json.RawMessage) row.Row {
+			w := writers.Get()
+			defer writers.Put(w)
+			return jsonRow(w, phys, m)
+		}, dag.Name("json-"+t.Name), coder)
 	}
-	// JSON syntax errors fail the read with the file and offset (fileio);
-	// a value of the wrong type for its column is NULL.
-	objs := dag.FromSource(g, "source-"+t.Name, fileio.JSONLines[map[string]json.RawMessage](path), nil)
-	return dag.Map(objs, func(m map[string]json.RawMessage) row.Row { return jsonRow(phys, m) },
-		dag.Name("json-"+t.Name), coder), nil
+	if t.fused == nil || t.fused.pred == nil {
+		return rows, nil
+	}
+	return dag.Filter(rows, func(r row.Row) bool { return r != nil }, dag.Name("where-"+t.Name),
+		dag.WithCoder[row.Row](t.RowCoder())), nil
+}
+
+// maybeRowCoder codes rows that may be nil (dropped by a fused WHERE):
+// a nil row is the length 0, which no valid row has.
+type maybeRowCoder struct{ c *row.Coder }
+
+func (m maybeRowCoder) Append(dst []byte, r row.Row) []byte {
+	if r == nil {
+		return append(dst, 0)
+	}
+	return m.c.Append(dst, r)
+}
+
+func (m maybeRowCoder) Decode(src []byte) (row.Row, int, error) {
+	if len(src) > 0 && src[0] == 0 {
+		return nil, 1, nil
+	}
+	return m.c.Decode(src)
 }
 
 // jsonRow converts one JSON object into a row: a missing field, or one
 // whose value does not fit the column's type, is NULL.
-func jsonRow(phys types.Schema, m map[string]json.RawMessage) row.Row {
-	b := row.NewBuilder(len(phys))
+func jsonRow(b *RowWriter, phys types.Schema, m map[string]json.RawMessage) row.Row {
 	for i, c := range phys {
 		raw, ok := m[c.Name]
 		if !ok || string(raw) == "null" {
@@ -189,7 +237,8 @@ func jsonRow(phys types.Schema, m map[string]json.RawMessage) row.Row {
 			b.SetNull(i)
 		}
 	}
-	return b.Build()
+	r, _ := b.Row()
+	return r
 }
 
 // Sink implements Connector.

@@ -17,8 +17,10 @@
 //	rows := job.Results[0].Rows() // a top-level SELECT's result
 //
 // Supported today: sources and sinks through connectors (filesystem CSV
-// and JSON lines, print, blackhole, and any a program registers, such as
-// the Nexmark generator of bench/nexmark); computed columns and WATERMARK
+// and JSON lines, kafka, datagen, print, blackhole, and any a program
+// registers, such as the Nexmark generator of bench/nexmark; a connector
+// implementing Fusing builds the rows of the query reading its table
+// itself, one row per record, through RowWriter); computed columns and WATERMARK
 // FOR col AS col - INTERVAL …; views; several INSERT INTO in one job;
 // projections, WHERE, CASE and the scalar functions of package expr;
 // GROUP BY over the window table-valued functions TUMBLE, HOP and SESSION,

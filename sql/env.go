@@ -47,6 +47,7 @@ type Table struct {
 
 	computed  []parser.Expr // per Schema column; nil for physical ones
 	connector Connector
+	fused     *fusion // the projection fused into the source (fuse.go)
 }
 
 // Option returns the value of option key, or def when it is not set.
@@ -83,6 +84,8 @@ func NewEnv() *Env {
 	e.connectors["filesystem"] = filesystemConnector{}
 	e.connectors["print"] = printConnector{env: e}
 	e.connectors["blackhole"] = blackholeConnector{}
+	e.connectors["datagen"] = datagenConnector{}
+	e.connectors["kafka"] = kafkaConnector{}
 	return e
 }
 
@@ -163,7 +166,7 @@ func (e *Env) plan(g *dag.Graph, stmts []parser.Statement, used map[string]bool)
 	work := *e
 	work.tables = copyMap(e.tables)
 	work.views = copyMap(e.views)
-	p := &planner{env: &work, g: g, sources: map[string]*rel{}, used: used}
+	p := &planner{env: &work, g: g, sources: map[string]*rel{}, used: used, reads: tableReads(stmts, e.views)}
 	job := &Job{}
 	for _, s := range stmts {
 		if err := p.statement(s, job); err != nil {

@@ -24,7 +24,10 @@ type planner struct {
 	// used holds the columns the script mentions (nil: all); sources
 	// read no others.
 	used map[string]bool
-	n    int // numbers vertex names
+	// reads counts the reads of every table in the script: a table read
+	// once may have a projection fused into its source.
+	reads map[string]int
+	n     int // numbers vertex names
 	// reuse holds the window TVFs and window aggregates planned so far,
 	// by their text: a script that writes one twice (Nexmark q5) reads
 	// and aggregates once.
@@ -47,6 +50,11 @@ type rel struct {
 	// win is set for a window TVF not yet aggregated: the stream holds
 	// the input rows and the window columns are virtual.
 	win *windowSpec
+	// lazy is set for a table read whose source is not added yet (s is
+	// unset): project adds it with the projection fused (fuse.go).
+	lazy *lazySource
+	// fused is the projection fused into the source of s, if any.
+	fused *fusion
 	// ordered tells that the rows are in ORDER BY order, in one subtask.
 	ordered bool
 	// proc is 1 + the index of the processing-time attribute (a
@@ -92,6 +100,9 @@ type windowSpec struct {
 var windowColumns = []string{"window_start", "window_end", "window_time"}
 
 func (r *rel) scope() *expr.Scope {
+	if r.lazy != nil {
+		return r.lazy.scope(r.quals)
+	}
 	n := len(r.schema)
 	if r.win != nil {
 		n = r.win.n
@@ -196,6 +207,10 @@ func (p *planner) selectQuery(s *parser.Select) (*rel, error) {
 	var err error
 	if inner, qual := p.rankQuery(s.From); inner != nil {
 		in, where, err = p.topN(inner, qual, s.Where)
+	} else if plainProjection(s) {
+		// A projection of one table may be fused into its source.
+		in, err = p.fromForSelect(s.From)
+		where = s.Where
 	} else {
 		in, where, err = p.fromWhere(s.From, s.Where)
 	}
@@ -305,6 +320,11 @@ func (p *planner) project(in *rel, items []parser.SelectItem, where parser.Expr,
 		out.schema = append(out.schema, types.Column{Name: name, Type: x.Type})
 		out.quals = append(out.quals, "")
 	}
+	if in.lazy != nil {
+		var err error
+		out.s, out.fused, err = p.fuse(in, where, pred, items, cols, out.schema)
+		return out, err
+	}
 	if identity && len(cols) == sc.N && pred == nil {
 		out.s = in.s
 		return out, nil
@@ -403,6 +423,24 @@ func findAggregate(e parser.Expr) *parser.Call {
 
 // fromWhere plans FROM t for a query with condition where, and returns
 // what of where is still to apply (a join takes its part).
+// plainProjection tells whether s only projects and filters the rows of
+// one table or view: no join, GROUP BY, HAVING or aggregate, so the projection may be fused
+// into the source of the table it reads.
+func plainProjection(s *parser.Select) bool {
+	if _, table := s.From.(*parser.TableRef); !table {
+		return false
+	}
+	if len(s.GroupBy) > 0 || s.Having != nil {
+		return false
+	}
+	for _, it := range s.Items {
+		if findAggregate(it.Expr) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *planner) fromWhere(t parser.TableExpr, where parser.Expr) (*rel, parser.Expr, error) {
 	if j, ok := t.(*parser.Join); ok {
 		return p.join(j, where)
@@ -661,6 +699,9 @@ func (p *planner) insert(s *parser.Insert, t *Table, r *rel) error {
 	sink, err := t.connector.Sink(t)
 	if err != nil {
 		return errAt(s.Table.Pos, "table %s (declared at %s): %v", t.Name, t.Pos, err)
+	}
+	if r.fused != nil { // the sink keeps no row: arena rows
+		r.fused.arena = true
 	}
 	p.n++
 	dag.ToSink(r.s, fmt.Sprintf("sink-%s-%d", t.Name, p.n), sink, dag.WithCoder[row.Row](rowCoder(t.Physical)))

@@ -614,7 +614,7 @@ WITH ('connector' = 'filesystem', 'path' = 'x', 'format' = 'csv');
 		{ddl + "SELECT a, ROW_NUMBER() OVER (ORDER BY a) AS rn FROM t", "line 3:11: ROW_NUMBER(…) OVER (…) is only supported as a Top-N rank"},
 		{ddl + "INSERT INTO t SELECT a FROM t", "line 3:15: INSERT INTO t: the query has 1 columns, the table 3 physical columns"},
 		{ddl + "CREATE TABLE t (a INT) WITH ('connector' = 'print')", "line 3:14: table t already exists"},
-		{"CREATE TABLE u (a INT) WITH ('connector' = 'kafka')", `line 1:1: table u: unknown connector "kafka" (known: blackhole, filesystem, print)`},
+		{"CREATE TABLE u (a INT) WITH ('connector' = 'nope')", `line 1:1: table u: unknown connector "nope" (known: blackhole, datagen, filesystem, kafka, print)`},
 		{"CREATE TABLE u (a INT, WATERMARK FOR a AS a) WITH ('connector' = 'print')", "line 1:38: WATERMARK column a is BIGINT, want TIMESTAMP(3)"},
 		{"CREATE TABLE u (a FOO) WITH ('connector' = 'print')", "line 1:19: unknown or unsupported type FOO"},
 		{"CREATE TABLE u (a INT, b AS c + 1) WITH ('connector' = 'print')", "line 1:29: unknown column c"},

@@ -122,22 +122,99 @@ func (c *SQLConnector) Checksum(table string) (*Checksum, bool) {
 	return s, ok
 }
 
-// field is one column a nexmark table offers.
+// field is one column a nexmark table offers: its type and what setField
+// copies into the row.
 type field struct {
 	typ types.Type
-	set func(b *row.Builder, i int, e *Event)
+	id  fieldID
 }
 
-func intField(f func(e *Event) int64) field {
-	return field{types.BIGINT, func(b *row.Builder, i int, e *Event) { b.SetInt(i, f(e)) }}
-}
+// fieldID names one field of an event.
+type fieldID uint8
 
-func tsField(f func(e *Event) int64) field {
-	return field{types.TIMESTAMP, func(b *row.Builder, i int, e *Event) { b.SetInt(i, f(e)) }}
-}
+const (
+	bidAuction fieldID = iota
+	bidBidder
+	bidPrice
+	bidChannel
+	bidURL
+	bidDateTime
+	bidExtra
+	auctionID
+	auctionItemName
+	auctionDescription
+	auctionInitialBid
+	auctionReserve
+	auctionDateTime
+	auctionExpires
+	auctionSeller
+	auctionCategory
+	auctionExtra
+	personID
+	personName
+	personEmailAddress
+	personCreditCard
+	personCity
+	personState
+	personDateTime
+	personExtra
+)
 
-func strField(f func(e *Event) string) field {
-	return field{types.VARCHAR, func(b *row.Builder, i int, e *Event) { b.SetString(i, f(e)) }}
+// setField sets field i of b to the event's field f: a switch, not a
+// closure per field, so that the event does not escape to the heap.
+func setField(b *sql.RowWriter, i int, f fieldID, e *Event) {
+	switch f {
+	case bidAuction:
+		b.SetInt(i, e.Bid.Auction)
+	case bidBidder:
+		b.SetInt(i, e.Bid.Bidder)
+	case bidPrice:
+		b.SetInt(i, e.Bid.Price)
+	case bidChannel:
+		b.SetString(i, e.Bid.Channel)
+	case bidURL:
+		b.SetString(i, e.Bid.URL)
+	case bidDateTime:
+		b.SetInt(i, e.Bid.DateTime)
+	case bidExtra:
+		b.SetString(i, e.Bid.Extra)
+	case auctionID:
+		b.SetInt(i, e.Auction.ID)
+	case auctionItemName:
+		b.SetString(i, e.Auction.ItemName)
+	case auctionDescription:
+		b.SetString(i, e.Auction.Description)
+	case auctionInitialBid:
+		b.SetInt(i, e.Auction.InitialBid)
+	case auctionReserve:
+		b.SetInt(i, e.Auction.Reserve)
+	case auctionDateTime:
+		b.SetInt(i, e.Auction.DateTime)
+	case auctionExpires:
+		b.SetInt(i, e.Auction.Expires)
+	case auctionSeller:
+		b.SetInt(i, e.Auction.Seller)
+	case auctionCategory:
+		b.SetInt(i, e.Auction.Category)
+	case auctionExtra:
+		b.SetString(i, e.Auction.Extra)
+	case personID:
+		b.SetInt(i, e.Person.ID)
+	case personName:
+		b.SetString(i, e.Person.Name)
+	case personEmailAddress:
+		b.SetString(i, e.Person.EmailAddress)
+	case personCreditCard:
+		b.SetString(i, e.Person.CreditCard)
+	case personCity:
+		b.SetString(i, e.Person.City)
+	case personState:
+		b.SetString(i, e.Person.State)
+	case personDateTime:
+		b.SetInt(i, e.Person.DateTime)
+	case personExtra:
+		b.SetString(i, e.Person.Extra)
+	}
 }
 
 var nexmarkTables = map[string]struct {
@@ -145,35 +222,20 @@ var nexmarkTables = map[string]struct {
 	fields map[string]field
 }{
 	"bid": {BidEvent, map[string]field{
-		"auction":  intField(func(e *Event) int64 { return e.Bid.Auction }),
-		"bidder":   intField(func(e *Event) int64 { return e.Bid.Bidder }),
-		"price":    intField(func(e *Event) int64 { return e.Bid.Price }),
-		"channel":  strField(func(e *Event) string { return e.Bid.Channel }),
-		"url":      strField(func(e *Event) string { return e.Bid.URL }),
-		"datetime": tsField(func(e *Event) int64 { return e.Bid.DateTime }),
-		"extra":    strField(func(e *Event) string { return e.Bid.Extra }),
+		"auction": {types.BIGINT, bidAuction}, "bidder": {types.BIGINT, bidBidder}, "price": {types.BIGINT, bidPrice},
+		"channel": {types.VARCHAR, bidChannel}, "url": {types.VARCHAR, bidURL}, "datetime": {types.TIMESTAMP, bidDateTime},
+		"extra": {types.VARCHAR, bidExtra},
 	}},
 	"auction": {AuctionEvent, map[string]field{
-		"id":          intField(func(e *Event) int64 { return e.Auction.ID }),
-		"itemname":    strField(func(e *Event) string { return e.Auction.ItemName }),
-		"description": strField(func(e *Event) string { return e.Auction.Description }),
-		"initialbid":  intField(func(e *Event) int64 { return e.Auction.InitialBid }),
-		"reserve":     intField(func(e *Event) int64 { return e.Auction.Reserve }),
-		"datetime":    tsField(func(e *Event) int64 { return e.Auction.DateTime }),
-		"expires":     tsField(func(e *Event) int64 { return e.Auction.Expires }),
-		"seller":      intField(func(e *Event) int64 { return e.Auction.Seller }),
-		"category":    intField(func(e *Event) int64 { return e.Auction.Category }),
-		"extra":       strField(func(e *Event) string { return e.Auction.Extra }),
+		"id": {types.BIGINT, auctionID}, "itemname": {types.VARCHAR, auctionItemName}, "description": {types.VARCHAR, auctionDescription},
+		"initialbid": {types.BIGINT, auctionInitialBid}, "reserve": {types.BIGINT, auctionReserve}, "datetime": {types.TIMESTAMP, auctionDateTime},
+		"expires": {types.TIMESTAMP, auctionExpires}, "seller": {types.BIGINT, auctionSeller}, "category": {types.BIGINT, auctionCategory},
+		"extra": {types.VARCHAR, auctionExtra},
 	}},
 	"person": {PersonEvent, map[string]field{
-		"id":           intField(func(e *Event) int64 { return e.Person.ID }),
-		"name":         strField(func(e *Event) string { return e.Person.Name }),
-		"emailaddress": strField(func(e *Event) string { return e.Person.EmailAddress }),
-		"creditcard":   strField(func(e *Event) string { return e.Person.CreditCard }),
-		"city":         strField(func(e *Event) string { return e.Person.City }),
-		"state":        strField(func(e *Event) string { return e.Person.State }),
-		"datetime":     tsField(func(e *Event) int64 { return e.Person.DateTime }),
-		"extra":        strField(func(e *Event) string { return e.Person.Extra }),
+		"id": {types.BIGINT, personID}, "name": {types.VARCHAR, personName}, "emailaddress": {types.VARCHAR, personEmailAddress},
+		"creditcard": {types.VARCHAR, personCreditCard}, "city": {types.VARCHAR, personCity}, "state": {types.VARCHAR, personState},
+		"datetime": {types.TIMESTAMP, personDateTime}, "extra": {types.VARCHAR, personExtra},
 	}},
 }
 
@@ -186,7 +248,7 @@ func (c *SQLConnector) Source(g *dag.Graph, t *sql.Table) (dag.Stream[row.Row], 
 	if !ok {
 		return dag.Stream[row.Row]{}, fmt.Errorf("nexmark: option 'table' must be bid, auction or person, got %q", name)
 	}
-	sets := make([]func(*row.Builder, int, *Event), len(t.Physical))
+	ids := make([]fieldID, len(t.Physical))
 	for i, col := range t.Physical {
 		f, ok := tab.fields[strings.ToLower(col.Name)]
 		if !ok {
@@ -195,23 +257,28 @@ func (c *SQLConnector) Source(g *dag.Graph, t *sql.Table) (dag.Stream[row.Row], 
 		if f.typ != col.Type {
 			return dag.Stream[row.Row]{}, fmt.Errorf("nexmark: field %s.%s is %s, declared %s", name, col.Name, f.typ, col.Type)
 		}
-		sets[i] = f.set
+		ids[i] = f.id
 	}
-	n := len(sets)
-	pool := &sync.Pool{New: func() any { return row.NewBuilder(n) }}
+	// The rows are built straight from the events, with the projection
+	// of the query reading the table fused in (sql.Fusing), by one
+	// writer per subtask.
 	typ := tab.typ
-	return dag.FlatMap(c.Events(g), func(e Event, emit func(row.Row)) {
-		if e.Type != typ {
-			return
+	return dag.FlatMapEach(c.Events(g), func() func(Event, func(row.Row)) {
+		w := t.NewRowWriter()
+		return func(e Event, emit func(row.Row)) {
+			if e.Type != typ {
+				return
+			}
+			for i, f := range ids {
+				setField(w, i, f, &e)
+			}
+			w.Emit(emit)
 		}
-		b := pool.Get().(*row.Builder)
-		for i, set := range sets {
-			set(b, i, &e)
-		}
-		emit(b.Build())
-		pool.Put(b)
-	}, dag.Name(name+"-rows"), dag.WithCoder[row.Row](row.NewCoder(t.Physical.Storages()))), nil
+	}, dag.Name(name+"-rows"), dag.WithCoder[row.Row](t.RowCoder())), nil
 }
+
+// FusesProjections implements sql.Fusing.
+func (c *SQLConnector) FusesProjections() {}
 
 // Sink implements sql.Connector: a checksum of the rows.
 func (c *SQLConnector) Sink(t *sql.Table) (dag.Sink[row.Row], error) {

@@ -24,6 +24,10 @@ func processCPU(tb testing.TB) float64 {
 // runForCPU runs one version of query name over gen's events in batch
 // mode and returns the CPU seconds it took and its summary.
 func runForCPU(b *testing.B, name string, gen *Generator, useSQL bool) (float64, Summary) {
+	return runForCPUT(b, name, gen, useSQL)
+}
+
+func runForCPUT(b testing.TB, name string, gen *Generator, useSQL bool) (float64, Summary) {
 	g := dag.New(name, dag.Config{Parallelism: 2, Mode: dag.BatchMode})
 	var sum *Checksum
 	if useSQL {

@@ -21,8 +21,8 @@ func sqlCommand(a *app) *cobra.Command {
 	var file, mode, format string
 	var parallelism int
 	cmd := &cobra.Command{
-		Use:   "sql -f FILE",
-		Short: "run a SQL script embedded (CREATE TABLE, CREATE VIEW, INSERT INTO, SELECT, EXPLAIN)",
+		Use:   "sql [-f FILE]",
+		Short: "run a SQL script embedded, or an interactive SQL shell (CREATE TABLE, CREATE VIEW, INSERT INTO, SELECT, EXPLAIN)",
 		Long: `sql compiles a script of SQL statements (docs/sql.md) into a dataflow job and
 runs it in this process on an embedded cluster. INSERT INTO statements write
 their sink tables; the rows of a top-level SELECT are printed as a table once
@@ -31,13 +31,40 @@ job's plan (vertices, edges with their exchange modes, pipelined regions)
 instead of running it. -f - reads the script from standard input.
 
 A SQL error (syntax, unknown table or column, type error) exits with code 2
-and names the line and column.`,
+and names the line and column.
+
+Without -f, sql is a shell for bounded ad-hoc queries: it reads statements
+from standard input, each ended by ';' and possibly over several lines, and
+runs each as it is complete. Tables and views created stay for the
+statements after them; a SELECT prints its rows as a table, an INSERT INTO
+runs its job, EXPLAIN prints the plan. A failed statement prints its error
+(with the input's line and column) and the shell goes on; when standard
+input is not a terminal (a piped script), the exit code is 1 if any
+statement failed.`,
 		Example: `  dagctl sql -f job.sql --mode streaming --parallelism 4
-  echo "EXPLAIN SELECT …" | dagctl sql -f - --format dot`,
+  echo "EXPLAIN SELECT …" | dagctl sql -f - --format dot
+  dagctl sql                 # the shell
+  dagctl sql < queries.sql   # the shell over a script`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
-				return usageErrorf("sql: -f FILE is required (the interactive shell is not implemented yet)")
+				m, err := dag.ParseExecutionMode(mode)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				if parallelism < 1 {
+					return usageErrorf("sql: --parallelism must be at least 1")
+				}
+				prompt := stdinIsTerminal()
+				cfg := dag.Config{Parallelism: parallelism, Mode: m}
+				ctx := cmd.Context()
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				if n := sqlShell(ctx, a, cmd.InOrStdin(), prompt, cfg, format); n > 0 && !prompt {
+					return failed(fmt.Errorf("sql: %d statements failed", n))
+				}
+				return nil
 			}
 			var src []byte
 			var err error

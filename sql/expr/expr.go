@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dagflow/dagflow/sql/parser"
 	"github.com/dagflow/dagflow/sql/row"
@@ -21,6 +23,49 @@ type Compiled struct {
 	Bytes func(r row.Row) ([]byte, bool)
 	// Const is set when the value does not depend on the row.
 	Const bool
+
+	// lower or upper is set for LOWER(x) or UPPER(x) of a VARCHAR x: a
+	// comparison with a constant then folds case without allocating.
+	fold *caseFold
+}
+
+// caseFold is LOWER(arg) (upper false) or UPPER(arg).
+type caseFold struct {
+	upper bool
+	arg   func(row.Row) ([]byte, bool)
+}
+
+// Writer returns a function that evaluates c over r and sets field i of
+// b: Write with the storage class resolved once.
+func (c *Compiled) Writer() func(b *row.Builder, i int, r row.Row) {
+	switch c.Type.Storage() {
+	case types.StoreFloat:
+		f := c.Float
+		return func(b *row.Builder, i int, r row.Row) {
+			if v, ok := f(r); ok {
+				b.SetFloat(i, v)
+			} else {
+				b.SetNull(i)
+			}
+		}
+	case types.StoreBytes:
+		f := c.Bytes
+		return func(b *row.Builder, i int, r row.Row) {
+			if v, ok := f(r); ok {
+				b.SetBytes(i, v)
+			} else {
+				b.SetNull(i)
+			}
+		}
+	}
+	f := c.Int
+	return func(b *row.Builder, i int, r row.Row) {
+		if v, ok := f(r); ok {
+			b.SetInt(i, v)
+		} else {
+			b.SetNull(i)
+		}
+	}
 }
 
 // Write evaluates c over r and sets field i of b.
@@ -52,6 +97,11 @@ type Column struct {
 	Name      string
 	Type      types.Type
 	Index     int
+	// Expr, when set, computes the column from the input row (a computed
+	// column, or the output of a projection fused with its consumer): a
+	// reference compiles to Expr instead of reading field Index, which
+	// is then meaningless.
+	Expr *Compiled
 }
 
 // Scope is the columns of the rows an expression reads.
@@ -119,17 +169,60 @@ type Compiler struct {
 }
 
 // Column compiles a read of one column of the scope.
-func (c *Compiler) Column(col Column) *Compiled { return columnExpr(col, row.Layout{N: c.Scope.N}) }
+func (c *Compiler) Column(col Column) *Compiled {
+	if col.Expr != nil {
+		x := *col.Expr
+		return &x
+	}
+	return columnExpr(col, row.Layout{N: c.Scope.N})
+}
 
-// Compile type-checks e and compiles it.
+// Compile type-checks e and compiles it. A constant expression is
+// evaluated once, here.
 func (c *Compiler) Compile(e parser.Expr) (*Compiled, error) {
+	x, err := c.compile(e)
+	if err != nil || !x.Const {
+		return x, err
+	}
+	return constFold(x), nil
+}
+
+// constFold evaluates a constant expression (one that reads no row) and
+// returns it as a literal.
+func constFold(x *Compiled) *Compiled {
+	out := &Compiled{Type: x.Type, Const: true}
+	switch x.Type.Storage() {
+	case types.StoreFloat:
+		v, ok := x.Float(nil)
+		if !ok {
+			return nullOf(x.Type)
+		}
+		out.Float = func(row.Row) (float64, bool) { return v, true }
+	case types.StoreBytes:
+		v, ok := x.Bytes(nil)
+		if !ok {
+			return nullOf(x.Type)
+		}
+		v = bytes.Clone(v)
+		out.Bytes = func(row.Row) ([]byte, bool) { return v, true }
+	default:
+		v, ok := x.Int(nil)
+		if !ok {
+			return nullOf(x.Type)
+		}
+		out.Int = func(row.Row) (int64, bool) { return v, true }
+	}
+	return out
+}
+
+func (c *Compiler) compile(e parser.Expr) (*Compiled, error) {
 	switch e := e.(type) {
 	case *parser.ColumnRef:
 		col, err := c.Scope.Resolve(e)
 		if err != nil {
 			return nil, err
 		}
-		return columnExpr(col, row.Layout{N: c.Scope.N}), nil
+		return c.Column(col), nil
 	case *parser.Literal:
 		return literal(e)
 	case *parser.IntervalLit:
@@ -177,7 +270,7 @@ func (c *Compiler) Compile(e parser.Expr) (*Compiled, error) {
 		}
 		isNull := nullCheck(x)
 		not := e.Not
-		return &Compiled{Type: types.BOOLEAN, Int: func(r row.Row) (int64, bool) {
+		return &Compiled{Type: types.BOOLEAN, Const: x.Const, Int: func(r row.Row) (int64, bool) {
 			return b2i(isNull(r) != not), true
 		}}, nil
 	case *parser.Between:
@@ -429,7 +522,7 @@ func (c *Compiler) binary(e *parser.Binary) (*Compiled, error) {
 			return nil, errorf(e.Pos, "|| needs VARCHAR operands, got %s and %s", l.Type, r.Type)
 		}
 		lf, rf := bytesOf(l), bytesOf(r)
-		return &Compiled{Type: types.VARCHAR, Bytes: func(x row.Row) ([]byte, bool) {
+		return &Compiled{Type: types.VARCHAR, Const: l.Const && r.Const, Bytes: func(x row.Row) ([]byte, bool) {
 			a, ok1 := lf(x)
 			b, ok2 := rf(x)
 			if !ok1 || !ok2 {
@@ -461,8 +554,9 @@ func intOf(x *Compiled) func(row.Row) (int64, bool) {
 // logic is AND or OR in three-valued logic.
 func logic(and bool, l, r *Compiled) *Compiled {
 	lf, rf := intOf(l), intOf(r)
+	k := l.Const && r.Const
 	if and {
-		return &Compiled{Type: types.BOOLEAN, Int: func(x row.Row) (int64, bool) {
+		return &Compiled{Type: types.BOOLEAN, Const: k, Int: func(x row.Row) (int64, bool) {
 			a, ok1 := lf(x)
 			if ok1 && a == 0 {
 				return 0, true
@@ -474,7 +568,7 @@ func logic(and bool, l, r *Compiled) *Compiled {
 			return 1, ok1 && ok2
 		}}
 	}
-	return &Compiled{Type: types.BOOLEAN, Int: func(x row.Row) (int64, bool) {
+	return &Compiled{Type: types.BOOLEAN, Const: k, Int: func(x row.Row) (int64, bool) {
 		a, ok1 := lf(x)
 		if ok1 && a != 0 {
 			return 1, true
@@ -498,14 +592,15 @@ func arith(e *parser.Binary, l, r *Compiled) (*Compiled, error) {
 	// Timestamps and intervals: ts ± interval, interval ± interval.
 	if lt.Kind == types.Timestamp && rt.Kind == types.Interval && (e.Op == "+" || e.Op == "-") ||
 		lt.Kind == types.Interval && rt.Kind == types.Interval && (e.Op == "+" || e.Op == "-") {
-		return intArith(e.Op, lt, intOf(l), intOf(r)), nil
+		return intArith(e.Op, lt, withType(l, lt), withType(r, rt)), nil
 	}
 	if !lt.Numeric() || !rt.Numeric() {
 		return nil, errorf(e.Pos, "operator %s needs numbers, got %s and %s", e.Op, l.Type, r.Type)
 	}
+	l, r = withType(l, lt), withType(r, rt)
 	switch {
 	case lt.Kind == types.Double || rt.Kind == types.Double || e.Op == "/" && (lt.Kind == types.Decimal || rt.Kind == types.Decimal):
-		return floatArith(e.Op, asFloat(withType(l, lt)), asFloat(withType(r, rt))), nil
+		return floatArith(e.Op, toFloat(l), toFloat(r)), nil
 	case lt.Kind == types.Decimal || rt.Kind == types.Decimal:
 		ls, rs := lt.Scale, rt.Scale
 		lp, rp := lt.Precision, rt.Precision
@@ -520,13 +615,55 @@ func arith(e *parser.Binary, l, r *Compiled) (*Compiled, error) {
 			if ls+rs > types.MaxDecimalPrecision {
 				return nil, errorf(e.Pos, "DECIMAL product scale %d exceeds %d", ls+rs, types.MaxDecimalPrecision)
 			}
-			return intArith("*", t, intOf(l), intOf(r)), nil
+			return intArith("*", t, l, r), nil
 		}
 		s := max(ls, rs)
 		t := types.DecimalOf(max(lp-ls, rp-rs)+s+1, s)
-		return intArith(e.Op, t, asDecimal(withType(l, lt), s), asDecimal(withType(r, rt), s)), nil
+		return intArith(e.Op, t, toDecimal(l, s), toDecimal(r, s)), nil
 	}
-	return intArith(e.Op, types.BIGINT, intOf(l), intOf(r)), nil
+	return intArith(e.Op, types.BIGINT, l, r), nil
+}
+
+// toDecimal returns x (BIGINT or DECIMAL of scale <= s) as a DECIMAL of
+// scale s, constant when x is.
+func toDecimal(x *Compiled, s int) *Compiled {
+	if x.Type.Kind == types.Null {
+		return nullOf(types.DecimalOf(18, s))
+	}
+	out := &Compiled{Type: types.DecimalOf(18, s), Const: x.Const, Int: asDecimal(x, s)}
+	if out.Const {
+		return constFold(out)
+	}
+	return out
+}
+
+// toFloat returns x (a number) as a DOUBLE, constant when x is.
+func toFloat(x *Compiled) *Compiled {
+	if x.Type.Kind == types.Null {
+		return nullOf(types.DOUBLE)
+	}
+	out := &Compiled{Type: types.DOUBLE, Const: x.Const, Float: asFloat(x)}
+	if out.Const {
+		return constFold(out)
+	}
+	return out
+}
+
+// isConstNull reports whether x is a constant NULL.
+func isConstNull(x *Compiled) bool {
+	if !x.Const {
+		return false
+	}
+	switch x.Type.Storage() {
+	case types.StoreFloat:
+		_, ok := x.Float(nil)
+		return !ok
+	case types.StoreBytes:
+		_, ok := x.Bytes(nil)
+		return !ok
+	}
+	_, ok := intOf(x)(nil)
+	return !ok
 }
 
 func withType(x *Compiled, t types.Type) *Compiled {
@@ -536,67 +673,122 @@ func withType(x *Compiled, t types.Type) *Compiled {
 	return x
 }
 
-func intArith(op string, t types.Type, lf, rf func(row.Row) (int64, bool)) *Compiled {
-	var f func(a, b int64) (int64, bool)
+// intArith is l op r on int-stored values of type t; a constant NULL
+// operand makes the result a constant NULL, and a constant operand of +,
+// - or * is read once.
+func intArith(op string, t types.Type, l, r *Compiled) *Compiled {
+	lf, rf := intOf(l), intOf(r)
+	out := &Compiled{Type: t, Const: l.Const && r.Const}
+	if isConstNull(r) || isConstNull(l) {
+		return nullOf(t)
+	}
+	switch {
+	case r.Const && !l.Const && (op == "+" || op == "-" || op == "*"):
+		v, _ := rf(nil)
+		switch op {
+		case "+":
+			out.Int = func(x row.Row) (int64, bool) { a, ok := lf(x); return a + v, ok }
+		case "-":
+			out.Int = func(x row.Row) (int64, bool) { a, ok := lf(x); return a - v, ok }
+		default:
+			out.Int = func(x row.Row) (int64, bool) { a, ok := lf(x); return a * v, ok }
+		}
+		return out
+	case l.Const && !r.Const && (op == "+" || op == "*"):
+		v, _ := lf(nil)
+		if op == "+" {
+			out.Int = func(x row.Row) (int64, bool) { b, ok := rf(x); return v + b, ok }
+		} else {
+			out.Int = func(x row.Row) (int64, bool) { b, ok := rf(x); return v * b, ok }
+		}
+		return out
+	}
 	switch op {
 	case "+":
-		f = func(a, b int64) (int64, bool) { return a + b, true }
+		out.Int = func(x row.Row) (int64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a + b, ok1 && ok2
+		}
 	case "-":
-		f = func(a, b int64) (int64, bool) { return a - b, true }
+		out.Int = func(x row.Row) (int64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a - b, ok1 && ok2
+		}
 	case "*":
-		f = func(a, b int64) (int64, bool) { return a * b, true }
+		out.Int = func(x row.Row) (int64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a * b, ok1 && ok2
+		}
 	case "/":
-		f = func(a, b int64) (int64, bool) {
-			if b == 0 || a == math.MinInt64 && b == -1 {
+		out.Int = func(x row.Row) (int64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			if !ok1 || !ok2 || b == 0 || a == math.MinInt64 && b == -1 {
 				return 0, false // division by zero is NULL
 			}
 			return a / b, true
 		}
 	default:
-		f = func(a, b int64) (int64, bool) {
-			if b == 0 || b == -1 {
-				return 0, b == -1
+		out.Int = func(x row.Row) (int64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			if !ok1 || !ok2 || b == 0 {
+				return 0, false // MOD by zero is NULL
+			}
+			if b == -1 {
+				return 0, true
 			}
 			return a % b, true
 		}
 	}
-	return &Compiled{Type: t, Int: func(x row.Row) (int64, bool) {
-		a, ok1 := lf(x)
-		b, ok2 := rf(x)
-		if !ok1 || !ok2 {
-			return 0, false
-		}
-		return f(a, b)
-	}}
+	return out
 }
 
-func floatArith(op string, lf, rf func(row.Row) (float64, bool)) *Compiled {
-	var f func(a, b float64) float64
+func floatArith(op string, l, r *Compiled) *Compiled {
+	lf, rf := l.Float, r.Float
+	out := &Compiled{Type: types.DOUBLE, Const: l.Const && r.Const}
 	switch op {
 	case "+":
-		f = func(a, b float64) float64 { return a + b }
-	case "-":
-		f = func(a, b float64) float64 { return a - b }
-	case "*":
-		f = func(a, b float64) float64 { return a * b }
-	case "/":
-		f = func(a, b float64) float64 { return a / b }
-	default:
-		f = math.Mod
-	}
-	return &Compiled{Type: types.DOUBLE, Float: func(x row.Row) (float64, bool) {
-		a, ok1 := lf(x)
-		b, ok2 := rf(x)
-		if !ok1 || !ok2 {
-			return 0, false
+		out.Float = func(x row.Row) (float64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a + b, ok1 && ok2
 		}
-		return f(a, b), true
-	}}
+	case "-":
+		out.Float = func(x row.Row) (float64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a - b, ok1 && ok2
+		}
+	case "*":
+		out.Float = func(x row.Row) (float64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a * b, ok1 && ok2
+		}
+	case "/":
+		out.Float = func(x row.Row) (float64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return a / b, ok1 && ok2
+		}
+	default:
+		out.Float = func(x row.Row) (float64, bool) {
+			a, ok1 := lf(x)
+			b, ok2 := rf(x)
+			return math.Mod(a, b), ok1 && ok2
+		}
+	}
+	return out
 }
 
-// comparable returns how to compare l and r: -1/0/1 and whether both are
-// non-NULL.
-func comparator(pos parser.Pos, l, r *Compiled) (func(row.Row) (int, bool), error) {
+// flipped is the comparison operator with its operands swapped.
+var flipped = map[string]string{"=": "=", "<>": "<>", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+func compare(e *parser.Binary, l, r *Compiled) (*Compiled, error) {
 	lt, rt := l.Type, r.Type
 	if lt.Kind == types.Null {
 		lt = rt
@@ -605,60 +797,108 @@ func comparator(pos parser.Pos, l, r *Compiled) (func(row.Row) (int, bool), erro
 		rt = lt
 	}
 	l, r = withType(l, lt), withType(r, rt)
+	op := e.Op
+	if l.Const && !r.Const {
+		l, r, op = r, l, flipped[op]
+	}
+	out := &Compiled{Type: types.BOOLEAN, Const: l.Const && r.Const}
 	switch {
 	case lt.Kind == types.Null:
-		return func(row.Row) (int, bool) { return 0, false }, nil
+		return nullOf(types.BOOLEAN), nil
 	case lt.Numeric() && rt.Numeric():
 		if lt.Kind == types.Double || rt.Kind == types.Double {
-			lf, rf := asFloat(l), asFloat(r)
-			return func(x row.Row) (int, bool) {
-				a, ok1 := lf(x)
-				b, ok2 := rf(x)
-				return cmp3(a, b), ok1 && ok2
-			}, nil
+			out.Int = cmpOrdered(op, toFloat(l), toFloat(r), (*Compiled).floatFn)
+			return out, nil
 		}
 		s := max(lt.Scale, rt.Scale)
-		lf, rf := asDecimal(l, s), asDecimal(r, s)
-		return func(x row.Row) (int, bool) {
-			a, ok1 := lf(x)
-			b, ok2 := rf(x)
-			return cmp3(a, b), ok1 && ok2
-		}, nil
+		out.Int = cmpOrdered(op, toDecimal(l, s), toDecimal(r, s), (*Compiled).intFn)
+		return out, nil
 	case lt.Kind == rt.Kind && lt.Kind == types.Varchar:
-		lf, rf := l.Bytes, r.Bytes
-		return func(x row.Row) (int, bool) {
-			a, ok1 := lf(x)
-			b, ok2 := rf(x)
-			return bytes.Compare(a, b), ok1 && ok2
-		}, nil
+		out.Int = cmpBytes(op, l, r)
+		return out, nil
 	case lt.Kind == rt.Kind:
-		lf, rf := l.Int, r.Int
-		return func(x row.Row) (int, bool) {
-			a, ok1 := lf(x)
-			b, ok2 := rf(x)
-			return cmp3(a, b), ok1 && ok2
-		}, nil
+		out.Int = cmpOrdered(op, l, r, (*Compiled).intFn)
+		return out, nil
 	}
-	return nil, errorf(pos, "cannot compare %s with %s", l.Type, r.Type)
+	return nil, errorf(e.Pos, "cannot compare %s with %s", l.Type, r.Type)
 }
 
-func cmp3[T int64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+func (c *Compiled) intFn() func(row.Row) (int64, bool)     { return c.Int }
+func (c *Compiled) floatFn() func(row.Row) (float64, bool) { return c.Float }
+
+// cmpOrdered compiles l op r for numbers; a constant r is read once. The
+// result is FALSE and not ok when either side is NULL.
+func cmpOrdered[T int64 | float64](op string, l, r *Compiled, fn func(*Compiled) func(row.Row) (T, bool)) func(row.Row) (int64, bool) {
+	lf, rf := fn(l), fn(r)
+	if r.Const {
+		v, ok := rf(nil)
+		if !ok {
+			return func(row.Row) (int64, bool) { return 0, false }
+		}
+		switch op {
+		case "=":
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a == v), ok }
+		case "<>":
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a != v), ok }
+		case "<":
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a < v), ok }
+		case ">":
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a > v), ok }
+		case "<=":
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a <= v), ok }
+		default:
+			return func(x row.Row) (int64, bool) { a, ok := lf(x); return b2i(ok && a >= v), ok }
+		}
 	}
-	return 0
+	var test func(a, b T) bool
+	switch op {
+	case "=":
+		test = func(a, b T) bool { return a == b }
+	case "<>":
+		test = func(a, b T) bool { return a != b }
+	case "<":
+		test = func(a, b T) bool { return a < b }
+	case ">":
+		test = func(a, b T) bool { return a > b }
+	case "<=":
+		test = func(a, b T) bool { return a <= b }
+	default:
+		test = func(a, b T) bool { return a >= b }
+	}
+	return func(x row.Row) (int64, bool) {
+		a, ok1 := lf(x)
+		b, ok2 := rf(x)
+		ok := ok1 && ok2
+		return b2i(ok && test(a, b)), ok
+	}
 }
 
-func compare(e *parser.Binary, l, r *Compiled) (*Compiled, error) {
-	c, err := comparator(e.Pos, l, r)
-	if err != nil {
-		return nil, err
+// cmpBytes compiles l op r for strings (byte-wise order). LOWER(x) or
+// UPPER(x) compared for equality with a constant folds case without
+// building the folded string.
+func cmpBytes(op string, l, r *Compiled) func(row.Row) (int64, bool) {
+	lf, rf := l.Bytes, r.Bytes
+	if r.Const {
+		c, ok := rf(nil)
+		if !ok {
+			return func(row.Row) (int64, bool) { return 0, false }
+		}
+		if f := l.fold; f != nil && (op == "=" || op == "<>") {
+			arg, upper, want := f.arg, f.upper, op == "="
+			return func(x row.Row) (int64, bool) {
+				s, ok := arg(x)
+				return b2i(ok && foldEqual(s, c, upper) == want), ok
+			}
+		}
+		switch op {
+		case "=":
+			return func(x row.Row) (int64, bool) { s, ok := lf(x); return b2i(ok && bytes.Equal(s, c)), ok }
+		case "<>":
+			return func(x row.Row) (int64, bool) { s, ok := lf(x); return b2i(ok && !bytes.Equal(s, c)), ok }
+		}
 	}
-	var test func(int) bool
-	switch e.Op {
+	var test func(c int) bool
+	switch op {
 	case "=":
 		test = func(c int) bool { return c == 0 }
 	case "<>":
@@ -672,10 +912,44 @@ func compare(e *parser.Binary, l, r *Compiled) (*Compiled, error) {
 	default:
 		test = func(c int) bool { return c >= 0 }
 	}
-	return &Compiled{Type: types.BOOLEAN, Int: func(x row.Row) (int64, bool) {
-		v, ok := c(x)
-		return b2i(ok && test(v)), ok
-	}}, nil
+	return func(x row.Row) (int64, bool) {
+		a, ok1 := lf(x)
+		b, ok2 := rf(x)
+		ok := ok1 && ok2
+		return b2i(ok && test(bytes.Compare(a, b))), ok
+	}
+}
+
+// foldEqual reports whether bytes.ToLower(s) (upper: bytes.ToUpper(s))
+// equals c, without allocating: s is mapped rune by rune as bytes.Map
+// does (an invalid byte is U+FFFD) and compared with c as it goes.
+func foldEqual(s, c []byte, upper bool) bool {
+	var enc [utf8.UTFMax]byte
+	for i := 0; i < len(s); {
+		r, w := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, w = utf8.DecodeRune(s[i:])
+		}
+		i += w
+		if upper {
+			r = unicode.ToUpper(r)
+		} else {
+			r = unicode.ToLower(r)
+		}
+		if r < utf8.RuneSelf {
+			if len(c) == 0 || c[0] != byte(r) {
+				return false
+			}
+			c = c[1:]
+			continue
+		}
+		n := utf8.EncodeRune(enc[:], r)
+		if len(c) < n || string(c[:n]) != string(enc[:n]) {
+			return false
+		}
+		c = c[n:]
+	}
+	return len(c) == 0
 }
 
 // like compiles LIKE with a constant pattern: % any run, _ one byte.

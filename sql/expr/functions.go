@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -92,7 +93,7 @@ func init() {
 			if err := argTypes(pos, "MOD", a, types.Bigint, types.Bigint); err != nil {
 				return nil, err
 			}
-			return intArith("%", types.BIGINT, a[0].Int, a[1].Int), nil
+			return intArith("%", types.BIGINT, a[0], a[1]), nil
 		}},
 		"ABS": {"ABS(x) same type", "absolute value of a number", func(pos parser.Pos, a []*Compiled) (*Compiled, error) {
 			if len(a) != 1 || !a[0].Type.Numeric() {
@@ -134,8 +135,8 @@ func init() {
 				return h, ok
 			}}, nil
 		}},
-		"UPPER": {"UPPER(s VARCHAR) VARCHAR", "s in upper case", strFunc("UPPER", bytes.ToUpper)},
-		"LOWER": {"LOWER(s VARCHAR) VARCHAR", "s in lower case", strFunc("LOWER", bytes.ToLower)},
+		"UPPER": {"UPPER(s VARCHAR) VARCHAR", "s in upper case", caseFunc(true)},
+		"LOWER": {"LOWER(s VARCHAR) VARCHAR", "s in lower case", caseFunc(false)},
 		"TRIM":  {"TRIM(s VARCHAR) VARCHAR", "s without leading and trailing white space", strFunc("TRIM", bytes.TrimSpace)},
 		"CHAR_LENGTH": {"CHAR_LENGTH(s VARCHAR) BIGINT", "number of characters of s", func(pos parser.Pos, a []*Compiled) (*Compiled, error) {
 			if err := argTypes(pos, "CHAR_LENGTH", a, types.Varchar); err != nil {
@@ -259,13 +260,13 @@ func init() {
 			if g < 0 || int(g) > re.NumSubexp() {
 				return nil, errorf(pos, "REGEXP_EXTRACT: group %d out of range (the pattern has %d)", g, re.NumSubexp())
 			}
-			sf := a[0].Bytes
+			sf, find := a[0].Bytes, newMatcher(re).find
 			return &Compiled{Type: types.VARCHAR, Bytes: func(r row.Row) ([]byte, bool) {
 				s, ok := sf(r)
 				if !ok {
 					return nil, false
 				}
-				m := re.FindSubmatchIndex(s)
+				m := find(s)
 				if m == nil || m[2*g] < 0 {
 					return nil, false
 				}
@@ -347,6 +348,24 @@ func strFunc(name string, fn func([]byte) []byte) func(parser.Pos, []*Compiled) 
 	}
 }
 
+// caseFunc compiles LOWER (upper false) or UPPER, marked so that a
+// comparison with a constant folds case in place.
+func caseFunc(upper bool) func(parser.Pos, []*Compiled) (*Compiled, error) {
+	name, fn := "LOWER", bytes.ToLower
+	if upper {
+		name, fn = "UPPER", bytes.ToUpper
+	}
+	plain := strFunc(name, fn)
+	return func(pos parser.Pos, a []*Compiled) (*Compiled, error) {
+		c, err := plain(pos, a)
+		if err != nil {
+			return nil, err
+		}
+		c.fold = &caseFold{upper: upper, arg: a[0].Bytes}
+		return c, nil
+	}
+}
+
 func substring(pos parser.Pos, a []*Compiled) (*Compiled, error) {
 	if len(a) == 2 {
 		a = append(a, constInt(types.BIGINT, 1<<62))
@@ -380,7 +399,16 @@ func substring(pos parser.Pos, a []*Compiled) (*Compiled, error) {
 // call compiles a call of a built-in or a UDF.
 func (f *Functions) call(e *parser.Call, args []*Compiled) (*Compiled, error) {
 	if b, ok := builtins[e.Name]; ok {
-		return b.compile(e.Pos, args)
+		c, err := b.compile(e.Pos, args)
+		if err != nil {
+			return nil, err
+		}
+		// Built-ins are deterministic: of constants, they are constant.
+		c.Const = true
+		for _, a := range args {
+			c.Const = c.Const && a.Const
+		}
+		return c, nil
 	}
 	var u UDF
 	ok := false
@@ -401,10 +429,15 @@ func (f *Functions) call(e *parser.Call, args []*Compiled) (*Compiled, error) {
 		}
 		conv[i] = c
 	}
+	// The argument slices are pooled: Eval must not keep its slice.
+	n := len(conv)
+	pool := &sync.Pool{New: func() any { s := make([]Value, n); return &s }}
 	eval := func(r row.Row) (Value, bool) {
-		vals := make([]Value, len(conv))
+		p := pool.Get().(*[]Value)
+		vals := *p
+		ok := true
 		for i, c := range conv {
-			var ok bool
+			vals[i] = Value{}
 			switch c.Type.Storage() {
 			case types.StoreFloat:
 				vals[i].Float, ok = c.Float(r)
@@ -414,11 +447,16 @@ func (f *Functions) call(e *parser.Call, args []*Compiled) (*Compiled, error) {
 				vals[i].Int, ok = c.Int(r)
 			}
 			if !ok {
-				return Value{}, false
+				break
 			}
 		}
-		v := u.Eval(vals)
-		return v, !v.Null
+		var v Value
+		if ok {
+			v = u.Eval(vals)
+		}
+		clear(vals)
+		pool.Put(p)
+		return v, ok && !v.Null
 	}
 	out := &Compiled{Type: u.Result}
 	switch u.Result.Storage() {

@@ -8,9 +8,11 @@
 //   - the variable-length part: the bytes of strings, back to back.
 //
 // Reading a field is an index into the slice: no allocation and no
-// reflection. A Builder assembles a row in reusable buffers and Build
-// copies it into one exactly sized slice: one allocation per row, none
-// per field. Coder is the dag.Coder of rows, which validates every
+// reflection. A Builder assembles a row in one reusable buffer; Build
+// copies it into one exactly sized slice (one allocation per row, none
+// per field), and StartIn/FinishIn build rows straight into an Arena's
+// chunks (one allocation per chunk of many rows, for rows that die
+// young). Coder is the dag.Coder of rows, which validates every
 // variable-length slot of a decoded row so that a corrupt record is an
 // error, never a panic on access (FuzzCoder).
 package row

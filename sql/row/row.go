@@ -44,19 +44,25 @@ func (r Row) Bytes(off int) []byte {
 	return r[start : start+n : start+n]
 }
 
-// Builder assembles rows of one layout.
+// Builder assembles rows of one layout in one reused buffer: the null
+// bits and fixed-width part first, then the bytes of variable-length
+// fields in the order they are set. Setting a field writes its slot in
+// place; Build and Append copy the finished row out.
 type Builder struct {
-	l     Layout
-	fixed []byte
-	vars  []byte
-	// varSlots lists the fields set with SetBytes, whose slots Build
-	// rebases onto the fixed part's end.
-	varSlots []int
+	l Layout
+	// buf is the row being built: fixed part, then variable part.
+	buf []byte
+	// empty is the fixed part of a row whose fields are all NULL.
+	empty []byte
 }
 
 // NewBuilder returns a builder of rows of n fields, all NULL.
 func NewBuilder(n int) *Builder {
-	b := &Builder{l: Layout{N: n}, fixed: make([]byte, Layout{N: n}.FixedSize())}
+	l := Layout{N: n}
+	b := &Builder{l: l, empty: make([]byte, l.FixedSize()), buf: make([]byte, l.FixedSize(), l.FixedSize()+64)}
+	for i := 0; i < n; i++ {
+		b.empty[i>>3] |= 1 << (i & 7)
+	}
 	b.Reset()
 	return b
 }
@@ -66,65 +72,120 @@ func (b *Builder) Layout() Layout { return b.l }
 
 // Reset makes every field NULL.
 func (b *Builder) Reset() {
-	clear(b.fixed)
-	for i := 0; i < b.l.N; i++ {
-		b.fixed[i>>3] |= 1 << (i & 7)
-	}
-	b.vars = b.vars[:0]
-	b.varSlots = b.varSlots[:0]
+	b.buf = b.buf[:len(b.empty)]
+	copy(b.buf, b.empty)
 }
 
-func (b *Builder) setNotNull(i int) { b.fixed[i>>3] &^= 1 << (i & 7) }
+func (b *Builder) setNotNull(i int) { b.buf[i>>3] &^= 1 << (i & 7) }
 
 // SetNull makes field i NULL. Each field is set at most once per row.
 func (b *Builder) SetNull(i int) {
-	b.fixed[i>>3] |= 1 << (i & 7)
-	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], 0)
+	b.buf[i>>3] |= 1 << (i & 7)
+	binary.LittleEndian.PutUint64(b.buf[b.l.Offset(i):], 0)
 }
 
 // SetInt sets field i to v.
 func (b *Builder) SetInt(i int, v int64) {
 	b.setNotNull(i)
-	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(v))
+	binary.LittleEndian.PutUint64(b.buf[b.l.Offset(i):], uint64(v))
 }
 
 // SetFloat sets field i to v.
 func (b *Builder) SetFloat(i int, v float64) {
 	b.setNotNull(i)
-	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], math.Float64bits(v))
+	binary.LittleEndian.PutUint64(b.buf[b.l.Offset(i):], math.Float64bits(v))
 }
 
 // SetBytes sets variable-length field i to a copy of v.
 func (b *Builder) SetBytes(i int, v []byte) {
 	b.setNotNull(i)
-	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(len(b.vars))|uint64(len(v))<<32)
-	b.vars = append(b.vars, v...)
-	b.varSlots = append(b.varSlots, i)
+	binary.LittleEndian.PutUint64(b.buf[b.l.Offset(i):], uint64(len(b.buf))|uint64(len(v))<<32)
+	b.buf = append(b.buf, v...)
 }
 
 // SetString sets variable-length field i to a copy of v.
 func (b *Builder) SetString(i int, v string) {
 	b.setNotNull(i)
-	binary.LittleEndian.PutUint64(b.fixed[b.l.Offset(i):], uint64(len(b.vars))|uint64(len(v))<<32)
-	b.vars = append(b.vars, v...)
-	b.varSlots = append(b.varSlots, i)
+	binary.LittleEndian.PutUint64(b.buf[b.l.Offset(i):], uint64(len(b.buf))|uint64(len(v))<<32)
+	b.buf = append(b.buf, v...)
 }
+
+// View returns the row built so far without copying it: it aliases the
+// builder and is valid until the builder's next change.
+func (b *Builder) View() Row { return b.buf }
+
+// Size returns the size in bytes of the row built so far.
+func (b *Builder) Size() int { return len(b.buf) }
 
 // Build returns the row in one new slice and resets the builder.
 func (b *Builder) Build() Row {
-	fs := len(b.fixed)
-	r := make(Row, fs+len(b.vars))
-	copy(r, b.fixed)
-	copy(r[fs:], b.vars)
-	for _, i := range b.varSlots {
-		off := b.l.Offset(i)
-		if r.IsNull(i) {
-			continue
-		}
-		s := binary.LittleEndian.Uint64(r[off:])
-		binary.LittleEndian.PutUint64(r[off:], s+uint64(fs))
-	}
+	r := make(Row, len(b.buf))
+	copy(r, b.buf)
 	b.Reset()
+	return r
+}
+
+// BuildIn returns the row copied into memory of the arena and resets
+// the builder.
+func (b *Builder) BuildIn(a *Arena) Row {
+	r := a.Alloc(len(b.buf))
+	copy(r, b.buf)
+	b.Reset()
+	return Row(r)
+}
+
+// StartIn makes the builder write its next row straight into the
+// arena's memory, all NULL: FinishIn then returns it without a copy.
+// Between StartIn and FinishIn, Reset starts the row over in place.
+func (b *Builder) StartIn(a *Arena) {
+	fs := len(b.empty)
+	if len(a.chunk) < fs+64 {
+		a.chunk = make([]byte, ArenaChunk)
+	}
+	b.buf = a.chunk[:fs:len(a.chunk)]
+	copy(b.buf, b.empty)
+}
+
+// FinishIn returns the row begun with StartIn. The builder must be
+// started again (StartIn) before the next row.
+func (b *Builder) FinishIn(a *Arena) Row {
+	n := len(b.buf)
+	r := Row(b.buf[:n:n])
+	if len(a.chunk) > 0 && n > 0 && &a.chunk[0] == &b.buf[0] {
+		a.chunk = a.chunk[n:]
+	} else {
+		// The row outgrew the chunk and got its own memory: the next
+		// row starts in a new chunk, not in this too short tail.
+		a.chunk = nil
+	}
+	b.buf = nil
+	return r
+}
+
+// Arena hands out row memory carved from large chunks: one allocation
+// per chunk instead of one per row. A chunk is never reused: it lives as
+// long as any row in it, so an arena suits rows that die young (rows on
+// their way to a sink), not rows kept in state, which would pin whole
+// chunks. An Arena is not safe for concurrent use; the zero value is
+// ready.
+type Arena struct {
+	chunk []byte
+}
+
+// ArenaChunk is the size of an arena's chunks. Rows larger than a
+// quarter of it get their own allocation.
+const ArenaChunk = 32 << 10
+
+// Alloc returns n bytes of zeroed arena memory.
+func (a *Arena) Alloc(n int) []byte {
+	if n > ArenaChunk/4 {
+		return make([]byte, n)
+	}
+	if len(a.chunk) < n {
+		a.chunk = make([]byte, ArenaChunk)
+	}
+	r := a.chunk[:n:n]
+	a.chunk = a.chunk[n:]
 	return r
 }
 
