@@ -238,7 +238,7 @@ type kvValues[K comparable, V any] struct {
 
 func (s *kvValues[K, V]) get(k K) (V, bool)         { return kvGetValue(s.kv, s.vc, k) }
 func (s *kvValues[K, V]) set(k K, v V)              { kvSetValue(s.kv, s.vc, k, v) }
-func (s *kvValues[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvValues[K, V]) clearKey(k K)              { s.kv.deleteExact(k) }
 func (s *kvValues[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
 func (s *kvValues[K, V]) capture(*snapCtx[K], string, stateKind) (func(*keyedSnapshot) error, error) {
 	return nil, nil
@@ -374,7 +374,7 @@ func (s *kvLists[K, V]) set(k K, vs []V) { kvSetList(s.kv, s.vc, k, vs) }
 func (s *kvLists[K, V]) appendAll(k K, vs []V) {
 	kvSetList(s.kv, s.vc, k, append(kvGetList(s.kv, s.vc, k), vs...))
 }
-func (s *kvLists[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvLists[K, V]) clearKey(k K)              { s.kv.deleteExact(k) }
 func (s *kvLists[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
 func (s *kvLists[K, V]) capture(*snapCtx[K], string) (func(*keyedSnapshot) error, error) {
 	return nil, nil

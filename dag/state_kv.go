@@ -89,6 +89,14 @@ func (s *kvState[K]) deleteKey(k K) {
 	}
 }
 
+// deleteExact deletes the entry of k of a value or list state (one store
+// key: cheaper than deleteKey's prefix deletion).
+func (s *kvState[K]) deleteExact(k K) {
+	if err := s.shared.store.Delete(s.key(k)); err != nil {
+		s.shared.fail("delete", err)
+	}
+}
+
 // rangeKeys calls fn for each distinct key of the state (a full scan; for
 // tests and tools, not hot paths).
 func (s *kvState[K]) rangeKeys(fn func(K) bool) {
@@ -169,7 +177,7 @@ func kvSetList[K comparable, V any](s *kvState[K], vc Coder[V], k K, vs []V) {
 	}
 	s.vbuf = b
 	if len(vs) == 0 {
-		s.deleteKey(k)
+		s.deleteExact(k)
 		return
 	}
 	s.set(s.key(k), b)
