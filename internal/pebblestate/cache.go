@@ -101,17 +101,30 @@ func (c *writeCache) reset() {
 // Get appends the value of key to dst; ok is false if key is absent.
 func (s *Store) Get(key, dst []byte) ([]byte, bool, error) {
 	c := s.cache
+	if c == nil {
+		return s.dbGet(key, dst)
+	}
 	if e := c.lookup(key); e != nil {
 		if !e.present {
 			return dst, false, nil
 		}
 		return append(dst, e.val...), true, nil
 	}
+	n := len(dst)
+	dst, ok, err := s.dbGet(key, dst)
+	if err != nil {
+		return dst, false, err
+	}
+	c.insert(key, dst[n:], ok, false)
+	return dst, ok, s.maybeEvict()
+}
+
+// dbGet reads key from the DB, bypassing the cache.
+func (s *Store) dbGet(key, dst []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(key)
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
-			c.insert(key, nil, false, false)
-			return dst, false, s.maybeEvict()
+			return dst, false, nil
 		}
 		return dst, false, fmt.Errorf("pebblestate: get key %x: %w", key, err)
 	}
@@ -119,8 +132,7 @@ func (s *Store) Get(key, dst []byte) ([]byte, bool, error) {
 	if err := closer.Close(); err != nil {
 		return dst, false, fmt.Errorf("pebblestate: get key %x: %w", key, err)
 	}
-	c.insert(key, dst[len(dst)-len(v):], true, false)
-	return dst, true, s.maybeEvict()
+	return dst, true, nil
 }
 
 // Set stores value under key. The key must start with a key group of the
@@ -128,6 +140,12 @@ func (s *Store) Get(key, dst []byte) ([]byte, bool, error) {
 func (s *Store) Set(key, value []byte) error {
 	if err := s.checkKey(key); err != nil {
 		return err
+	}
+	if s.cache == nil {
+		if err := s.db.Set(key, value, pebble.NoSync); err != nil {
+			return fmt.Errorf("pebblestate: set key %x: %w", key, err)
+		}
+		return nil
 	}
 	if e := s.cache.lookup(key); e != nil {
 		s.cache.update(e, value, true)
@@ -139,6 +157,12 @@ func (s *Store) Set(key, value []byte) error {
 
 // Delete removes key.
 func (s *Store) Delete(key []byte) error {
+	if s.cache == nil {
+		if err := s.db.Delete(key, pebble.NoSync); err != nil {
+			return fmt.Errorf("pebblestate: delete key %x: %w", key, err)
+		}
+		return nil
+	}
 	if e := s.cache.lookup(key); e != nil {
 		s.cache.update(e, nil, false)
 	} else {
@@ -149,7 +173,7 @@ func (s *Store) Delete(key []byte) error {
 
 // maybeEvict flushes and empties the cache when it is over its budget.
 func (s *Store) maybeEvict() error {
-	if !s.cache.full() {
+	if s.cache == nil || !s.cache.full() {
 		return nil
 	}
 	if err := s.flushCache(); err != nil {
@@ -163,7 +187,7 @@ func (s *Store) maybeEvict() error {
 // and marks them clean.
 func (s *Store) flushCache() error {
 	c := s.cache
-	if len(c.dirty) == 0 {
+	if c == nil || len(c.dirty) == 0 {
 		return nil
 	}
 	b := s.batch
@@ -208,6 +232,9 @@ func (s *Store) flushCache() error {
 // forgetKey drops key from the cache (after the caller flushed it).
 func (s *Store) forgetKey(key []byte) {
 	c := s.cache
+	if c == nil {
+		return
+	}
 	if e := c.lookup(key); e != nil {
 		c.bytes -= int64(len(e.key)+cap(e.val)) + entryOverhead
 		delete(c.m, e.key)

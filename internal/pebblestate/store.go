@@ -161,7 +161,9 @@ func openAt(_ context.Context, dir string, opts Options, mustExist bool) (*Store
 	}
 	s.kgLo, s.kgHi = keyGroupBounds(opts.KeyGroupFrom, opts.KeyGroupTo)
 	s.batch = db.NewBatch()
-	s.cache = newWriteCache(max(opts.WriteCacheSize, 0))
+	if opts.WriteCacheSize > 0 {
+		s.cache = newWriteCache(opts.WriteCacheSize)
+	}
 	return s, nil
 }
 
@@ -309,7 +311,7 @@ func (s *Store) DeletePrefix(prefix []byte) error {
 		}
 		if n == smallDeletePrefix && end != nil {
 			useRange = true
-			if len(s.cache.m) == 0 {
+			if s.cache == nil || len(s.cache.m) == 0 {
 				break
 			}
 			continue
