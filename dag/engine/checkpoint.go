@@ -119,7 +119,9 @@ type Snapshotter interface {
 // keep exactly the key groups of its range. A store belongs to one operator
 // instance and is used from its task's goroutine only; the engine
 // snapshots and restores it (operators only snapshot their heap parts,
-// e.g. timers).
+// e.g. timers). The engine snapshots the store after the operator's
+// Snapshotter.SnapshotState returns, so an operator that caches state in
+// memory writes it to the store there.
 type KeyedStore interface {
 	// Get appends the value of key to dst; ok is false if key is absent.
 	Get(key, dst []byte) (val []byte, ok bool, err error)
