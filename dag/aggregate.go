@@ -163,9 +163,9 @@ func (c *optionalCoder[T]) Decode(src []byte) (Optional[T], int, error) {
 // backend the accumulators live in the keyed store and the checkpoint
 // holds only the watermark; acc is then a write-back cache of decoded
 // accumulators of up to kvCacheKeys keys (every cached accumulator has
-// been updated), written to the store when it is full, at a snapshot
-// (SnapshotState, before the engine snapshots the store) and before a
-// scan of the store, and then emptied.
+// been updated), written to the store in part when it is full, and whole
+// (then emptied) at a snapshot (SnapshotState, before the engine
+// snapshots the store) and before a scan of the store.
 type aggregateOp[K comparable, T, A, O any] struct {
 	key   func(T) K
 	hash  func(K) uint64
@@ -228,16 +228,29 @@ func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batc
 }
 
 // kvCacheKeys bounds the keys whose decoded state an operator caches in
-// front of its keyed store (Pebble backend).
-const kvCacheKeys = 1 << 14
+// front of its keyed store (Pebble backend). A full cache writes back and
+// drops a quarter of its keys, taken in map order (random), so that most
+// hot keys stay.
+const kvCacheKeys = 1 << 15
 
-// maybeWriteBack empties the accumulator cache into the keyed store when
-// it is full.
+// maybeWriteBack writes back and drops a quarter of the accumulator cache
+// when it is full.
 func (op *aggregateOp[K, T, A, O]) maybeWriteBack() error {
 	if op.kv == nil || len(op.acc) < kvCacheKeys {
 		return nil
 	}
-	return op.writeBack()
+	n := len(op.acc) / 4
+	for k, a := range op.acc {
+		if n--; n < 0 {
+			break
+		}
+		op.kv.set(k, a)
+		delete(op.acc, k)
+	}
+	if err := op.kv.kv.shared.err; err != nil {
+		return fmt.Errorf("dag: %s: %w", op.oc.Name, err)
+	}
+	return nil
 }
 
 // writeBack writes the cached accumulators to the keyed store and empties

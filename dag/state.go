@@ -233,9 +233,10 @@ func (h *heapValues[K, V]) capture(sc *snapCtx[K], name string, kind stateKind) 
 // kvValues keeps values in the keyed store, which the engine snapshots,
 // behind a write-back cache of the decoded values (and absences) of up to
 // kvCacheKeys keys: a hot key is decoded once and encoded once per
-// checkpoint, not on every access. The cache is written to the store and
-// emptied when it is full, at a snapshot (capture, which runs before the
-// engine snapshots the store) and before a scan of the store.
+// checkpoint, not on every access. A quarter of the cache is written back
+// and dropped when it is full; all of it at a snapshot (capture, which
+// runs before the engine snapshots the store) and before a scan of the
+// store.
 type kvValues[K comparable, V any] struct {
 	kv    *kvState[K]
 	vc    Coder[V]
@@ -269,7 +270,7 @@ func (s *kvValues[K, V]) clearKey(k K) { s.put(k, kvCached[V]{dirty: true}) }
 func (s *kvValues[K, V]) put(k K, e kvCached[V]) {
 	if _, ok := s.cache[k]; !ok {
 		if len(s.cache) >= kvCacheKeys {
-			s.flush()
+			s.evict(len(s.cache) / 4)
 		}
 		if s.clone != nil {
 			k = s.clone(k)
@@ -282,15 +283,30 @@ func (s *kvValues[K, V]) put(k K, e kvCached[V]) {
 // cache; errors go to the store's shared error.
 func (s *kvValues[K, V]) flush() {
 	for k, e := range s.cache {
-		switch {
-		case !e.dirty:
-		case e.present:
-			kvSetValue(s.kv, s.vc, k, e.v)
-		default:
-			s.kv.deleteExact(k)
-		}
+		s.writeBack(k, e)
 	}
 	clear(s.cache)
+}
+
+// evict writes back and drops n cached keys, taken in map order (random).
+func (s *kvValues[K, V]) evict(n int) {
+	for k, e := range s.cache {
+		if n--; n < 0 {
+			return
+		}
+		s.writeBack(k, e)
+		delete(s.cache, k)
+	}
+}
+
+func (s *kvValues[K, V]) writeBack(k K, e kvCached[V]) {
+	switch {
+	case !e.dirty:
+	case e.present:
+		kvSetValue(s.kv, s.vc, k, e.v)
+	default:
+		s.kv.deleteExact(k)
+	}
 }
 
 func (s *kvValues[K, V]) rangeKeys(fn func(K) bool) {
