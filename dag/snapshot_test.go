@@ -640,6 +640,10 @@ func snCases() []snCase {
 			w := Window(KeyBy(a, snKey), Sliding(60*time.Millisecond, 20*time.Millisecond), AllowedLateness(30*time.Millisecond))
 			return otNewOperator(t, WindowAggregate(w, snSum))
 		}},
+		{name: "window-join-pebble", late: true, inputs: 2, store: true, newOp: func(t testing.TB) engine.Operator {
+			_, a, b := snGraph()
+			return otNewOperator(t, WindowJoin(KeyBy(a, snKey), KeyBy(b, snKey), Sliding(40*time.Millisecond, 20*time.Millisecond), join))
+		}},
 		{name: "session-lateness-late-output-pebble", late: true, inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
 			_, a, _ := snGraph()
 			w := Window(KeyBy(a, snKey), Session(15*time.Millisecond), AllowedLateness(40*time.Millisecond))

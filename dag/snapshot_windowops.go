@@ -11,7 +11,8 @@ import (
 )
 
 // Checkpoints of the window operators (tumbling/sliding, session, window
-// join). Their state stays on the heap with every backend. The watermark
+// join). On the heap their state is written here; with the Pebble backend
+// they keep it in the keyed store, which the engine snapshots. The watermark
 // is operator state; on restore it is the minimum over the previous
 // subtasks (see restoredWatermark), and whether a restored window has
 // fired already follows from it, so the fire and cleanup timers are not
@@ -310,7 +311,7 @@ func compareInt64(a, b int64) int {
 func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
-	if len(op.wins) == 0 {
+	if len(op.wins) == 0 || op.kv != nil { // the engine snapshots the keyed store
 		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secJoin); err != nil {
@@ -364,6 +365,22 @@ func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.R
 		return err
 	}
 	op.wm = wm
+	if op.kv != nil { // windows restored into the keyed store
+		var fired []int64
+		op.kv.load(func(start int64) {
+			if addSat(start, op.a.size)-1 <= wm {
+				fired = append(fired, start) // cannot happen unless an old subtask failed to purge it
+			} else {
+				op.pending.push(start)
+			}
+		})
+		for _, s := range fired {
+			op.kv.purge(s)
+		}
+		if err := op.kv.err(sc.opName); err != nil {
+			return err
+		}
+	}
 	lc, rc := CoderFor[L](), CoderFor[R]()
 	h := map[string]sectionHandler{secJoin: {kind: kindJoinCells, restore: func(s section) error {
 		if err := sc.check(s.name); err != nil {
@@ -396,7 +413,10 @@ func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.R
 		}
 		return r.done()
 	}}}
-	return restoreSections(sc.opName, keyGroupBlobs(st), h, allow)
+	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
+		return err
+	}
+	return op.writeBack() // cells of a heap checkpoint move to the store
 }
 
 var (
