@@ -165,6 +165,14 @@ func kvGetList[K comparable, V any](s *kvState[K], vc Coder[V], k K) []V {
 }
 
 func kvAddList[K comparable, V any](s *kvState[K], vc Coder[V], k K, v V) {
+	if a, ok := s.shared.store.(engine.KeyedStoreAppender); ok {
+		// A list is the concatenation of its elements: append in place.
+		s.vbuf = vc.Append(s.vbuf[:0], v)
+		if err := a.Append(s.key(k), s.vbuf); err != nil {
+			s.shared.fail("append", err)
+		}
+		return
+	}
 	raw, _ := s.get(k) // in s.vbuf, or nil
 	s.vbuf = vc.Append(raw, v)
 	s.set(s.key(k), s.vbuf)

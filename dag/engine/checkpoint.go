@@ -134,3 +134,11 @@ type KeyedStore interface {
 	// DeletePrefix removes every entry whose key starts with prefix.
 	DeletePrefix(prefix []byte) error
 }
+
+// KeyedStoreAppender is implemented by keyed stores that append to a value
+// in place: list state then adds an element without rewriting the list.
+type KeyedStoreAppender interface {
+	// Append appends suffix to the value of key (an absent key holds
+	// the empty value).
+	Append(key, suffix []byte) error
+}

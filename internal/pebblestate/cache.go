@@ -56,6 +56,14 @@ func newWriteCache(budget int64) *writeCache {
 // lookup returns the entry of key, or nil.
 func (c *writeCache) lookup(key []byte) *cacheEntry { return c.m[string(key)] }
 
+// lookupOrNil is lookup on a cache that may be off (nil).
+func (c *writeCache) lookupOrNil(key []byte) *cacheEntry {
+	if c == nil {
+		return nil
+	}
+	return c.lookup(key)
+}
+
 // insert adds an entry for key (not cached yet).
 func (c *writeCache) insert(key []byte, val []byte, present, dirty bool) *cacheEntry {
 	e := &cacheEntry{key: string(key), present: present, dirty: dirty}
@@ -151,6 +159,33 @@ func (s *Store) Set(key, value []byte) error {
 		s.cache.update(e, value, true)
 	} else {
 		s.cache.insert(key, value, true, true)
+	}
+	return s.maybeEvict()
+}
+
+// Append appends suffix to the value of key (an absent key holds the
+// empty value). Cached, the value grows in place: adding to a list costs
+// the size of the addition, not of the list.
+func (s *Store) Append(key, suffix []byte) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	e := s.cache.lookupOrNil(key)
+	if e == nil {
+		old, _, err := s.Get(key, nil)
+		if err != nil {
+			return err
+		}
+		return s.Set(key, append(old, suffix...))
+	}
+	c := s.cache
+	before := cap(e.val)
+	e.val = append(e.val, suffix...)
+	e.present = true
+	c.bytes += int64(cap(e.val) - before)
+	if !e.dirty {
+		e.dirty = true
+		c.dirty = append(c.dirty, e)
 	}
 	return s.maybeEvict()
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestWriteCacheMatchesModel runs random (seeded) sequences of Get, Set, Delete,
-// Scan, DeletePrefix and snapshot-restore round trips against a store and
+// TestWriteCacheMatchesModel runs random (seeded) sequences of Get, Set,
+// Append, Delete, Scan, DeletePrefix and snapshot-restore round trips against a store and
 // a plain map, with a write-back cache so small that it is flushed and
 // emptied every few writes, with the default one, and with none. Every
 // read, scan and restored store must equal the map.
@@ -67,6 +67,13 @@ func runCacheModel(t *testing.T, r *rand.Rand, budget int64) {
 			if ok != wok || (ok && string(got) != "dst:"+w) || (!ok && string(got) != "dst:") {
 				t.Fatalf("Get(%x) = %q, %v; want %q, %v", k, got, ok, "dst:"+w, wok)
 			}
+		case op < 27:
+			k := genKey()
+			v := fmt.Sprintf("+%x", r.IntN(256))
+			if err := s.Append([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			want[k] += v
 		case op < 30:
 			k := genKey()
 			if err := s.Delete([]byte(k)); err != nil {
