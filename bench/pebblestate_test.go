@@ -49,9 +49,9 @@ func (m mapStore) Set(key, value []byte) error {
 	return nil
 }
 
-func openPebbleBench(b *testing.B) *pebblestate.Store {
+func openPebbleBench(b *testing.B, opts pebblestate.Options) *pebblestate.Store {
 	b.Helper()
-	s, err := pebblestate.Open(context.Background(), b.TempDir(), pebblestate.Options{})
+	s, err := pebblestate.Open(context.Background(), b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +78,10 @@ func BenchmarkKeyedState(b *testing.B) {
 		open func(b *testing.B) kvStore
 	}{
 		{"Map", func(*testing.B) kvStore { return mapStore{} }},
-		{"Pebble", func(b *testing.B) kvStore { return openPebbleBench(b) }},
+		// The store as operators get it: with its write-back cache.
+		{"Pebble", func(b *testing.B) kvStore { return openPebbleBench(b, pebblestate.Options{}) }},
+		// Every access goes to Pebble.
+		{"PebbleNoCache", func(b *testing.B) kvStore { return openPebbleBench(b, pebblestate.Options{WriteCacheSize: -1}) }},
 	}
 	ops := []struct {
 		name string
@@ -133,7 +136,7 @@ func BenchmarkKeyedState(b *testing.B) {
 // state the incremental checkpoint uploads.
 func BenchmarkPebbleSnapshot(b *testing.B) {
 	ctx := context.Background()
-	s := openPebbleBench(b)
+	s := openPebbleBench(b, pebblestate.Options{})
 	st := &pebblestate.DirStorage{Root: b.TempDir()}
 	const n = (64 << 20) / (10 + 200)
 	r := rand.New(rand.NewPCG(3, 4))

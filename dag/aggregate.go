@@ -160,9 +160,12 @@ func (c *optionalCoder[T]) Decode(src []byte) (Optional[T], int, error) {
 
 // aggregateOp keeps one accumulator per key. On the heap its checkpoint
 // holds the accumulators per key group and the watermark. With the Pebble
-// backend the accumulators live in the keyed store (acc is then the cache
-// of the keys of one batch, written back at its end) and the checkpoint
-// holds only the watermark.
+// backend the accumulators live in the keyed store and the checkpoint
+// holds only the watermark; acc is then a write-back cache of decoded
+// accumulators of up to kvCacheKeys keys (every cached accumulator has
+// been updated), written to the store in part when it is full, and whole
+// (then emptied) at a snapshot (SnapshotState, before the engine
+// snapshots the store) and before a scan of the store.
 type aggregateOp[K comparable, T, A, O any] struct {
 	key   func(T) K
 	hash  func(K) uint64
@@ -215,29 +218,48 @@ func (op *aggregateOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batc
 			op.dirty[k] = struct{}{}
 		}
 	}
-	if op.kv != nil {
-		if err := op.writeBack(); err != nil {
-			return err
-		}
-	}
 	if op.oc.Bounded {
-		if op.kv != nil {
-			clear(op.acc)
-		}
-		return nil
+		return op.maybeWriteBack()
 	}
-	err := op.flushDirty(ctx, op.wm)
-	if op.kv != nil {
-		clear(op.acc)
+	if err := op.flushDirty(ctx, op.wm); err != nil {
+		return err
 	}
-	return err
+	return op.maybeWriteBack()
 }
 
-// writeBack writes the cached accumulators to the keyed store.
+// kvCacheKeys bounds the keys whose decoded state an operator caches in
+// front of its keyed store (Pebble backend). A full cache writes back and
+// drops a quarter of its keys, taken in map order (random), so that most
+// hot keys stay.
+const kvCacheKeys = 1 << 15
+
+// maybeWriteBack writes back and drops a quarter of the accumulator cache
+// when it is full.
+func (op *aggregateOp[K, T, A, O]) maybeWriteBack() error {
+	if op.kv == nil || len(op.acc) < kvCacheKeys {
+		return nil
+	}
+	n := len(op.acc) / 4
+	for k, a := range op.acc {
+		if n--; n < 0 {
+			break
+		}
+		op.kv.set(k, a)
+		delete(op.acc, k)
+	}
+	if err := op.kv.kv.shared.err; err != nil {
+		return fmt.Errorf("dag: %s: %w", op.oc.Name, err)
+	}
+	return nil
+}
+
+// writeBack writes the cached accumulators to the keyed store and empties
+// the cache.
 func (op *aggregateOp[K, T, A, O]) writeBack() error {
 	for k, a := range op.acc {
 		op.kv.set(k, a)
 	}
+	clear(op.acc)
 	if err := op.kv.kv.shared.err; err != nil {
 		return fmt.Errorf("dag: %s: %w", op.oc.Name, err)
 	}
@@ -285,6 +307,9 @@ func (op *aggregateOp[K, T, A, O]) EndInput(ctx context.Context, _ int) error {
 		return true
 	}
 	if op.kv != nil {
+		if err := op.writeBack(); err != nil {
+			return err
+		}
 		op.kv.rangeAll(emit)
 		if err == nil && op.kv.kv.shared.err != nil {
 			err = fmt.Errorf("dag: %s: %w", op.oc.Name, op.kv.kv.shared.err)
@@ -419,6 +444,11 @@ func (op *combineOp[K, T, A]) Close() error                              { retur
 // SnapshotState implements engine.Snapshotter.
 func (op *aggregateOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
+	if op.kv != nil { // the cache goes to the store, which the engine snapshots next
+		if err := op.writeBack(); err != nil {
+			return nil, err
+		}
+	}
 	fn, err := captureAccs(sc, secAccs, kindAccumulators, op.acc)
 	if err != nil {
 		return nil, err
@@ -452,7 +482,6 @@ func (op *aggregateOp[K, T, A, O]) RestoreState(_ context.Context, st *engine.Re
 		if err := op.writeBack(); err != nil {
 			return err
 		}
-		clear(op.acc)
 	}
 	wm, err := restoredWatermark(sc.opName, st, nil, allow)
 	op.wm = wm

@@ -59,10 +59,11 @@ type joinWindow[K comparable, L, R any] struct {
 }
 
 // windowJoinOp buffers both inputs per window start and key and joins
-// them when the window fires. Its state stays on the heap also with the
-// Pebble backend; it is checkpointed per key group as (window start, key,
-// left records, right records) entries, with the watermark as operator
-// state.
+// them when the window fires. On the heap it is checkpointed per key group
+// as (window start, key, left records, right records) entries, with the
+// watermark as operator state. With the Pebble backend the records live
+// in the keyed store (see join_kv.go; wins is then the cache of the
+// entries one batch touches) and the checkpoint holds the watermark.
 type windowJoinOp[K comparable, L, R, O any] struct {
 	keyL func(L) K
 	keyR func(R) K
@@ -78,6 +79,7 @@ type windowJoinOp[K comparable, L, R, O any] struct {
 	out     bufferedOut[O]
 	starts  []int64 // scratch
 	ended   int
+	kv      *windowKV[K, joinBuf[L, R]] // Pebble backend; nil on the heap
 }
 
 func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
@@ -85,7 +87,27 @@ func (op *windowJoinOp[K, L, R, O]) Open(_ context.Context, oc *engine.OperatorC
 	op.wins = make(map[int64]*joinWindow[K, L, R])
 	op.pending.less = lessInt64
 	op.out.init(oc.Outputs[0], oc.BatchSize)
-	return nil
+	shared, kc, err := openKeyedStore[K](oc)
+	if err != nil || shared == nil {
+		return err
+	}
+	op.kv, err = newWindowKV[K, joinBuf[L, R]](oc, shared, kc, op.hash)
+	return err
+}
+
+// writeBack writes the cells a batch touched to the keyed store and
+// empties the cache (Pebble backend).
+func (op *windowJoinOp[K, L, R, O]) writeBack() error {
+	if op.kv == nil {
+		return nil
+	}
+	for s, w := range op.wins {
+		for k, c := range w.m {
+			op.kv.set(s, k, joinBuf[L, R]{l: c.l, r: c.r})
+		}
+	}
+	clear(op.wins)
+	return op.kv.err(op.oc.Name)
 }
 
 // cell returns the buffers of key k in the window starting at s, or nil
@@ -96,7 +118,9 @@ func (op *windowJoinOp[K, L, R, O]) cell(s int64, k K) *joinCell[L, R] {
 	case w == nil:
 		w = &joinWindow[K, L, R]{m: make(map[K]*joinCell[L, R]), epoch: op.epoch}
 		op.wins[s] = w
-		op.pending.push(s)
+		if op.kv == nil || op.kv.known[s] == nil { // else scheduled already, its cells in the store
+			op.pending.push(s)
+		}
 	case w.epoch != op.epoch:
 		w = &joinWindow[K, L, R]{m: maps.Clone(w.m), epoch: op.epoch}
 		op.wins[s] = w
@@ -105,6 +129,11 @@ func (op *windowJoinOp[K, L, R, O]) cell(s int64, k K) *joinCell[L, R] {
 	switch {
 	case c == nil:
 		c = &joinCell[L, R]{epoch: op.epoch}
+		if op.kv != nil {
+			if b, ok := op.kv.get(s, k); ok {
+				c.l, c.r = b.l, b.r
+			}
+		}
 		w.m[k] = c
 	case c.epoch != op.epoch:
 		c = &joinCell[L, R]{l: c.l, r: c.r, epoch: op.epoch}
@@ -129,7 +158,7 @@ func (op *windowJoinOp[K, L, R, O]) ProcessBatch(_ context.Context, input int, b
 				}
 			}
 		}
-		return nil
+		return op.writeBack()
 	}
 	in := batch.(*Batch[R])
 	for i, v := range in.Vals {
@@ -145,7 +174,7 @@ func (op *windowJoinOp[K, L, R, O]) ProcessBatch(_ context.Context, input int, b
 			}
 		}
 	}
-	return nil
+	return op.writeBack()
 }
 
 // openWindows returns the starts of the windows of ts that have not fired
@@ -179,6 +208,12 @@ func (op *windowJoinOp[K, L, R, O]) advance(ctx context.Context, wm int64) error
 			break
 		}
 		op.pending.pop()
+		if op.kv != nil {
+			if err := op.fireStored(ctx, s, end); err != nil {
+				return err
+			}
+			continue
+		}
 		var m map[K]*joinCell[L, R]
 		if w := op.wins[s]; w != nil {
 			m = w.m
@@ -195,6 +230,26 @@ func (op *windowJoinOp[K, L, R, O]) advance(ctx context.Context, wm int64) error
 		delete(op.wins, s)
 	}
 	return op.out.flush(ctx)
+}
+
+// fireStored joins and purges the window at s from the keyed store.
+func (op *windowJoinOp[K, L, R, O]) fireStored(ctx context.Context, s, end int64) error {
+	var err error
+	op.kv.rangeWindow(s, func(k K, b joinBuf[L, R]) bool {
+		for _, l := range b.l {
+			for _, r := range b.r {
+				if err = op.out.add(ctx, op.fn(k, l, r), end-1); err != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	op.kv.purge(s)
+	return op.kv.err(op.oc.Name)
 }
 
 func (op *windowJoinOp[K, L, R, O]) ProcessWatermark(ctx context.Context, wm int64) error {

@@ -70,10 +70,11 @@ func lessSessionTimer[K comparable](a, b sessionTimer[K]) bool {
 
 // sessionWindowOp runs session windows: per key a short sorted list of
 // sessions, merged with Agg.Merge when a record bridges them, and heaps of
-// fire and cleanup timers. Its state stays on the heap also with the
-// Pebble backend; it is checkpointed per key group as the sessions of each
-// key (the timers follow from the sessions and the watermark, which is
-// operator state).
+// fire and cleanup timers. On the heap it is checkpointed per key group
+// as the sessions of each key (the timers follow from the sessions and
+// the watermark, which is operator state). With the Pebble backend the
+// sessions live in the keyed store (see session_kv.go) and keys is a
+// write-back cache of them.
 type sessionWindowOp[K comparable, T, A, O any] struct {
 	keyFn    func(T) K
 	hash     func(K) uint64
@@ -91,6 +92,7 @@ type sessionWindowOp[K comparable, T, A, O any] struct {
 	seq   uint64
 	out   bufferedOut[WindowResult[K, O]]
 	late  lateRecords[T]
+	kv    *sessionKV[K, A] // Pebble backend; nil on the heap
 }
 
 func (op *sessionWindowOp[K, T, A, O]) Open(_ context.Context, oc *engine.OperatorContext) error {
@@ -99,7 +101,53 @@ func (op *sessionWindowOp[K, T, A, O]) Open(_ context.Context, oc *engine.Operat
 	op.fire.less, op.clean.less = lessSessionTimer[K], lessSessionTimer[K]
 	op.out.init(oc.Outputs[0], oc.BatchSize)
 	op.late.init(oc, op.lateOut)
-	return nil
+	var err error
+	op.kv, err = newSessionKV[K, A](oc, op.hash)
+	return err
+}
+
+// lookup returns the session list of k: cached, or loaded from the keyed
+// store (Pebble backend), or nil.
+func (op *sessionWindowOp[K, T, A, O]) lookup(k K) *sessionList[A] {
+	l := op.keys[k]
+	if l != nil || op.kv == nil {
+		return l
+	}
+	ss := op.kv.load(k)
+	if ss == nil {
+		return nil
+	}
+	if op.kv.clone != nil {
+		k = op.kv.clone(k)
+	}
+	l = &sessionList[A]{s: ss, epoch: op.epoch}
+	op.keys[k] = l
+	return l
+}
+
+// writeBack writes the cached session lists to the keyed store and
+// empties the cache (Pebble backend).
+func (op *sessionWindowOp[K, T, A, O]) writeBack() error {
+	if op.kv == nil {
+		return nil
+	}
+	for k, l := range op.keys {
+		op.kv.store(k, l)
+	}
+	clear(op.keys)
+	return op.kv.err(op.oc.Name)
+}
+
+// maybeWriteBack writes the cache back when it is full or the store
+// failed.
+func (op *sessionWindowOp[K, T, A, O]) maybeWriteBack() error {
+	if op.kv == nil {
+		return nil
+	}
+	if len(op.keys) >= kvCacheKeys {
+		return op.writeBack()
+	}
+	return op.kv.err(op.oc.Name)
 }
 
 func (op *sessionWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, batch any) error {
@@ -116,14 +164,17 @@ func (op *sessionWindowOp[K, T, A, O]) ProcessBatch(ctx context.Context, _ int, 
 	if err := op.out.flush(ctx); err != nil {
 		return err
 	}
-	return op.late.flush(ctx)
+	if err := op.late.flush(ctx); err != nil {
+		return err
+	}
+	return op.maybeWriteBack()
 }
 
 // add puts a record into the sessions of its key: its window [ts, ts+gap)
 // merges with every session it overlaps or touches.
 func (op *sessionWindowOp[K, T, A, O]) add(ctx context.Context, k K, v T, ts int64) error {
 	start, end := ts, addSat(ts, op.gap)
-	l := op.keys[k]
+	l := op.lookup(k)
 	lo, hi := 0, 0
 	if l != nil {
 		lo = l.firstReaching(start)
@@ -144,6 +195,9 @@ func (op *sessionWindowOp[K, T, A, O]) add(ctx context.Context, k K, v T, ts int
 		}
 		if l == nil {
 			l = &sessionList[A]{epoch: op.epoch}
+			if op.kv != nil && op.kv.clone != nil {
+				k = op.kv.clone(k)
+			}
 			op.keys[k] = l
 		} else {
 			l = op.own(k, l)
@@ -200,7 +254,7 @@ func (op *sessionWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 	op.wm = wm
 	for op.fire.len() > 0 && op.fire.peek().t <= wm {
 		t := op.fire.pop()
-		l := op.keys[t.key]
+		l := op.lookup(t.key)
 		if l == nil {
 			continue
 		}
@@ -222,7 +276,7 @@ func (op *sessionWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 	}
 	for op.clean.len() > 0 && op.clean.peek().t <= wm {
 		t := op.clean.pop()
-		l := op.keys[t.key]
+		l := op.lookup(t.key)
 		if l == nil {
 			continue
 		}
@@ -236,11 +290,14 @@ func (op *sessionWindowOp[K, T, A, O]) advance(ctx context.Context, wm int64) er
 			continue
 		}
 		l.s = slices.Delete(l.s, i, i+1)
-		if len(l.s) == 0 {
+		if len(l.s) == 0 && op.kv == nil { // the store's entry goes at write-back
 			delete(op.keys, t.key)
 		}
 	}
-	return op.out.flush(ctx)
+	if err := op.out.flush(ctx); err != nil {
+		return err
+	}
+	return op.maybeWriteBack()
 }
 
 func (op *sessionWindowOp[K, T, A, O]) ProcessWatermark(ctx context.Context, wm int64) error {

@@ -11,7 +11,8 @@ import (
 )
 
 // Checkpoints of the window operators (tumbling/sliding, session, window
-// join). Their state stays on the heap with every backend. The watermark
+// join). On the heap their state is written here; with the Pebble backend
+// they keep it in the keyed store, which the engine snapshots. The watermark
 // is operator state; on restore it is the minimum over the previous
 // subtasks (see restoredWatermark), and whether a restored window has
 // fired already follows from it, so the fire and cleanup timers are not
@@ -147,6 +148,11 @@ func (op *slidingWindowOp[K, T, A, O]) restoredWindow(start, wm int64) {
 func (op *sessionWindowOp[K, T, A, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
+	// Pebble backend: the sessions go to the store, which the engine
+	// snapshots next.
+	if err := op.writeBack(); err != nil {
+		return nil, err
+	}
 	if len(op.keys) == 0 {
 		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
@@ -185,6 +191,11 @@ func (op *sessionWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engin
 		return err
 	}
 	op.wm = wm
+	if op.kv != nil {
+		if err := op.restoreTimersFromStore(); err != nil {
+			return fmt.Errorf("dag: %s: restoring session timers: %w", sc.opName, err)
+		}
+	}
 	ac := CoderFor[A]()
 	h := map[string]sectionHandler{secSessions: {kind: kindSessions, restore: func(s section) error {
 		if err := sc.check(s.name); err != nil {
@@ -231,6 +242,60 @@ func (op *sessionWindowOp[K, T, A, O]) RestoreState(_ context.Context, st *engin
 	return restoreSections(sc.opName, keyGroupBlobs(st), h, allow)
 }
 
+// restoreTimersFromStore pushes the timers of the sessions in the keyed
+// store (restored by the engine) with the sequence numbers the sessions
+// hold: a fire timer for every session not fired at the restored
+// watermark, a cleanup timer for each. A session whose numbers do not
+// match that rule gets new ones, in the cache.
+func (op *sessionWindowOp[K, T, A, O]) restoreTimersFromStore() error {
+	type fix struct {
+		k  K
+		ss []session[A]
+	}
+	var fixes []fix
+	err := op.kv.scan(func(k K, ss []session[A]) error {
+		changed := false
+		for i := range ss {
+			x := &ss[i]
+			op.seq = max(op.seq, x.fireSeq, x.cleanSeq)
+			if x.end-1 > op.wm {
+				if x.fireSeq == 0 {
+					changed = true
+				} else {
+					op.fire.push(sessionTimer[K]{t: x.end - 1, seq: x.fireSeq, key: k, anchor: x.start})
+				}
+			} else if x.fireSeq != 0 {
+				x.fireSeq, changed = 0, true
+			}
+			if x.cleanSeq == 0 {
+				changed = true
+			} else {
+				op.clean.push(sessionTimer[K]{t: addSat(x.end-1, op.lateness), seq: x.cleanSeq, key: k, anchor: x.start})
+			}
+		}
+		if changed {
+			fixes = append(fixes, fix{k, ss})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range fixes { // new numbers only now that op.seq is above every stored one
+		for i := range f.ss {
+			x := &f.ss[i]
+			if x.end-1 > op.wm && x.fireSeq == 0 {
+				x.fireSeq = op.pushTimer(&op.fire, x.end-1, f.k, x.start)
+			}
+			if x.cleanSeq == 0 {
+				x.cleanSeq = op.pushTimer(&op.clean, addSat(x.end-1, op.lateness), f.k, x.start)
+			}
+		}
+		op.keys[f.k] = &sessionList[A]{s: f.ss, epoch: op.epoch}
+	}
+	return nil
+}
+
 func compareInt64(a, b int64) int {
 	switch {
 	case a < b:
@@ -246,7 +311,7 @@ func compareInt64(a, b int64) int {
 func (op *windowJoinOp[K, L, R, O]) SnapshotState(context.Context, engine.Barrier) (engine.SnapshotFunc, error) {
 	sc := newSnapCtx(op.oc.Name, op.hash, op.oc.MaxParallelism)
 	wm := op.wm
-	if len(op.wins) == 0 {
+	if len(op.wins) == 0 || op.kv != nil { // the engine snapshots the keyed store
 		return func(w engine.StateWriter) error { return writeKeyed(w, sc.opName, sc.maxPar, wm, nil) }, nil
 	}
 	if err := sc.check(secJoin); err != nil {
@@ -300,6 +365,22 @@ func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.R
 		return err
 	}
 	op.wm = wm
+	if op.kv != nil { // windows restored into the keyed store
+		var fired []int64
+		op.kv.load(func(start int64) {
+			if addSat(start, op.a.size)-1 <= wm {
+				fired = append(fired, start) // cannot happen unless an old subtask failed to purge it
+			} else {
+				op.pending.push(start)
+			}
+		})
+		for _, s := range fired {
+			op.kv.purge(s)
+		}
+		if err := op.kv.err(sc.opName); err != nil {
+			return err
+		}
+	}
 	lc, rc := CoderFor[L](), CoderFor[R]()
 	h := map[string]sectionHandler{secJoin: {kind: kindJoinCells, restore: func(s section) error {
 		if err := sc.check(s.name); err != nil {
@@ -332,7 +413,10 @@ func (op *windowJoinOp[K, L, R, O]) RestoreState(_ context.Context, st *engine.R
 		}
 		return r.done()
 	}}}
-	return restoreSections(sc.opName, keyGroupBlobs(st), h, allow)
+	if err := restoreSections(sc.opName, keyGroupBlobs(st), h, allow); err != nil {
+		return err
+	}
+	return op.writeBack() // cells of a heap checkpoint move to the store
 }
 
 var (

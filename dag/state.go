@@ -230,17 +230,95 @@ func (h *heapValues[K, V]) capture(sc *snapCtx[K], name string, kind stateKind) 
 	return captureMap(sc, name, kind, h.m, h.refs, h.vc.Append)
 }
 
-// kvValues keeps values in the keyed store, which the engine snapshots.
+// kvValues keeps values in the keyed store, which the engine snapshots,
+// behind a write-back cache of the decoded values (and absences) of up to
+// kvCacheKeys keys: a hot key is decoded once and encoded once per
+// checkpoint, not on every access. A quarter of the cache is written back
+// and dropped when it is full; all of it at a snapshot (capture, which
+// runs before the engine snapshots the store) and before a scan of the
+// store.
 type kvValues[K comparable, V any] struct {
-	kv *kvState[K]
-	vc Coder[V]
+	kv    *kvState[K]
+	vc    Coder[V]
+	cache map[K]kvCached[V]
+	clone func(K) K
 }
 
-func (s *kvValues[K, V]) get(k K) (V, bool)         { return kvGetValue(s.kv, s.vc, k) }
-func (s *kvValues[K, V]) set(k K, v V)              { kvSetValue(s.kv, s.vc, k, v) }
-func (s *kvValues[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
-func (s *kvValues[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
+// kvCached is a cached value: present or absent, dirty if the store does
+// not have it yet.
+type kvCached[V any] struct {
+	v              V
+	present, dirty bool
+}
+
+func newKVValues[K comparable, V any](kv *kvState[K], vc Coder[V]) *kvValues[K, V] {
+	return &kvValues[K, V]{kv: kv, vc: vc, cache: make(map[K]kvCached[V]), clone: keyCloner[K]()}
+}
+
+func (s *kvValues[K, V]) get(k K) (V, bool) {
+	if e, ok := s.cache[k]; ok {
+		return e.v, e.present
+	}
+	v, ok := kvGetValue(s.kv, s.vc, k)
+	s.put(k, kvCached[V]{v: v, present: ok})
+	return v, ok
+}
+
+func (s *kvValues[K, V]) set(k K, v V) { s.put(k, kvCached[V]{v: v, present: true, dirty: true}) }
+func (s *kvValues[K, V]) clearKey(k K) { s.put(k, kvCached[V]{dirty: true}) }
+
+func (s *kvValues[K, V]) put(k K, e kvCached[V]) {
+	if _, ok := s.cache[k]; !ok {
+		if len(s.cache) >= kvCacheKeys {
+			s.evict(len(s.cache) / 4)
+		}
+		if s.clone != nil {
+			k = s.clone(k)
+		}
+	}
+	s.cache[k] = e
+}
+
+// flush writes the dirty cached values to the store and empties the
+// cache; errors go to the store's shared error.
+func (s *kvValues[K, V]) flush() {
+	for k, e := range s.cache {
+		s.writeBack(k, e)
+	}
+	clear(s.cache)
+}
+
+// evict writes back and drops n cached keys, taken in map order (random).
+func (s *kvValues[K, V]) evict(n int) {
+	for k, e := range s.cache {
+		if n--; n < 0 {
+			return
+		}
+		s.writeBack(k, e)
+		delete(s.cache, k)
+	}
+}
+
+func (s *kvValues[K, V]) writeBack(k K, e kvCached[V]) {
+	switch {
+	case !e.dirty:
+	case e.present:
+		kvSetValue(s.kv, s.vc, k, e.v)
+	default:
+		s.kv.deleteExact(k)
+	}
+}
+
+func (s *kvValues[K, V]) rangeKeys(fn func(K) bool) {
+	s.flush()
+	s.kv.rangeKeys(fn)
+}
+
 func (s *kvValues[K, V]) capture(*snapCtx[K], string, stateKind) (func(*keyedSnapshot) error, error) {
+	s.flush()
+	if err := s.kv.shared.err; err != nil {
+		return nil, err
+	}
 	return nil, nil
 }
 
@@ -284,7 +362,7 @@ func (s *ValueState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 func (s *ValueState[K, V]) stateName() string         { return s.name }
 func (s *ValueState[K, V]) missingCoder() string      { return noCoder[V](s.vc == nil) }
 func (s *ValueState[K, V]) stateKind() stateKind      { return kindValue }
-func (s *ValueState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
+func (s *ValueState[K, V]) bind(kv *kvState[K])       { s.be = newKVValues(kv, s.vc) }
 func (s *ValueState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
 func (s *ValueState[K, V]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
 
@@ -374,7 +452,7 @@ func (s *kvLists[K, V]) set(k K, vs []V) { kvSetList(s.kv, s.vc, k, vs) }
 func (s *kvLists[K, V]) appendAll(k K, vs []V) {
 	kvSetList(s.kv, s.vc, k, append(kvGetList(s.kv, s.vc, k), vs...))
 }
-func (s *kvLists[K, V]) clearKey(k K)              { s.kv.deleteKey(k) }
+func (s *kvLists[K, V]) clearKey(k K)              { s.kv.deleteExact(k) }
 func (s *kvLists[K, V]) rangeKeys(fn func(K) bool) { s.kv.rangeKeys(fn) }
 func (s *kvLists[K, V]) capture(*snapCtx[K], string) (func(*keyedSnapshot) error, error) {
 	return nil, nil
@@ -724,7 +802,7 @@ func (s *ReducingState[K, V]) Clear(ctx KeyContext[K]) { s.clearKey(ctx.Key()) }
 func (s *ReducingState[K, V]) stateName() string         { return s.name }
 func (s *ReducingState[K, V]) missingCoder() string      { return noCoder[V](s.vc == nil) }
 func (s *ReducingState[K, V]) stateKind() stateKind      { return kindReducing }
-func (s *ReducingState[K, V]) bind(kv *kvState[K])       { s.be = &kvValues[K, V]{kv: kv, vc: s.vc} }
+func (s *ReducingState[K, V]) bind(kv *kvState[K])       { s.be = newKVValues(kv, s.vc) }
 func (s *ReducingState[K, V]) clearKey(k K)              { s.be.clearKey(k) }
 func (s *ReducingState[K, V]) rangeKeys(fn func(K) bool) { s.be.rangeKeys(fn) }
 

@@ -57,7 +57,7 @@ func newKVValueStore[K comparable, V any](oc *engine.OperatorContext, shared *kv
 
 func (s *kvValueStore[K, V]) get(k K) (V, bool) { return kvGetValue(s.kv, s.vc, k) }
 func (s *kvValueStore[K, V]) set(k K, v V)      { kvSetValue(s.kv, s.vc, k, v) }
-func (s *kvValueStore[K, V]) del(k K)           { s.kv.deleteKey(k) }
+func (s *kvValueStore[K, V]) del(k K)           { s.kv.deleteExact(k) }
 
 // rangeAll calls fn for every entry of the state, in store order, until
 // fn returns false. fn must not modify the store.

@@ -89,6 +89,14 @@ func (s *kvState[K]) deleteKey(k K) {
 	}
 }
 
+// deleteExact deletes the entry of k of a value or list state (one store
+// key: cheaper than deleteKey's prefix deletion).
+func (s *kvState[K]) deleteExact(k K) {
+	if err := s.shared.store.Delete(s.key(k)); err != nil {
+		s.shared.fail("delete", err)
+	}
+}
+
 // rangeKeys calls fn for each distinct key of the state (a full scan; for
 // tests and tools, not hot paths).
 func (s *kvState[K]) rangeKeys(fn func(K) bool) {
@@ -157,6 +165,14 @@ func kvGetList[K comparable, V any](s *kvState[K], vc Coder[V], k K) []V {
 }
 
 func kvAddList[K comparable, V any](s *kvState[K], vc Coder[V], k K, v V) {
+	if a, ok := s.shared.store.(engine.KeyedStoreAppender); ok {
+		// A list is the concatenation of its elements: append in place.
+		s.vbuf = vc.Append(s.vbuf[:0], v)
+		if err := a.Append(s.key(k), s.vbuf); err != nil {
+			s.shared.fail("append", err)
+		}
+		return
+	}
 	raw, _ := s.get(k) // in s.vbuf, or nil
 	s.vbuf = vc.Append(raw, v)
 	s.set(s.key(k), s.vbuf)
@@ -169,7 +185,7 @@ func kvSetList[K comparable, V any](s *kvState[K], vc Coder[V], k K, vs []V) {
 	}
 	s.vbuf = b
 	if len(vs) == 0 {
-		s.deleteKey(k)
+		s.deleteExact(k)
 		return
 	}
 	s.set(s.key(k), b)

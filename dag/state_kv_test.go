@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -328,4 +329,114 @@ func TestStoreStateWithoutCoder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeyedCachesSpillToStore drives the decoded-state caches in front of
+// the keyed store past their bound: a value state and an aggregate over
+// 3 × kvCacheKeys keys keep at most kvCacheKeys of them in memory, write
+// the others to the store before any snapshot, read them back correctly,
+// and after a snapshot the store alone holds every value, deletions
+// included.
+func TestKeyedCachesSpillToStore(t *testing.T) {
+	n := 3 * kvCacheKeys
+	key := func(i int) string { return "k" + strconv.Itoa(i) }
+
+	t.Run("value-state", func(t *testing.T) {
+		oc, store := otStoreOpenContext(t)
+		v := NewValueState[int](oc, "v")
+		for i := range n {
+			v.Set(otKeyCtx(key(i)), i)
+		}
+		be := v.be.(*kvValues[string, int])
+		if len(be.cache) > kvCacheKeys || store.writes == 0 {
+			t.Fatalf("%d keys cached (bound %d), %d store writes before a snapshot", len(be.cache), kvCacheKeys, store.writes)
+		}
+		for i := range n {
+			ctx := otKeyCtx(key(i))
+			if got, ok := v.Get(ctx); !ok || got != i {
+				t.Fatalf("Get(%s) = %d, %v; want %d", key(i), got, ok, i)
+			}
+			switch i % 3 {
+			case 0:
+				v.Clear(ctx)
+			case 1:
+				v.Set(ctx, -i)
+			}
+		}
+		if _, err := v.capture(newSnapCtx[string]("test", nil, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if len(be.cache) != 0 {
+			t.Fatalf("%d keys still cached after a snapshot", len(be.cache))
+		}
+		// The store alone: decode every entry.
+		got := map[string]int{}
+		for k, raw := range store.m {
+			sk, _, err := StringCoder{}.Decode([]byte(k)[6:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _, err := CoderFor[int]().Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[sk] = x
+		}
+		want := map[string]int{}
+		for i := range n {
+			switch i % 3 {
+			case 1:
+				want[key(i)] = -i
+			case 2:
+				want[key(i)] = i
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("store holds %d values, want %d (first keys differ or values do)", len(got), len(want))
+		}
+	})
+
+	t.Run("aggregate", func(t *testing.T) {
+		c := snCase{name: "aggregate-pebble", inputs: 1, store: true, newOp: func(t testing.TB) engine.Operator {
+			_, a, _ := snGraph()
+			agg := snSum
+			agg.Merge = nil
+			return otNewOperator(t, Aggregate(KeyBy(a, snKey), agg))
+		}}
+		in := newSnInst(t, c, 0, 1, nil)
+		op := in.op.(*aggregateOp[string, snRec, int64, int64])
+		ctx := context.Background()
+		for round := range 2 {
+			for lo := 0; lo < n; lo += 1000 {
+				b := &Batch[snRec]{}
+				for i := lo; i < min(lo+1000, n); i++ {
+					b.Append(snRec{K: key(i), V: int64(i)}, int64(round))
+				}
+				if err := op.ProcessBatch(ctx, 0, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(op.acc) > kvCacheKeys || in.store.writes == 0 {
+				t.Fatalf("round %d: %d keys cached (bound %d), %d store writes before a snapshot", round, len(op.acc), kvCacheKeys, in.store.writes)
+			}
+		}
+		if _, err := op.SnapshotState(ctx, engine.Barrier{ID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if len(op.acc) != 0 {
+			t.Fatalf("%d keys still cached after a snapshot", len(op.acc))
+		}
+		seen := 0
+		op.kv.rangeAll(func(k string, a int64) bool {
+			i, err := strconv.Atoi(strings.TrimPrefix(k, "k"))
+			if err != nil || a != 2*int64(i) {
+				t.Fatalf("key %q: sum %d in the store, want twice its number", k, a)
+			}
+			seen++
+			return true
+		})
+		if seen != n {
+			t.Fatalf("%d keys in the store, want %d", seen, n)
+		}
+	})
 }

@@ -79,6 +79,20 @@ func (t *task) takeCheckpoint(ctx context.Context, b engine.Barrier) error {
 			os.Committables = c
 			has = true
 		}
+		// The operator first: it may write state it caches in memory to
+		// its store, which is snapshotted next.
+		if s, ok := n.op.(engine.Snapshotter); ok {
+			fn, err := s.SnapshotState(ctx, b)
+			if err != nil {
+				// Capturing state fails for reasons a restart does not
+				// fix (e.g. a state type without a coder).
+				return dag.Fatal(fmt.Errorf("snapshot %s for checkpoint %d: %w", n.name, b.ID, err))
+			}
+			if fn != nil {
+				fns = append(fns, pending{op: len(ts.Operators), fn: fn})
+				has = true
+			}
+		}
 		if n.store != nil {
 			var ps *pebblestate.PendingSnapshot
 			var err error
@@ -93,18 +107,6 @@ func (t *task) takeCheckpoint(ctx context.Context, b engine.Barrier) error {
 			}
 			stores = append(stores, storeSnap{op: len(ts.Operators), ps: ps})
 			has = true
-		}
-		if s, ok := n.op.(engine.Snapshotter); ok {
-			fn, err := s.SnapshotState(ctx, b)
-			if err != nil {
-				// Capturing state fails for reasons a restart does not
-				// fix (e.g. a state type without a coder).
-				return dag.Fatal(fmt.Errorf("snapshot %s for checkpoint %d: %w", n.name, b.ID, err))
-			}
-			if fn != nil {
-				fns = append(fns, pending{op: len(ts.Operators), fn: fn})
-				has = true
-			}
 		}
 		if has {
 			ts.Operators = append(ts.Operators, os)

@@ -119,7 +119,9 @@ type Snapshotter interface {
 // keep exactly the key groups of its range. A store belongs to one operator
 // instance and is used from its task's goroutine only; the engine
 // snapshots and restores it (operators only snapshot their heap parts,
-// e.g. timers).
+// e.g. timers). The engine snapshots the store after the operator's
+// Snapshotter.SnapshotState returns, so an operator that caches state in
+// memory writes it to the store there.
 type KeyedStore interface {
 	// Get appends the value of key to dst; ok is false if key is absent.
 	Get(key, dst []byte) (val []byte, ok bool, err error)
@@ -131,4 +133,12 @@ type KeyedStore interface {
 	Scan(prefix []byte, fn func(k, v []byte) bool) error
 	// DeletePrefix removes every entry whose key starts with prefix.
 	DeletePrefix(prefix []byte) error
+}
+
+// KeyedStoreAppender is implemented by keyed stores that append to a value
+// in place: list state then adds an element without rewriting the list.
+type KeyedStoreAppender interface {
+	// Append appends suffix to the value of key (an absent key holds
+	// the empty value).
+	Append(key, suffix []byte) error
 }

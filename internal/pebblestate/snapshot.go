@@ -122,6 +122,9 @@ func (s *Store) snapshot(ctx context.Context, id int64, up Uploader, full bool) 
 		return nil, fmt.Errorf("pebblestate: checkpoint %d: store %s is closed", id, s.dir)
 	}
 	start := time.Now()
+	if err := s.flushCache(); err != nil {
+		return nil, fmt.Errorf("pebblestate: checkpoint %d: %w", id, err)
+	}
 	if err := s.db.Flush(); err != nil {
 		return nil, fmt.Errorf("pebblestate: checkpoint %d: flush memtable: %w", id, err)
 	}

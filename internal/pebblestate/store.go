@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +23,8 @@ import (
 const (
 	DefaultCacheSize    = 64 << 20
 	DefaultMemTableSize = 16 << 20
+	// DefaultWriteCacheSize is the default budget of the write-back cache.
+	DefaultWriteCacheSize = 32 << 20
 	// minBlockCache is what the cache keeps for blocks at least, on top of
 	// the memtables Pebble accounts in it.
 	minBlockCache = 16 << 20
@@ -53,6 +54,11 @@ type Options struct {
 	// if 0). A snapshot flushes the memtable synchronously, so a smaller
 	// memtable gives a shorter synchronous phase.
 	MemTableSize uint64
+	// WriteCacheSize bounds, in bytes, the write-back cache of entries in
+	// front of the DB (DefaultWriteCacheSize if 0, no cache if negative):
+	// hot keys are read and written in memory and reach Pebble once per
+	// snapshot, or when the cache outgrows this size and is emptied.
+	WriteCacheSize int64
 	// Logger receives Pebble's messages: informational ones at Debug level,
 	// errors at Error level. Nil discards them.
 	Logger *slog.Logger
@@ -74,6 +80,9 @@ func (o Options) withDefaults() (Options, error) {
 	if floor := 2*int64(o.MemTableSize) + minBlockCache; o.CacheSize < floor {
 		o.CacheSize = floor
 	}
+	if o.WriteCacheSize == 0 {
+		o.WriteCacheSize = DefaultWriteCacheSize
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,7 +101,8 @@ type Store struct {
 	kgLo     [2]byte
 	kgHi     []byte // nil when the range ends at the last key group
 
-	batch *pebble.Batch // reused by DeletePrefix
+	batch *pebble.Batch // reused by DeletePrefix and cache flushes
+	cache *writeCache   // see cache.go
 
 	mu sync.Mutex
 	// confirmed holds the shared files of the last completed checkpoint
@@ -151,6 +161,9 @@ func openAt(_ context.Context, dir string, opts Options, mustExist bool) (*Store
 	}
 	s.kgLo, s.kgHi = keyGroupBounds(opts.KeyGroupFrom, opts.KeyGroupTo)
 	s.batch = db.NewBatch()
+	if opts.WriteCacheSize > 0 {
+		s.cache = newWriteCache(opts.WriteCacheSize)
+	}
 	return s, nil
 }
 
@@ -207,45 +220,9 @@ func (s *Store) KeyGroupRange() (from, to int) { return s.opts.KeyGroupFrom, s.o
 // Dir returns the store's working directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Get appends the value of key to dst; ok is false if key is absent.
-func (s *Store) Get(key, dst []byte) ([]byte, bool, error) {
-	v, closer, err := s.db.Get(key)
-	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
-			return dst, false, nil
-		}
-		return dst, false, fmt.Errorf("pebblestate: get key %x: %w", key, err)
-	}
-	dst = append(dst, v...)
-	if err := closer.Close(); err != nil {
-		return dst, false, fmt.Errorf("pebblestate: get key %x: %w", key, err)
-	}
-	return dst, true, nil
-}
-
-// Set stores value under key. The key must start with a key group of the
-// store's range.
-func (s *Store) Set(key, value []byte) error {
-	if err := s.checkKey(key); err != nil {
-		return err
-	}
-	if err := s.db.Set(key, value, pebble.NoSync); err != nil {
-		return fmt.Errorf("pebblestate: set key %x: %w", key, err)
-	}
-	return nil
-}
-
 func (s *Store) checkKey(key []byte) error {
 	if len(key) < 2 || bytes.Compare(key[:2], s.kgLo[:]) < 0 || (s.kgHi != nil && bytes.Compare(key[:2], s.kgHi) >= 0) {
 		return fmt.Errorf("pebblestate: key %x is not in key groups [%d, %d) of this store: a key starts with its key group as 2 big-endian bytes", key, s.opts.KeyGroupFrom, s.opts.KeyGroupTo)
-	}
-	return nil
-}
-
-// Delete removes key.
-func (s *Store) Delete(key []byte) error {
-	if err := s.db.Delete(key, pebble.NoSync); err != nil {
-		return fmt.Errorf("pebblestate: delete key %x: %w", key, err)
 	}
 	return nil
 }
@@ -276,8 +253,12 @@ func prefixBounds(prefix []byte) *pebble.IterOptions {
 }
 
 // Scan calls fn for each entry whose key starts with prefix, in key order,
-// until fn returns false.
+// until fn returns false. It writes the cache's dirty entries to the DB
+// first.
 func (s *Store) Scan(prefix []byte, fn func(k, v []byte) bool) error {
+	if err := s.flushCache(); err != nil {
+		return err
+	}
 	it, err := s.db.NewIter(prefixBounds(prefix))
 	if err != nil {
 		return fmt.Errorf("pebblestate: scan prefix %x: %w", prefix, err)
@@ -303,8 +284,13 @@ func (s *Store) Scan(prefix []byte, fn func(k, v []byte) bool) error {
 }
 
 // DeletePrefix removes every entry whose key starts with prefix: a few
-// entries by point deletions, more by a range deletion.
+// entries by point deletions, more by a range deletion. It writes the
+// cache's dirty entries to the DB first and drops the deleted keys from
+// the cache.
 func (s *Store) DeletePrefix(prefix []byte) error {
+	if err := s.flushCache(); err != nil {
+		return err
+	}
 	bounds := prefixBounds(prefix)
 	end := bounds.UpperBound
 	it, err := s.db.NewIter(bounds)
@@ -319,9 +305,16 @@ func (s *Store) DeletePrefix(prefix []byte) error {
 		if !bytes.HasPrefix(k, prefix) {
 			break
 		}
+		s.forgetKey(k)
+		if useRange {
+			continue // only dropping cached keys
+		}
 		if n == smallDeletePrefix && end != nil {
 			useRange = true
-			break
+			if s.cache == nil || len(s.cache.m) == 0 {
+				break
+			}
+			continue
 		}
 		if err := b.Delete(k, nil); err != nil {
 			_ = it.Close()
@@ -356,6 +349,9 @@ func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 // a bulk load or a rescaling restore it leaves an LSM whose next
 // checkpoints upload only what changes.
 func (s *Store) Compact(ctx context.Context) error {
+	if err := s.flushCache(); err != nil {
+		return fmt.Errorf("pebblestate: compact %s: %w", s.dir, err)
+	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return fmt.Errorf("pebblestate: compact %s: %w", s.dir, err)
