@@ -265,45 +265,30 @@ func compareBy(x *expr.Compiled, desc bool) func(a, b row.Row) int {
 	if desc {
 		sign = -1
 	}
-	nulls := func(aok, bok bool) int {
+	switch x.Type.Storage() {
+	case types.StoreFloat:
+		return orderBy(x.Float, cmp.Compare[float64], sign)
+	case types.StoreBytes:
+		return orderBy(x.Bytes, bytes.Compare, sign)
+	}
+	return orderBy(x.Int, cmp.Compare[int64], sign)
+}
+
+// orderBy orders rows by the value f reads with compare, NULL first, the
+// whole order multiplied by sign.
+func orderBy[T any](f func(row.Row) (T, bool), compare func(a, b T) int, sign int) func(a, b row.Row) int {
+	return func(a, b row.Row) int {
+		av, aok := f(a)
+		bv, bok := f(b)
 		switch {
+		case aok && bok:
+			return sign * compare(av, bv)
 		case aok == bok:
 			return 0
 		case !aok:
 			return -sign
 		}
 		return sign
-	}
-	switch x.Type.Storage() {
-	case types.StoreFloat:
-		f := x.Float
-		return func(a, b row.Row) int {
-			av, aok := f(a)
-			bv, bok := f(b)
-			if !aok || !bok {
-				return nulls(aok, bok)
-			}
-			return sign * cmp.Compare(av, bv)
-		}
-	case types.StoreBytes:
-		f := x.Bytes
-		return func(a, b row.Row) int {
-			av, aok := f(a)
-			bv, bok := f(b)
-			if !aok || !bok {
-				return nulls(aok, bok)
-			}
-			return sign * bytes.Compare(av, bv)
-		}
-	}
-	f := x.Int
-	return func(a, b row.Row) int {
-		av, aok := f(a)
-		bv, bok := f(b)
-		if !aok || !bok {
-			return nulls(aok, bok)
-		}
-		return sign * cmp.Compare(av, bv)
 	}
 }
 

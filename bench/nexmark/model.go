@@ -131,6 +131,13 @@ func (b *Bid) hashInto(h *hasher) {
 func (a Auction) Hash64() uint64 {
 	var h hasher
 	h.int(a.ID)
+	a.hashAfterID(&h)
+	return h.sum()
+}
+
+// hashAfterID adds every field of the auction but its id to h, in
+// declaration order.
+func (a *Auction) hashAfterID(h *hasher) {
 	h.str(a.ItemName)
 	h.str(a.Description)
 	h.int(a.InitialBid)
@@ -140,7 +147,6 @@ func (a Auction) Hash64() uint64 {
 	h.int(a.Seller)
 	h.int(a.Category)
 	h.str(a.Extra)
-	return h.sum()
 }
 
 // compareBids is the total order of bids the queries use where the

@@ -10,16 +10,7 @@ type Q20Row AuctionBid
 func (r Q20Row) Hash64() uint64 {
 	var h hasher
 	r.Bid.hashInto(&h)
-	a := &r.Auction
-	h.str(a.ItemName)
-	h.str(a.Description)
-	h.int(a.InitialBid)
-	h.int(a.Reserve)
-	h.int(a.DateTime)
-	h.int(a.Expires)
-	h.int(a.Seller)
-	h.int(a.Category)
-	h.str(a.Extra)
+	r.Auction.hashAfterID(&h)
 	return h.sum()
 }
 

@@ -24,15 +24,7 @@ func (r AuctionBid) Hash64() uint64 {
 	var h hasher
 	a, b := &r.Auction, &r.Bid
 	h.int(a.ID)
-	h.str(a.ItemName)
-	h.str(a.Description)
-	h.int(a.InitialBid)
-	h.int(a.Reserve)
-	h.int(a.DateTime)
-	h.int(a.Expires)
-	h.int(a.Seller)
-	h.int(a.Category)
-	h.str(a.Extra)
+	a.hashAfterID(&h)
 	h.int(b.Auction)
 	h.int(b.Bidder)
 	h.int(b.Price)
