@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/dagflow/dagflow/internal/protocol"
 	"github.com/dagflow/dagflow/internal/rpcpb"
 	"github.com/dagflow/dagflow/master"
 )
@@ -34,10 +35,7 @@ func TestMaxJobsPerUser(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "--max-jobs-per-user") {
 		t.Fatalf("second job while the first runs: %v, want ResourceExhausted naming --max-jobs-per-user", err)
 	}
-	if _, err := c.mc.CancelJob(context.Background(), &rpcpb.JobRef{JobId: first}); err != nil {
-		t.Fatal(err)
-	}
-	c.waitState(t, first, "canceled")
+	c.cancel(t, first)
 	resp, err := c.mc.SubmitJob(context.Background(), req)
 	if err != nil {
 		t.Fatalf("a job after the first ended: %v", err)
@@ -45,4 +43,39 @@ func TestMaxJobsPerUser(t *testing.T) {
 	if resp.JobId == first {
 		t.Fatalf("the new job has the old job's id %s", first)
 	}
+	c.cancel(t, resp.JobId)
+}
+
+// cancel cancels a job of pipelineGraph whose two source tasks are
+// deployed to the fake worker, which reports them canceled as a real
+// worker would, and waits until the job is canceled.
+func (c *metricsCluster) cancel(t *testing.T, job string) {
+	t.Helper()
+	deps := []protocol.TaskDeployment{c.nextDeployment(t), c.nextDeployment(t)}
+	// CancelJob answers once the job ended, so it runs aside while the
+	// fake worker reports its tasks canceled.
+	canceled := make(chan error, 1)
+	go func() {
+		_, err := c.mc.CancelJob(context.Background(), &rpcpb.JobRef{JobId: job})
+		canceled <- err
+	}()
+	c.waitStatus(t, job, "canceling its sources", func(st master.JobStatus) bool {
+		n := 0
+		for _, tv := range st.Tasks {
+			if tv.State == "canceling" {
+				n++
+			}
+		}
+		return n == len(deps)
+	})
+	for _, d := range deps {
+		st := protocol.StatusToProto(protocol.TaskStatus{Job: d.Job, ID: d.ID, Attempt: d.Attempt, Err: context.Canceled})
+		if _, err := c.mc.ReportTask(context.Background(), &rpcpb.ReportTaskRequest{Status: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-canceled; err != nil {
+		t.Fatal(err)
+	}
+	c.waitState(t, job, "canceled")
 }
